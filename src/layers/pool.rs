@@ -1,0 +1,145 @@
+//! Max, average and global average pooling: geometry, shapes and f64 references.
+
+use super::conv2d::{dims4, window_out};
+use crate::error::{Error, Result};
+use crate::model::Tensor;
+
+/// Pooling window geometry (ONNX MaxPool / AveragePool attributes).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pool2d {
+    /// `[KH, KW]`.
+    pub kernel: [usize; 2],
+    /// `[sy, sx]`.
+    pub stride: [usize; 2],
+    /// `[top, left, bottom, right]`.
+    pub pads: [usize; 4],
+    /// Average pooling divides by the whole window, pads included (ONNX `count_include_pad = 1`).
+    pub count_include_pad: bool,
+    /// Output size rounds up (ONNX `ceil_mode = 1`).
+    pub ceil_mode: bool,
+}
+
+impl Pool2d {
+    /// `[C, OH, OW]` for an input `[C, H, W]`.
+    pub fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
+        if input.len() != 3 {
+            return Err(Error::Shape(format!(
+                "pooling needs a [C,H,W] input, got {input:?}"
+            )));
+        }
+        if self.stride.contains(&0) || self.kernel.contains(&0) {
+            return Err(Error::Shape(
+                "pooling kernel and stride must be positive".into(),
+            ));
+        }
+        if self.pads[0] >= self.kernel[0]
+            || self.pads[2] >= self.kernel[0]
+            || self.pads[1] >= self.kernel[1]
+            || self.pads[3] >= self.kernel[1]
+        {
+            return Err(Error::Shape(format!(
+                "padding {:?} must be smaller than the window {:?}",
+                self.pads, self.kernel
+            )));
+        }
+        let oh = window_out(
+            input[1],
+            self.kernel[0],
+            self.stride[0],
+            1,
+            self.pads[0],
+            self.pads[2],
+            self.ceil_mode,
+        )?;
+        let ow = window_out(
+            input[2],
+            self.kernel[1],
+            self.stride[1],
+            1,
+            self.pads[1],
+            self.pads[3],
+            self.ceil_mode,
+        )?;
+        Ok(vec![input[0], oh, ow])
+    }
+
+    /// The window of output `(i, j)` clipped to the input: rows `y0..y1`, columns `x0..x1`,
+    /// and the divisor average pooling uses.
+    pub fn window(
+        &self,
+        i: usize,
+        j: usize,
+        h: usize,
+        w: usize,
+    ) -> (usize, usize, usize, usize, usize) {
+        let span = |o: usize, a: usize| {
+            let start = (o * self.stride[a]) as isize - self.pads[a] as isize;
+            let end = start + self.kernel[a] as isize;
+            (start, end)
+        };
+        let (sy, ey) = span(i, 0);
+        let (sx, ex) = span(j, 1);
+        let clip = |v: isize, hi: usize| v.clamp(0, hi as isize) as usize;
+        let (y0, y1, x0, x1) = (clip(sy, h), clip(ey, h), clip(sx, w), clip(ex, w));
+        let divisor = if self.count_include_pad {
+            // The window clipped to the padded extent (a ceil-mode overhang past the pads is not counted).
+            let ph = (ey.min((h + self.pads[2]) as isize) - sy) as usize;
+            let pw = (ex.min((w + self.pads[3]) as isize) - sx) as usize;
+            ph * pw
+        } else {
+            (y1 - y0) * (x1 - x0)
+        };
+        (y0, y1, x0, x1, divisor)
+    }
+
+    /// f64 reference of max pooling (padding never wins).
+    pub fn reference_max(&self, x: &Tensor<f64>) -> Tensor<f64> {
+        self.reference_with(x, |vals, _| {
+            vals.iter().cloned().fold(f64::NEG_INFINITY, f64::max)
+        })
+    }
+
+    /// f64 reference of average pooling.
+    pub fn reference_avg(&self, x: &Tensor<f64>) -> Tensor<f64> {
+        self.reference_with(x, |vals, div| vals.iter().sum::<f64>() / div as f64)
+    }
+
+    fn reference_with(&self, x: &Tensor<f64>, f: impl Fn(&[f64], usize) -> f64) -> Tensor<f64> {
+        let [n, c, h, w] = dims4(&x.shape);
+        let out = self
+            .output_shape(&[c, h, w])
+            .expect("shape checked at graph build");
+        let (oh, ow) = (out[1], out[2]);
+        let mut y = Tensor::zeros(vec![n, c, oh, ow]);
+        let mut vals = Vec::new();
+        for p in 0..n * c {
+            for i in 0..oh {
+                for j in 0..ow {
+                    let (y0, y1, x0, x1, div) = self.window(i, j, h, w);
+                    vals.clear();
+                    for yy in y0..y1 {
+                        for xx in x0..x1 {
+                            vals.push(x.data[(p * h + yy) * w + xx]);
+                        }
+                    }
+                    y.data[(p * oh + i) * ow + j] = f(&vals, div);
+                }
+            }
+        }
+        y
+    }
+}
+
+/// f64 reference of global average pooling: `[N,C,H,W] → [N,C,1,1]`.
+pub fn reference_global_avg(x: &Tensor<f64>) -> Tensor<f64> {
+    let [n, c, h, w] = dims4(&x.shape);
+    let data = x
+        .data
+        .chunks(h * w)
+        .map(|p| p.iter().sum::<f64>() / (h * w) as f64)
+        .collect();
+    Tensor {
+        shape: vec![n, c, 1, 1],
+        data,
+    }
+}

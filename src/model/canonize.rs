@@ -1,0 +1,75 @@
+//! Canonizers: graph rewrites that keep the function and simplify explanation.
+
+use super::{Graph, Op};
+use crate::layers::BatchNorm;
+
+/// Folds each BatchNorm into the convolution or dense layer directly before it, when that
+/// layer feeds nothing else. The network computes the same function; BatchNorms that cannot
+/// be folded (after a ReLU, or after a layer with other readers) stay as affine nodes.
+/// Returns the number of BatchNorms folded.
+pub fn fold_batch_norm(graph: &mut Graph) -> usize {
+    let consumers = graph.consumers();
+    let mut folded = 0;
+    for id in 0..graph.nodes.len() {
+        let Op::BatchNorm(bn) = &graph.nodes[id].op else {
+            continue;
+        };
+        let prev = graph.nodes[id].inputs[0];
+        if consumers[prev].len() != 1 || prev == graph.output {
+            continue;
+        }
+        let bn = bn.clone();
+        let done = match &mut graph.nodes[prev].op {
+            Op::Conv2d(c) => {
+                fold_into(&mut c.weight.data, &mut c.bias, &bn);
+                true
+            }
+            Op::Dense(d) if bn.scale.len() == d.weight.shape[0] => {
+                fold_into(&mut d.weight.data, &mut d.bias, &bn);
+                true
+            }
+            _ => false,
+        };
+        if done {
+            // The BatchNorm becomes a pass-through; prune() below removes it.
+            graph.nodes[id].op = Op::Reshape;
+            folded += 1;
+        }
+    }
+    if folded > 0 {
+        *graph = bypass_reshapes_of_same_shape(graph);
+    }
+    folded
+}
+
+/// Scales each output channel's weights and bias: `W' = s·W`, `b' = s·b + t`.
+fn fold_into(weight: &mut [f32], bias: &mut Option<Vec<f32>>, bn: &BatchNorm) {
+    let c = bn.scale.len();
+    let per = weight.len() / c;
+    for (k, w) in weight.iter_mut().enumerate() {
+        *w = (*w as f64 * bn.scale[k / per] as f64) as f32;
+    }
+    let b = bias.get_or_insert_with(|| vec![0.0; c]);
+    for ch in 0..c {
+        b[ch] = (b[ch] as f64 * bn.scale[ch] as f64 + bn.shift[ch] as f64) as f32;
+    }
+}
+
+/// Removes Reshape nodes whose output shape equals their input shape.
+fn bypass_reshapes_of_same_shape(graph: &Graph) -> Graph {
+    let mut g = graph.clone();
+    let mut alias: Vec<usize> = (0..g.nodes.len()).collect();
+    for id in 0..g.nodes.len() {
+        let n = &g.nodes[id];
+        if matches!(n.op, Op::Reshape) && g.nodes[n.inputs[0]].shape == n.shape {
+            alias[id] = alias[n.inputs[0]];
+        }
+    }
+    for n in g.nodes.iter_mut() {
+        for i in n.inputs.iter_mut() {
+            *i = alias[*i];
+        }
+    }
+    g.output = alias[g.output];
+    g.prune()
+}

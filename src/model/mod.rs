@@ -1,0 +1,9 @@
+//! The model graph: a DAG of layers over NCHW f32 tensors, with shapes and canonizers.
+
+mod canonize;
+mod graph;
+mod tensor;
+
+pub use canonize::fold_batch_norm;
+pub use graph::{Graph, Node, NodeId, Op};
+pub use tensor::{checked_numel, Tensor};
