@@ -63,6 +63,11 @@ class BasicBlock(nn.Module):
         return self.bn2(self.conv2(self.relu1(self.bn1(self.conv1(x)))))
 
     def add(self, a, b):
+        # With a zennit.layer.Sum attached as `self.sum` (see attach_zennit_sum) the
+        # residual addition is expressed as Sum(stack([a, b], -1)) so that Zennit's
+        # Norm rule applies to it; numerically identical to a + b.
+        if "sum" in self._modules:
+            return self.sum(torch.stack([a, b], dim=-1))
         return a + b
 
     def forward(self, x):
@@ -90,6 +95,11 @@ class DownBlock(nn.Module):
         return self.skip_bn(self.skip_conv(x))
 
     def add(self, a, b):
+        # With a zennit.layer.Sum attached as `self.sum` (see attach_zennit_sum) the
+        # residual addition is expressed as Sum(stack([a, b], -1)) so that Zennit's
+        # Norm rule applies to it; numerically identical to a + b.
+        if "sum" in self._modules:
+            return self.sum(torch.stack([a, b], dim=-1))
         return a + b
 
     def forward(self, x):
@@ -123,6 +133,16 @@ class ResNetFashion(nn.Module):
         x = self.bn_final(x)
         x = self.flatten(self.gap(x))
         return self.fc(x)
+
+
+def attach_zennit_sum(model):
+    """Give both residual blocks of a ResNetFashion a zennit.layer.Sum child
+    (registered last in each block, after relu_out, so it does not disturb
+    SequentialMergeBatchNorm's adjacency scan). Returns the model."""
+    from zennit.layer import Sum
+    model.block1.sum = Sum(dim=-1)
+    model.block2.sum = Sum(dim=-1)
+    return model
 
 
 # ---------------------------------------------------------------------------

@@ -2,7 +2,12 @@
 //! rule is a WGSL compute shader run through wgpu, planned once per model and batch size.
 
 pub mod error;
+pub mod gpu;
 pub mod layers;
 pub mod model;
+pub mod plan;
 
 pub use error::{Error, Result};
+pub use gpu::Gpu;
+pub use model::{Graph, Tensor};
+pub use plan::ForwardPlan;

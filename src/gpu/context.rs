@@ -1,0 +1,179 @@
+//! The device: adapter choice (GLIMPSE_BACKEND), limits, and error scopes.
+
+use std::sync::Arc;
+
+use super::kernels::KernelCache;
+use crate::error::{Error, Result};
+
+/// Which matmul-shaped kernel variant suits the adapter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KernelFlavor {
+    /// Shared-memory tiles with barriers: what real GPUs want.
+    Tiled,
+    /// Register blocking, no shared memory: what CPU rasterisers (lavapipe, WARP) want.
+    Registers,
+}
+
+/// A GPU device with its queue, limits and compiled-kernel cache. Cheap to clone.
+#[derive(Clone)]
+pub struct Gpu {
+    pub(crate) device: wgpu::Device,
+    pub(crate) queue: wgpu::Queue,
+    info: wgpu::AdapterInfo,
+    limits: wgpu::Limits,
+    flavor: KernelFlavor,
+    pub(crate) kernels: Arc<KernelCache>,
+}
+
+/// Parses `GLIMPSE_BACKEND` (vulkan, metal, dx12, gl); unset means every native backend.
+pub fn backends_from_env() -> Result<wgpu::Backends> {
+    match std::env::var("GLIMPSE_BACKEND") {
+        Err(_) => Ok(wgpu::Backends::PRIMARY | wgpu::Backends::GL),
+        Ok(s) => match s.to_ascii_lowercase().as_str() {
+            "vulkan" => Ok(wgpu::Backends::VULKAN),
+            "metal" => Ok(wgpu::Backends::METAL),
+            "dx12" => Ok(wgpu::Backends::DX12),
+            "gl" | "gles" | "opengl" => Ok(wgpu::Backends::GL),
+            "" => Ok(wgpu::Backends::PRIMARY | wgpu::Backends::GL),
+            other => Err(Error::Invalid(format!(
+                "GLIMPSE_BACKEND={other} is not a backend; use vulkan, metal, dx12 or gl"
+            ))),
+        },
+    }
+}
+
+impl Gpu {
+    /// Opens the best adapter of the backends `GLIMPSE_BACKEND` allows, with its full limits.
+    pub fn new() -> Result<Self> {
+        Self::with_limits(None)
+    }
+
+    /// Like [`Gpu::new`], optionally capping `max_storage_buffer_binding_size` (to test batch splitting).
+    pub fn with_limits(max_binding: Option<u64>) -> Result<Self> {
+        let backends = backends_from_env()?;
+        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
+            backends,
+            flags: wgpu::InstanceFlags::empty(),
+            ..wgpu::InstanceDescriptor::new_without_display_handle()
+        });
+        let adapter = pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions {
+            power_preference: wgpu::PowerPreference::HighPerformance,
+            force_fallback_adapter: false,
+            compatible_surface: None,
+            apply_limit_buckets: false,
+        }))
+        .map_err(|_| Error::NoAdapter {
+            backends: format!("{backends:?}"),
+        })?;
+        let info = adapter.get_info();
+        let mut limits = adapter.limits();
+        if let Some(cap) = max_binding {
+            limits.max_storage_buffer_binding_size =
+                limits.max_storage_buffer_binding_size.min(cap);
+        }
+        let features = adapter.features() & wgpu::Features::SUBGROUP;
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("glimpse"),
+            required_features: features,
+            required_limits: limits.clone(),
+            experimental_features: wgpu::ExperimentalFeatures::disabled(),
+            memory_hints: wgpu::MemoryHints::Performance,
+            trace: wgpu::Trace::Off,
+        }))
+        .map_err(|e| Error::Device(e.to_string()))?;
+        let flavor = match std::env::var("GLIMPSE_KERNELS").as_deref() {
+            Ok("tiled") => KernelFlavor::Tiled,
+            Ok("registers") => KernelFlavor::Registers,
+            _ if info.device_type == wgpu::DeviceType::Cpu => KernelFlavor::Registers,
+            _ => KernelFlavor::Tiled,
+        };
+        Ok(Gpu {
+            device,
+            queue,
+            info,
+            limits,
+            flavor,
+            kernels: Arc::new(KernelCache::default()),
+        })
+    }
+
+    /// The same device running the other kernel variants (to test both on one adapter).
+    pub fn with_flavor(&self, flavor: KernelFlavor) -> Gpu {
+        Gpu {
+            flavor,
+            ..self.clone()
+        }
+    }
+
+    /// Adapter name, backend, driver.
+    pub fn info(&self) -> &wgpu::AdapterInfo {
+        &self.info
+    }
+
+    /// The limits the device was created with.
+    pub fn limits(&self) -> &wgpu::Limits {
+        &self.limits
+    }
+
+    /// Which kernel variants this device runs.
+    pub fn flavor(&self) -> KernelFlavor {
+        self.flavor
+    }
+
+    /// Largest storage-buffer binding, in bytes.
+    pub fn max_binding(&self) -> u64 {
+        self.limits.max_storage_buffer_binding_size as u64
+    }
+
+    /// Runs `f` inside validation and out-of-memory error scopes; a caught error becomes [`Error::Gpu`].
+    pub fn scoped<T>(&self, during: &str, f: impl FnOnce() -> T) -> Result<T> {
+        let oom = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let validation = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let out = f();
+        let v = pollster::block_on(validation.pop());
+        let o = pollster::block_on(oom.pop());
+        match v.or(o) {
+            Some(e) => Err(Error::Gpu {
+                during: during.to_string(),
+                message: e.to_string(),
+            }),
+            None => Ok(out),
+        }
+    }
+
+    /// Blocks until all submitted work is done.
+    pub fn wait(&self) -> Result<()> {
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map(|_| ())
+            .map_err(|e| Error::Gpu {
+                during: "waiting for the queue".into(),
+                message: e.to_string(),
+            })
+    }
+
+    /// A human-readable summary: adapter, backend, driver, and the limits that matter.
+    pub fn describe(&self) -> String {
+        let i = &self.info;
+        let l = &self.limits;
+        format!(
+            "adapter: {} ({:?})\nbackend: {:?}\ndriver: {} {}\nkernels: {:?}\nsubgroups: {}\nmax_storage_buffer_binding_size: {} bytes\nmax_buffer_size: {} bytes\nmax_storage_buffers_per_shader_stage: {}\nmax_compute_workgroup_size: {}×{}×{}\nmax_compute_invocations_per_workgroup: {}\nmax_compute_workgroups_per_dimension: {}\nmax_compute_workgroup_storage_size: {} bytes",
+            i.name,
+            i.device_type,
+            i.backend,
+            i.driver,
+            i.driver_info,
+            self.flavor,
+            self.device.features().contains(wgpu::Features::SUBGROUP),
+            l.max_storage_buffer_binding_size,
+            l.max_buffer_size,
+            l.max_storage_buffers_per_shader_stage,
+            l.max_compute_workgroup_size_x,
+            l.max_compute_workgroup_size_y,
+            l.max_compute_workgroup_size_z,
+            l.max_compute_invocations_per_workgroup,
+            l.max_compute_workgroups_per_dimension,
+            l.max_compute_workgroup_storage_size,
+        )
+    }
+}

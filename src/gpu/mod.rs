@@ -1,0 +1,6 @@
+//! The device context, the kernel registry and its pipeline cache.
+
+mod context;
+pub mod kernels;
+
+pub use context::{backends_from_env, Gpu, KernelFlavor};

@@ -1,0 +1,320 @@
+//! Records the forward pass of a graph into a plan: one or two passes per node; reshapes alias.
+
+use super::builder::{Launch, PlanBuilder, Resource, TensorId};
+use crate::error::Result;
+use crate::gpu::KernelFlavor;
+use crate::layers::{Conv2d, Pool2d};
+use crate::model::{Graph, Op};
+
+/// Records the forward pass for `batch` items; returns the tensor holding each node's value.
+pub fn record_forward(b: &mut PlanBuilder, graph: &Graph, batch: usize) -> Result<Vec<TensorId>> {
+    let mut values: Vec<TensorId> = Vec::with_capacity(graph.nodes.len());
+    for node in &graph.nodes {
+        let numel = batch * node.shape.iter().product::<usize>();
+        if matches!(node.op, Op::Reshape) {
+            values.push(values[node.inputs[0]]);
+            continue;
+        }
+        let y = b.tensor(&node.name, numel)?;
+        let xs: Vec<TensorId> = node.inputs.iter().map(|&i| values[i]).collect();
+        let in_shape = node
+            .inputs
+            .first()
+            .map(|&i| graph.nodes[i].shape.as_slice());
+        let count = numel as u64;
+        let flat = |size| Launch::Flat { count, size };
+        match &node.op {
+            Op::Input | Op::Reshape => {}
+            Op::Conv2d(c) => record_conv(
+                b,
+                c,
+                &node.name,
+                batch,
+                in_shape.unwrap_or_default(),
+                &node.shape,
+                xs[0],
+                y,
+            )?,
+            Op::Dense(d) => {
+                let (outputs, inputs) = (d.weight.shape[0], d.weight.shape[1]);
+                let w = b.constant(&format!("{}.weight", node.name), &d.weight.data)?;
+                let bias = b.constant(
+                    &format!("{}.bias", node.name),
+                    d.bias.as_deref().unwrap_or(&[]),
+                )?;
+                let p = vec![
+                    batch as u32,
+                    inputs as u32,
+                    outputs as u32,
+                    d.bias.is_some() as u32,
+                ];
+                let launch = Launch::Flat {
+                    count: (outputs * batch.div_ceil(4)) as u64,
+                    size: 64,
+                };
+                b.pass(
+                    "layers/dense_forward",
+                    "main",
+                    binds(p, &[xs[0]], &[w_res(w), w_res(bias)], y),
+                    &[y],
+                    launch,
+                );
+            }
+            Op::BatchNorm(bn) => {
+                let affine: Vec<f32> = bn.scale.iter().chain(&bn.shift).cloned().collect();
+                let a = b.constant(&format!("{}.affine", node.name), &affine)?;
+                let inner = node.shape[1..].iter().product::<usize>();
+                let p = vec![numel as u32, bn.scale.len() as u32, inner as u32];
+                b.pass(
+                    "layers/batch_norm_forward",
+                    "main",
+                    binds(p, &[xs[0]], &[w_res(a)], y),
+                    &[y],
+                    flat(256),
+                );
+            }
+            Op::Relu => record_clip(b, 0.0, f32::INFINITY, xs[0], y, numel),
+            Op::Clip { min, max } => record_clip(b, *min, *max, xs[0], y, numel),
+            Op::MaxPool2d(pool) | Op::AvgPool2d(pool) => {
+                let entry = if matches!(node.op, Op::MaxPool2d(_)) {
+                    "max_pool"
+                } else {
+                    "avg_pool"
+                };
+                let p = pool_params(pool, batch, in_shape.unwrap_or_default(), &node.shape);
+                b.pass(
+                    "layers/pool_forward",
+                    entry,
+                    binds(p, &[xs[0]], &[], y),
+                    &[y],
+                    flat(256),
+                );
+            }
+            Op::GlobalAvgPool => {
+                let s = in_shape.unwrap_or_default();
+                let p = vec![(batch * s[0]) as u32, (s[1] * s[2]) as u32];
+                let launch = Launch::Flat {
+                    count: (batch * s[0]) as u64,
+                    size: 64,
+                };
+                b.pass(
+                    "layers/global_avg_pool_forward",
+                    "main",
+                    binds(p, &[xs[0]], &[], y),
+                    &[y],
+                    launch,
+                );
+            }
+            Op::Add => {
+                let p = vec![numel as u32];
+                b.pass(
+                    "layers/add_forward",
+                    "main",
+                    binds(p.clone(), &xs[..2], &[], y),
+                    &[y],
+                    flat(256),
+                );
+                for &extra in &xs[2..] {
+                    let bindings = vec![
+                        (0, Resource::Uniform(p.clone())),
+                        (1, Resource::Tensor(extra)),
+                        (3, Resource::Tensor(y)),
+                    ];
+                    b.pass(
+                        "layers/add_forward",
+                        "accumulate",
+                        bindings,
+                        &[y],
+                        flat(256),
+                    );
+                }
+            }
+            Op::Concat => {
+                let item_out = node.shape.iter().product::<usize>();
+                let mut offset = 0;
+                for (&x, &i) in xs.iter().zip(&node.inputs) {
+                    let item_in = graph.nodes[i].shape.iter().product::<usize>();
+                    let p = vec![
+                        (batch * item_in) as u32,
+                        item_in as u32,
+                        item_out as u32,
+                        offset as u32,
+                    ];
+                    let launch = Launch::Flat {
+                        count: (batch * item_in) as u64,
+                        size: 256,
+                    };
+                    b.pass(
+                        "layers/concat_forward",
+                        "main",
+                        binds(p, &[x], &[], y),
+                        &[y],
+                        launch,
+                    );
+                    offset += item_in;
+                }
+            }
+            Op::Softmax => {
+                let f = node.shape.iter().product::<usize>();
+                let p = vec![batch as u32, f as u32];
+                let launch = Launch::Flat {
+                    count: batch as u64,
+                    size: 64,
+                };
+                b.pass(
+                    "layers/softmax_forward",
+                    "main",
+                    binds(p, &[xs[0]], &[], y),
+                    &[y],
+                    launch,
+                );
+            }
+        }
+        values.push(y);
+    }
+    Ok(values)
+}
+
+fn w_res(c: super::builder::ConstId) -> Resource {
+    Resource::Const(c)
+}
+
+/// Bindings in the kernels' common order: params, inputs, constants, output.
+pub(crate) fn binds(
+    params: Vec<u32>,
+    inputs: &[TensorId],
+    consts: &[Resource],
+    out: TensorId,
+) -> Vec<(u32, Resource)> {
+    let mut v = vec![Resource::Uniform(params)];
+    v.extend(inputs.iter().map(|&t| Resource::Tensor(t)));
+    v.extend(consts.iter().cloned());
+    v.push(Resource::Tensor(out));
+    v.into_iter()
+        .enumerate()
+        .map(|(i, r)| (i as u32, r))
+        .collect()
+}
+
+fn record_clip(b: &mut PlanBuilder, lo: f32, hi: f32, x: TensorId, y: TensorId, numel: usize) {
+    let p = vec![numel as u32, lo.to_bits(), hi.to_bits()];
+    b.pass(
+        "layers/clip_forward",
+        "main",
+        binds(p, &[x], &[], y),
+        &[y],
+        Launch::Flat {
+            count: numel as u64,
+            size: 256,
+        },
+    );
+}
+
+/// The pooling kernel's parameter words.
+pub(crate) fn pool_params(pool: &Pool2d, batch: usize, input: &[usize], out: &[usize]) -> Vec<u32> {
+    let v = [
+        batch * input[0],
+        input[1],
+        input[2],
+        out[1],
+        out[2],
+        pool.kernel[0],
+        pool.kernel[1],
+        pool.stride[0],
+        pool.stride[1],
+        pool.pads[0],
+        pool.pads[1],
+        pool.pads[2],
+        pool.pads[3],
+        pool.count_include_pad as usize,
+    ];
+    v.iter().map(|&x| x as u32).collect()
+}
+
+/// The convolution kernels' parameter words (forward and transpose share the first 16).
+pub(crate) fn conv_params(c: &Conv2d, batch: usize, input: &[usize], out: &[usize]) -> Vec<u32> {
+    let w = &c.weight.shape;
+    let v = [
+        batch,
+        input[0],
+        input[1],
+        input[2],
+        out[0],
+        out[1],
+        out[2],
+        c.groups,
+        w[2],
+        w[3],
+        c.stride[0],
+        c.stride[1],
+        c.pads[0],
+        c.pads[1],
+        c.dilation[0],
+        c.dilation[1],
+        c.bias.is_some() as usize,
+    ];
+    v.iter().map(|&x| x as u32).collect()
+}
+
+/// Weights `[C_out, C_in/g, KH, KW]` packed as `[g][K][C_out/g rounded up to 4]`, zero padded.
+pub(crate) fn pack_conv_weight(c: &Conv2d) -> Vec<f32> {
+    let w = &c.weight.shape;
+    let (cout, k) = (w[0], w[1] * w[2] * w[3]);
+    let mg = cout / c.groups;
+    let mg4 = mg.div_ceil(4) * 4;
+    let mut packed = vec![0.0; c.groups * k * mg4];
+    for g in 0..c.groups {
+        for m in 0..mg {
+            for kk in 0..k {
+                packed[(g * k + kk) * mg4 + m] = c.weight.data[(g * mg + m) * k + kk];
+            }
+        }
+    }
+    packed
+}
+
+#[allow(clippy::too_many_arguments)]
+fn record_conv(
+    b: &mut PlanBuilder,
+    c: &Conv2d,
+    name: &str,
+    batch: usize,
+    input: &[usize],
+    out: &[usize],
+    x: TensorId,
+    y: TensorId,
+) -> Result<()> {
+    let w = b.constant(&format!("{name}.weight"), &pack_conv_weight(c))?;
+    let bias = b.constant(&format!("{name}.bias"), c.bias.as_deref().unwrap_or(&[]))?;
+    let p = conv_params(c, batch, input, out);
+    let mg = out[0] / c.groups;
+    let npix = out[1] * out[2];
+    let (entry, launch) = match b.gpu().flavor() {
+        KernelFlavor::Registers => {
+            let count = batch * c.groups * mg.div_ceil(4) * npix.div_ceil(4);
+            (
+                "registers",
+                Launch::Flat {
+                    count: count as u64,
+                    size: 64,
+                },
+            )
+        }
+        KernelFlavor::Tiled => (
+            "tiled",
+            Launch::Grid([
+                npix.div_ceil(64) as u32,
+                mg.div_ceil(64) as u32,
+                (batch * c.groups) as u32,
+            ]),
+        ),
+    };
+    b.pass(
+        "layers/conv2d_forward",
+        entry,
+        binds(p, &[x], &[w_res(w), w_res(bias)], y),
+        &[y],
+        launch,
+    );
+    Ok(())
+}

@@ -1,0 +1,10 @@
+//! The pipeline builder: graph + method → scheduled passes over buffers planned from lifetimes.
+
+mod builder;
+mod forward;
+pub mod memory;
+mod predict;
+
+pub use builder::{ConstId, Launch, Plan, PlanBuilder, Resource, TensorId};
+pub use forward::record_forward;
+pub use predict::ForwardPlan;

@@ -1,0 +1,58 @@
+//! Shared by the GPU test binaries: one device per binary, seeded data, the tolerance check.
+#![allow(dead_code)]
+
+use std::sync::OnceLock;
+
+use glimpse::{Gpu, Tensor};
+
+/// The device every test of this binary shares. No adapter is a failure, never a skip.
+pub fn gpu() -> &'static Gpu {
+    static GPU: OnceLock<Gpu> = OnceLock::new();
+    GPU.get_or_init(|| match Gpu::new() {
+        Ok(g) => g,
+        Err(e) => panic!("GPU tests need an adapter: {e}"),
+    })
+}
+
+/// A small seeded generator (xorshift64*), so tests need no extra crate.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    /// Uniform in [-1, 1).
+    pub fn next(&mut self) -> f32 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        let v = self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 40;
+        (v as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+    }
+    pub fn vec(&mut self, n: usize) -> Vec<f32> {
+        (0..n).map(|_| self.next()).collect()
+    }
+    pub fn tensor(&mut self, shape: &[usize]) -> Tensor {
+        let n = shape.iter().product();
+        Tensor::new(shape.to_vec(), self.vec(n)).unwrap()
+    }
+}
+
+/// Asserts `|got − want| ≤ atol + rtol·|want|` element-wise, naming the worst element.
+pub fn assert_close(what: &str, got: &[f32], want: &[f64], atol: f64, rtol: f64) {
+    assert_eq!(got.len(), want.len(), "{what}: length");
+    let mut worst = (0usize, 0.0f64);
+    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
+        let excess = (g as f64 - w).abs() - (atol + rtol * w.abs());
+        if excess > worst.1 || !g.is_finite() {
+            worst = (i, if g.is_finite() { excess } else { f64::INFINITY });
+        }
+    }
+    assert!(
+        worst.1 <= 0.0,
+        "{what}: element {} is {} but the reference is {} (tolerance {atol} + {rtol}·|ref|)",
+        worst.0,
+        got[worst.0],
+        want[worst.0]
+    );
+}
