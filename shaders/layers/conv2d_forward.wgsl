@@ -2,6 +2,8 @@
 //   y[n, g·Mg + m, p] = bias + Σ_k W[g, k, m] · patch[n, g, k, p],  k = (c, u, v), p = (i, j).
 // The weight is packed once at plan time as [groups][K][Mg rounded up to 4] (zero padded), so
 // one vec4 load gives four output channels.
+// `input_mode` feeds x (0), max(x, 0) (1) or min(x, 0) (2), and `accumulate` adds to y instead of
+// overwriting it: together they compute the z terms of the LRP rules without copies.
 // Two variants: `registers` (4 channels × 4 pixels per invocation, no shared memory: CPU
 // rasterisers such as lavapipe) and `tiled` (64×64 tiles in workgroup memory: real GPUs).
 
@@ -10,7 +12,7 @@ struct Params {
     cout: u32, oh: u32, ow: u32, groups: u32,
     kh: u32, kw: u32, sy: u32, sx: u32,
     pt: u32, pl: u32, dy: u32, dx: u32,
-    has_bias: u32, pad0: u32, pad1: u32, pad2: u32,
+    has_bias: u32, input_mode: u32, accumulate: u32, pad0: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -28,7 +30,15 @@ fn im2col_value(n: u32, g: u32, k: u32, pix: u32) -> f32 {
     let iy = i32((pix / p.ow) * p.sy + (r / p.kw) * p.dy) - i32(p.pt);
     let ix = i32((pix % p.ow) * p.sx + (r % p.kw) * p.dx) - i32(p.pl);
     if (iy < 0 || ix < 0 || iy >= i32(p.h) || ix >= i32(p.w)) { return 0.0; }
-    return x[((n * p.cin + g * cin_g + c) * p.h + u32(iy)) * p.w + u32(ix)];
+    return modify(x[((n * p.cin + g * cin_g + c) * p.h + u32(iy)) * p.w + u32(ix)]);
+}
+
+fn modify(v: f32) -> f32 {
+    switch p.input_mode {
+        case 1u: { return max(v, 0.0); }
+        case 2u: { return min(v, 0.0); }
+        default: { return v; }
+    }
 }
 
 fn store(n: u32, g: u32, m: u32, pix: u32, v: f32) {
@@ -37,7 +47,12 @@ fn store(n: u32, g: u32, m: u32, pix: u32, v: f32) {
     let o = g * mg + m;
     var b = 0.0;
     if (p.has_bias != 0u) { b = bias[o]; }
-    y[(n * p.cout + o) * p.oh * p.ow + pix] = v + b;
+    let at = (n * p.cout + o) * p.oh * p.ow + pix;
+    if (p.accumulate != 0u) {
+        y[at] += v + b;
+    } else {
+        y[at] = v + b;
+    }
 }
 
 @compute @workgroup_size(64)
@@ -77,7 +92,7 @@ fn registers(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
                 var xv = vec4<f32>(0.0);
                 for (var q = 0u; q < 4u; q++) {
                     if (iy[q] >= 0 && ix[q] >= 0 && iy[q] < i32(p.h) && ix[q] < i32(p.w)) {
-                        xv[q] = x[(plane + u32(iy[q])) * p.w + u32(ix[q])];
+                        xv[q] = modify(x[(plane + u32(iy[q])) * p.w + u32(ix[q])]);
                     }
                 }
                 let wv = wp[(g * kk + k) * mg4 + mb];

@@ -1,18 +1,23 @@
 // Adjoint of the convolution (bias excluded): x̄ = Wᵀ ȳ, gathered per input element:
 //   x̄[n, ci, y, x] = Σ_{o ∈ group(ci), u, v} W[o, c, u, v] · ȳ[n, o, (y + pt − u·dy)/sy, (x + pl − v·dx)/sx]
-// over the taps where the division is exact and lands inside the output. Serves gradients and LRP.
+// over the taps where the division is exact and lands inside the output. Serves gradients and LRP:
+// the result is stored as out (+)= coef · input_factor(x) · x̄ (see the prelude), so LRP's
+// R_in += x' ⊙ Wᵀs needs no extra pass.
 
 struct Params {
     n: u32, cin: u32, h: u32, w: u32,
     cout: u32, oh: u32, ow: u32, groups: u32,
     kh: u32, kw: u32, sy: u32, sx: u32,
     pt: u32, pl: u32, dy: u32, dx: u32,
+    input_mode: u32, accumulate: u32, coef: u32, pad0: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> ybar: array<f32>;
 @group(0) @binding(2) var<storage, read> weight: array<f32>;
-@group(0) @binding(3) var<storage, read_write> xbar: array<f32>;
+@group(0) @binding(3) var<storage, read> x: array<f32>;
+@group(0) @binding(4) var<storage, read> channel_values: array<f32>;
+@group(0) @binding(5) var<storage, read_write> out: array<f32>;
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -43,5 +48,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
             }
         }
     }
-    xbar[e] = acc;
+    let v = bitcast<f32>(p.coef) * input_factor(p.input_mode, x[e], channel_values[ci % arrayLength(&channel_values)]) * acc;
+    if (p.accumulate != 0u) { out[e] += v; } else { out[e] = v; }
 }

@@ -1,7 +1,8 @@
 // Fully connected: y[n, o] = b[o] + Σ_i W[o, i] x[n, i]. Each invocation computes one output
 // feature for four batch items, so every weight it loads serves four products.
 
-struct Params { n: u32, inputs: u32, outputs: u32, has_bias: u32 }
+// `input_mode` feeds x (0), max(x, 0) (1) or min(x, 0) (2); `accumulate` adds to y (LRP z terms).
+struct Params { n: u32, inputs: u32, outputs: u32, has_bias: u32, input_mode: u32, accumulate: u32, pad0: u32, pad1: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -21,12 +22,17 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     var acc = vec4<f32>(0.0);
     let wrow = o * p.inputs;
     for (var i = 0u; i < p.inputs; i++) {
-        let xv = vec4<f32>(x[rows.x + i], x[rows.y + i], x[rows.z + i], x[rows.w + i]);
+        var xv = vec4<f32>(x[rows.x + i], x[rows.y + i], x[rows.z + i], x[rows.w + i]);
+        if (p.input_mode == 1u) { xv = max(xv, vec4<f32>(0.0)); }
+        if (p.input_mode == 2u) { xv = min(xv, vec4<f32>(0.0)); }
         acc += weight[wrow + i] * xv;
     }
     var b = 0.0;
     if (p.has_bias != 0u) { b = bias[o]; }
     for (var q = 0u; q < 4u; q++) {
-        if (n0 + q < p.n) { y[(n0 + q) * p.outputs + o] = acc[q] + b; }
+        if (n0 + q < p.n) {
+            let at = (n0 + q) * p.outputs + o;
+            if (p.accumulate != 0u) { y[at] += acc[q] + b; } else { y[at] = acc[q] + b; }
+        }
     }
 }

@@ -1,11 +1,14 @@
-// Adjoint of the dense layer: x̄[n, i] = Σ_o W[o, i] ȳ[n, o]. Serves gradients and LRP.
+// Adjoint of the dense layer: x̄[n, i] = Σ_o W[o, i] ȳ[n, o]. Serves gradients and LRP; stored as
+// out (+)= coef · input_factor(x) · x̄ (see the prelude). Channel values are indexed per feature.
 
-struct Params { n: u32, inputs: u32, outputs: u32, pad: u32 }
+struct Params { n: u32, inputs: u32, outputs: u32, input_mode: u32, accumulate: u32, coef: u32, pad0: u32, pad1: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> ybar: array<f32>;
 @group(0) @binding(2) var<storage, read> weight: array<f32>;
-@group(0) @binding(3) var<storage, read_write> xbar: array<f32>;
+@group(0) @binding(3) var<storage, read> x: array<f32>;
+@group(0) @binding(4) var<storage, read> channel_values: array<f32>;
+@group(0) @binding(5) var<storage, read_write> out: array<f32>;
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -17,5 +20,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     for (var o = 0u; o < p.outputs; o++) {
         acc += weight[o * p.inputs + i] * ybar[n * p.outputs + o];
     }
-    xbar[e] = acc;
+    let v = bitcast<f32>(p.coef) * input_factor(p.input_mode, x[e], channel_values[i % arrayLength(&channel_values)]) * acc;
+    if (p.accumulate != 0u) { out[e] += v; } else { out[e] = v; }
 }

@@ -31,7 +31,12 @@ kernels!(
     "layers/add_forward",
     "layers/concat_forward",
     "layers/softmax_forward",
+    "layers/pool_transpose",
     "layers/matmul",
+    "relevance/stabilized_divide",
+    "relevance/multiply_accumulate",
+    "relevance/slice_accumulate",
+    "relevance/item_sums",
 );
 
 /// The full source of a kernel: prelude + file.

@@ -1,9 +1,9 @@
 //! Records the forward pass of a graph into a plan: one or two passes per node; reshapes alias.
 
-use super::builder::{Launch, PlanBuilder, Resource, TensorId};
+use super::builder::{ConstId, Launch, PlanBuilder, Resource, TensorId};
 use crate::error::Result;
 use crate::gpu::KernelFlavor;
-use crate::layers::{Conv2d, Pool2d};
+use crate::layers::{Conv2d, Dense, Pool2d};
 use crate::model::{Graph, Op};
 
 /// Records the forward pass for `batch` items; returns the tensor holding each node's value.
@@ -25,40 +25,37 @@ pub fn record_forward(b: &mut PlanBuilder, graph: &Graph, batch: usize) -> Resul
         let flat = |size| Launch::Flat { count, size };
         match &node.op {
             Op::Input | Op::Reshape => {}
-            Op::Conv2d(c) => record_conv(
-                b,
-                c,
-                &node.name,
-                batch,
-                in_shape.unwrap_or_default(),
-                &node.shape,
-                xs[0],
-                y,
-            )?,
+            Op::Conv2d(c) => {
+                let w = b.constant(&format!("{}.weight", node.name), &pack_conv_weight(c))?;
+                let bias = b.constant(
+                    &format!("{}.bias", node.name),
+                    c.bias.as_deref().unwrap_or(&[]),
+                )?;
+                let lin = LinearPass {
+                    batch,
+                    input: in_shape.unwrap_or_default(),
+                    output: &node.shape,
+                    has_bias: c.bias.is_some(),
+                    input_mode: 0,
+                    accumulate: false,
+                };
+                conv_forward_pass(b, c, &lin, w, bias, xs[0], y);
+            }
             Op::Dense(d) => {
-                let (outputs, inputs) = (d.weight.shape[0], d.weight.shape[1]);
                 let w = b.constant(&format!("{}.weight", node.name), &d.weight.data)?;
                 let bias = b.constant(
                     &format!("{}.bias", node.name),
                     d.bias.as_deref().unwrap_or(&[]),
                 )?;
-                let p = vec![
-                    batch as u32,
-                    inputs as u32,
-                    outputs as u32,
-                    d.bias.is_some() as u32,
-                ];
-                let launch = Launch::Flat {
-                    count: (outputs * batch.div_ceil(4)) as u64,
-                    size: 64,
+                let lin = LinearPass {
+                    batch,
+                    input: in_shape.unwrap_or_default(),
+                    output: &node.shape,
+                    has_bias: d.bias.is_some(),
+                    input_mode: 0,
+                    accumulate: false,
                 };
-                b.pass(
-                    "layers/dense_forward",
-                    "main",
-                    binds(p, &[xs[0]], &[w_res(w), w_res(bias)], y),
-                    &[y],
-                    launch,
-                );
+                dense_forward_pass(b, d, &lin, w, bias, xs[0], y);
             }
             Op::BatchNorm(bn) => {
                 let affine: Vec<f32> = bn.scale.iter().chain(&bn.shift).cloned().collect();
@@ -68,7 +65,7 @@ pub fn record_forward(b: &mut PlanBuilder, graph: &Graph, batch: usize) -> Resul
                 b.pass(
                     "layers/batch_norm_forward",
                     "main",
-                    binds(p, &[xs[0]], &[w_res(a)], y),
+                    binds(p, &[xs[0]], &[Resource::Const(a)], y),
                     &[y],
                     flat(256),
                 );
@@ -175,10 +172,6 @@ pub fn record_forward(b: &mut PlanBuilder, graph: &Graph, batch: usize) -> Resul
     Ok(values)
 }
 
-fn w_res(c: super::builder::ConstId) -> Resource {
-    Resource::Const(c)
-}
-
 /// Bindings in the kernels' common order: params, inputs, constants, output.
 pub(crate) fn binds(
     params: Vec<u32>,
@@ -273,25 +266,36 @@ pub(crate) fn pack_conv_weight(c: &Conv2d) -> Vec<f32> {
     packed
 }
 
-#[allow(clippy::too_many_arguments)]
-fn record_conv(
+/// Geometry and modes of one forward pass of a linear layer (dense or conv).
+pub(crate) struct LinearPass<'a> {
+    pub batch: usize,
+    pub input: &'a [usize],
+    pub output: &'a [usize],
+    pub has_bias: bool,
+    /// 0: x, 1: max(x, 0), 2: min(x, 0).
+    pub input_mode: u32,
+    /// Add to the output instead of overwriting it.
+    pub accumulate: bool,
+}
+
+/// One convolution pass with an already packed weight (see [`pack_conv_weight`]).
+pub(crate) fn conv_forward_pass(
     b: &mut PlanBuilder,
     c: &Conv2d,
-    name: &str,
-    batch: usize,
-    input: &[usize],
-    out: &[usize],
+    lin: &LinearPass,
+    w: ConstId,
+    bias: ConstId,
     x: TensorId,
     y: TensorId,
-) -> Result<()> {
-    let w = b.constant(&format!("{name}.weight"), &pack_conv_weight(c))?;
-    let bias = b.constant(&format!("{name}.bias"), c.bias.as_deref().unwrap_or(&[]))?;
-    let p = conv_params(c, batch, input, out);
-    let mg = out[0] / c.groups;
-    let npix = out[1] * out[2];
+) {
+    let mut p = conv_params(c, lin.batch, lin.input, lin.output);
+    p[16] = lin.has_bias as u32;
+    p.extend([lin.input_mode, lin.accumulate as u32]);
+    let mg = lin.output[0] / c.groups;
+    let npix = lin.output[1] * lin.output[2];
     let (entry, launch) = match b.gpu().flavor() {
         KernelFlavor::Registers => {
-            let count = batch * c.groups * mg.div_ceil(4) * npix.div_ceil(4);
+            let count = lin.batch * c.groups * mg.div_ceil(4) * npix.div_ceil(4);
             (
                 "registers",
                 Launch::Flat {
@@ -305,16 +309,47 @@ fn record_conv(
             Launch::Grid([
                 npix.div_ceil(64) as u32,
                 mg.div_ceil(64) as u32,
-                (batch * c.groups) as u32,
+                (lin.batch * c.groups) as u32,
             ]),
         ),
     };
     b.pass(
         "layers/conv2d_forward",
         entry,
-        binds(p, &[x], &[w_res(w), w_res(bias)], y),
+        binds(p, &[x], &[Resource::Const(w), Resource::Const(bias)], y),
         &[y],
         launch,
     );
-    Ok(())
+}
+
+/// One dense pass; `d` gives the shape only, the weight is the constant `w` (`[out, in]`).
+pub(crate) fn dense_forward_pass(
+    b: &mut PlanBuilder,
+    d: &Dense,
+    lin: &LinearPass,
+    w: ConstId,
+    bias: ConstId,
+    x: TensorId,
+    y: TensorId,
+) {
+    let (outputs, inputs) = (d.weight.shape[0], d.weight.shape[1]);
+    let p = vec![
+        lin.batch as u32,
+        inputs as u32,
+        outputs as u32,
+        lin.has_bias as u32,
+        lin.input_mode,
+        lin.accumulate as u32,
+    ];
+    let launch = Launch::Flat {
+        count: (outputs * lin.batch.div_ceil(4)) as u64,
+        size: 64,
+    };
+    b.pass(
+        "layers/dense_forward",
+        "main",
+        binds(p, &[x], &[Resource::Const(w), Resource::Const(bias)], y),
+        &[y],
+        launch,
+    );
 }
