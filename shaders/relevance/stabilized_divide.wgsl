@@ -16,7 +16,8 @@ struct Params { count: u32, item: u32, eps: u32, mask: u32, has_const: u32, pad0
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_id(gid, nwg, 256u);
     if (i >= p.count) { return; }
-    var zt = z[i];
+    // has_const: 0 → z, 1 → z + z_const, 2 → z_const alone (rules whose terms are all constant).
+    var zt = select(z[i], 0.0, p.has_const == 2u);
     if (p.has_const != 0u) { zt += z_const[i % p.item]; }
     let sign = select(-1.0, 1.0, zt >= 0.0);
     let d = zt + bitcast<f32>(p.eps) * sign;

@@ -37,6 +37,7 @@ kernels!(
     "relevance/multiply_accumulate",
     "relevance/slice_accumulate",
     "relevance/item_sums",
+    "relevance/seed",
 );
 
 /// The full source of a kernel: prelude + file.

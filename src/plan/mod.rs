@@ -1,9 +1,9 @@
 //! The pipeline builder: graph + method → scheduled passes over buffers planned from lifetimes.
 
 mod builder;
-mod forward;
+pub mod forward;
 pub mod memory;
-mod predict;
+pub mod predict;
 
 pub use builder::{ConstId, Launch, Plan, PlanBuilder, Resource, TensorId};
 pub use forward::record_forward;

@@ -1,0 +1,11 @@
+//! Explaining one decision: rules, composites and targets, and the methods that use them.
+
+pub mod composite;
+pub mod lrp;
+pub mod rules;
+mod target;
+
+pub use composite::{Composite, FirstLayer, LayerRef, PRESET_NAMES};
+pub use lrp::{Explanation, LayerSum, LrpPlan};
+pub use rules::{Bound, Rule, RULE_NAMES};
+pub use target::{argmax, Target};
