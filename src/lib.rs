@@ -2,6 +2,7 @@
 //! rule is a WGSL compute shader run through wgpu, planned once per model and batch size.
 
 pub mod error;
+pub mod io;
 pub mod layers;
 pub mod model;
 
