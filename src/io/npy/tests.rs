@@ -53,8 +53,7 @@ fn round_trip_shapes() {
 
 #[test]
 fn round_trip_file() {
-    let dir = std::env::temp_dir().join(format!("glimpse-npy-{}", std::process::id()));
-    fs::create_dir_all(&dir).unwrap();
+    let dir = crate::io::test_dir("npy-round-trip");
     let path = dir.join("t.npy");
     let t = Tensor::new(vec![2, 2], vec![1.0, -0.0, f32::MAX, f32::MIN_POSITIVE]).unwrap();
     write_f32(&path, &t).unwrap();
