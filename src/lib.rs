@@ -5,5 +5,6 @@ pub mod error;
 pub mod io;
 pub mod layers;
 pub mod model;
+pub mod render;
 
 pub use error::{Error, Result};
