@@ -4,9 +4,11 @@
 pub mod error;
 pub mod explain;
 pub mod gpu;
+pub mod io;
 pub mod layers;
 pub mod model;
 pub mod plan;
+pub mod render;
 
 pub use error::{Error, Result};
 pub use gpu::Gpu;
