@@ -1,0 +1,38 @@
+//! The command line's subcommands, as library code so they can be tested.
+
+pub mod explain;
+pub mod options;
+pub mod predict;
+
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::model::{Graph, Tensor};
+use options::InputArgs;
+
+/// Loads an ONNX model and canonizes it (BatchNorm folded where possible).
+pub fn open_model(path: &Path) -> Result<Graph> {
+    let mut graph = crate::onnx::load(path)?;
+    crate::model::fold_batch_norm(&mut graph);
+    Ok(graph)
+}
+
+/// Reads the inputs into one batch `[N, ...input]` with their names.
+pub fn load_batch(graph: &Graph, args: &InputArgs) -> Result<(Vec<String>, Tensor)> {
+    let opts = args.image_options()?;
+    let items = crate::io::inputs::load_inputs(&args.inputs, graph.input_shape(), &opts)?;
+    if items.is_empty() {
+        return Err(Error::Invalid("no inputs given".into()));
+    }
+    let mut names = Vec::with_capacity(items.len());
+    let mut data = Vec::with_capacity(items.len() * graph.input_shape().iter().product::<usize>());
+    for (name, t) in items {
+        if t.shape != graph.input_shape() {
+            return Err(Error::Shape(format!("{name} is {:?} but the model takes {:?}", t.shape, graph.input_shape())));
+        }
+        names.push(name);
+        data.extend_from_slice(&t.data);
+    }
+    let shape = std::iter::once(names.len()).chain(graph.input_shape().iter().cloned()).collect();
+    Ok((names, Tensor::new(shape, data)?))
+}

@@ -1,0 +1,83 @@
+//! `glimpse predict`: top-k classes per input, as text or JSON lines.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::options::InputArgs;
+use super::{load_batch, open_model};
+use crate::error::{Error, Result};
+use crate::gpu::Gpu;
+use crate::model::Op;
+use crate::plan::ForwardPlan;
+
+/// Arguments of `glimpse predict`.
+#[derive(Args, Debug)]
+pub struct PredictArgs {
+    /// The ONNX model.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// How many classes to list per input.
+    #[arg(long, default_value_t = 3)]
+    pub top: usize,
+    /// Items per GPU submission.
+    #[arg(long, default_value_t = 16)]
+    pub batch: usize,
+    /// Print one JSON object per input: the raw output vector and the top-k.
+    #[arg(long)]
+    pub json: bool,
+    /// Labels (.npy of integers, one per input) to report accuracy against.
+    #[arg(long)]
+    pub labels: Option<PathBuf>,
+    #[command(flatten)]
+    pub input: InputArgs,
+}
+
+/// Runs `glimpse predict`, printing to stdout.
+pub fn run(args: &PredictArgs) -> Result<()> {
+    let graph = open_model(&args.model)?;
+    let (names, x) = load_batch(&graph, &args.input)?;
+    let gpu = Gpu::new()?;
+    let mut plan = ForwardPlan::new(&gpu, &graph, args.batch)?;
+    let out = plan.run(&x)?;
+    let f: usize = graph.output_shape().iter().product();
+    let ends_in_softmax = matches!(graph.nodes[graph.output].op, Op::Softmax);
+    let mut predicted = Vec::with_capacity(names.len());
+    for (i, name) in names.iter().enumerate() {
+        let row = &out.data[i * f..(i + 1) * f];
+        let probs = if ends_in_softmax { row.to_vec() } else { softmax(row) };
+        let mut order: Vec<usize> = (0..f).collect();
+        order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]).then(a.cmp(&b)));
+        order.truncate(args.top.max(1));
+        predicted.push(order[0]);
+        if args.json {
+            let top: Vec<_> = order.iter().map(|&k| serde_json::json!({"class": k, "probability": probs[k]})).collect();
+            println!("{}", serde_json::json!({"input": name, "output": row, "top": top}));
+        } else {
+            let top: Vec<String> = order.iter().map(|&k| format!("{k} ({:.4})", probs[k])).collect();
+            println!("{name}: {}", top.join(", "));
+        }
+    }
+    if let Some(path) = &args.labels {
+        let labels = crate::io::npy::read_i64(path)?;
+        if labels.data.len() != predicted.len() {
+            return Err(Error::Shape(format!("{} holds {} labels for {} inputs", path.display(), labels.data.len(), predicted.len())));
+        }
+        let right = predicted.iter().zip(&labels.data).filter(|(p, l)| **p as i64 == **l).count();
+        let line = format!("accuracy: {:.4} ({right}/{})", right as f64 / predicted.len() as f64, predicted.len());
+        if args.json {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    }
+    Ok(())
+}
+
+/// Softmax of one row, computed in f64.
+pub fn softmax(row: &[f32]) -> Vec<f32> {
+    let m = row.iter().cloned().fold(f32::NEG_INFINITY, f32::max) as f64;
+    let e: Vec<f64> = row.iter().map(|&v| (v as f64 - m).exp()).collect();
+    let s: f64 = e.iter().sum();
+    e.iter().map(|v| (v / s) as f32).collect()
+}
