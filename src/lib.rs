@@ -4,5 +4,6 @@
 pub mod error;
 pub mod layers;
 pub mod model;
+pub mod onnx;
 
 pub use error::{Error, Result};
