@@ -19,6 +19,9 @@ use crate::model::{Graph, NodeId, Op, Tensor};
 pub const MIN_OPSET: i64 = 11;
 /// Newest default-domain opset the importer reads.
 pub const MAX_OPSET: i64 = 21;
+/// Largest kernel size, stride, dilation, pad or group count accepted from a file; far
+/// beyond real models, it keeps window arithmetic from overflowing on hostile values.
+const MAX_WINDOW: i64 = 1 << 24;
 
 /// Reads an ONNX model from a file; external tensor data is looked up next to it.
 pub fn load(path: &Path) -> Result<Graph> {
@@ -628,6 +631,12 @@ impl<'m> Importer<'m, '_> {
     fn conv(&mut self, n: &'m NodeProto, name: &str) -> Result<()> {
         let x = self.act(n, name, 0)?;
         let weight = self.const_f32(n, name, 1)?;
+        if weight.shape.contains(&0) {
+            return Err(Error::Shape(format!(
+                "node '{name}' (Conv): the weight has an empty shape {:?}",
+                weight.shape
+            )));
+        }
         if weight.shape.len() != 4 {
             return Err(unsupported(
                 n,
@@ -666,9 +675,9 @@ impl<'m> Importer<'m, '_> {
         let stride = pair(n, name, "strides", [1, 1])?;
         let dilation = pair(n, name, "dilations", [1, 1])?;
         let groups = attr_i(n, name, "group", 1)?;
-        if groups < 1 {
+        if !(1..=MAX_WINDOW).contains(&groups) {
             return Err(Error::Onnx(format!(
-                "node '{name}' (Conv): group must be positive, got {groups}"
+                "node '{name}' (Conv): group must be from 1 to {MAX_WINDOW}, got {groups}"
             )));
         }
         let pads = pads(n, name, [input[1], input[2]], kernel, stride, dilation)?;
@@ -1092,12 +1101,12 @@ impl<'m> Importer<'m, '_> {
             return Err(Error::Onnx(format!("node '{name}' (Concat) has no inputs")));
         };
         let rank = self.shape(first).len() as i64 + 1;
-        let axis = attr_i(n, name, "axis", i64::MIN)?;
-        if axis == i64::MIN {
+        if attr(n, "axis").is_none() {
             return Err(Error::Onnx(format!(
                 "node '{name}' (Concat) has no axis attribute"
             )));
         }
+        let axis = attr_i(n, name, "axis", 1)?;
         let norm = if axis < 0 { axis + rank } else { axis };
         if norm != 1 {
             return Err(unsupported(
@@ -1197,10 +1206,11 @@ fn attr_s(n: &NodeProto, name: &str, key: &str) -> Result<Option<String>> {
 
 /// Two positive values from an INTS attribute.
 fn to_pair(name: &str, key: &str, v: &[i64]) -> Result<[usize; 2]> {
+    let ok = |x: i64| (1..=MAX_WINDOW).contains(&x);
     match v {
-        [a, b] if *a > 0 && *b > 0 => Ok([*a as usize, *b as usize]),
+        [a, b] if ok(*a) && ok(*b) => Ok([*a as usize, *b as usize]),
         _ => Err(Error::Onnx(format!(
-            "node '{name}': {key} must be two positive numbers (2-D), got {v:?}"
+            "node '{name}': {key} must be two numbers from 1 to {MAX_WINDOW} (2-D), got {v:?}"
         ))),
     }
 }
@@ -1226,11 +1236,11 @@ fn pads(
         "" | "NOTSET" => match attr_ints(n, name, "pads")? {
             None => Ok([0; 4]),
             // ONNX orders [x1_begin, x2_begin, x1_end, x2_end], i.e. [top, left, bottom, right].
-            Some(p) if p.len() == 4 && p.iter().all(|&v| v >= 0) => {
+            Some(p) if p.len() == 4 && p.iter().all(|v| (0..=MAX_WINDOW).contains(v)) => {
                 Ok([p[0] as usize, p[1] as usize, p[2] as usize, p[3] as usize])
             }
             Some(p) => Err(Error::Onnx(format!(
-                "node '{name}' ({}): pads must be four non-negative numbers (2-D), got {p:?}",
+                "node '{name}' ({}): pads must be four numbers from 0 to {MAX_WINDOW} (2-D), got {p:?}",
                 n.op_type
             ))),
         },
