@@ -167,7 +167,20 @@ pub(super) fn import_model(
     };
     imp.graph.output = out;
     check_output_shape(output, imp.graph.output_shape())?;
-    Ok(imp.graph.prune())
+    let graph = imp.graph.prune();
+    if let Some(n) = graph
+        .nodes
+        .iter()
+        .enumerate()
+        .find(|&(id, n)| matches!(n.op, Op::Softmax) && id != graph.output)
+        .map(|(_, n)| n)
+    {
+        return Err(Error::Graph(format!(
+            "Softmax node '{}' is not the last node; Softmax is supported only as the last layer",
+            n.name
+        )));
+    }
+    Ok(graph)
 }
 
 /// The per-item shape of the graph input, and its batch size when fixed.
@@ -397,6 +410,7 @@ impl<'m> Importer<'m, '_> {
             }
             "Dropout" => {
                 self.no_extra_output(n, &name, "the mask output")?;
+                self.not_training(n, &name)?;
                 let v = self.input(n, &name, 0)?;
                 self.set(n, v)
             }
@@ -560,6 +574,28 @@ impl<'m> Importer<'m, '_> {
                     format!("{what} ('{o}') is used, which is not supported"),
                 ));
             }
+        }
+        Ok(())
+    }
+
+    /// Dropout's optional `training_mode` input (opset 12+) must be absent or a constant false.
+    fn not_training(&self, n: &'m NodeProto, name: &str) -> Result<()> {
+        let training = match self.opt_input(n, name, 2)? {
+            None => false,
+            Some(Val::Node(_)) => true,
+            Some(Val::Const(t)) => {
+                t.data_location != 0
+                    || t.raw_data.iter().any(|&b| b != 0)
+                    || t.int32_data.iter().any(|&v| v != 0)
+                    || t.int64_data.iter().any(|&v| v != 0)
+            }
+        };
+        if training {
+            return Err(unsupported(
+                n,
+                name,
+                "training_mode is (or may be) true; only inference Dropout is supported".into(),
+            ));
         }
         Ok(())
     }

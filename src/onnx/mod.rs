@@ -13,7 +13,7 @@ pub mod tensor;
 #[cfg(test)]
 mod tests;
 
-pub use import::{from_bytes, load};
+pub use import::{from_bytes, load, MAX_OPSET, MIN_OPSET};
 
 /// ONNX operator types the importer maps (default domain).
 pub const SUPPORTED_OPS: &[&str] = &[

@@ -925,6 +925,14 @@ fn add_concat_softmax() {
             .import(),
     );
     assert!(e.contains("Softmax") && e.contains("last"), "{e}");
+    let e = err_text(
+        B::new(&[4])
+            .init_t(i64_tensor("s", &[0, 2, 2]))
+            .node("Softmax", "sm", &["x"], &["s_out"], vec![])
+            .node("Reshape", "after", &["s_out", "s"], &["y"], vec![])
+            .import(),
+    );
+    assert!(e.contains("'sm'") && e.contains("last"), "{e}");
 }
 
 #[test]
@@ -942,6 +950,23 @@ fn dropout_and_identity_are_removed() {
     assert_eq!(kinds(&g), ["Input", "Conv2d", "Relu"]);
     assert_eq!(g.nodes[2].inputs, [1]);
     assert_close(&forward(&g, 1, &[1.0; 9]), &[2.0; 9]);
+
+    // Opset 12+ Dropout: ratio and training_mode inputs; training_mode must be false.
+    let dropout = |training: u8| {
+        B::new(&[2])
+            .init("ratio", &[], &[0.5])
+            .init_t(TensorProto {
+                name: "train".into(),
+                data_type: DataType::Bool as i32,
+                raw_data: vec![training],
+                ..Default::default()
+            })
+            .node("Dropout", "drop", &["x", "ratio", "train"], &["y"], vec![])
+            .import()
+    };
+    assert_eq!(kinds(&dropout(0).unwrap()), ["Input"]);
+    let e = err_text(dropout(1));
+    assert!(e.contains("training_mode") && e.contains("'drop'"), "{e}");
 }
 
 #[test]
