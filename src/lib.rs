@@ -8,6 +8,7 @@ pub mod gpu;
 pub mod io;
 pub mod layers;
 pub mod model;
+pub mod onnx;
 pub mod plan;
 pub mod render;
 
