@@ -69,8 +69,8 @@ fn check(
             .map(|&v| v as f32)
             .collect();
         let w = targets[i.min(targets.len() - 1)].weights_for(&row).unwrap();
-        for j in 0..f {
-            seed.data[i * f + j] = w[j] as f64 * out.data[i * f + j];
+        for (j, wj) in w.iter().enumerate() {
+            seed.data[i * f + j] = *wj as f64 * out.data[i * f + j];
         }
     }
     let rules = composite.rules_for(graph).unwrap();
@@ -284,6 +284,61 @@ fn hand_case_max_pool_winner_takes_all() {
         1,
     );
     assert_eq!(e.relevance.data, vec![3.0, 0.0, 0.0, 3.0]);
+    // Zennit's choice (PyTorch's max-pool gradient): the first maximum takes all.
+    let argmax = Composite {
+        max_pool: Rule::ArgMax,
+        ..Composite::uniform(Rule::ZPlus)
+    };
+    let e = explain(&g, &argmax, vec![6.0, 2.0, 5.0, 6.0], 1);
+    assert_eq!(e.relevance.data, vec![6.0, 0.0, 0.0, 0.0]);
+}
+
+#[test]
+fn unfolded_batch_norm_pass_and_norm_match_the_reference() {
+    let mut rng = Rng::new(14);
+    let mut g = small_cnn(&mut rng, true);
+    // Put a BatchNorm after the first ReLU (it cannot be folded there).
+    let bn = glimpse::layers::BatchNorm::from_stats(
+        &[1.5, -0.5, 2.0, 0.7],
+        &[0.1, 0.2, -0.3, 0.05],
+        &[0.5, -0.1, 0.0, 0.2],
+        &[1.0, 0.25, 4.0, 0.5],
+        1e-5,
+    )
+    .unwrap();
+    let mut nodes = g.nodes.clone();
+    nodes.insert(
+        3,
+        glimpse::model::Node {
+            name: "bn".into(),
+            op: Op::BatchNorm(bn),
+            inputs: vec![2],
+            shape: nodes[2].shape.clone(),
+        },
+    );
+    for n in nodes.iter_mut().skip(4) {
+        for i in n.inputs.iter_mut() {
+            if *i >= 2 {
+                *i += 1;
+            }
+        }
+    }
+    nodes[4].inputs = vec![3];
+    g.nodes = nodes;
+    g.output += 1;
+    let x = rng.tensor(&[2, 3, 6, 6]);
+    for bn_rule in [Rule::Pass, Rule::Norm] {
+        let mut c = Composite::uniform(Rule::ZPlus);
+        c.overrides
+            .push((LayerRef::Name("bn".into()), bn_rule.clone()));
+        check(
+            &format!("batch norm {bn_rule:?}"),
+            &g,
+            &c,
+            &x,
+            &[Target::Predicted],
+        );
+    }
 }
 
 #[test]

@@ -2,14 +2,15 @@
 // `avg_pool`: the adjoint of average pooling, Σ s[o] / divisor(o), stored as
 //   out (+)= coef · input_factor(x) · adjoint (the Norm rule's x ⊙ c, or the plain gradient).
 // `max_pool`: winner-take-all: each window's value goes to the inputs equal to its maximum, split
-//   equally among ties, so relevance is conserved even with overlapping windows.
+//   equally among ties, so relevance is conserved even with overlapping windows; with `ties_first`
+//   all of it goes to the first maximum in row-major order (PyTorch's max-pool gradient).
 
 struct Params {
     planes: u32, h: u32, w: u32, oh: u32,
     ow: u32, kh: u32, kw: u32, sy: u32,
     sx: u32, pt: u32, pl: u32, pb: u32,
     pr: u32, count_include_pad: u32, input_mode: u32, accumulate: u32,
-    coef: u32, pad0: u32, pad1: u32, pad2: u32,
+    coef: u32, ties_first: u32, pad1: u32, pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -76,12 +77,21 @@ fn max_pool(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
             let y1 = u32(min(i32(i * p.sy) - i32(p.pt) + i32(p.kh), i32(p.h)));
             let x1 = u32(min(i32(j * p.sx) - i32(p.pl) + i32(p.kw), i32(p.w)));
             var ties = 0.0;
+            var first = 0xffffffffu;
             for (var yy = y0; yy < y1; yy++) {
                 for (var xx = x0; xx < x1; xx++) {
-                    ties += select(0.0, 1.0, x[(plane * p.h + yy) * p.w + xx] == y[o]);
+                    let at = (plane * p.h + yy) * p.w + xx;
+                    if (x[at] == y[o]) {
+                        ties += 1.0;
+                        first = min(first, at);
+                    }
                 }
             }
-            acc += s[o] / ties;
+            if (p.ties_first != 0u) {
+                acc += select(0.0, s[o], first == e);
+            } else {
+                acc += s[o] / ties;
+            }
         }
     }
     store(e, bitcast<f32>(p.coef) * acc);

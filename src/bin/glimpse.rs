@@ -4,7 +4,11 @@ use clap::{Parser, Subcommand};
 use glimpse::cli::{explain, predict};
 
 #[derive(Parser)]
-#[command(name = "glimpse", version, about = "Explains neural networks on the GPU (LRP and relatives through WGSL compute shaders)")]
+#[command(
+    name = "glimpse",
+    version,
+    about = "Explains neural networks on the GPU (LRP and relatives through WGSL compute shaders)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -15,9 +19,9 @@ enum Command {
     /// Print the GPU adapter, backend, driver and the limits that matter.
     Info,
     /// Print the top classes of each input.
-    Predict(predict::PredictArgs),
+    Predict(Box<predict::PredictArgs>),
     /// Write relevance heatmaps (PNG), raw relevance (.npy) and a JSON-lines summary.
-    Explain(explain::ExplainArgs),
+    Explain(Box<explain::ExplainArgs>),
 }
 
 fn main() {

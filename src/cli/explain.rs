@@ -35,6 +35,9 @@ pub struct ExplainArgs {
     /// Per-layer rule, by ONNX node name or node index: NAME=RULE (repeatable).
     #[arg(long = "layer-rule", value_name = "LAYER=RULE")]
     pub layer_rules: Vec<String>,
+    /// Rule for max pooling: winner-take-all (ties split) or argmax (first maximum, as Zennit).
+    #[arg(long, default_value = "winner-take-all")]
+    pub max_pool_rule: String,
     /// Drop biases from every rule (relevance is then conserved).
     #[arg(long)]
     pub ignore_bias: bool,
@@ -70,17 +73,30 @@ pub fn composite_from(args: &ExplainArgs, graph: &Graph) -> Result<Composite> {
     let bound = |given: &Option<String>, pixel: f32, what: &str| -> Result<Bound> {
         if let Some(s) = given {
             let v = floats(s, what)?;
-            return Ok(if v.len() == 1 { Bound::Scalar(v[0]) } else { Bound::PerChannel(v) });
+            return Ok(if v.len() == 1 {
+                Bound::Scalar(v[0])
+            } else {
+                Bound::PerChannel(v)
+            });
         }
         // The normalised value of the darkest / brightest pixel, per channel.
         let per: Vec<f32> = (0..channels)
             .map(|c| {
-                let m = opts.mean.get(c).or(opts.mean.first()).copied().unwrap_or(0.0);
+                let m = opts
+                    .mean
+                    .get(c)
+                    .or(opts.mean.first())
+                    .copied()
+                    .unwrap_or(0.0);
                 let s = opts.std.get(c).or(opts.std.first()).copied().unwrap_or(1.0);
                 (pixel - m) / s
             })
             .collect();
-        Ok(if per.iter().all(|&v| v == per[0]) { Bound::Scalar(per[0]) } else { Bound::PerChannel(per) })
+        Ok(if per.iter().all(|&v| v == per[0]) {
+            Bound::Scalar(per[0])
+        } else {
+            Bound::PerChannel(per)
+        })
     };
     let low = bound(&args.low, opts.range.0, "low")?;
     let high = bound(&args.high, opts.range.1, "high")?;
@@ -89,24 +105,41 @@ pub fn composite_from(args: &ExplainArgs, graph: &Graph) -> Result<Composite> {
         None => Composite::preset(&args.composite, low.clone(), high.clone())?,
     };
     if let Some(r) = &args.first_rule {
-        c.first = Some((with_bounds(Rule::parse(r)?, &low, &high), FirstLayer::Linear));
+        c.first = Some((
+            with_bounds(Rule::parse(r)?, &low, &high),
+            FirstLayer::Linear,
+        ));
     }
     for spec in &args.layer_rules {
-        let (layer, rule) = spec.split_once('=').ok_or_else(|| Error::Invalid(format!("--layer-rule {spec}: expected LAYER=RULE")))?;
+        let (layer, rule) = spec
+            .split_once('=')
+            .ok_or_else(|| Error::Invalid(format!("--layer-rule {spec}: expected LAYER=RULE")))?;
         let layer = match layer.parse::<usize>() {
             Ok(i) => LayerRef::Index(i),
             Err(_) => LayerRef::Name(layer.to_string()),
         };
-        c.overrides.push((layer, with_bounds(Rule::parse(rule)?, &low, &high)));
+        c.overrides
+            .push((layer, with_bounds(Rule::parse(rule)?, &low, &high)));
     }
     c.ignore_bias |= args.ignore_bias;
+    c.max_pool = match Rule::parse(&args.max_pool_rule)? {
+        r @ (Rule::WinnerTakeAll | Rule::ArgMax) => r,
+        other => {
+            return Err(Error::Invalid(format!(
+                "--max-pool-rule {other:?}: use winner-take-all or argmax"
+            )))
+        }
+    };
     Ok(c)
 }
 
 /// A `zbox` given without explicit bounds takes the input's.
 fn with_bounds(rule: Rule, low: &Bound, high: &Bound) -> Rule {
     match rule {
-        Rule::ZBox { .. } => Rule::ZBox { low: low.clone(), high: high.clone() },
+        Rule::ZBox { .. } => Rule::ZBox {
+            low: low.clone(),
+            high: high.clone(),
+        },
         r => r,
     }
 }
@@ -114,7 +147,10 @@ fn with_bounds(rule: Rule, low: &Bound, high: &Bound) -> Rule {
 /// Runs `glimpse explain`.
 pub fn run(args: &ExplainArgs) -> Result<()> {
     if args.method != "lrp" {
-        return Err(Error::Invalid(format!("unknown method '{}'; valid methods: lrp", args.method)));
+        return Err(Error::Invalid(format!(
+            "unknown method '{}'; valid methods: lrp",
+            args.method
+        )));
     }
     let graph = open_model(&args.model)?;
     let composite = composite_from(args, &graph)?;
@@ -125,7 +161,8 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
     let mut plan = LrpPlan::new(&gpu, &graph, &composite, args.batch, args.conservation)?;
     std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
     let summary_path = args.out.join("summary.jsonl");
-    let mut summary = std::fs::File::create(&summary_path).map_err(|e| Error::io(&summary_path, e))?;
+    let mut summary =
+        std::fs::File::create(&summary_path).map_err(|e| Error::io(&summary_path, e))?;
     let n = names.len();
     let bar = indicatif::ProgressBar::new(n as u64);
     if n <= plan.batch() {
@@ -134,7 +171,9 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
     let item: usize = graph.input_shape().iter().product();
     for start in (0..n).step_by(plan.batch()) {
         let end = (start + plan.batch()).min(n);
-        let shape = std::iter::once(end - start).chain(graph.input_shape().iter().cloned()).collect();
+        let shape = std::iter::once(end - start)
+            .chain(graph.input_shape().iter().cloned())
+            .collect();
         let chunk = Tensor::new(shape, x.data[start * item..end * item].to_vec())?;
         let e = plan.run(&chunk, std::slice::from_ref(&target))?;
         for i in 0..end - start {
@@ -152,21 +191,41 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
 }
 
 /// Writes one input's PNGs and .npy; returns its summary line.
-fn write_item(args: &ExplainArgs, cmap: &Cmap, name: &str, x: &Tensor, e: &Explanation, i: usize, target: &Target) -> Result<String> {
+fn write_item(
+    args: &ExplainArgs,
+    cmap: &Cmap,
+    name: &str,
+    x: &Tensor,
+    e: &Explanation,
+    i: usize,
+    target: &Target,
+) -> Result<String> {
     let item_shape = &e.relevance.shape[1..];
     let item: usize = item_shape.iter().product();
-    let rel = Tensor::new(item_shape.to_vec(), e.relevance.data[i * item..(i + 1) * item].to_vec())?;
-    let input = Tensor::new(item_shape.to_vec(), x.data[i * item..(i + 1) * item].to_vec())?;
+    let rel = Tensor::new(
+        item_shape.to_vec(),
+        e.relevance.data[i * item..(i + 1) * item].to_vec(),
+    )?;
+    let input = Tensor::new(
+        item_shape.to_vec(),
+        x.data[i * item..(i + 1) * item].to_vec(),
+    )?;
     let stem = file_stem(name);
     let base = |suffix: &str, ext: &str| args.out.join(format!("{stem}{suffix}.{ext}"));
     crate::io::npy::write_f32(base("", "npy"), &rel)?;
     if item_shape.len() == 3 {
-        let opts = HeatmapOptions { cmap: cmap.clone(), ..HeatmapOptions::default() };
+        let opts = HeatmapOptions {
+            cmap: cmap.clone(),
+            ..HeatmapOptions::default()
+        };
         let heat = heatmap(&rel, &opts)?;
         save_png(base("", "png"), &heat)?;
         let image = input_image(&input, args.input.bgr)?;
         save_png(base("_overlay", "png"), &overlay(&heat, &image, 0.6)?)?;
-        save_png(base("_mask", "png"), &mask_input(&rel, &input, false, args.input.bgr)?)?;
+        save_png(
+            base("_mask", "png"),
+            &mask_input(&rel, &input, false, args.input.bgr)?,
+        )?;
     }
     let f = e.outputs.shape[1];
     let row = &e.outputs.data[i * f..(i + 1) * f];
@@ -190,17 +249,34 @@ fn print_conservation(name: &str, e: &Explanation, i: usize) {
     println!("{name}: f(x) = {fx:.6} (class {})", e.classes[i]);
     for l in layers {
         let s = l.sums[i] as f64;
-        println!("  {:<32} {:<14} {:>14.6}  {:>+12.3e}", l.name, l.kind, s, s - fx);
+        println!(
+            "  {:<32} {:<14} {:>14.6}  {:>+12.3e}",
+            l.name,
+            l.kind,
+            s,
+            s - fx
+        );
     }
 }
 
 /// A file-name-safe stem for an input name (`digits.npy[3]` → `digits_3`).
 pub fn file_stem(name: &str) -> String {
-    let base = Path::new(name).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| name.to_string());
+    let base = Path::new(name)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| name.to_string());
     let index = name.rsplit_once('[').and_then(|(_, r)| r.strip_suffix(']'));
     let stem = match index {
         Some(i) => format!("{}_{i}", base.split('.').next().unwrap_or(&base)),
         None => base,
     };
-    stem.chars().map(|c| if c.is_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
+    stem.chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }

@@ -28,11 +28,17 @@ pub fn load_batch(graph: &Graph, args: &InputArgs) -> Result<(Vec<String>, Tenso
     let mut data = Vec::with_capacity(items.len() * graph.input_shape().iter().product::<usize>());
     for (name, t) in items {
         if t.shape != graph.input_shape() {
-            return Err(Error::Shape(format!("{name} is {:?} but the model takes {:?}", t.shape, graph.input_shape())));
+            return Err(Error::Shape(format!(
+                "{name} is {:?} but the model takes {:?}",
+                t.shape,
+                graph.input_shape()
+            )));
         }
         names.push(name);
         data.extend_from_slice(&t.data);
     }
-    let shape = std::iter::once(names.len()).chain(graph.input_shape().iter().cloned()).collect();
+    let shape = std::iter::once(names.len())
+        .chain(graph.input_shape().iter().cloned())
+        .collect();
     Ok((names, Tensor::new(shape, data)?))
 }

@@ -36,7 +36,11 @@ pub struct InputArgs {
 /// Parses comma-separated floats.
 pub fn floats(s: &str, what: &str) -> Result<Vec<f32>> {
     s.split(',')
-        .map(|v| v.trim().parse::<f32>().map_err(|_| Error::Invalid(format!("--{what}: '{v}' is not a number"))))
+        .map(|v| {
+            v.trim()
+                .parse::<f32>()
+                .map_err(|_| Error::Invalid(format!("--{what}: '{v}' is not a number")))
+        })
         .collect()
 }
 
@@ -46,21 +50,40 @@ impl InputArgs {
         let size = match &self.size {
             None => None,
             Some(s) => {
-                let (h, w) = s.split_once(['x', 'X']).ok_or_else(|| Error::Invalid(format!("--size {s}: expected HxW, e.g. 224x224")))?;
-                let p = |v: &str| v.trim().parse::<u32>().map_err(|_| Error::Invalid(format!("--size {s}: '{v}' is not a size")));
+                let (h, w) = s.split_once(['x', 'X']).ok_or_else(|| {
+                    Error::Invalid(format!("--size {s}: expected HxW, e.g. 224x224"))
+                })?;
+                let p = |v: &str| {
+                    v.trim()
+                        .parse::<u32>()
+                        .map_err(|_| Error::Invalid(format!("--size {s}: '{v}' is not a size")))
+                };
                 Some((p(h)?, p(w)?))
             }
         };
         let range = floats(&self.range, "range")?;
         if range.len() != 2 {
-            return Err(Error::Invalid(format!("--range {}: expected LO,HI", self.range)));
+            return Err(Error::Invalid(format!(
+                "--range {}: expected LO,HI",
+                self.range
+            )));
         }
         let opts = ImageOptions {
             size,
             grayscale: self.grayscale,
             range: (range[0], range[1]),
-            mean: self.mean.as_deref().map(|m| floats(m, "mean")).transpose()?.unwrap_or_default(),
-            std: self.std.as_deref().map(|m| floats(m, "std")).transpose()?.unwrap_or_default(),
+            mean: self
+                .mean
+                .as_deref()
+                .map(|m| floats(m, "mean"))
+                .transpose()?
+                .unwrap_or_default(),
+            std: self
+                .std
+                .as_deref()
+                .map(|m| floats(m, "std"))
+                .transpose()?
+                .unwrap_or_default(),
             bgr: self.bgr,
         };
         opts.validate()?;

@@ -45,26 +45,52 @@ pub fn run(args: &PredictArgs) -> Result<()> {
     let mut predicted = Vec::with_capacity(names.len());
     for (i, name) in names.iter().enumerate() {
         let row = &out.data[i * f..(i + 1) * f];
-        let probs = if ends_in_softmax { row.to_vec() } else { softmax(row) };
+        let probs = if ends_in_softmax {
+            row.to_vec()
+        } else {
+            softmax(row)
+        };
         let mut order: Vec<usize> = (0..f).collect();
         order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]).then(a.cmp(&b)));
         order.truncate(args.top.max(1));
         predicted.push(order[0]);
         if args.json {
-            let top: Vec<_> = order.iter().map(|&k| serde_json::json!({"class": k, "probability": probs[k]})).collect();
-            println!("{}", serde_json::json!({"input": name, "output": row, "top": top}));
+            let top: Vec<_> = order
+                .iter()
+                .map(|&k| serde_json::json!({"class": k, "probability": probs[k]}))
+                .collect();
+            println!(
+                "{}",
+                serde_json::json!({"input": name, "output": row, "top": top})
+            );
         } else {
-            let top: Vec<String> = order.iter().map(|&k| format!("{k} ({:.4})", probs[k])).collect();
+            let top: Vec<String> = order
+                .iter()
+                .map(|&k| format!("{k} ({:.4})", probs[k]))
+                .collect();
             println!("{name}: {}", top.join(", "));
         }
     }
     if let Some(path) = &args.labels {
         let labels = crate::io::npy::read_i64(path)?;
         if labels.data.len() != predicted.len() {
-            return Err(Error::Shape(format!("{} holds {} labels for {} inputs", path.display(), labels.data.len(), predicted.len())));
+            return Err(Error::Shape(format!(
+                "{} holds {} labels for {} inputs",
+                path.display(),
+                labels.data.len(),
+                predicted.len()
+            )));
         }
-        let right = predicted.iter().zip(&labels.data).filter(|(p, l)| **p as i64 == **l).count();
-        let line = format!("accuracy: {:.4} ({right}/{})", right as f64 / predicted.len() as f64, predicted.len());
+        let right = predicted
+            .iter()
+            .zip(&labels.data)
+            .filter(|(p, l)| **p as i64 == **l)
+            .count();
+        let line = format!(
+            "accuracy: {:.4} ({right}/{})",
+            right as f64 / predicted.len() as f64,
+            predicted.len()
+        );
         if args.json {
             eprintln!("{line}");
         } else {

@@ -34,6 +34,8 @@ pub struct Composite {
     pub first: Option<(Rule, FirstLayer)>,
     /// Rule for average pooling and residual sums (Zennit: Norm).
     pub proportional: Rule,
+    /// Rule for max pooling: winner-take-all with ties split, or [`Rule::ArgMax`] as Zennit.
+    pub max_pool: Rule,
     /// Per-layer overrides, applied last.
     pub overrides: Vec<(LayerRef, Rule)>,
     /// Stabiliser ε of the rules that use one only to avoid dividing by zero (Zennit: 1e-6).
@@ -53,6 +55,7 @@ impl Composite {
             dense: rule,
             first: None,
             proportional: Rule::Norm,
+            max_pool: Rule::WinnerTakeAll,
             overrides: Vec::new(),
             stabilizer: 1e-6,
             ignore_bias: false,
@@ -153,7 +156,7 @@ impl Composite {
                 (Op::Conv2d(_), _) => self.conv.clone(),
                 (Op::Dense(_), _) => self.dense.clone(),
                 (Op::AvgPool2d(_) | Op::GlobalAvgPool | Op::Add, _) => self.proportional.clone(),
-                (Op::MaxPool2d(_), _) => Rule::WinnerTakeAll,
+                (Op::MaxPool2d(_), _) => self.max_pool.clone(),
                 _ => Rule::Pass,
             })
             .collect();
@@ -201,9 +204,10 @@ fn check_applies(op: &Op, rule: &Rule) -> std::result::Result<(), &'static str> 
         Op::Add | Op::AvgPool2d(_) | Op::GlobalAvgPool => {
             matches!(rule, Rule::Norm | Rule::Epsilon { .. } | Rule::Pass)
         }
-        Op::MaxPool2d(_) => matches!(rule, Rule::WinnerTakeAll | Rule::Pass),
+        Op::MaxPool2d(_) => matches!(rule, Rule::WinnerTakeAll | Rule::ArgMax | Rule::Pass),
         Op::Concat | Op::Reshape | Op::Input | Op::Softmax => matches!(rule, Rule::Pass),
-        Op::Relu | Op::Clip { .. } | Op::BatchNorm(_) => matches!(rule, Rule::Pass),
+        Op::BatchNorm(_) => matches!(rule, Rule::Pass | Rule::Norm | Rule::Epsilon { .. }),
+        Op::Relu | Op::Clip { .. } => matches!(rule, Rule::Pass),
     };
     if ok {
         Ok(())

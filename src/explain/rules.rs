@@ -136,10 +136,13 @@ pub enum Rule {
     Norm,
     /// Max pooling: all to the window's maximum, ties split equally.
     WinnerTakeAll,
+    /// Max pooling: all to the window's first maximum in row-major order (PyTorch's max-pool
+    /// gradient, which Zennit uses since it gives max pooling no rule).
+    ArgMax,
 }
 
 /// Names accepted by [`Rule::parse`].
-pub const RULE_NAMES: &str = "lrp0, epsilon[:ε], gamma[:γ], alpha1beta0, alpha2beta1, alpha3beta2, alphabeta:α,β, zplus, zbox:low,high, wsquare, flat, pass, norm";
+pub const RULE_NAMES: &str = "lrp0, epsilon[:ε], gamma[:γ], alpha1beta0, alpha2beta1, alpha3beta2, alphabeta:α,β, zplus, zbox:low,high, wsquare, flat, pass, norm, winner-take-all, argmax";
 
 impl Rule {
     /// LRP-αβ, checking `α − β = 1` and `α, β ≥ 0`.
@@ -193,6 +196,8 @@ impl Rule {
             "flat" => Rule::Flat,
             "pass" => Rule::Pass,
             "norm" => Rule::Norm,
+            "winner-take-all" | "winnertakeall" | "wta" => Rule::WinnerTakeAll,
+            "argmax" => Rule::ArgMax,
             _ => {
                 return Err(Error::Invalid(format!(
                     "unknown rule '{spec}'; valid rules: {RULE_NAMES}"
@@ -286,7 +291,7 @@ impl Rule {
             }
             Rule::WSquare => (one(vec![t(I::Ones, W::Square, true)]), stabilizer),
             Rule::Flat => (one(vec![t(I::Ones, W::Ones, false)]), stabilizer),
-            Rule::Pass | Rule::Norm | Rule::WinnerTakeAll => return None,
+            Rule::Pass | Rule::Norm | Rule::WinnerTakeAll | Rule::ArgMax => return None,
         })
     }
 

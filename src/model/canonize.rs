@@ -50,8 +50,8 @@ fn fold_into(weight: &mut [f32], bias: &mut Option<Vec<f32>>, bn: &BatchNorm) {
         *w = (*w as f64 * bn.scale[k / per] as f64) as f32;
     }
     let b = bias.get_or_insert_with(|| vec![0.0; c]);
-    for ch in 0..c {
-        b[ch] = (b[ch] as f64 * bn.scale[ch] as f64 + bn.shift[ch] as f64) as f32;
+    for (ch, v) in b.iter_mut().enumerate() {
+        *v = (*v as f64 * bn.scale[ch] as f64 + bn.shift[ch] as f64) as f32;
     }
 }
 

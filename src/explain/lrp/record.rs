@@ -188,11 +188,16 @@ pub fn record_lrp(
                     );
                 }
             }
-            Op::MaxPool2d(pool) if matches!(rule, Rule::WinnerTakeAll) => {
+            Op::MaxPool2d(pool) if matches!(rule, Rule::WinnerTakeAll | Rule::ArgMax) => {
                 let in_shape = &graph.nodes[ins[0]].shape;
                 let (dest, acc) = rel.dest(b, graph, batch, ins[0])?;
                 let mut p = pool_params(pool, batch, in_shape, &node.shape);
-                p.extend([0, acc as u32, 1f32.to_bits()]);
+                p.extend([
+                    0,
+                    acc as u32,
+                    1f32.to_bits(),
+                    matches!(rule, Rule::ArgMax) as u32,
+                ]);
                 let count = (batch * in_shape.iter().product::<usize>()) as u64;
                 let bindings = vec![
                     (0, Resource::Uniform(p)),
@@ -207,6 +212,42 @@ pub fn record_lrp(
                     bindings,
                     &[dest],
                     Launch::Flat { count, size: 256 },
+                );
+            }
+            // The proportional rule through the affine map: R_in = x·scale / stab(y) · R.
+            Op::BatchNorm(bn) if !matches!(rule, Rule::Pass) => {
+                let eps = match rule {
+                    Rule::Epsilon { epsilon } => *epsilon,
+                    _ => set.stabilizer,
+                };
+                let s = b.tensor(&format!("s[{}]", node.name), numel)?;
+                divide_pass(
+                    b,
+                    r,
+                    values[k],
+                    values[k],
+                    None,
+                    s,
+                    numel,
+                    1,
+                    eps,
+                    OutputMask::All,
+                );
+                let scale = b.constant(&format!("{}.scale", node.name), &bn.scale)?;
+                let (dest, acc) = rel.dest(b, graph, batch, ins[0])?;
+                let inner = node.shape[1..].iter().product::<usize>();
+                mac_pass(
+                    b,
+                    values[ins[0]],
+                    s,
+                    scale,
+                    dest,
+                    numel,
+                    bn.scale.len(),
+                    inner,
+                    FACTOR_X_TIMES_CHANNEL,
+                    acc,
+                    1.0,
                 );
             }
             Op::Concat => {
@@ -277,6 +318,7 @@ pub fn record_lrp(
 /// Input factor modes of the adjoint epilogue (see `shaders/prelude.wgsl`).
 const FACTOR_ONE: u32 = 0;
 const FACTOR_X: u32 = 1;
+const FACTOR_X_TIMES_CHANNEL: u32 = 5;
 
 fn factor(input: InputMod) -> u32 {
     match input {

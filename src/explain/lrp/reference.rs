@@ -157,9 +157,38 @@ pub fn reference_lrp(
                     }
                 }
             }
-            Op::MaxPool2d(p) if matches!(rule, Rule::WinnerTakeAll) => {
-                let v = max_pool_winner(p, &values[ins[0]], &values[k], &r);
+            Op::MaxPool2d(p) if matches!(rule, Rule::WinnerTakeAll | Rule::ArgMax) => {
+                let v = max_pool_winner(
+                    p,
+                    &values[ins[0]],
+                    &values[k],
+                    &r,
+                    matches!(rule, Rule::ArgMax),
+                );
                 send(ins[0], v);
+            }
+            Op::BatchNorm(bn) if !matches!(rule, Rule::Pass) => {
+                let eps = match rule {
+                    Rule::Epsilon { epsilon } => *epsilon as f64,
+                    _ => eps_norm,
+                };
+                let c = bn.scale.len();
+                let inner: usize = node.shape[1..].iter().product();
+                let x = &values[ins[0]];
+                let v = (0..x.data.len())
+                    .map(|i| {
+                        x.data[i]
+                            * bn.scale[(i / inner) % c] as f64
+                            * divide(r.data[i], values[k].data[i], eps)
+                    })
+                    .collect();
+                send(
+                    ins[0],
+                    Tensor {
+                        shape: x.shape.clone(),
+                        data: v,
+                    },
+                );
             }
             Op::Concat => {
                 let item_cat: usize = node.shape.iter().product();
@@ -234,8 +263,15 @@ fn avg_pool_adjoint(p: &Pool2d, s: &[f64], n: usize, input: &[usize], out: &[usi
     x
 }
 
-/// Winner-take-all: each window's relevance goes to the inputs equal to its maximum, split among ties.
-fn max_pool_winner(p: &Pool2d, x: &Tensor<f64>, y: &Tensor<f64>, r: &Tensor<f64>) -> Tensor<f64> {
+/// Winner-take-all: each window's relevance goes to the inputs equal to its maximum, split among
+/// ties, or all to the first of them (row-major) when `first`.
+fn max_pool_winner(
+    p: &Pool2d,
+    x: &Tensor<f64>,
+    y: &Tensor<f64>,
+    r: &Tensor<f64>,
+    first: bool,
+) -> Tensor<f64> {
     let (h, w) = (x.shape[2], x.shape[3]);
     let (oh, ow) = (y.shape[2], y.shape[3]);
     let planes = x.shape[0] * x.shape[1];
@@ -246,16 +282,13 @@ fn max_pool_winner(p: &Pool2d, x: &Tensor<f64>, y: &Tensor<f64>, r: &Tensor<f64>
                 let (y0, y1, x0, x1, _) = p.window(i, j, h, w);
                 let m = y.data[(plane * oh + i) * ow + j];
                 let at = |yy: usize, xx: usize| (plane * h + yy) * w + xx;
-                let ties = (y0..y1)
-                    .flat_map(|yy| (x0..x1).map(move |xx| (yy, xx)))
-                    .filter(|&(yy, xx)| x.data[at(yy, xx)] == m)
-                    .count();
-                for yy in y0..y1 {
-                    for xx in x0..x1 {
-                        if x.data[at(yy, xx)] == m {
-                            out.data[at(yy, xx)] += r.data[(plane * oh + i) * ow + j] / ties as f64;
-                        }
-                    }
+                let winners: Vec<usize> = (y0..y1)
+                    .flat_map(|yy| (x0..x1).map(move |xx| at(yy, xx)))
+                    .filter(|&a| x.data[a] == m)
+                    .collect();
+                let share = if first { &winners[..1] } else { &winners[..] };
+                for &a in share {
+                    out.data[a] += r.data[(plane * oh + i) * ow + j] / share.len() as f64;
                 }
             }
         }
