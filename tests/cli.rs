@@ -1,0 +1,102 @@
+//! The command line as a user runs it: predict reproduces the fixtures' accuracy; explain writes
+//! heatmaps, .npy and a summary; bad input is one clear message and a non-zero exit.
+
+use std::path::Path;
+use std::process::Command;
+
+fn glimpse(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_glimpse"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("glimpse runs");
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// The accuracy in assets/reference/accuracy.json, computed from onnxruntime's logits.
+fn reference_accuracy(model: &str) -> f64 {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/reference/accuracy.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v[model]["shipped_512"].as_f64().unwrap()
+}
+
+#[test]
+fn predict_reproduces_the_fixture_accuracy() {
+    for (model, data) in [("lenet_mnist", "mnist"), ("resnet_fashion", "fashion")] {
+        let (ok, stdout, stderr) = glimpse(&[
+            "predict",
+            "--model",
+            &format!("assets/models/{model}.onnx"),
+            "--labels",
+            &format!("assets/data/{data}_test_y.npy"),
+            &format!("assets/data/{data}_test_x.npy"),
+        ]);
+        assert!(ok, "{stderr}");
+        let line = stdout.lines().last().unwrap();
+        // "accuracy: 0.9883 (506/512)"
+        let counts = line.rsplit_once('(').unwrap().1.trim_end_matches(')');
+        let (right, total) = counts.split_once('/').unwrap();
+        let acc = right.parse::<f64>().unwrap() / total.parse::<f64>().unwrap();
+        assert!((acc - reference_accuracy(model)).abs() < 1e-9, "{model}: {line}");
+    }
+}
+
+#[test]
+fn predict_json_gives_raw_outputs_and_top_k() {
+    let (ok, stdout, stderr) = glimpse(&["predict", "--json", "--top", "2", "--model", "assets/models/lenet_mnist.onnx", "assets/images/mnist_0_label3.png"]);
+    assert!(ok, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(v["output"].as_array().unwrap().len(), 10);
+    assert_eq!(v["top"].as_array().unwrap().len(), 2);
+    assert_eq!(v["top"][0]["class"], 3);
+}
+
+#[test]
+fn explain_writes_heatmaps_npy_and_summary() {
+    let dir = std::env::temp_dir().join(format!("glimpse-cli-{}", std::process::id()));
+    let out = dir.to_string_lossy().into_owned();
+    let (ok, _, stderr) = glimpse(&[
+        "explain",
+        "--model",
+        "assets/models/lenet_mnist.onnx",
+        "--composite",
+        "epsilon-plus-flat",
+        "--conservation",
+        "--out",
+        &out,
+        "assets/images/mnist_0_label3.png",
+        "assets/images/mnist_1_label8.png",
+    ]);
+    assert!(ok, "{stderr}");
+    for f in ["mnist_0_label3.png", "mnist_0_label3_overlay.png", "mnist_0_label3_mask.png", "mnist_0_label3.npy", "summary.jsonl"] {
+        assert!(dir.join(f).exists(), "{f} missing");
+    }
+    let r = glimpse::io::npy::read_f32(dir.join("mnist_0_label3.npy")).unwrap();
+    assert_eq!(r.shape, vec![1, 28, 28]);
+    let summary = std::fs::read_to_string(dir.join("summary.jsonl")).unwrap();
+    let first: serde_json::Value = serde_json::from_str(summary.lines().next().unwrap()).unwrap();
+    assert_eq!(first["class"], 3);
+    let sum = first["relevance_sum"].as_f64().unwrap();
+    assert!((sum - r.data.iter().map(|&v| v as f64).sum::<f64>()).abs() < 1e-3);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn bad_input_is_one_clear_message() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["predict", "--model", "nope.onnx", "x.png"], "nope.onnx"),
+        (&["predict", "--model", "assets/models/lenet_mnist.onnx", "missing.png"], "missing.png"),
+        (&["predict", "--model", "assets/images/ATTRIBUTION.md", "assets/images/mnist_0_label3.png"], "ONNX"),
+        (&["predict", "--model", "assets/models/lenet_mnist.onnx", "assets/data/fashion_test_y.npy"], "shape"),
+        (&["explain", "--model", "assets/models/lenet_mnist.onnx", "--composite", "nope", "assets/images/mnist_0_label3.png"], "epsilon-plus-flat"),
+        (&["explain", "--model", "assets/models/lenet_mnist.onnx", "--rule", "alphabeta:3,1", "assets/images/mnist_0_label3.png"], "alpha - beta = 1"),
+        (&["explain", "--model", "assets/models/lenet_mnist.onnx", "--target", "12", "assets/images/mnist_0_label3.png"], "class 12"),
+        (&["explain", "--model", "assets/models/lenet_mnist.onnx", "--cmap", "rainbow", "assets/images/mnist_0_label3.png"], "coldnhot"),
+    ];
+    for (args, needle) in cases {
+        let (ok, _, stderr) = glimpse(args);
+        assert!(!ok, "{args:?} should fail");
+        assert!(stderr.starts_with("glimpse: ") && stderr.contains(needle), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
