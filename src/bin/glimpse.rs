@@ -32,8 +32,13 @@ fn main() {
         Command::Predict(a) => predict::run(a),
         Command::Explain(a) => explain::run(a),
     };
-    if let Err(e) = result {
-        eprintln!("glimpse: {e}");
-        std::process::exit(1);
+    match result {
+        Ok(()) => {}
+        // A closed pipe (`glimpse predict … | head`) is not an error of ours.
+        Err(glimpse::Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Err(e) => {
+            eprintln!("glimpse: {e}");
+            std::process::exit(1);
+        }
     }
 }

@@ -180,13 +180,13 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
             let line = write_item(args, &cmap, &names[start + i], &chunk, &e, i, &target)?;
             writeln!(summary, "{line}").map_err(|err| Error::io(&summary_path, err))?;
             if args.conservation {
-                print_conservation(&names[start + i], &e, i);
+                print_conservation(&names[start + i], &e, i)?;
             }
         }
         bar.inc((end - start) as u64);
     }
     bar.finish_and_clear();
-    println!("wrote {n} explanations to {}", args.out.display());
+    say!("wrote {n} explanations to {}", args.out.display());
     Ok(())
 }
 
@@ -242,14 +242,14 @@ fn write_item(
     .to_string())
 }
 
-fn print_conservation(name: &str, e: &Explanation, i: usize) {
-    let Some(layers) = &e.layers else { return };
+fn print_conservation(name: &str, e: &Explanation, i: usize) -> Result<()> {
+    let Some(layers) = &e.layers else { return Ok(()) };
     let f = e.outputs.shape[1];
     let fx = e.outputs.data[i * f + e.classes[i]] as f64;
-    println!("{name}: f(x) = {fx:.6} (class {})", e.classes[i]);
+    say!("{name}: f(x) = {fx:.6} (class {})", e.classes[i]);
     for l in layers {
         let s = l.sums[i] as f64;
-        println!(
+        say!(
             "  {:<32} {:<14} {:>14.6}  {:>+12.3e}",
             l.name,
             l.kind,
@@ -257,6 +257,7 @@ fn print_conservation(name: &str, e: &Explanation, i: usize) {
             s - fx
         );
     }
+    Ok(())
 }
 
 /// A file-name-safe stem for an input name (`digits.npy[3]` → `digits_3`).

@@ -1,5 +1,13 @@
 //! The command line's subcommands, as library code so they can be tested.
 
+/// Writes a line to stdout; a closed pipe becomes an `Error::Io` that `main` ends quietly on.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*).map_err(|e| $crate::error::Error::io("stdout", e))?;
+    }};
+}
+
 pub mod explain;
 pub mod options;
 pub mod predict;

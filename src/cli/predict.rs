@@ -59,7 +59,7 @@ pub fn run(args: &PredictArgs) -> Result<()> {
                 .iter()
                 .map(|&k| serde_json::json!({"class": k, "probability": probs[k]}))
                 .collect();
-            println!(
+            say!(
                 "{}",
                 serde_json::json!({"input": name, "output": row, "top": top})
             );
@@ -68,7 +68,7 @@ pub fn run(args: &PredictArgs) -> Result<()> {
                 .iter()
                 .map(|&k| format!("{k} ({:.4})", probs[k]))
                 .collect();
-            println!("{name}: {}", top.join(", "));
+            say!("{name}: {}", top.join(", "));
         }
     }
     if let Some(path) = &args.labels {
@@ -94,7 +94,7 @@ pub fn run(args: &PredictArgs) -> Result<()> {
         if args.json {
             eprintln!("{line}");
         } else {
-            println!("{line}");
+            say!("{line}");
         }
     }
     Ok(())
