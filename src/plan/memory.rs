@@ -84,8 +84,9 @@ mod tests {
             lt(100, 2, usize::MAX),
         ];
         let a = assign(&ts);
-        assert_eq!(a.slot_bytes.len(), 3, "{a:?}");
+        assert_eq!(a.slot_bytes.len(), 2, "{a:?}");
         assert_eq!(a.slot_of[0], a.slot_of[2]);
+        assert_eq!(a.slot_of[1], a.slot_of[3]);
     }
 
     #[test]
