@@ -28,7 +28,7 @@ pub struct InputArgs {
     /// Feed channels as BGR instead of RGB.
     #[arg(long)]
     pub bgr: bool,
-    /// Input files: PNG/JPEG images, .npy tensors ([N,C,H,W] or [C,H,W]) or folders of them.
+    /// Input files: PNG/JPEG images, .npy tensors (N,C,H,W or C,H,W) or folders of them.
     #[arg(required = true, value_name = "INPUTS")]
     pub inputs: Vec<PathBuf>,
 }
