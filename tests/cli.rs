@@ -10,12 +10,19 @@ fn glimpse(args: &[&str]) -> (bool, String, String) {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("glimpse runs");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// The accuracy in assets/reference/accuracy.json, computed from onnxruntime's logits.
 fn reference_accuracy(model: &str) -> f64 {
-    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/reference/accuracy.json")).unwrap();
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/reference/accuracy.json"),
+    )
+    .unwrap();
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     v[model]["shipped_512"].as_f64().unwrap()
 }
@@ -37,13 +44,24 @@ fn predict_reproduces_the_fixture_accuracy() {
         let counts = line.rsplit_once('(').unwrap().1.trim_end_matches(')');
         let (right, total) = counts.split_once('/').unwrap();
         let acc = right.parse::<f64>().unwrap() / total.parse::<f64>().unwrap();
-        assert!((acc - reference_accuracy(model)).abs() < 1e-9, "{model}: {line}");
+        assert!(
+            (acc - reference_accuracy(model)).abs() < 1e-9,
+            "{model}: {line}"
+        );
     }
 }
 
 #[test]
 fn predict_json_gives_raw_outputs_and_top_k() {
-    let (ok, stdout, stderr) = glimpse(&["predict", "--json", "--top", "2", "--model", "assets/models/lenet_mnist.onnx", "assets/images/mnist_0_label3.png"]);
+    let (ok, stdout, stderr) = glimpse(&[
+        "predict",
+        "--json",
+        "--top",
+        "2",
+        "--model",
+        "assets/models/lenet_mnist.onnx",
+        "assets/images/mnist_0_label3.png",
+    ]);
     assert!(ok, "{stderr}");
     let v: serde_json::Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
     assert_eq!(v["output"].as_array().unwrap().len(), 10);
@@ -68,7 +86,13 @@ fn explain_writes_heatmaps_npy_and_summary() {
         "assets/images/mnist_1_label8.png",
     ]);
     assert!(ok, "{stderr}");
-    for f in ["mnist_0_label3.png", "mnist_0_label3_overlay.png", "mnist_0_label3_mask.png", "mnist_0_label3.npy", "summary.jsonl"] {
+    for f in [
+        "mnist_0_label3.png",
+        "mnist_0_label3_overlay.png",
+        "mnist_0_label3_mask.png",
+        "mnist_0_label3.npy",
+        "summary.jsonl",
+    ] {
         assert!(dir.join(f).exists(), "{f} missing");
     }
     let r = glimpse::io::npy::read_f32(dir.join("mnist_0_label3.npy")).unwrap();
@@ -85,18 +109,85 @@ fn explain_writes_heatmaps_npy_and_summary() {
 fn bad_input_is_one_clear_message() {
     let cases: &[(&[&str], &str)] = &[
         (&["predict", "--model", "nope.onnx", "x.png"], "nope.onnx"),
-        (&["predict", "--model", "assets/models/lenet_mnist.onnx", "missing.png"], "missing.png"),
-        (&["predict", "--model", "assets/images/ATTRIBUTION.md", "assets/images/mnist_0_label3.png"], "ONNX"),
-        (&["predict", "--model", "assets/models/lenet_mnist.onnx", "assets/data/fashion_test_y.npy"], "shape"),
-        (&["explain", "--model", "assets/models/lenet_mnist.onnx", "--composite", "nope", "assets/images/mnist_0_label3.png"], "epsilon-plus-flat"),
-        (&["explain", "--model", "assets/models/lenet_mnist.onnx", "--rule", "alphabeta:3,1", "assets/images/mnist_0_label3.png"], "alpha - beta = 1"),
-        (&["explain", "--model", "assets/models/lenet_mnist.onnx", "--target", "12", "assets/images/mnist_0_label3.png"], "class 12"),
-        (&["explain", "--model", "assets/models/lenet_mnist.onnx", "--cmap", "rainbow", "assets/images/mnist_0_label3.png"], "coldnhot"),
+        (
+            &[
+                "predict",
+                "--model",
+                "assets/models/lenet_mnist.onnx",
+                "missing.png",
+            ],
+            "missing.png",
+        ),
+        (
+            &[
+                "predict",
+                "--model",
+                "assets/images/ATTRIBUTION.md",
+                "assets/images/mnist_0_label3.png",
+            ],
+            "ONNX",
+        ),
+        (
+            &[
+                "predict",
+                "--model",
+                "assets/models/lenet_mnist.onnx",
+                "assets/data/fashion_test_y.npy",
+            ],
+            "shape",
+        ),
+        (
+            &[
+                "explain",
+                "--model",
+                "assets/models/lenet_mnist.onnx",
+                "--composite",
+                "nope",
+                "assets/images/mnist_0_label3.png",
+            ],
+            "epsilon-plus-flat",
+        ),
+        (
+            &[
+                "explain",
+                "--model",
+                "assets/models/lenet_mnist.onnx",
+                "--rule",
+                "alphabeta:3,1",
+                "assets/images/mnist_0_label3.png",
+            ],
+            "alpha - beta = 1",
+        ),
+        (
+            &[
+                "explain",
+                "--model",
+                "assets/models/lenet_mnist.onnx",
+                "--target",
+                "12",
+                "assets/images/mnist_0_label3.png",
+            ],
+            "class 12",
+        ),
+        (
+            &[
+                "explain",
+                "--model",
+                "assets/models/lenet_mnist.onnx",
+                "--cmap",
+                "rainbow",
+                "assets/images/mnist_0_label3.png",
+            ],
+            "coldnhot",
+        ),
     ];
     for (args, needle) in cases {
         let (ok, _, stderr) = glimpse(args);
         assert!(!ok, "{args:?} should fail");
-        assert!(stderr.starts_with("glimpse: ") && stderr.contains(needle), "{args:?}: {stderr}");
+        assert!(
+            stderr.starts_with("glimpse: ") && stderr.contains(needle),
+            "{args:?}: {stderr}"
+        );
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
 }

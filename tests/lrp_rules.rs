@@ -543,6 +543,26 @@ fn composites_resolve_names_overrides_and_errors() {
 }
 
 #[test]
+fn many_classes_of_one_input_in_one_plan() {
+    let mut rng = Rng::new(15);
+    let graph = small_cnn(&mut rng, true);
+    let x = rng.tensor(&[3, 6, 6]);
+    let c = Composite::uniform(Rule::Epsilon { epsilon: 0.25 });
+    let mut plan = LrpPlan::new(gpu(), &graph, &c, 5, false).unwrap();
+    let all = plan.run_classes(&x, &[0, 1, 2, 3, 4]).unwrap();
+    assert_eq!(all.classes, vec![0, 1, 2, 3, 4]);
+    let one = Tensor::new(vec![1, 3, 6, 6], x.data.clone()).unwrap();
+    for k in 0..5 {
+        let single = plan.run(&one, &[Target::Class(k)]).unwrap();
+        assert_eq!(
+            single.relevance.data,
+            all.relevance.data[k * 108..(k + 1) * 108].to_vec(),
+            "class {k}"
+        );
+    }
+}
+
+#[test]
 fn wrong_targets_are_errors() {
     let g = hand_net(2.0);
     let mut plan = LrpPlan::new(gpu(), &g, &Composite::uniform(Rule::ZPlus), 1, false).unwrap();

@@ -35,7 +35,8 @@ fn main() {
     match result {
         Ok(()) => {}
         // A closed pipe (`glimpse predict … | head`) is not an error of ours.
-        Err(glimpse::Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Err(glimpse::Error::Io { source, .. })
+            if source.kind() == std::io::ErrorKind::BrokenPipe => {}
         Err(e) => {
             eprintln!("glimpse: {e}");
             std::process::exit(1);

@@ -243,7 +243,9 @@ fn write_item(
 }
 
 fn print_conservation(name: &str, e: &Explanation, i: usize) -> Result<()> {
-    let Some(layers) = &e.layers else { return Ok(()) };
+    let Some(layers) = &e.layers else {
+        return Ok(());
+    };
     let f = e.outputs.shape[1];
     let fx = e.outputs.data[i * f + e.classes[i]] as f64;
     say!("{name}: f(x) = {fx:.6} (class {})", e.classes[i]);

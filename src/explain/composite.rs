@@ -45,7 +45,7 @@ pub struct Composite {
 }
 
 /// Preset names accepted by [`Composite::preset`].
-pub const PRESET_NAMES: &str = "epsilon-plus, epsilon-plus-flat, epsilon-gamma-box, epsilon-alpha2-beta1, epsilon-alpha2-beta1-flat, sequential-preset-a, sequential-preset-b, deep-taylor, deep-taylor-bounded";
+pub const PRESET_NAMES: &str = "epsilon-plus, epsilon-plus-flat, epsilon-gamma-box, epsilon-alpha2-beta1, epsilon-alpha2-beta1-flat, sequential-preset-a, sequential-preset-b, sequential-preset-a-flat, sequential-preset-b-flat, deep-taylor, deep-taylor-bounded";
 
 impl Composite {
     /// One rule on every convolution and dense layer.
@@ -106,6 +106,22 @@ impl Composite {
                 },
                 Rule::Epsilon { epsilon: 0.1 },
                 None,
+            ),
+            "sequential-preset-a-flat" => with(
+                Rule::AlphaBeta {
+                    alpha: 1.0,
+                    beta: 0.0,
+                },
+                Rule::Epsilon { epsilon: 0.1 },
+                Some((Rule::Flat, FirstLayer::Linear)),
+            ),
+            "sequential-preset-b-flat" => with(
+                Rule::AlphaBeta {
+                    alpha: 2.0,
+                    beta: 1.0,
+                },
+                Rule::Epsilon { epsilon: 0.1 },
+                Some((Rule::Flat, FirstLayer::Linear)),
             ),
             "sequential-preset-b" => with(
                 Rule::AlphaBeta {

@@ -125,6 +125,25 @@ impl LrpPlan {
         &self.plan
     }
 
+    /// Explains one input (`[...input]` or `[1, ...input]`) for several classes at once: the
+    /// input is repeated once per class, so all classes share the plan's submissions.
+    pub fn run_classes(&mut self, x: &Tensor, classes: &[usize]) -> Result<Explanation> {
+        let item: usize = self.in_shape.iter().product();
+        if x.numel() != item {
+            return Err(Error::Shape(format!(
+                "run_classes takes one input of shape {:?}, got {:?}",
+                self.in_shape, x.shape
+            )));
+        }
+        let n = classes.len();
+        let shape = std::iter::once(n)
+            .chain(self.in_shape.iter().cloned())
+            .collect();
+        let batch = Tensor::new(shape, x.data.repeat(n))?;
+        let targets: Vec<Target> = classes.iter().map(|&c| Target::Class(c)).collect();
+        self.run(&batch, &targets)
+    }
+
     /// Explains `x` (`[N, ...input]`) with one target per item (or one target for all).
     pub fn run(&mut self, x: &Tensor, targets: &[Target]) -> Result<Explanation> {
         if x.shape.len() != self.in_shape.len() + 1
