@@ -574,3 +574,52 @@ fn wrong_targets_are_errors() {
         .contains("1 outputs"));
     assert!(plan.run(&x, &[Target::Weights(vec![1.0, 2.0])]).is_err());
 }
+
+/// Strided, grouped and dilated convolutions with asymmetric padding: the stride-2 layer takes
+/// the gather adjoint, the dilated one the flipped-convolution adjoint.
+#[test]
+fn strided_grouped_dilated_convs_match_the_reference() {
+    let mut rng = Rng::new(16);
+    let mut g = Graph::new(vec![4, 9, 9]).unwrap();
+    let c1 = Conv2d {
+        weight: rng.tensor(&[6, 2, 3, 3]),
+        bias: Some(rng.vec(6)),
+        stride: [2, 2],
+        pads: [1, 0, 1, 1],
+        dilation: [1, 1],
+        groups: 2,
+    };
+    let a = g.push("strided", Op::Conv2d(c1), vec![0]).unwrap();
+    let r = g.push("relu", Op::Relu, vec![a]).unwrap();
+    let c2 = Conv2d {
+        weight: rng.tensor(&[4, 6, 3, 3]),
+        bias: Some(rng.vec(4)),
+        stride: [1, 1],
+        pads: [2, 1, 0, 2],
+        dilation: [2, 1],
+        groups: 1,
+    };
+    let b = g.push("dilated", Op::Conv2d(c2), vec![r]).unwrap();
+    let r2 = g.push("relu2", Op::Relu, vec![b]).unwrap();
+    let features: usize = g.nodes[r2].shape.iter().product();
+    let f = g.push_reshape("flatten", r2, vec![features]).unwrap();
+    g.push(
+        "fc",
+        Op::Dense(Dense {
+            weight: rng.tensor(&[3, features]),
+            bias: None,
+        }),
+        vec![f],
+    )
+    .unwrap();
+    let x = rng.tensor(&[2, 4, 9, 9]);
+    for (name, rule) in rules_under_test() {
+        check(
+            &format!("{name} on strided/dilated convs"),
+            &g,
+            &Composite::uniform(rule),
+            &x,
+            &[Target::Predicted, Target::Class(1)],
+        );
+    }
+}

@@ -8,6 +8,7 @@ use super::linear::{constant_input, modify_input, Linear};
 use super::reference::pool_of;
 use crate::error::Result;
 use crate::explain::rules::{Group, InputMod, OutputMask, Rule, Term};
+use crate::layers::Conv2d;
 use crate::model::{Graph, Op, Tensor};
 use crate::plan::forward::{
     binds, conv_forward_pass, conv_params, dense_forward_pass, pack_conv_weight, pool_params,
@@ -342,12 +343,58 @@ struct LinearCtx<'a> {
     zero: ConstId,
 }
 
-/// Uploaded weights of one term: packed for the forward kernel, plain for the adjoint, bias.
+/// Uploaded weights of one term: packed for the forward kernel, plain for the adjoint, bias,
+/// and, for stride-1 convolutions, the flipped weights that run the adjoint as a convolution.
 #[derive(Clone, Copy)]
 struct TermWeights {
     forward: ConstId,
     adjoint: ConstId,
     bias: ConstId,
+    flipped: Option<ConstId>,
+}
+
+/// The adjoint of a stride-1 convolution as a convolution: channels swapped within each group,
+/// kernel flipped, padding `d·(k−1) − p`. It runs on the fast forward kernels instead of the
+/// gather kernel. `None` when the stride is not 1 or the padding exceeds `d·(k−1)`.
+pub(crate) fn adjoint_as_conv(c: &Conv2d) -> Option<Conv2d> {
+    let w = &c.weight.shape;
+    let (cout, cin_g, kh, kw) = (w[0], w[1], w[2], w[3]);
+    if c.stride != [1, 1] {
+        return None;
+    }
+    let span = [c.dilation[0] * (kh - 1), c.dilation[1] * (kw - 1)];
+    let pads = [
+        span[0].checked_sub(c.pads[0])?,
+        span[1].checked_sub(c.pads[1])?,
+        span[0].checked_sub(c.pads[2])?,
+        span[1].checked_sub(c.pads[3])?,
+    ];
+    let mg = cout / c.groups;
+    let mut data = vec![0.0; w.iter().product()];
+    for g in 0..c.groups {
+        for ci in 0..cin_g {
+            for m in 0..mg {
+                for u in 0..kh {
+                    for v in 0..kw {
+                        let from =
+                            (((g * mg + m) * cin_g + ci) * kh + (kh - 1 - u)) * kw + (kw - 1 - v);
+                        data[(((g * cin_g + ci) * mg + m) * kh + u) * kw + v] = c.weight.data[from];
+                    }
+                }
+            }
+        }
+    }
+    Some(Conv2d {
+        weight: Tensor {
+            shape: vec![cin_g * c.groups, mg, kh, kw],
+            data,
+        },
+        bias: None,
+        stride: [1, 1],
+        pads,
+        dilation: c.dilation,
+        groups: c.groups,
+    })
 }
 
 fn upload(
@@ -360,21 +407,30 @@ fn upload(
     if let Some(w) = cache.get(&key) {
         return Ok(*w);
     }
-    let (adjoint_data, forward_data, bias) = match layer {
-        Linear::Conv(c) => (c.weight.data.clone(), pack_conv_weight(c), c.bias.clone()),
-        Linear::Dense(d) => (d.weight.data.clone(), d.weight.data.clone(), d.bias.clone()),
-    };
-    let adjoint = b.constant(&format!("{name}.w'"), &adjoint_data)?;
-    let forward = if matches!(layer, Linear::Dense(_)) {
-        adjoint
-    } else {
-        b.constant(&format!("{name}.w'packed"), &forward_data)?
+    let (forward, adjoint, flipped, bias) = match layer {
+        Linear::Conv(c) => {
+            let forward = b.constant(&format!("{name}.w'packed"), &pack_conv_weight(c))?;
+            // The adjoint needs either the flipped weights (stride 1) or the plain ones (gather).
+            let (adjoint, flipped) = match adjoint_as_conv(c) {
+                Some(t) => (
+                    forward,
+                    Some(b.constant(&format!("{name}.w'flipped"), &pack_conv_weight(&t))?),
+                ),
+                None => (b.constant(&format!("{name}.w'"), &c.weight.data)?, None),
+            };
+            (forward, adjoint, flipped, &c.bias)
+        }
+        Linear::Dense(d) => {
+            let w = b.constant(&format!("{name}.w'"), &d.weight.data)?;
+            (w, w, None, &d.bias)
+        }
     };
     let bias = b.constant(&format!("{name}.b'"), bias.as_deref().unwrap_or(&[]))?;
     let w = TermWeights {
         forward,
         adjoint,
         bias,
+        flipped,
     };
     cache.insert(key, w);
     Ok(w)
@@ -478,6 +534,7 @@ fn record_group(
     );
 
     for (t, l) in &terms {
+        let t_input = t.input;
         let w = upload(b, &node.name, l, cache)?;
         let (dest, acc) = rel.dest(b, ctx.graph, ctx.batch, input)?;
         let channel_values = match t.input {
@@ -504,6 +561,35 @@ fn record_group(
         };
         let in_numel = ctx.batch * in_shape.iter().product::<usize>();
         match l {
+            // Stride 1: the adjoint runs as a convolution into a temporary, then x' ⊙ c is added.
+            Linear::Conv(c) if w.flipped.is_some() => {
+                let t = adjoint_as_conv(c).expect("flipped weights exist");
+                let ct = b.tensor(&format!("c[{}]", node.name), in_numel)?;
+                let lin = LinearPass {
+                    batch: ctx.batch,
+                    input: &node.shape,
+                    output: in_shape,
+                    has_bias: false,
+                    input_mode: 0,
+                    accumulate: false,
+                };
+                conv_forward_pass(b, &t, &lin, w.flipped.expect("checked"), ctx.zero, s, ct);
+                let inner = in_shape[1..].iter().product::<usize>();
+                let mode = factor(t_input);
+                mac_pass(
+                    b,
+                    ctx.values[input],
+                    ct,
+                    channel_values,
+                    dest,
+                    in_numel,
+                    in_shape[0],
+                    inner,
+                    mode,
+                    acc,
+                    g.coef,
+                );
+            }
             Linear::Conv(c) => {
                 let mut p = conv_params(c, ctx.batch, in_shape, &node.shape);
                 p.truncate(16);
