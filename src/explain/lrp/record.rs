@@ -590,60 +590,43 @@ fn record_group(
                     g.coef,
                 );
             }
-            Linear::Conv(c) => {
-                let mut p = conv_params(c, ctx.batch, in_shape, &node.shape);
-                p.truncate(16);
-                p.extend([factor(t.input), acc as u32, g.coef.to_bits(), 0]);
-                let bindings = binds(
-                    p,
-                    &[s],
-                    &[
-                        Resource::Const(w.adjoint),
-                        Resource::Tensor(ctx.values[input]),
-                        Resource::Const(channel_values),
-                    ],
-                    dest,
-                );
-                b.pass(
-                    "layers/conv2d_transpose",
-                    "main",
-                    bindings,
-                    &[dest],
-                    Launch::Flat {
-                        count: in_numel as u64,
-                        size: 64,
-                    },
-                );
-            }
-            Linear::Dense(d) => {
-                let (outputs, inputs) = (d.weight.shape[0], d.weight.shape[1]);
-                let p = vec![
-                    ctx.batch as u32,
-                    inputs as u32,
-                    outputs as u32,
-                    factor(t.input),
-                    acc as u32,
-                    g.coef.to_bits(),
+            // The gather adjoint (convolutions with strides > 1, dense layers), with the epilogue.
+            _ => {
+                let (kernel, p) = match l {
+                    Linear::Conv(c) => {
+                        let mut p = conv_params(c, ctx.batch, in_shape, &node.shape);
+                        p.truncate(16);
+                        p.extend([factor(t.input), acc as u32, g.coef.to_bits(), 0]);
+                        ("layers/conv2d_transpose", p)
+                    }
+                    Linear::Dense(d) => {
+                        let (outputs, inputs) = (d.weight.shape[0], d.weight.shape[1]);
+                        let p = vec![
+                            ctx.batch as u32,
+                            inputs as u32,
+                            outputs as u32,
+                            factor(t.input),
+                            acc as u32,
+                            g.coef.to_bits(),
+                        ];
+                        ("layers/dense_transpose", p)
+                    }
+                };
+                let consts = [
+                    Resource::Const(w.adjoint),
+                    Resource::Tensor(ctx.values[input]),
+                    Resource::Const(channel_values),
                 ];
-                let bindings = binds(
-                    p,
-                    &[s],
-                    &[
-                        Resource::Const(w.adjoint),
-                        Resource::Tensor(ctx.values[input]),
-                        Resource::Const(channel_values),
-                    ],
-                    dest,
-                );
+                let launch = Launch::Flat {
+                    count: in_numel as u64,
+                    size: 64,
+                };
                 b.pass(
-                    "layers/dense_transpose",
+                    kernel,
                     "main",
-                    bindings,
+                    binds(p, &[s], &consts, dest),
                     &[dest],
-                    Launch::Flat {
-                        count: in_numel as u64,
-                        size: 64,
-                    },
+                    launch,
                 );
             }
         }
