@@ -156,6 +156,12 @@ impl Rule {
     }
 
     /// Parses `name[:args]`, e.g. `epsilon:0.25`, `gamma:0.25`, `alphabeta:2,1`, `zbox:0,1`.
+    ///
+    /// ```
+    /// use glimpse::explain::Rule;
+    /// assert_eq!(Rule::parse("epsilon:0.25").unwrap(), Rule::Epsilon { epsilon: 0.25 });
+    /// assert!(Rule::parse("alphabeta:3,1").is_err()); // α − β must be 1
+    /// ```
     pub fn parse(spec: &str) -> Result<Rule> {
         let (name, args) = spec.split_once(':').unwrap_or((spec, ""));
         let nums: Vec<f32> = if args.is_empty() {

@@ -16,6 +16,13 @@ pub enum Target {
 
 impl Target {
     /// Parses `pred`, a class index, or comma-separated weights.
+    ///
+    /// ```
+    /// use glimpse::explain::Target;
+    /// assert_eq!(Target::parse("pred").unwrap(), Target::Predicted);
+    /// assert_eq!(Target::parse("7").unwrap(), Target::Class(7));
+    /// assert_eq!(Target::parse("1,-1").unwrap(), Target::Weights(vec![1.0, -1.0]));
+    /// ```
     pub fn parse(s: &str) -> Result<Target> {
         let s = s.trim();
         if s.eq_ignore_ascii_case("pred") || s.eq_ignore_ascii_case("predicted") {
