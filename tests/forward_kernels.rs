@@ -287,3 +287,16 @@ fn wrong_input_shape_and_nan_are_errors() {
     let err = plan.run(&x).unwrap_err().to_string();
     assert!(err.contains("non-finite") && err.contains('7'), "{err}");
 }
+
+#[test]
+fn a_dense_weight_larger_than_one_binding_is_split_into_row_blocks() {
+    let mut rng = Rng::new(8);
+    let d = Dense {
+        weight: rng.tensor(&[7, 30]),
+        bias: Some(rng.vec(7)),
+    };
+    let graph = single(&[30], Op::Dense(d));
+    // 7 × 30 × 4 = 840 bytes of weights; a 256-byte limit makes blocks of 2 rows (and 2 items).
+    let small = Gpu::with_limits(Some(256)).unwrap();
+    check_on(&small, "dense in row blocks", &graph, 5, 18);
+}

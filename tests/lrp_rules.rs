@@ -53,7 +53,18 @@ fn check(
     x: &Tensor,
     targets: &[Target],
 ) -> glimpse::explain::Explanation {
-    let mut plan = LrpPlan::new(gpu(), graph, composite, x.shape[0], true)
+    check_on(gpu(), what, graph, composite, x, targets)
+}
+
+fn check_on(
+    gpu: &glimpse::Gpu,
+    what: &str,
+    graph: &Graph,
+    composite: &Composite,
+    x: &Tensor,
+    targets: &[Target],
+) -> glimpse::explain::Explanation {
+    let mut plan = LrpPlan::new(gpu, graph, composite, x.shape[0], true)
         .unwrap_or_else(|e| panic!("{what}: {e}"));
     let got = plan
         .run(x, targets)
@@ -620,6 +631,45 @@ fn strided_grouped_dilated_convs_match_the_reference() {
             &Composite::uniform(rule),
             &x,
             &[Target::Predicted, Target::Class(1)],
+        );
+    }
+}
+
+#[test]
+fn dense_weights_in_row_blocks_give_the_same_relevance() {
+    let mut rng = Rng::new(17);
+    let mut g = Graph::new(vec![24]).unwrap();
+    let a = g
+        .push(
+            "fc1",
+            Op::Dense(Dense {
+                weight: rng.tensor(&[9, 24]),
+                bias: Some(rng.vec(9)),
+            }),
+            vec![0],
+        )
+        .unwrap();
+    let r = g.push("relu", Op::Relu, vec![a]).unwrap();
+    g.push(
+        "fc2",
+        Op::Dense(Dense {
+            weight: rng.tensor(&[4, 9]),
+            bias: Some(rng.vec(4)),
+        }),
+        vec![r],
+    )
+    .unwrap();
+    // fc1's 864 bytes of weights exceed a 256-byte binding: blocks of 2 rows.
+    let small = glimpse::Gpu::with_limits(Some(256)).unwrap();
+    let x = rng.tensor(&[2, 24]);
+    for (name, rule) in rules_under_test() {
+        check_on(
+            &small,
+            &format!("{name}, blocked dense"),
+            &g,
+            &Composite::uniform(rule),
+            &x,
+            &[Target::Predicted],
         );
     }
 }

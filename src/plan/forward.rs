@@ -4,7 +4,7 @@ use super::builder::{ConstId, Launch, PlanBuilder, Resource, TensorId};
 use crate::error::Result;
 use crate::gpu::KernelFlavor;
 use crate::layers::{Conv2d, Dense, Pool2d};
-use crate::model::{Graph, Op};
+use crate::model::{Graph, Op, Tensor};
 
 /// Records the forward pass for `batch` items; returns the tensor holding each node's value.
 pub fn record_forward(b: &mut PlanBuilder, graph: &Graph, batch: usize) -> Result<Vec<TensorId>> {
@@ -42,11 +42,7 @@ pub fn record_forward(b: &mut PlanBuilder, graph: &Graph, batch: usize) -> Resul
                 conv_forward_pass(b, c, &lin, w, bias, xs[0], y);
             }
             Op::Dense(d) => {
-                let w = b.constant(&format!("{}.weight", node.name), &d.weight.data)?;
-                let bias = b.constant(
-                    &format!("{}.bias", node.name),
-                    d.bias.as_deref().unwrap_or(&[]),
-                )?;
+                let w = upload_dense(b, &node.name, &d.weight, d.bias.as_deref())?;
                 let lin = LinearPass {
                     batch,
                     input: in_shape.unwrap_or_default(),
@@ -55,7 +51,7 @@ pub fn record_forward(b: &mut PlanBuilder, graph: &Graph, batch: usize) -> Resul
                     input_mode: 0,
                     accumulate: false,
                 };
-                dense_forward_pass(b, d, &lin, w, bias, xs[0], y);
+                dense_forward_pass(b, d, &lin, &w, xs[0], y);
             }
             Op::BatchNorm(bn) => {
                 let affine: Vec<f32> = bn.scale.iter().chain(&bn.shift).cloned().collect();
@@ -322,34 +318,130 @@ pub(crate) fn conv_forward_pass(
     );
 }
 
-/// One dense pass; `d` gives the shape only, the weight is the constant `w` (`[out, in]`).
+/// A dense layer's weights, uploaded in blocks of rows that each fit one storage binding.
+#[derive(Clone, Debug)]
+pub(crate) struct DenseWeights {
+    blocks: Vec<DenseBlock>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct DenseBlock {
+    weight: ConstId,
+    bias: ConstId,
+    row0: usize,
+    rows: usize,
+}
+
+/// Uploads `weight` (`[out, in]`) and `bias` in row blocks no larger than the binding limit.
+pub(crate) fn upload_dense(
+    b: &mut PlanBuilder,
+    name: &str,
+    weight: &Tensor,
+    bias: Option<&[f32]>,
+) -> Result<DenseWeights> {
+    let (outputs, inputs) = (weight.shape[0], weight.shape[1]);
+    let per_block = (b.gpu().max_binding() / (inputs as u64 * 4)).max(1) as usize;
+    let mut blocks = Vec::new();
+    for row0 in (0..outputs).step_by(per_block) {
+        let rows = per_block.min(outputs - row0);
+        let w = b.constant(
+            &format!("{name}.weight[{row0}..]"),
+            &weight.data[row0 * inputs..(row0 + rows) * inputs],
+        )?;
+        let bias = b.constant(
+            &format!("{name}.bias[{row0}..]"),
+            bias.map_or(&[][..], |v| &v[row0..row0 + rows]),
+        )?;
+        blocks.push(DenseBlock {
+            weight: w,
+            bias,
+            row0,
+            rows,
+        });
+    }
+    Ok(DenseWeights { blocks })
+}
+
+/// The dense forward passes (one per weight block); `d` gives the shape only.
 pub(crate) fn dense_forward_pass(
     b: &mut PlanBuilder,
     d: &Dense,
     lin: &LinearPass,
-    w: ConstId,
-    bias: ConstId,
+    w: &DenseWeights,
     x: TensorId,
     y: TensorId,
 ) {
     let (outputs, inputs) = (d.weight.shape[0], d.weight.shape[1]);
-    let p = vec![
-        lin.batch as u32,
-        inputs as u32,
-        outputs as u32,
-        lin.has_bias as u32,
-        lin.input_mode,
-        lin.accumulate as u32,
-    ];
-    let launch = Launch::Flat {
-        count: (outputs * lin.batch.div_ceil(4)) as u64,
-        size: 64,
-    };
-    b.pass(
-        "layers/dense_forward",
-        "main",
-        binds(p, &[x], &[Resource::Const(w), Resource::Const(bias)], y),
-        &[y],
-        launch,
-    );
+    for blk in &w.blocks {
+        let p = vec![
+            lin.batch as u32,
+            inputs as u32,
+            blk.rows as u32,
+            lin.has_bias as u32,
+            lin.input_mode,
+            lin.accumulate as u32,
+            blk.row0 as u32,
+            outputs as u32,
+        ];
+        let launch = Launch::Flat {
+            count: (blk.rows * lin.batch.div_ceil(4)) as u64,
+            size: 64,
+        };
+        let consts = [Resource::Const(blk.weight), Resource::Const(blk.bias)];
+        b.pass(
+            "layers/dense_forward",
+            "main",
+            binds(p, &[x], &consts, y),
+            &[y],
+            launch,
+        );
+    }
+}
+
+/// The dense adjoint passes `out (+)= coef · factor(x) · Wᵀ ȳ`, one per weight block (blocks
+/// after the first add to what the first wrote).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn dense_adjoint_pass(
+    b: &mut PlanBuilder,
+    d: &Dense,
+    batch: usize,
+    w: &DenseWeights,
+    ybar: TensorId,
+    x: TensorId,
+    channel_values: ConstId,
+    out: TensorId,
+    mode: u32,
+    accumulate: bool,
+    coef: f32,
+) {
+    let (outputs, inputs) = (d.weight.shape[0], d.weight.shape[1]);
+    for (i, blk) in w.blocks.iter().enumerate() {
+        let acc = accumulate || i > 0;
+        let p = vec![
+            batch as u32,
+            inputs as u32,
+            blk.rows as u32,
+            mode,
+            acc as u32,
+            coef.to_bits(),
+            blk.row0 as u32,
+            outputs as u32,
+        ];
+        let consts = [
+            Resource::Const(blk.weight),
+            Resource::Tensor(x),
+            Resource::Const(channel_values),
+        ];
+        let launch = Launch::Flat {
+            count: (batch * inputs) as u64,
+            size: 64,
+        };
+        b.pass(
+            "layers/dense_transpose",
+            "main",
+            binds(p, &[ybar], &consts, out),
+            &[out],
+            launch,
+        );
+    }
 }

@@ -11,8 +11,8 @@ use crate::explain::rules::{Group, InputMod, OutputMask, Rule, Term};
 use crate::layers::Conv2d;
 use crate::model::{Graph, Op, Tensor};
 use crate::plan::forward::{
-    binds, conv_forward_pass, conv_params, dense_forward_pass, pack_conv_weight, pool_params,
-    LinearPass,
+    binds, conv_forward_pass, conv_params, dense_adjoint_pass, dense_forward_pass,
+    pack_conv_weight, pool_params, upload_dense, DenseWeights, LinearPass,
 };
 use crate::plan::{ConstId, Launch, PlanBuilder, Resource, TensorId};
 
@@ -345,12 +345,15 @@ struct LinearCtx<'a> {
 
 /// Uploaded weights of one term: packed for the forward kernel, plain for the adjoint, bias,
 /// and, for stride-1 convolutions, the flipped weights that run the adjoint as a convolution.
-#[derive(Clone, Copy)]
-struct TermWeights {
-    forward: ConstId,
-    adjoint: ConstId,
-    bias: ConstId,
-    flipped: Option<ConstId>,
+#[derive(Clone)]
+enum TermWeights {
+    Conv {
+        forward: ConstId,
+        adjoint: ConstId,
+        bias: ConstId,
+        flipped: Option<ConstId>,
+    },
+    Dense(DenseWeights),
 }
 
 /// The adjoint of a stride-1 convolution as a convolution: channels swapped within each group,
@@ -405,9 +408,9 @@ fn upload(
 ) -> Result<TermWeights> {
     let key = format!("{:?}", weights_key(layer));
     if let Some(w) = cache.get(&key) {
-        return Ok(*w);
+        return Ok(w.clone());
     }
-    let (forward, adjoint, flipped, bias) = match layer {
+    let w = match layer {
         Linear::Conv(c) => {
             let forward = b.constant(&format!("{name}.w'packed"), &pack_conv_weight(c))?;
             // The adjoint needs either the flipped weights (stride 1) or the plain ones (gather).
@@ -418,21 +421,22 @@ fn upload(
                 ),
                 None => (b.constant(&format!("{name}.w'"), &c.weight.data)?, None),
             };
-            (forward, adjoint, flipped, &c.bias)
+            let bias = b.constant(&format!("{name}.b'"), c.bias.as_deref().unwrap_or(&[]))?;
+            TermWeights::Conv {
+                forward,
+                adjoint,
+                bias,
+                flipped,
+            }
         }
-        Linear::Dense(d) => {
-            let w = b.constant(&format!("{name}.w'"), &d.weight.data)?;
-            (w, w, None, &d.bias)
-        }
+        Linear::Dense(d) => TermWeights::Dense(upload_dense(
+            b,
+            &format!("{name}'"),
+            &d.weight,
+            d.bias.as_deref(),
+        )?),
     };
-    let bias = b.constant(&format!("{name}.b'"), bias.as_deref().unwrap_or(&[]))?;
-    let w = TermWeights {
-        forward,
-        adjoint,
-        bias,
-        flipped,
-    };
-    cache.insert(key, w);
+    cache.insert(key, w.clone());
     Ok(w)
 }
 
@@ -499,13 +503,14 @@ fn record_group(
                 },
                 accumulate: i > 0,
             };
-            match l {
-                Linear::Conv(c) => {
-                    conv_forward_pass(b, c, &lin, w.forward, w.bias, ctx.values[input], z)
+            match (l, &w) {
+                (Linear::Conv(c), TermWeights::Conv { forward, bias, .. }) => {
+                    conv_forward_pass(b, c, &lin, *forward, *bias, ctx.values[input], z)
                 }
-                Linear::Dense(d) => {
-                    dense_forward_pass(b, d, &lin, w.forward, w.bias, ctx.values[input], z)
+                (Linear::Dense(d), TermWeights::Dense(dw)) => {
+                    dense_forward_pass(b, d, &lin, dw, ctx.values[input], z)
                 }
+                _ => unreachable!("weights are uploaded for the layer's kind"),
             }
         }
         z
@@ -534,7 +539,6 @@ fn record_group(
     );
 
     for (t, l) in &terms {
-        let t_input = t.input;
         let w = upload(b, &node.name, l, cache)?;
         let (dest, acc) = rel.dest(b, ctx.graph, ctx.batch, input)?;
         let channel_values = match t.input {
@@ -560,9 +564,16 @@ fn record_group(
             _ => ctx.zero,
         };
         let in_numel = ctx.batch * in_shape.iter().product::<usize>();
-        match l {
+        let mode = factor(t.input);
+        match (l, &w) {
             // Stride 1: the adjoint runs as a convolution into a temporary, then x' ⊙ c is added.
-            Linear::Conv(c) if w.flipped.is_some() => {
+            (
+                Linear::Conv(c),
+                TermWeights::Conv {
+                    flipped: Some(flipped),
+                    ..
+                },
+            ) => {
                 let t = adjoint_as_conv(c).expect("flipped weights exist");
                 let ct = b.tensor(&format!("c[{}]", node.name), in_numel)?;
                 let lin = LinearPass {
@@ -573,9 +584,8 @@ fn record_group(
                     input_mode: 0,
                     accumulate: false,
                 };
-                conv_forward_pass(b, &t, &lin, w.flipped.expect("checked"), ctx.zero, s, ct);
+                conv_forward_pass(b, &t, &lin, *flipped, ctx.zero, s, ct);
                 let inner = in_shape[1..].iter().product::<usize>();
-                let mode = factor(t_input);
                 mac_pass(
                     b,
                     ctx.values[input],
@@ -590,30 +600,13 @@ fn record_group(
                     g.coef,
                 );
             }
-            // The gather adjoint (convolutions with strides > 1, dense layers), with the epilogue.
-            _ => {
-                let (kernel, p) = match l {
-                    Linear::Conv(c) => {
-                        let mut p = conv_params(c, ctx.batch, in_shape, &node.shape);
-                        p.truncate(16);
-                        p.extend([factor(t.input), acc as u32, g.coef.to_bits(), 0]);
-                        ("layers/conv2d_transpose", p)
-                    }
-                    Linear::Dense(d) => {
-                        let (outputs, inputs) = (d.weight.shape[0], d.weight.shape[1]);
-                        let p = vec![
-                            ctx.batch as u32,
-                            inputs as u32,
-                            outputs as u32,
-                            factor(t.input),
-                            acc as u32,
-                            g.coef.to_bits(),
-                        ];
-                        ("layers/dense_transpose", p)
-                    }
-                };
+            // Strides > 1: the gather adjoint, with the epilogue.
+            (Linear::Conv(c), TermWeights::Conv { adjoint, .. }) => {
+                let mut p = conv_params(c, ctx.batch, in_shape, &node.shape);
+                p.truncate(16);
+                p.extend([mode, acc as u32, g.coef.to_bits(), 0]);
                 let consts = [
-                    Resource::Const(w.adjoint),
+                    Resource::Const(*adjoint),
                     Resource::Tensor(ctx.values[input]),
                     Resource::Const(channel_values),
                 ];
@@ -622,13 +615,29 @@ fn record_group(
                     size: 64,
                 };
                 b.pass(
-                    kernel,
+                    "layers/conv2d_transpose",
                     "main",
                     binds(p, &[s], &consts, dest),
                     &[dest],
                     launch,
                 );
             }
+            (Linear::Dense(d), TermWeights::Dense(dw)) => {
+                dense_adjoint_pass(
+                    b,
+                    d,
+                    ctx.batch,
+                    dw,
+                    s,
+                    ctx.values[input],
+                    channel_values,
+                    dest,
+                    mode,
+                    acc,
+                    g.coef,
+                );
+            }
+            _ => unreachable!("weights are uploaded for the layer's kind"),
         }
     }
     Ok(())
