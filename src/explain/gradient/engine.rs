@@ -105,7 +105,9 @@ pub(crate) struct Engine {
 impl Engine {
     pub fn new(gpu: &Gpu, graph: &Graph, spec: &EngineSpec) -> Result<Self> {
         if spec.samples == 0 {
-            return Err(Error::Invalid("the number of samples must be at least 1".into()));
+            return Err(Error::Invalid(
+                "the number of samples must be at least 1".into(),
+            ));
         }
         let start = explained_node(graph);
         if let Some(l) = spec.layer {
@@ -182,7 +184,6 @@ impl Engine {
     pub fn inputs_per_run(&self) -> usize {
         self.inputs_per_run
     }
-
 
     /// Runs `n` inputs, in submissions of whole inputs when their samples fit one (else one
     /// input's samples over several submissions, summed here).

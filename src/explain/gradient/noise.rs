@@ -23,7 +23,8 @@ impl SplitMix {
 pub fn gaussian_noise(seed: u64, input: usize, sample: usize, len: usize, sigma: f32) -> Vec<f32> {
     let mut key = SplitMix(seed ^ 0x5EED_0000_0000_0000);
     let mut rng = SplitMix(
-        key.next() ^ (input as u64).wrapping_mul(0xA24B_AED4_963E_E407)
+        key.next()
+            ^ (input as u64).wrapping_mul(0xA24B_AED4_963E_E407)
             ^ (sample as u64).wrapping_mul(0x9FB2_1C65_1E98_DF25),
     );
     let mut out = Vec::with_capacity(len + 1);

@@ -40,9 +40,9 @@ impl Scorer {
         let f = y.shape[1];
         let resolved = (0..y.shape[0])
             .map(|i| match target_of(targets, i) {
-                Target::Predicted => Target::Class(crate::explain::argmax(
-                    &y.data[i * f..(i + 1) * f],
-                )),
+                Target::Predicted => {
+                    Target::Class(crate::explain::argmax(&y.data[i * f..(i + 1) * f]))
+                }
                 t => t.clone(),
             })
             .collect();

@@ -65,9 +65,7 @@ impl SmoothGrad {
     /// Plans the method for up to `batch` inputs per submission.
     pub fn new(gpu: &Gpu, graph: &Graph, options: SmoothOptions, batch: usize) -> Result<Self> {
         if options.samples == 0 {
-            return Err(Error::Invalid(
-                "SmoothGrad needs at least 1 sample".into(),
-            ));
+            return Err(Error::Invalid("SmoothGrad needs at least 1 sample".into()));
         }
         if !(options.sigma.is_finite() && options.sigma >= 0.0) {
             return Err(Error::Invalid(format!(

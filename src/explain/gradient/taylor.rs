@@ -137,10 +137,17 @@ impl TaylorPlan {
                 };
                 let fs: Vec<f64> = (0..k).map(score).collect();
                 // The sign change nearest to x (largest t); its better end is the root so far.
-                match (0..k - 1).rev().find(|&j| (fs[j] <= 0.0) != (fs[j + 1] <= 0.0)) {
+                match (0..k - 1)
+                    .rev()
+                    .find(|&j| (fs[j] <= 0.0) != (fs[j + 1] <= 0.0))
+                {
                     Some(j) => {
                         brackets[i] = (ts[i][j], ts[i][j + 1], true);
-                        let e = if fs[j].abs() <= fs[j + 1].abs() { j } else { j + 1 };
+                        let e = if fs[j].abs() <= fs[j + 1].abs() {
+                            j
+                        } else {
+                            j + 1
+                        };
                         best[i] = ts[i][e];
                     }
                     None => {
