@@ -132,9 +132,9 @@ fn gradients_match_finite_differences_through_every_layer_kind() {
         assert_eq!(plan.batch(), 2);
         let got = plan.run(&x, &targets).unwrap();
         let d = 72;
-        for i in 0..3 {
+        for (i, target) in targets.iter().enumerate() {
             let f = got.outputs.shape[1];
-            let w = targets[i]
+            let w = target
                 .weights_for(&got.outputs.data[i * f..(i + 1) * f])
                 .unwrap();
             let want = finite_gradient(&graph, &x, i, &w);

@@ -45,7 +45,7 @@ pub struct MethodArgs {
     /// smoothgrad family: seed of the noise.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// smoothgrad family: explicit noise [samples, N, ...input] (or [samples, ...input]).
+    /// smoothgrad family: explicit noise `[samples, N, ...input]` (or `[samples, ...input]`).
     #[arg(long, value_name = "FILE.npy")]
     pub noise: Option<PathBuf>,
     /// grad-cam, grad-cam++: the feature map, by ONNX node name or node index (default: the

@@ -39,7 +39,7 @@ pub struct CamMaps {
     /// `Σ_c w_c A_c` at the layer's resolution, before any ReLU, `[N, 1, h, w]` (Captum's
     /// `LayerGradCam`, pytorch-grad-cam's `get_cam_image`).
     pub raw: Tensor,
-    /// The map at the input's size in [0, 1], `[N, 1, H, W]` (pytorch-grad-cam's output).
+    /// The map at the input's size in `[0, 1]`, `[N, 1, H, W]` (pytorch-grad-cam's output).
     pub map: Tensor,
     /// The explained outputs and classes, as the gradient methods report them.
     pub attribution: Attribution,

@@ -1,7 +1,7 @@
 //! The gradient family on the GPU: saliency, sensitivity, gradient × input, deconvnet, guided
 //! backprop, simple Taylor, DeepLIFT (rescale), integrated gradients and SmoothGrad / VarGrad.
 //!
-//! Every method is one plan ([`engine`]): the forward pass of a batch of sample points, a
+//! Every method is one plan (`engine.rs`): the forward pass of a batch of sample points, a
 //! backward pass through the layers' adjoint kernels (the ones LRP uses) in which the method
 //! only chooses how ReLUs and max pools treat what flows back ([`Backward`]), and one kernel that
 //! combines each input's samples into its map. Only the maps and the outputs are read back.

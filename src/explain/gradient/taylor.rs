@@ -116,12 +116,11 @@ impl TaylorPlan {
                         .collect()
                 })
                 .collect();
-            for i in 0..n {
-                for j in 0..k {
-                    let row = &mut pts.data[(i * k + j) * d..(i * k + j + 1) * d];
-                    for (v, xv) in row.iter_mut().zip(&x.data[i * d..(i + 1) * d]) {
-                        *v = ts[i][j] * xv;
-                    }
+            // Point j of input i is t_ij · x_i.
+            for (row, (ij, t)) in pts.data.chunks_mut(d).zip(ts.iter().flatten().enumerate()) {
+                let i = ij / k;
+                for (v, xv) in row.iter_mut().zip(&x.data[i * d..(i + 1) * d]) {
+                    *v = t * xv;
                 }
             }
             let y = self.scorer.logits(&pts)?;
