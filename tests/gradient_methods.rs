@@ -259,6 +259,8 @@ fn smoothgrad_variants_are_moments_of_the_noisy_gradients() {
         }
         grads.push(plain.run(&xs, &t).unwrap().map.data);
     }
+    // conv1's [4, 6, 6] output is the largest tensor: 576 bytes per item.
+    let small = glimpse::Gpu::with_limits(Some(2 * 576)).unwrap();
     let mean = |f: &dyn Fn(f32) -> f64| -> Vec<f64> {
         (0..2 * d)
             .map(|k| grads.iter().map(|g| f(g[k])).sum::<f64>() / 3.0)
@@ -278,14 +280,18 @@ fn smoothgrad_variants_are_moments_of_the_noisy_gradients() {
             noise: Some(noise.clone()),
             ..SmoothOptions::default()
         };
-        // Two inputs per submission, and one (the samples of an input split over runs when
-        // they do not fit is the same sum).
-        for batch in [2, 1] {
-            let got = SmoothGrad::new(gpu(), &graph, options.clone(), batch)
-                .unwrap()
-                .run(&x, &t)
-                .unwrap();
-            assert_close(&format!("{kind:?}"), &got.map.data, &want, 1e-6, 1e-5);
+        // Both inputs' 3 samples in one submission, one input's per submission, and (on a
+        // device binding only 2 items of the largest tensor) one input's samples over two.
+        for (device, batch) in [(gpu(), 6), (gpu(), 3), (&small, 6)] {
+            let mut plan = SmoothGrad::new(device, &graph, options.clone(), batch).unwrap();
+            let got = plan.run(&x, &t).unwrap();
+            assert_close(
+                &format!("{kind:?}, batch {batch}"),
+                &got.map.data,
+                &want,
+                1e-6,
+                1e-5,
+            );
         }
     }
     // Seeded noise is reproducible and depends on the seed.
@@ -591,4 +597,41 @@ fn bad_input_is_an_error_not_a_panic() {
     let mut nan = x.clone();
     nan.data[5] = f32::NAN;
     assert!(matches!(plan.run(&nan, &t), Err(Error::NonFinite { .. })));
+}
+
+/// IG's path points and step sizes, bit for bit as Captum 0.9 computes them (tests/data/
+/// captum_riemann.json, written by Captum's `approximation_parameters`).
+#[test]
+fn riemann_points_are_captums_bit_for_bit() {
+    use glimpse::explain::gradient::riemann_alphas;
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/captum_riemann.json");
+    let data: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    for (name, method) in [
+        ("riemann_left", Riemann::Left),
+        ("riemann_right", Riemann::Right),
+        ("riemann_middle", Riemann::Middle),
+        ("riemann_trapezoid", Riemann::Trapezoid),
+    ] {
+        assert_eq!(Riemann::parse(name).unwrap(), method);
+        for (n, want) in data["methods"][name].as_object().unwrap() {
+            let (alphas, sizes) = riemann_alphas(method, n.parse().unwrap()).unwrap();
+            let bits: Vec<u64> = alphas.iter().map(|a| a.to_bits() as u64).collect();
+            let want_bits: Vec<u64> = want["alpha_bits"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_u64().unwrap())
+                .collect();
+            assert_eq!(bits, want_bits, "{name}, {n} steps: alphas");
+            let want_sizes: Vec<f32> = want["step_sizes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap() as f32)
+                .collect();
+            assert_eq!(sizes, want_sizes, "{name}, {n} steps: step sizes");
+        }
+    }
 }

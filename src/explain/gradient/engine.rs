@@ -40,7 +40,8 @@ pub(crate) struct EngineSpec {
     pub combine: Option<Combine>,
     /// Stop the backward pass at this node and read back its value and gradient (CAMs).
     pub layer: Option<NodeId>,
-    /// Inputs per submission wanted.
+    /// Gradient items per submission wanted; a submission always holds all samples of its
+    /// inputs when they fit the device, so at least one input's.
     pub batch: usize,
 }
 
@@ -127,7 +128,7 @@ impl Engine {
         }
         let samples_per_run = spec.samples.min(fit);
         let inputs_per_run = if samples_per_run == spec.samples {
-            spec.batch.max(1).min(fit / spec.samples).max(1)
+            (spec.batch / spec.samples).clamp(1, (fit / spec.samples).max(1))
         } else {
             1
         };

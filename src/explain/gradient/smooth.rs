@@ -62,7 +62,8 @@ pub struct SmoothGrad {
 }
 
 impl SmoothGrad {
-    /// Plans the method for up to `batch` inputs per submission.
+    /// Plans the method: all noisy copies of one input run in one submission (several inputs
+    /// when `batch` gradients per submission allow).
     pub fn new(gpu: &Gpu, graph: &Graph, options: SmoothOptions, batch: usize) -> Result<Self> {
         if options.samples == 0 {
             return Err(Error::Invalid("SmoothGrad needs at least 1 sample".into()));
