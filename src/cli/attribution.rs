@@ -48,8 +48,8 @@ pub struct MethodArgs {
     /// smoothgrad family: explicit noise `[samples, N, ...input]` (or `[samples, ...input]`).
     #[arg(long, value_name = "FILE.npy")]
     pub noise: Option<PathBuf>,
-    /// grad-cam, grad-cam++: the feature map, by ONNX node name or node index (default: the
-    /// last feature map before the head).
+    /// grad-cam, grad-cam++: the feature map, by ONNX node name or node index in the ONNX
+    /// graph's order (default: the last feature map before the head).
     #[arg(long, value_name = "NAME|INDEX")]
     pub layer: Option<String>,
 }
