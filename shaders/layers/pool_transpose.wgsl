@@ -2,15 +2,18 @@
 // `avg_pool`: the adjoint of average pooling, Σ s[o] / divisor(o), stored as
 //   out (+)= coef · input_factor(x) · adjoint (the Norm rule's x ⊙ c, or the plain gradient).
 // `max_pool`: winner-take-all: each window's value goes to the inputs equal to its maximum, split
-//   equally among ties, so relevance is conserved even with overlapping windows; with `ties_first`
-//   all of it goes to the first maximum in row-major order (PyTorch's max-pool gradient).
+//   equally among ties, so relevance is conserved even with overlapping windows.
+// `max_pool_gradient`: the gradient: each window's value goes to its first (row-major) maximum,
+//   PyTorch's tie rule (also LRP's ArgMax rule, as Zennit).
+// `max_pool_deeplift`: Captum's DeepLIFT multiplier for max pooling, with the reference run's
+//   items following the explained ones in x and y (see the entry).
 
 struct Params {
     planes: u32, h: u32, w: u32, oh: u32,
     ow: u32, kh: u32, kw: u32, sy: u32,
     sx: u32, pt: u32, pl: u32, pb: u32,
     pr: u32, count_include_pad: u32, input_mode: u32, accumulate: u32,
-    coef: u32, ties_first: u32, pad1: u32, pad2: u32,
+    coef: u32, pad0: u32, pad1: u32, pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -77,22 +80,80 @@ fn max_pool(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
             let y1 = u32(min(i32(i * p.sy) - i32(p.pt) + i32(p.kh), i32(p.h)));
             let x1 = u32(min(i32(j * p.sx) - i32(p.pl) + i32(p.kw), i32(p.w)));
             var ties = 0.0;
-            var first = 0xffffffffu;
             for (var yy = y0; yy < y1; yy++) {
                 for (var xx = x0; xx < x1; xx++) {
-                    let at = (plane * p.h + yy) * p.w + xx;
-                    if (x[at] == y[o]) {
-                        ties += 1.0;
-                        first = min(first, at);
-                    }
+                    ties += select(0.0, 1.0, x[(plane * p.h + yy) * p.w + xx] == y[o]);
                 }
             }
-            if (p.ties_first != 0u) {
-                acc += select(0.0, s[o], first == e);
-            } else {
-                acc += s[o] / ties;
-            }
+            acc += s[o] / ties;
         }
     }
     store(e, bitcast<f32>(p.coef) * acc);
+}
+
+// In-plane index (row · w + column) of the first (row-major) maximum of output (i, j)'s window
+// among x[base + plane · h · w ..]: PyTorch's `return_indices` (padding never wins).
+fn first_max(base: u32, plane: u32, i: u32, j: u32) -> u32 {
+    let y0 = u32(max(i32(i * p.sy) - i32(p.pt), 0));
+    let x0 = u32(max(i32(j * p.sx) - i32(p.pl), 0));
+    let y1 = u32(min(i32(i * p.sy) - i32(p.pt) + i32(p.kh), i32(p.h)));
+    let x1 = u32(min(i32(j * p.sx) - i32(p.pl) + i32(p.kw), i32(p.w)));
+    var best = y0 * p.w + x0;
+    var best_v = x[base + plane * p.h * p.w + best];
+    for (var yy = y0; yy < y1; yy++) {
+        for (var xx = x0; xx < x1; xx++) {
+            let v = x[base + (plane * p.h + yy) * p.w + xx];
+            if (v > best_v) { best_v = v; best = yy * p.w + xx; }
+        }
+    }
+    return best;
+}
+
+@compute @workgroup_size(256)
+fn max_pool_gradient(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let e = flat_id(gid, nwg, 256u);
+    if (e >= p.planes * p.h * p.w) { return; }
+    let plane = e / (p.h * p.w);
+    let at = e % (p.h * p.w);
+    let rows = covering(at / p.w, p.pt, p.kh, p.sy, p.oh);
+    let cols = covering(at % p.w, p.pl, p.kw, p.sx, p.ow);
+    var acc = 0.0;
+    for (var i = rows.x; i < rows.y; i++) {
+        for (var j = cols.x; j < cols.y; j++) {
+            if (first_max(0u, plane, i, j) == at) { acc += s[(plane * p.oh + i) * p.ow + j]; }
+        }
+    }
+    store(e, bitcast<f32>(p.coef) * acc);
+}
+
+// Captum's `maxpool` multiplier (captum/attr/_core/deep_lift.py): with y, y_r the pooled outputs
+// of the input and of the reference and m = max(y, y_r), the window's s · (m − y_r) goes to the
+// input's first maximum and s · (y − m) to the reference's first maximum, and the sum is divided
+// by Δx = x − r; where |Δx| < 1e-10 the plain gradient instead. Reference items follow the
+// explained ones: r = x[planes · h · w + e], y_r = y[planes · oh · ow + o].
+@compute @workgroup_size(256)
+fn max_pool_deeplift(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let e = flat_id(gid, nwg, 256u);
+    if (e >= p.planes * p.h * p.w) { return; }
+    let ref_x = p.planes * p.h * p.w;
+    let ref_y = p.planes * p.oh * p.ow;
+    let plane = e / (p.h * p.w);
+    let at = e % (p.h * p.w);
+    let rows = covering(at / p.w, p.pt, p.kh, p.sy, p.oh);
+    let cols = covering(at % p.w, p.pl, p.kw, p.sx, p.ow);
+    var plain = 0.0;
+    var acc = 0.0;
+    for (var i = rows.x; i < rows.y; i++) {
+        for (var j = cols.x; j < cols.y; j++) {
+            let o = (plane * p.oh + i) * p.ow + j;
+            let m = max(y[o], y[ref_y + o]);
+            if (first_max(0u, plane, i, j) == at) {
+                plain += s[o];
+                acc += s[o] * (m - y[ref_y + o]);
+            }
+            if (first_max(ref_x, plane, i, j) == at) { acc += s[o] * (y[o] - m); }
+        }
+    }
+    let d = x[e] - x[ref_x + e];
+    store(e, bitcast<f32>(p.coef) * select(acc / d, plain, abs(d) < 1e-10));
 }

@@ -28,3 +28,25 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         }
     }
 }
+
+// The gradient family's seed: ∂(w · f)/∂f = w, the weighting itself (a one-hot row at the
+// predicted class for mode < 0), without the factor f(x) that relevance carries.
+@compute @workgroup_size(64)
+fn gradient(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let b = flat_id(gid, nwg, 64u);
+    if (b >= p.n) { return; }
+    let base = b * p.features;
+    if (targets[b] < 0.0) {
+        var best = 0u;
+        for (var f = 1u; f < p.features; f++) {
+            if (y[base + f] > y[base + best]) { best = f; }
+        }
+        for (var f = 0u; f < p.features; f++) {
+            r[base + f] = select(0.0, 1.0, f == best);
+        }
+    } else {
+        for (var f = 0u; f < p.features; f++) {
+            r[base + f] = targets[p.n + base + f];
+        }
+    }
+}

@@ -20,7 +20,9 @@ pub struct ExplainArgs {
     /// The ONNX model.
     #[arg(long)]
     pub model: PathBuf,
-    /// The method: lrp.
+    /// The method: lrp, gradient, sensitivity, gradient-x-input, taylor, deeplift, deconvnet,
+    /// guided-backprop, integrated-gradients, smoothgrad, smoothgrad-squared, vargrad, cam,
+    /// grad-cam, grad-cam++.
     #[arg(long, default_value = "lrp")]
     pub method: String,
     /// LRP composite (see `--help` of glimpse for the list).
@@ -62,6 +64,8 @@ pub struct ExplainArgs {
     /// Print the relevance sum of every layer and its deviation from f(x).
     #[arg(long)]
     pub conservation: bool,
+    #[command(flatten)]
+    pub methods: super::attribution::MethodArgs,
     #[command(flatten)]
     pub input: InputArgs,
 }
@@ -147,10 +151,7 @@ fn with_bounds(rule: Rule, low: &Bound, high: &Bound) -> Rule {
 /// Runs `glimpse explain`.
 pub fn run(args: &ExplainArgs) -> Result<()> {
     if args.method != "lrp" {
-        return Err(Error::Invalid(format!(
-            "unknown method '{}'; valid methods: lrp",
-            args.method
-        )));
+        return super::attribution::run(args);
     }
     let graph = open_model(&args.model)?;
     let composite = composite_from(args, &graph)?;

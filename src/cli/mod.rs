@@ -8,6 +8,7 @@ macro_rules! say {
     }};
 }
 
+pub mod attribution;
 pub mod explain;
 pub mod options;
 pub mod predict;

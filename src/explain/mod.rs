@@ -1,6 +1,8 @@
 //! Explaining one decision: rules, composites and targets, and the methods that use them.
 
+pub mod cam;
 pub mod composite;
+pub mod gradient;
 pub mod lrp;
 pub mod rules;
 mod target;

@@ -32,12 +32,14 @@ kernels!(
     "layers/concat_forward",
     "layers/softmax_forward",
     "layers/pool_transpose",
+    "layers/relu_backward",
     "layers/matmul",
     "relevance/stabilized_divide",
     "relevance/multiply_accumulate",
     "relevance/slice_accumulate",
     "relevance/item_sums",
     "relevance/seed",
+    "gradient/sample_moments",
 );
 
 /// The full source of a kernel: prelude + file.

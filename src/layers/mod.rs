@@ -4,7 +4,8 @@
 //! 1. a module here with its parameters, `output_shape` and f64 `reference`;
 //! 2. its WGSL in `shaders/layers/<kind>_forward.wgsl` (and `<kind>_transpose.wgsl`, the adjoint);
 //! 3. one variant in [`crate::model::Op`] and one arm in [`output_shape`] and [`reference_node`];
-//! 4. one arm in the plan's forward recorder (`src/plan/forward.rs`);
+//! 4. one arm in the plan's forward recorder (`src/plan/forward.rs`) and one in the gradient
+//!    backward recorder (`src/explain/gradient/record.rs`);
 //! 5. one arm in the ONNX importer (`src/onnx/import.rs`) and a row in the README's op table.
 
 mod activation;

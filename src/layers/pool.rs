@@ -20,6 +20,17 @@ pub struct Pool2d {
 }
 
 impl Pool2d {
+    /// The window of global average pooling over a `[C, H, W]` input: one window per plane.
+    pub fn global(input: &[usize]) -> Pool2d {
+        Pool2d {
+            kernel: [input[1], input[2]],
+            stride: [1, 1],
+            pads: [0; 4],
+            count_include_pad: false,
+            ceil_mode: false,
+        }
+    }
+
     /// `[C, OH, OW]` for an input `[C, H, W]`.
     pub fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
         if input.len() != 3 {

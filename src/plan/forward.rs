@@ -445,3 +445,47 @@ pub(crate) fn dense_adjoint_pass(
         );
     }
 }
+
+/// The tensors of a pooling backward pass: what flows back (`s`), the pool's input (`x`), its
+/// output (`y`, for the entries that compare with it) and the destination.
+pub(crate) struct PoolIo {
+    pub s: TensorId,
+    pub x: TensorId,
+    pub y: Option<TensorId>,
+    pub out: TensorId,
+}
+
+/// One pass of `shaders/layers/pool_transpose.wgsl`'s `entry` (avg_pool, max_pool,
+/// max_pool_gradient, max_pool_deeplift), storing `out (+)= factor(x) · adjoint`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn pool_backward_pass(
+    b: &mut PlanBuilder,
+    entry: &'static str,
+    pool: &Pool2d,
+    batch: usize,
+    input: &[usize],
+    output: &[usize],
+    io: PoolIo,
+    input_mode: u32,
+    accumulate: bool,
+) {
+    let mut p = pool_params(pool, batch, input, output);
+    p.extend([input_mode, accumulate as u32, 1f32.to_bits()]);
+    let mut bindings = vec![
+        (0, Resource::Uniform(p)),
+        (1, Resource::Tensor(io.s)),
+        (2, Resource::Tensor(io.x)),
+        (4, Resource::Tensor(io.out)),
+    ];
+    if let Some(y) = io.y {
+        bindings.push((3, Resource::Tensor(y)));
+    }
+    let count = (batch * input.iter().product::<usize>()) as u64;
+    b.pass(
+        "layers/pool_transpose",
+        entry,
+        bindings,
+        &[io.out],
+        Launch::Flat { count, size: 256 },
+    );
+}

@@ -1,5 +1,6 @@
 //! The pipeline builder: graph + method → scheduled passes over buffers planned from lifetimes.
 
+pub(crate) mod adjoint;
 mod builder;
 pub mod forward;
 pub mod memory;

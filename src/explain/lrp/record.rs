@@ -8,11 +8,10 @@ use super::linear::{constant_input, modify_input, Linear};
 use super::reference::pool_of;
 use crate::error::Result;
 use crate::explain::rules::{Group, InputMod, OutputMask, Rule, Term};
-use crate::layers::Conv2d;
 use crate::model::{Graph, Op, Tensor};
+use crate::plan::adjoint::{conv_adjoint, dense_adjoint, mac_pass, AdjointIo, LinearWeights};
 use crate::plan::forward::{
-    binds, conv_forward_pass, conv_params, dense_adjoint_pass, dense_forward_pass,
-    pack_conv_weight, pool_params, upload_dense, DenseWeights, LinearPass,
+    binds, conv_forward_pass, dense_forward_pass, pool_backward_pass, LinearPass, PoolIo,
 };
 use crate::plan::{ConstId, Launch, PlanBuilder, Resource, TensorId};
 
@@ -171,49 +170,41 @@ pub fn record_lrp(
                     let in_shape = &graph.nodes[ins[0]].shape;
                     let pool = pool_of(&node.op, in_shape);
                     let (dest, acc) = rel.dest(b, graph, batch, ins[0])?;
-                    let mut p = pool_params(&pool, batch, in_shape, &node.shape);
-                    p.extend([FACTOR_X, acc as u32, 1f32.to_bits()]);
-                    let count = (batch * in_shape.iter().product::<usize>()) as u64;
-                    let bindings = vec![
-                        (0, Resource::Uniform(p)),
-                        (1, Resource::Tensor(s)),
-                        (2, Resource::Tensor(values[ins[0]])),
-                        (4, Resource::Tensor(dest)),
-                    ];
-                    b.pass(
-                        "layers/pool_transpose",
+                    let io = PoolIo {
+                        s,
+                        x: values[ins[0]],
+                        y: None,
+                        out: dest,
+                    };
+                    pool_backward_pass(
+                        b,
                         "avg_pool",
-                        bindings,
-                        &[dest],
-                        Launch::Flat { count, size: 256 },
+                        &pool,
+                        batch,
+                        in_shape,
+                        &node.shape,
+                        io,
+                        FACTOR_X,
+                        acc,
                     );
                 }
             }
             Op::MaxPool2d(pool) if matches!(rule, Rule::WinnerTakeAll | Rule::ArgMax) => {
                 let in_shape = &graph.nodes[ins[0]].shape;
                 let (dest, acc) = rel.dest(b, graph, batch, ins[0])?;
-                let mut p = pool_params(pool, batch, in_shape, &node.shape);
-                p.extend([
-                    0,
-                    acc as u32,
-                    1f32.to_bits(),
-                    matches!(rule, Rule::ArgMax) as u32,
-                ]);
-                let count = (batch * in_shape.iter().product::<usize>()) as u64;
-                let bindings = vec![
-                    (0, Resource::Uniform(p)),
-                    (1, Resource::Tensor(r)),
-                    (2, Resource::Tensor(values[ins[0]])),
-                    (3, Resource::Tensor(values[k])),
-                    (4, Resource::Tensor(dest)),
-                ];
-                b.pass(
-                    "layers/pool_transpose",
-                    "max_pool",
-                    bindings,
-                    &[dest],
-                    Launch::Flat { count, size: 256 },
-                );
+                // Winner-take-all compares with the pooled values; ArgMax (the gradient) finds
+                // the first maximum itself.
+                let (entry, y) = match rule {
+                    Rule::ArgMax => ("max_pool_gradient", None),
+                    _ => ("max_pool", Some(values[k])),
+                };
+                let io = PoolIo {
+                    s: r,
+                    x: values[ins[0]],
+                    y,
+                    out: dest,
+                };
+                pool_backward_pass(b, entry, pool, batch, in_shape, &node.shape, io, 0, acc);
             }
             // The proportional rule through the affine map: R_in = x·scale / stab(y) · R.
             Op::BatchNorm(bn) if !matches!(rule, Rule::Pass) => {
@@ -343,98 +334,19 @@ struct LinearCtx<'a> {
     zero: ConstId,
 }
 
-/// Uploaded weights of one term: packed for the forward kernel, plain for the adjoint, bias,
-/// and, for stride-1 convolutions, the flipped weights that run the adjoint as a convolution.
-#[derive(Clone)]
-enum TermWeights {
-    Conv {
-        forward: ConstId,
-        adjoint: ConstId,
-        bias: ConstId,
-        flipped: Option<ConstId>,
-    },
-    Dense(DenseWeights),
-}
-
-/// The adjoint of a stride-1 convolution as a convolution: channels swapped within each group,
-/// kernel flipped, padding `d·(k−1) − p`. It runs on the fast forward kernels instead of the
-/// gather kernel. `None` when the stride is not 1 or the padding exceeds `d·(k−1)`.
-pub(crate) fn adjoint_as_conv(c: &Conv2d) -> Option<Conv2d> {
-    let w = &c.weight.shape;
-    let (cout, cin_g, kh, kw) = (w[0], w[1], w[2], w[3]);
-    if c.stride != [1, 1] {
-        return None;
-    }
-    let span = [c.dilation[0] * (kh - 1), c.dilation[1] * (kw - 1)];
-    let pads = [
-        span[0].checked_sub(c.pads[0])?,
-        span[1].checked_sub(c.pads[1])?,
-        span[0].checked_sub(c.pads[2])?,
-        span[1].checked_sub(c.pads[3])?,
-    ];
-    let mg = cout / c.groups;
-    let mut data = vec![0.0; w.iter().product()];
-    for g in 0..c.groups {
-        for ci in 0..cin_g {
-            for m in 0..mg {
-                for u in 0..kh {
-                    for v in 0..kw {
-                        let from =
-                            (((g * mg + m) * cin_g + ci) * kh + (kh - 1 - u)) * kw + (kw - 1 - v);
-                        data[(((g * cin_g + ci) * mg + m) * kh + u) * kw + v] = c.weight.data[from];
-                    }
-                }
-            }
-        }
-    }
-    Some(Conv2d {
-        weight: Tensor {
-            shape: vec![cin_g * c.groups, mg, kh, kw],
-            data,
-        },
-        bias: None,
-        stride: [1, 1],
-        pads,
-        dilation: c.dilation,
-        groups: c.groups,
-    })
-}
-
 fn upload(
     b: &mut PlanBuilder,
     name: &str,
     layer: &Linear,
-    cache: &mut HashMap<String, TermWeights>,
-) -> Result<TermWeights> {
+    cache: &mut HashMap<String, LinearWeights>,
+) -> Result<LinearWeights> {
     let key = format!("{:?}", weights_key(layer));
     if let Some(w) = cache.get(&key) {
         return Ok(w.clone());
     }
     let w = match layer {
-        Linear::Conv(c) => {
-            let forward = b.constant(&format!("{name}.w'packed"), &pack_conv_weight(c))?;
-            // The adjoint needs either the flipped weights (stride 1) or the plain ones (gather).
-            let (adjoint, flipped) = match adjoint_as_conv(c) {
-                Some(t) => (
-                    forward,
-                    Some(b.constant(&format!("{name}.w'flipped"), &pack_conv_weight(&t))?),
-                ),
-                None => (b.constant(&format!("{name}.w'"), &c.weight.data)?, None),
-            };
-            let bias = b.constant(&format!("{name}.b'"), c.bias.as_deref().unwrap_or(&[]))?;
-            TermWeights::Conv {
-                forward,
-                adjoint,
-                bias,
-                flipped,
-            }
-        }
-        Linear::Dense(d) => TermWeights::Dense(upload_dense(
-            b,
-            &format!("{name}'"),
-            &d.weight,
-            d.bias.as_deref(),
-        )?),
+        Linear::Conv(c) => LinearWeights::conv(b, &format!("{name}'"), c)?,
+        Linear::Dense(d) => LinearWeights::dense(b, &format!("{name}'"), d)?,
     };
     cache.insert(key, w.clone());
     Ok(w)
@@ -461,7 +373,7 @@ fn record_group(
     g: &Group,
     eps: f32,
     rel: &mut Relevance,
-    cache: &mut HashMap<String, TermWeights>,
+    cache: &mut HashMap<String, LinearWeights>,
 ) -> Result<()> {
     let node = &ctx.graph.nodes[ctx.k];
     let input = node.inputs[0];
@@ -504,10 +416,10 @@ fn record_group(
                 accumulate: i > 0,
             };
             match (l, &w) {
-                (Linear::Conv(c), TermWeights::Conv { forward, bias, .. }) => {
+                (Linear::Conv(c), LinearWeights::Conv { forward, bias, .. }) => {
                     conv_forward_pass(b, c, &lin, *forward, *bias, ctx.values[input], z)
                 }
-                (Linear::Dense(d), TermWeights::Dense(dw)) => {
+                (Linear::Dense(d), LinearWeights::Dense(dw)) => {
                     dense_forward_pass(b, d, &lin, dw, ctx.values[input], z)
                 }
                 _ => unreachable!("weights are uploaded for the layer's kind"),
@@ -563,81 +475,22 @@ fn record_group(
             }
             _ => ctx.zero,
         };
-        let in_numel = ctx.batch * in_shape.iter().product::<usize>();
-        let mode = factor(t.input);
-        match (l, &w) {
-            // Stride 1: the adjoint runs as a convolution into a temporary, then x' ⊙ c is added.
-            (
-                Linear::Conv(c),
-                TermWeights::Conv {
-                    flipped: Some(flipped),
-                    ..
-                },
-            ) => {
-                let t = adjoint_as_conv(c).expect("flipped weights exist");
-                let ct = b.tensor(&format!("c[{}]", node.name), in_numel)?;
-                let lin = LinearPass {
-                    batch: ctx.batch,
-                    input: &node.shape,
-                    output: in_shape,
-                    has_bias: false,
-                    input_mode: 0,
-                    accumulate: false,
-                };
-                conv_forward_pass(b, &t, &lin, *flipped, ctx.zero, s, ct);
-                let inner = in_shape[1..].iter().product::<usize>();
-                mac_pass(
-                    b,
-                    ctx.values[input],
-                    ct,
-                    channel_values,
-                    dest,
-                    in_numel,
-                    in_shape[0],
-                    inner,
-                    mode,
-                    acc,
-                    g.coef,
-                );
-            }
-            // Strides > 1: the gather adjoint, with the epilogue.
-            (Linear::Conv(c), TermWeights::Conv { adjoint, .. }) => {
-                let mut p = conv_params(c, ctx.batch, in_shape, &node.shape);
-                p.truncate(16);
-                p.extend([mode, acc as u32, g.coef.to_bits(), 0]);
-                let consts = [
-                    Resource::Const(*adjoint),
-                    Resource::Tensor(ctx.values[input]),
-                    Resource::Const(channel_values),
-                ];
-                let launch = Launch::Flat {
-                    count: in_numel as u64,
-                    size: 64,
-                };
-                b.pass(
-                    "layers/conv2d_transpose",
-                    "main",
-                    binds(p, &[s], &consts, dest),
-                    &[dest],
-                    launch,
-                );
-            }
-            (Linear::Dense(d), TermWeights::Dense(dw)) => {
-                dense_adjoint_pass(
-                    b,
-                    d,
-                    ctx.batch,
-                    dw,
-                    s,
-                    ctx.values[input],
-                    channel_values,
-                    dest,
-                    mode,
-                    acc,
-                    g.coef,
-                );
-            }
-            _ => unreachable!("weights are uploaded for the layer's kind"),
+        let io = AdjointIo {
+            batch: ctx.batch,
+            input: in_shape,
+            output: &node.shape,
+            ybar: s,
+            x: ctx.values[input],
+            channel_values,
+            zero: ctx.zero,
+            out: dest,
+            mode: factor(t.input),
+            accumulate: acc,
+            coef: g.coef,
+        };
+        match l {
+            Linear::Conv(c) => conv_adjoint(b, &node.name, c, &w, &io)?,
+            Linear::Dense(d) => dense_adjoint(b, d, &w, &io),
         }
     }
     Ok(())
@@ -729,40 +582,6 @@ fn divide_pass_full(
         "main",
         bindings,
         &[s],
-        Launch::Flat {
-            count: count as u64,
-            size: 256,
-        },
-    );
-}
-
-#[allow(clippy::too_many_arguments)]
-fn mac_pass(
-    b: &mut PlanBuilder,
-    x: TensorId,
-    s: TensorId,
-    channel_values: ConstId,
-    out: TensorId,
-    count: usize,
-    channels: usize,
-    inner: usize,
-    mode: u32,
-    accumulate: bool,
-    coef: f32,
-) {
-    let p = vec![
-        count as u32,
-        channels as u32,
-        inner as u32,
-        mode,
-        accumulate as u32,
-        coef.to_bits(),
-    ];
-    b.pass(
-        "relevance/multiply_accumulate",
-        "main",
-        binds(p, &[x, s], &[Resource::Const(channel_values)], out),
-        &[out],
         Launch::Flat {
             count: count as u64,
             size: 256,

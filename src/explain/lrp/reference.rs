@@ -232,13 +232,7 @@ pub fn reference_lrp(
 pub fn pool_of(op: &Op, input: &[usize]) -> Pool2d {
     match op {
         Op::AvgPool2d(p) | Op::MaxPool2d(p) => p.clone(),
-        _ => Pool2d {
-            kernel: [input[1], input[2]],
-            stride: [1, 1],
-            pads: [0; 4],
-            count_include_pad: false,
-            ceil_mode: false,
-        },
+        _ => Pool2d::global(input),
     }
 }
 

@@ -1,0 +1,163 @@
+//! The CAM family: CAM (Zhou et al. 2016) for global-average-pool + dense heads, Grad-CAM
+//! (Selvaraju et al. 2017) and Grad-CAM++ (Chattopadhay et al. 2018) at any convolutional
+//! feature map. The GPU runs forward and the backward pass down to the chosen layer in one
+//! submission and returns only that layer's value and gradient; the channel weights and the
+//! upsampling to the input (pytorch-grad-cam's post-processing) are done here.
+//!
+//! Folding a BatchNorm into the convolution before it changes that convolution's output: to
+//! take a CAM at a convolution followed by a BatchNorm, give the unfolded graph
+//! ([`crate::onnx::load`]).
+
+mod layer;
+mod weights;
+
+pub use layer::{feature_layer, gap_dense_head, last_feature_map};
+pub use weights::{grad_cam_image, grad_cam_pp_weights, grad_cam_weights, weighted_sum};
+
+use crate::error::Result;
+use crate::explain::gradient::engine::{Engine, EngineSpec};
+use crate::explain::gradient::{Attribution, Backward};
+use crate::explain::lrp::explained_node;
+use crate::explain::{LayerRef, Target};
+use crate::gpu::Gpu;
+use crate::model::{Graph, NodeId, Tensor};
+
+/// Which CAM.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CamKind {
+    /// CAM: the dense head's weights of the explained class.
+    Cam,
+    /// Grad-CAM: channel weights = spatial means of the gradient.
+    GradCam,
+    /// Grad-CAM++: channel weights from eq. 19 of the paper, as pytorch-grad-cam.
+    GradCamPlusPlus,
+}
+
+/// CAMs of a batch.
+#[derive(Clone, Debug)]
+pub struct CamMaps {
+    /// `Σ_c w_c A_c` at the layer's resolution, before any ReLU, `[N, 1, h, w]` (Captum's
+    /// `LayerGradCam`, pytorch-grad-cam's `get_cam_image`).
+    pub raw: Tensor,
+    /// The map at the input's size in `[0, 1]`, `[N, 1, H, W]` (pytorch-grad-cam's output).
+    pub map: Tensor,
+    /// The explained outputs and classes, as the gradient methods report them.
+    pub attribution: Attribution,
+    /// The layer the maps were taken at.
+    pub layer: NodeId,
+}
+
+/// A CAM plan for a model and a layer, compiled once.
+pub struct CamPlan {
+    engine: Engine,
+    kind: CamKind,
+    layer: NodeId,
+    head: Option<Vec<f32>>,
+    layer_shape: Vec<usize>,
+    in_shape: Vec<usize>,
+}
+
+impl CamPlan {
+    /// Plans `kind` at `layer` (by default CAM's pooled map, or the last feature map before
+    /// the head for Grad-CAM) for up to `batch` inputs per submission.
+    pub fn new(
+        gpu: &Gpu,
+        graph: &Graph,
+        kind: CamKind,
+        layer: Option<&LayerRef>,
+        batch: usize,
+    ) -> Result<Self> {
+        let start = explained_node(graph);
+        let (layer, head) = match kind {
+            CamKind::Cam => {
+                let (pooled, w) = gap_dense_head(graph, start)?;
+                if let Some(l) = layer {
+                    let chosen = feature_layer(graph, l, start)?;
+                    if chosen != pooled {
+                        return Err(crate::Error::Invalid(format!(
+                            "CAM is defined at the map the global average pool reads ('{}'), not at '{}'",
+                            graph.nodes[pooled].name, graph.nodes[chosen].name
+                        )));
+                    }
+                }
+                (pooled, Some(w))
+            }
+            _ => match layer {
+                Some(l) => (feature_layer(graph, l, start)?, None),
+                None => (last_feature_map(graph, start)?, None),
+            },
+        };
+        let spec = EngineSpec {
+            backward: Backward::Gradient,
+            samples: 1,
+            combine: None,
+            layer: Some(layer),
+            batch,
+        };
+        Ok(CamPlan {
+            engine: Engine::new(gpu, graph, &spec)?,
+            kind,
+            layer,
+            head,
+            layer_shape: graph.nodes[layer].shape.clone(),
+            in_shape: graph.input_shape().to_vec(),
+        })
+    }
+
+    /// The layer the maps are taken at.
+    pub fn layer(&self) -> NodeId {
+        self.layer
+    }
+
+    /// Inputs per submission.
+    pub fn batch(&self) -> usize {
+        self.engine.inputs_per_run()
+    }
+
+    /// Explains `x` (`[N, ...input]`) with one target per item (or one for all).
+    pub fn run(&mut self, x: &Tensor, targets: &[Target]) -> Result<CamMaps> {
+        let n = crate::explain::gradient::check_batch(x, &self.in_shape, targets)?;
+        let src = crate::explain::gradient::AtInput { x, targets };
+        let got = self.engine.run_all(n, &src)?;
+        let f = got.outputs.len() / n;
+        let outputs = Tensor::new(vec![n, f], got.outputs)?;
+        let (values, grads) = got.layer.unwrap_or_default();
+        let (c, h, w) = (
+            self.layer_shape[0],
+            self.layer_shape[1],
+            self.layer_shape[2],
+        );
+        let (ih, iw) = match self.in_shape.as_slice() {
+            [_, ih, iw] => (*ih, *iw),
+            _ => (h, w),
+        };
+        let l = c * h * w;
+        let mut raw = Vec::with_capacity(n * h * w);
+        let mut map = Vec::with_capacity(n * ih * iw);
+        for i in 0..n {
+            let (a, g) = (&values[i * l..(i + 1) * l], &grads[i * l..(i + 1) * l]);
+            let weights = match self.kind {
+                CamKind::Cam => {
+                    let row = &outputs.data[i * f..(i + 1) * f];
+                    let t = crate::explain::gradient::target_of(targets, i).weights_for(row)?;
+                    let dense = self.head.as_deref().unwrap_or_default();
+                    (0..c)
+                        .map(|k| (0..f).map(|o| t[o] * dense[o * c + k]).sum())
+                        .collect()
+                }
+                CamKind::GradCam => grad_cam_weights(g, c),
+                CamKind::GradCamPlusPlus => grad_cam_pp_weights(a, g, c),
+            };
+            let r = Tensor::new(vec![1, h, w], weighted_sum(a, &weights))?;
+            map.extend(grad_cam_image(&r, (ih, iw))?.data);
+            raw.extend(r.data);
+        }
+        let map = Tensor::new(vec![n, 1, ih, iw], map)?;
+        Ok(CamMaps {
+            raw: Tensor::new(vec![n, 1, h, w], raw)?,
+            attribution: Attribution::new(map.clone(), outputs, targets)?,
+            map,
+            layer: self.layer,
+        })
+    }
+}

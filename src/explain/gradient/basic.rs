@@ -1,0 +1,113 @@
+//! One gradient per input: saliency, the signed gradient, sensitivity analysis, gradient × input,
+//! deconvnet and guided backprop.
+
+use super::engine::{Combine, Engine, EngineSpec, Map, Samples};
+use super::record::Backward;
+use super::{batch_shape, check_batch, target_of, Attribution};
+use crate::error::Result;
+use crate::explain::Target;
+use crate::gpu::Gpu;
+use crate::model::{Graph, Tensor};
+
+/// What a [`GradientPlan`] maps each input to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GradientMap {
+    /// `|∂f/∂x|`, the saliency map (Simonyan et al. 2014; Captum's `Saliency`).
+    Saliency,
+    /// `∂f/∂x`, signed.
+    Gradient,
+    /// `(∂f/∂x)²`, sensitivity analysis (Montavon et al. 2018).
+    Sensitivity,
+    /// `x ⊙ ∂f/∂x` (Captum's `InputXGradient`).
+    GradientTimesInput,
+    /// Deconvnet (Zeiler & Fergus 2014), signed: ReLUs pass `max(ḡ, 0)`.
+    Deconvnet,
+    /// Guided backprop (Springenberg et al. 2015), signed: ReLUs pass `max(ḡ, 0)·[x > 0]`.
+    GuidedBackprop,
+}
+
+impl GradientMap {
+    fn spec(self) -> (Backward, Combine) {
+        let combine = |map, delta| Combine {
+            map,
+            delta,
+            second: false,
+        };
+        match self {
+            GradientMap::Saliency => (Backward::Gradient, combine(Map::Abs, false)),
+            GradientMap::Gradient => (Backward::Gradient, combine(Map::Identity, false)),
+            GradientMap::Sensitivity => (Backward::Gradient, combine(Map::Square, false)),
+            GradientMap::GradientTimesInput => (Backward::Gradient, combine(Map::Identity, true)),
+            GradientMap::Deconvnet => (Backward::Deconvnet, combine(Map::Identity, false)),
+            GradientMap::GuidedBackprop => {
+                (Backward::GuidedBackprop, combine(Map::Identity, false))
+            }
+        }
+    }
+}
+
+/// A plan computing one [`GradientMap`] for a model, compiled once.
+pub struct GradientPlan {
+    engine: Engine,
+    in_shape: Vec<usize>,
+}
+
+impl GradientPlan {
+    /// Plans forward + backward for up to `batch` inputs per submission.
+    pub fn new(gpu: &Gpu, graph: &Graph, map: GradientMap, batch: usize) -> Result<Self> {
+        let (backward, combine) = map.spec();
+        let spec = EngineSpec {
+            backward,
+            samples: 1,
+            combine: Some(combine),
+            layer: None,
+            batch,
+        };
+        Ok(GradientPlan {
+            engine: Engine::new(gpu, graph, &spec)?,
+            in_shape: graph.input_shape().to_vec(),
+        })
+    }
+
+    /// Inputs per submission.
+    pub fn batch(&self) -> usize {
+        self.engine.inputs_per_run()
+    }
+
+    /// Explains `x` (`[N, ...input]`) with one target per item (or one for all).
+    pub fn run(&mut self, x: &Tensor, targets: &[Target]) -> Result<Attribution> {
+        let n = check_batch(x, &self.in_shape, targets)?;
+        let src = AtInput { x, targets };
+        let got = self.engine.run_all(n, &src)?;
+        let f = got.outputs.len() / n;
+        Attribution::new(
+            Tensor::new(batch_shape(n, &self.in_shape), got.m1)?,
+            Tensor::new(vec![n, f], got.outputs)?,
+            targets,
+        )
+    }
+}
+
+/// Each input itself, once; `x − 0` as the factor.
+pub(crate) struct AtInput<'a> {
+    pub x: &'a Tensor,
+    pub targets: &'a [Target],
+}
+
+impl Samples for AtInput<'_> {
+    fn point(&self, i: usize, _s: usize, out: &mut [f32]) -> Result<()> {
+        let d = out.len();
+        out.copy_from_slice(&self.x.data[i * d..(i + 1) * d]);
+        Ok(())
+    }
+
+    fn delta(&self, i: usize, a: &mut [f32], b: &mut [f32]) -> Result<()> {
+        self.point(i, 0, a)?;
+        b.fill(0.0);
+        Ok(())
+    }
+
+    fn target(&self, i: usize) -> &Target {
+        target_of(self.targets, i)
+    }
+}

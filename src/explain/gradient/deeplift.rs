@@ -1,0 +1,96 @@
+//! DeepLIFT with the rescale rule (Shrikumar et al. 2017), as Captum's `DeepLift`: the input
+//! and its reference run forward together in one submission (the references as extra batch
+//! items), the backward pass replaces each ReLU's derivative by `Δy / Δx` and max pools by
+//! Captum's multiplier, and the map is `(x − x′) ⊙ m`. Its sum is `f(x) − f(x′)`.
+
+use super::engine::{Combine, Engine, EngineSpec, Map, Samples};
+use super::record::Backward;
+use super::{batch_shape, check_batch, target_of, Attribution, Baseline};
+use crate::error::Result;
+use crate::explain::Target;
+use crate::gpu::Gpu;
+use crate::model::{Graph, Tensor};
+
+/// A DeepLIFT plan for a model and a reference input, compiled once.
+pub struct DeepLiftPlan {
+    engine: Engine,
+    baseline: Baseline,
+    in_shape: Vec<usize>,
+}
+
+impl DeepLiftPlan {
+    /// Plans DeepLIFT for up to `batch` inputs per submission against `baseline`.
+    pub fn new(gpu: &Gpu, graph: &Graph, baseline: Baseline, batch: usize) -> Result<Self> {
+        baseline.check_shape(graph.input_shape())?;
+        let spec = EngineSpec {
+            backward: Backward::DeepLift,
+            samples: 1,
+            combine: Some(Combine {
+                map: Map::Identity,
+                delta: true,
+                second: false,
+            }),
+            layer: None,
+            batch,
+        };
+        Ok(DeepLiftPlan {
+            engine: Engine::new(gpu, graph, &spec)?,
+            baseline,
+            in_shape: graph.input_shape().to_vec(),
+        })
+    }
+
+    /// Inputs per submission.
+    pub fn batch(&self) -> usize {
+        self.engine.inputs_per_run()
+    }
+
+    /// Explains `x` (`[N, ...input]`); the result carries f(x′) and the completeness residual.
+    pub fn run(&mut self, x: &Tensor, targets: &[Target]) -> Result<Attribution> {
+        let n = check_batch(x, &self.in_shape, targets)?;
+        self.baseline.check(&self.in_shape, n)?;
+        let src = AgainstBaseline {
+            x,
+            baseline: &self.baseline,
+            targets,
+        };
+        let got = self.engine.run_all(n, &src)?;
+        let f = got.outputs.len() / n;
+        let refs = got.reference_outputs.unwrap_or_default();
+        Attribution::new(
+            Tensor::new(batch_shape(n, &self.in_shape), got.m1)?,
+            Tensor::new(vec![n, f], got.outputs)?,
+            targets,
+        )?
+        .with_reference(&refs, targets, true)
+    }
+}
+
+struct AgainstBaseline<'a> {
+    x: &'a Tensor,
+    baseline: &'a Baseline,
+    targets: &'a [Target],
+}
+
+impl Samples for AgainstBaseline<'_> {
+    fn point(&self, i: usize, _s: usize, out: &mut [f32]) -> Result<()> {
+        let d = out.len();
+        out.copy_from_slice(&self.x.data[i * d..(i + 1) * d]);
+        Ok(())
+    }
+
+    fn reference(&self, i: usize, out: &mut [f32]) -> Result<()> {
+        self.baseline.write(i, out);
+        Ok(())
+    }
+
+    fn delta(&self, i: usize, a: &mut [f32], b: &mut [f32]) -> Result<()> {
+        self.point(i, 0, a)?;
+        self.baseline.write(i, b);
+        Ok(())
+    }
+
+    fn target(&self, i: usize) -> &Target {
+        target_of(self.targets, i)
+    }
+}
