@@ -24,6 +24,10 @@ demo: build
 		--out $(OUT)/resnet_epsilon_gamma_box assets/images/fashion_*.png
 	./target/release/glimpse explain --model assets/models/resnet_fashion.onnx --composite epsilon-alpha2-beta1-flat \
 		--conservation --out $(OUT)/resnet_epsilon_alpha2_beta1_flat assets/images/fashion_*.png
+	./target/release/glimpse explain --model assets/models/lenet_mnist.onnx --method integrated-gradients \
+		--steps 64 --out $(OUT)/lenet_integrated_gradients assets/images/mnist_*.png
+	./target/release/glimpse explain --model assets/models/resnet_fashion.onnx --method grad-cam \
+		--layer /block2/conv2/Conv --out $(OUT)/resnet_grad_cam assets/images/fashion_*.png
 	@echo "heatmaps (PNG), relevance (.npy) and summaries are in $(OUT)/"
 
 ## Every test: unit, kernels against f64 references, fixtures against onnxruntime, CLI.

@@ -13,11 +13,13 @@ ROWS = [
     ("input", None),
     ("LRP EpsilonPlusFlat\n(LeNet)", "lenet_epsilon_plus_flat"),
     ("Deep Taylor, bounded\n(LeNet)", "lenet_deep_taylor_bounded"),
+    ("Integrated gradients\n(LeNet)", "lenet_integrated_gradients"),
 ]
 ROWS_F = [
     ("input", None),
     ("LRP EpsilonGammaBox\n(ResNet)", "resnet_epsilon_gamma_box"),
     ("LRP EpsilonAlpha2Beta1Flat\n(ResNet)", "resnet_epsilon_alpha2_beta1_flat"),
+    ("Grad-CAM, block2.conv2\n(ResNet, overlay)", "resnet_grad_cam:_overlay"),
 ]
 
 
@@ -28,7 +30,11 @@ def block(images, rows):
     for r, (label, folder) in enumerate(rows):
         draw.multiline_text((6, r * CELL + CELL // 2 - 12), label, fill="black")
         for c, img in enumerate(images):
-            path = img if folder is None else OUT / folder / img.name
+            if folder is None:
+                path = img
+            else:
+                name, _, suffix = folder.partition(":")
+                path = OUT / name / (img.stem + suffix + img.suffix)
             tile = Image.open(path).convert("RGB").resize((CELL - 4, CELL - 4), Image.NEAREST)
             sheet.paste(tile, (label_w + c * CELL + 2, r * CELL + 2))
     return sheet
