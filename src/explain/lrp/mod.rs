@@ -3,6 +3,7 @@
 mod linear;
 mod record;
 mod reference;
+mod terms;
 
 pub use linear::Linear;
 pub use reference::{reference_lrp, stabilize};
