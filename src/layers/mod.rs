@@ -6,7 +6,8 @@
 //! 3. one variant in [`crate::model::Op`] and one arm in [`output_shape`] and [`reference_node`];
 //! 4. one arm in the plan's forward recorder (`src/plan/forward.rs`) and one in the gradient
 //!    backward recorder (`src/explain/gradient/record.rs`);
-//! 5. one arm in the ONNX importer (`src/onnx/import.rs`) and a row in the README's op table.
+//! 5. one arm in the ONNX importer's dispatch (`src/onnx/import/mod.rs`) with its mapping in
+//!    `src/onnx/import/<kind>.rs`, and a row in the README's op table.
 
 mod activation;
 mod batch_norm;

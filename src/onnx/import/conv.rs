@@ -1,0 +1,74 @@
+//! `Conv` → [`Conv2d`].
+
+use super::attributes::{attr_i, attr_ints, pads, pair, MAX_WINDOW};
+use super::{unsupported, Importer};
+use crate::error::{Error, Result};
+use crate::layers::Conv2d;
+use crate::model::Op;
+use crate::onnx::proto::NodeProto;
+
+impl<'m> Importer<'m, '_> {
+    pub(super) fn conv(&mut self, n: &'m NodeProto, name: &str) -> Result<()> {
+        let x = self.act(n, name, 0)?;
+        let weight = self.const_f32(n, name, 1)?;
+        if weight.shape.contains(&0) {
+            return Err(Error::Shape(format!(
+                "node '{name}' (Conv): the weight has an empty shape {:?}",
+                weight.shape
+            )));
+        }
+        if weight.shape.len() != 4 {
+            return Err(unsupported(
+                n,
+                name,
+                format!(
+                    "only 2-D convolutions are supported; the weight has shape {:?}",
+                    weight.shape
+                ),
+            ));
+        }
+        let input = self.shape(x).to_vec();
+        if input.len() != 3 {
+            return Err(Error::Shape(format!(
+                "node '{name}' (Conv) needs a [N, C, H, W] input, got per-item shape {input:?}"
+            )));
+        }
+        let kernel = [weight.shape[2], weight.shape[3]];
+        if let Some(ks) = attr_ints(n, name, "kernel_shape")? {
+            if ks.len() != 2 || ks[0] as usize != kernel[0] || ks[1] as usize != kernel[1] {
+                return Err(Error::Onnx(format!(
+                    "node '{name}' (Conv): kernel_shape {ks:?} disagrees with the weight {:?}",
+                    weight.shape
+                )));
+            }
+        }
+        let bias = match self.opt_const_f32(n, name, 2)? {
+            None => None,
+            Some(b) if b.shape == [weight.shape[0]] => Some(b.data),
+            Some(b) => {
+                return Err(Error::Shape(format!(
+                    "node '{name}' (Conv): bias of shape {:?} for {} output channels",
+                    b.shape, weight.shape[0]
+                )))
+            }
+        };
+        let stride = pair(n, name, "strides", [1, 1])?;
+        let dilation = pair(n, name, "dilations", [1, 1])?;
+        let groups = attr_i(n, name, "group", 1)?;
+        if !(1..=MAX_WINDOW).contains(&groups) {
+            return Err(Error::Onnx(format!(
+                "node '{name}' (Conv): group must be from 1 to {MAX_WINDOW}, got {groups}"
+            )));
+        }
+        let pads = pads(n, name, [input[1], input[2]], kernel, stride, dilation)?;
+        let op = Op::Conv2d(Conv2d {
+            weight,
+            bias,
+            stride,
+            pads,
+            dilation,
+            groups: groups as usize,
+        });
+        self.push(n, name, op, vec![x])
+    }
+}
