@@ -21,6 +21,7 @@ macro_rules! kernels {
 
 kernels!(
     "layers/conv2d_forward",
+    "layers/conv2d_forward_subgroup",
     "layers/conv2d_transpose",
     "layers/dense_forward",
     "layers/dense_transpose",
@@ -33,6 +34,7 @@ kernels!(
     "layers/softmax_forward",
     "layers/pool_transpose",
     "layers/matmul",
+    "layers/matmul_subgroup",
     "relevance/stabilized_divide",
     "relevance/multiply_accumulate",
     "relevance/slice_accumulate",

@@ -150,6 +150,22 @@ impl PlanBuilder {
         });
     }
 
+    /// Like [`PlanBuilder::pass`], with the kernel specialised by override `constants`.
+    pub fn pass_specialised(
+        &mut self,
+        kernel: &'static str,
+        entry: &'static str,
+        constants: &[(&'static str, f64)],
+        bindings: Vec<(u32, Resource)>,
+        writes: &[TensorId],
+        launch: Launch,
+    ) {
+        self.pass(kernel, entry, bindings, writes, launch);
+        if let Some(last) = self.passes.last_mut() {
+            last.constants = constants.to_vec();
+        }
+    }
+
     /// Number of passes recorded so far.
     pub fn pass_count(&self) -> usize {
         self.passes.len()

@@ -2,7 +2,7 @@
 
 use super::builder::{ConstId, Launch, PlanBuilder, Resource, TensorId};
 use crate::error::Result;
-use crate::gpu::KernelFlavor;
+use crate::gpu::{KernelFlavor, SUBGROUP_LANES};
 use crate::layers::{Conv2d, Dense, Pool2d};
 use crate::model::{Graph, Op};
 
@@ -293,33 +293,61 @@ pub(crate) fn conv_forward_pass(
     p.extend([lin.input_mode, lin.accumulate as u32]);
     let mg = lin.output[0] / c.groups;
     let npix = lin.output[1] * lin.output[2];
-    let (entry, launch) = match b.gpu().flavor() {
+    let bindings = binds(p, &[x], &[Resource::Const(w), Resource::Const(bias)], y);
+    let quads = subgroup_quads(mg);
+    let flavor = match b.gpu().flavor() {
+        KernelFlavor::Subgroup if quads.is_none() => KernelFlavor::Registers,
+        f => f,
+    };
+    match flavor {
         KernelFlavor::Registers => {
             let count = lin.batch * c.groups * mg.div_ceil(4) * npix.div_ceil(4);
-            (
-                "registers",
-                Launch::Flat {
-                    count: count as u64,
-                    size: 64,
-                },
-            )
+            let launch = Launch::Flat {
+                count: count as u64,
+                size: 64,
+            };
+            b.pass("layers/conv2d_forward", "registers", bindings, &[y], launch);
         }
-        KernelFlavor::Tiled => (
-            "tiled",
-            Launch::Grid([
+        KernelFlavor::Tiled => {
+            let launch = Launch::Grid([
                 npix.div_ceil(64) as u32,
                 mg.div_ceil(64) as u32,
                 (lin.batch * c.groups) as u32,
-            ]),
-        ),
-    };
-    b.pass(
-        "layers/conv2d_forward",
-        entry,
-        binds(p, &[x], &[Resource::Const(w), Resource::Const(bias)], y),
-        &[y],
-        launch,
-    );
+            ]);
+            b.pass("layers/conv2d_forward", "tiled", bindings, &[y], launch);
+        }
+        KernelFlavor::Subgroup => {
+            let quads = quads.unwrap_or(1);
+            let mblocks = mg.div_ceil(4).div_ceil(8 * quads);
+            let count = lin.batch * c.groups * mblocks * npix.div_ceil(SUBGROUP_CONV_PIXELS);
+            let launch = Launch::Flat {
+                count: (count * SUBGROUP_LANES as usize) as u64,
+                size: SUBGROUP_LANES,
+            };
+            b.pass_specialised(
+                "layers/conv2d_forward_subgroup",
+                "subgroup",
+                &[("QUADS", quads as f64)],
+                bindings,
+                &[y],
+                launch,
+            );
+        }
+    }
+}
+
+/// Output pixels per subgroup of the `subgroup` convolution (see scripts/gen_subgroup_kernels.py).
+const SUBGROUP_CONV_PIXELS: usize = 32;
+
+/// Channel quads per lane of the `subgroup` convolution for `mg` output channels per group (two
+/// from 64 channels, one from 16), or `None` when so few channels would leave most lanes idle:
+/// the `registers` kernel then serves, as fast there on lavapipe.
+fn subgroup_quads(mg: usize) -> Option<usize> {
+    match mg.div_ceil(4) {
+        q if q >= 16 => Some(2),
+        q if q >= 4 => Some(1),
+        _ => None,
+    }
 }
 
 /// One dense pass; `d` gives the shape only, the weight is the constant `w` (`[out, in]`).
