@@ -1,9 +1,10 @@
 //! Records the forward pass of a graph into a plan: one or two passes per node; reshapes alias.
 
 use super::builder::{ConstId, Launch, PlanBuilder, Resource, TensorId};
+pub(crate) use super::dense::dense_forward_pass;
 use crate::error::Result;
 use crate::gpu::{KernelFlavor, SUBGROUP_LANES};
-use crate::layers::{Conv2d, Dense, Pool2d};
+use crate::layers::{Conv2d, Pool2d};
 use crate::model::{Graph, Op};
 
 /// Records the forward pass for `batch` items; returns the tensor holding each node's value.
@@ -348,36 +349,4 @@ fn subgroup_quads(mg: usize) -> Option<usize> {
         q if q >= 4 => Some(1),
         _ => None,
     }
-}
-
-/// One dense pass; `d` gives the shape only, the weight is the constant `w` (`[out, in]`).
-pub(crate) fn dense_forward_pass(
-    b: &mut PlanBuilder,
-    d: &Dense,
-    lin: &LinearPass,
-    w: ConstId,
-    bias: ConstId,
-    x: TensorId,
-    y: TensorId,
-) {
-    let (outputs, inputs) = (d.weight.shape[0], d.weight.shape[1]);
-    let p = vec![
-        lin.batch as u32,
-        inputs as u32,
-        outputs as u32,
-        lin.has_bias as u32,
-        lin.input_mode,
-        lin.accumulate as u32,
-    ];
-    let launch = Launch::Flat {
-        count: (outputs * lin.batch.div_ceil(4)) as u64,
-        size: 64,
-    };
-    b.pass(
-        "layers/dense_forward",
-        "main",
-        binds(p, &[x], &[Resource::Const(w), Resource::Const(bias)], y),
-        &[y],
-        launch,
-    );
 }

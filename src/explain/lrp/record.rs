@@ -9,6 +9,7 @@ use super::reference::pool_of;
 use crate::error::Result;
 use crate::explain::rules::{Group, InputMod, OutputMask, Rule, Term};
 use crate::model::{Graph, Op, Tensor};
+use crate::plan::dense::{dense_transpose_pass, DenseAdjoint};
 use crate::plan::forward::{
     binds, conv_forward_pass, conv_params, dense_forward_pass, pack_conv_weight, pool_params,
     LinearPass,
@@ -488,35 +489,14 @@ fn record_group(
                 );
             }
             Linear::Dense(d) => {
-                let (outputs, inputs) = (d.weight.shape[0], d.weight.shape[1]);
-                let p = vec![
-                    ctx.batch as u32,
-                    inputs as u32,
-                    outputs as u32,
-                    factor(t.input),
-                    acc as u32,
-                    g.coef.to_bits(),
-                ];
-                let bindings = binds(
-                    p,
-                    &[s],
-                    &[
-                        Resource::Const(w.adjoint),
-                        Resource::Tensor(ctx.values[input]),
-                        Resource::Const(channel_values),
-                    ],
-                    dest,
-                );
-                b.pass(
-                    "layers/dense_transpose",
-                    "main",
-                    bindings,
-                    &[dest],
-                    Launch::Flat {
-                        count: in_numel as u64,
-                        size: 64,
-                    },
-                );
+                let adj = DenseAdjoint {
+                    batch: ctx.batch,
+                    input_mode: factor(t.input),
+                    accumulate: acc,
+                    coef: g.coef,
+                };
+                let x = ctx.values[input];
+                dense_transpose_pass(b, d, &adj, s, w.adjoint, x, channel_values, dest);
             }
         }
     }
