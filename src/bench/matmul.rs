@@ -41,7 +41,7 @@ pub fn matmul_launch(
 
 /// A planned `C[m×n] = A[m×k]·B[k×n]` in the device's flavor: the plan and its A, B, C.
 fn plan(gpu: &Gpu, m: usize, k: usize, n: usize) -> Result<(Plan, [TensorId; 3])> {
-    if n % 4 != 0 || m == 0 || k == 0 || n == 0 {
+    if !n.is_multiple_of(4) || m == 0 || k == 0 || n == 0 {
         return Err(Error::Invalid(format!(
             "matmul {m}×{k}·{k}×{n}: sizes must be positive and n a multiple of 4"
         )));

@@ -1,7 +1,7 @@
-//! The glimpse command line: info, predict, explain.
+//! The glimpse command line: info, predict, explain, bench.
 
 use clap::{Parser, Subcommand};
-use glimpse::cli::{explain, predict};
+use glimpse::cli::{bench, explain, predict};
 
 #[derive(Parser)]
 #[command(name = "glimpse", version, about = "Explains neural networks on the GPU (LRP and relatives through WGSL compute shaders)")]
@@ -18,6 +18,8 @@ enum Command {
     Predict(predict::PredictArgs),
     /// Write relevance heatmaps (PNG), raw relevance (.npy) and a JSON-lines summary.
     Explain(explain::ExplainArgs),
+    /// Time forward passes and LRP per model and batch size against the device's matmul ceiling.
+    Bench(bench::BenchArgs),
 }
 
 fn main() {
@@ -27,6 +29,7 @@ fn main() {
         Command::Info => glimpse::Gpu::new().map(|g| println!("{}", g.describe())),
         Command::Predict(a) => predict::run(a),
         Command::Explain(a) => explain::run(a),
+        Command::Bench(a) => bench::run(a),
     };
     if let Err(e) = result {
         eprintln!("glimpse: {e}");

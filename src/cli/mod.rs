@@ -1,5 +1,6 @@
 //! The command line's subcommands, as library code so they can be tested.
 
+pub mod bench;
 pub mod explain;
 pub mod options;
 pub mod predict;

@@ -202,7 +202,7 @@ impl Gpu {
 
     /// Largest storage-buffer binding, in bytes.
     pub fn max_binding(&self) -> u64 {
-        self.limits.max_storage_buffer_binding_size as u64
+        self.limits.max_storage_buffer_binding_size
     }
 
     /// Runs `f` inside validation and out-of-memory error scopes; a caught error becomes [`Error::Gpu`].

@@ -23,6 +23,8 @@ kernels!(
     "layers/conv2d_forward",
     "layers/conv2d_forward_subgroup",
     "layers/conv2d_transpose",
+    "layers/conv2d_transpose_registers",
+    "layers/conv2d_transpose_subgroup",
     "layers/dense_forward",
     "layers/dense_transpose",
     "layers/clip_forward",

@@ -305,6 +305,7 @@ impl PlanBuilder {
                 })?;
             passes.push(ReadyPass {
                 label: spec.kernel,
+                entry: spec.entry,
                 pipeline,
                 bind_group,
                 grid: grid(&gpu, spec.launch)?,
@@ -375,6 +376,7 @@ fn grid(gpu: &Gpu, launch: Launch) -> Result<[u32; 3]> {
 
 struct ReadyPass {
     label: &'static str,
+    entry: &'static str,
     pipeline: Arc<wgpu::ComputePipeline>,
     bind_group: wgpu::BindGroup,
     grid: [u32; 3],
@@ -489,6 +491,35 @@ impl Plan {
         for &(_, n) in outputs {
             out.push(values[at..at + n].to_vec());
             at += n;
+        }
+        Ok(out)
+    }
+
+    /// Runs every pass in a submission of its own and waits for it: wall time per pass, with
+    /// its label and entry point (for finding what is slow; run the plan once first so its
+    /// inputs are written).
+    pub fn profile(&self) -> Result<Vec<(String, std::time::Duration)>> {
+        let gpu = &self.gpu;
+        let mut out = Vec::with_capacity(self.passes.len());
+        for p in &self.passes {
+            let start = std::time::Instant::now();
+            gpu.scoped("profiling the plan", || {
+                let mut enc = gpu
+                    .device
+                    .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
+                {
+                    let mut cp = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                        label: None,
+                        timestamp_writes: None,
+                    });
+                    cp.set_pipeline(&p.pipeline);
+                    cp.set_bind_group(0, &p.bind_group, &[]);
+                    cp.dispatch_workgroups(p.grid[0], p.grid[1], p.grid[2]);
+                }
+                gpu.queue.submit([enc.finish()]);
+            })?;
+            gpu.wait()?;
+            out.push((format!("{}::{}", p.label, p.entry), start.elapsed()));
         }
         Ok(out)
     }

@@ -12,6 +12,7 @@ use crate::layers::Dense;
 /// start at offsets the device can bind (for the weight and the bias alike). One chunk when the
 /// whole weight fits; also when not even the smallest aligned chunk would (the plan then fails
 /// with a clear error when it binds it).
+#[allow(clippy::single_range_in_vec_init)] // one chunk of all rows is meant
 pub fn dense_chunks(
     max_binding: u64,
     offset_alignment: u64,

@@ -1,6 +1,7 @@
 //! The pipeline builder: graph + method → scheduled passes over buffers planned from lifetimes.
 
 mod builder;
+pub mod conv_transpose;
 pub mod dense;
 pub mod forward;
 pub mod memory;

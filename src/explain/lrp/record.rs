@@ -9,10 +9,10 @@ use super::reference::pool_of;
 use crate::error::Result;
 use crate::explain::rules::{Group, InputMod, OutputMask, Rule, Term};
 use crate::model::{Graph, Op, Tensor};
+use crate::plan::conv_transpose::{conv_adjoint_weight, conv_transpose_pass, ConvAdjoint};
 use crate::plan::dense::{dense_transpose_pass, DenseAdjoint};
 use crate::plan::forward::{
-    binds, conv_forward_pass, conv_params, dense_forward_pass, pack_conv_weight, pool_params,
-    LinearPass,
+    binds, conv_forward_pass, dense_forward_pass, pack_conv_weight, pool_params, LinearPass,
 };
 use crate::plan::{ConstId, Launch, PlanBuilder, Resource, TensorId};
 
@@ -320,7 +320,11 @@ fn upload(
         return Ok(*w);
     }
     let (adjoint_data, forward_data, bias) = match layer {
-        Linear::Conv(c) => (c.weight.data.clone(), pack_conv_weight(c), c.bias.clone()),
+        Linear::Conv(c) => (
+            conv_adjoint_weight(b.gpu(), c),
+            pack_conv_weight(c),
+            c.bias.clone(),
+        ),
         Linear::Dense(d) => (d.weight.data.clone(), d.weight.data.clone(), d.bias.clone()),
     };
     let adjoint = b.constant(&format!("{name}.w'"), &adjoint_data)?;
@@ -367,9 +371,21 @@ fn record_group(
     let in_shape = &ctx.graph.nodes[input].shape;
     let out_numel = ctx.batch * node.shape.iter().product::<usize>();
     let item_out: usize = node.shape.iter().product();
-    let terms: Vec<(Term, Linear)> = g
-        .terms
-        .iter()
+    // min(x, 0) is exactly zero after a ReLU: bias-free terms of it add nothing to z and send
+    // nothing back, so they get no passes (half of z⁺'s and αβ's work in ReLU networks).
+    let vanishes = |t: &Term| {
+        t.input == InputMod::Negative
+            && (!t.bias || ctx.ignore_bias || !layer.has_bias())
+            && nonnegative(ctx.graph, input)
+    };
+    let kept: Vec<&Term> = g.terms.iter().filter(|t| !vanishes(t)).collect();
+    let kept = if kept.is_empty() {
+        g.terms.iter().collect()
+    } else {
+        kept
+    };
+    let terms: Vec<(Term, Linear)> = kept
+        .into_iter()
         .map(|t| (*t, layer.for_term(t, ctx.ignore_bias)))
         .collect();
     let dynamic: Vec<&(Term, Linear)> = terms
@@ -461,32 +477,18 @@ fn record_group(
             }
             _ => ctx.zero,
         };
-        let in_numel = ctx.batch * in_shape.iter().product::<usize>();
         match l {
             Linear::Conv(c) => {
-                let mut p = conv_params(c, ctx.batch, in_shape, &node.shape);
-                p.truncate(16);
-                p.extend([factor(t.input), acc as u32, g.coef.to_bits(), 0]);
-                let bindings = binds(
-                    p,
-                    &[s],
-                    &[
-                        Resource::Const(w.adjoint),
-                        Resource::Tensor(ctx.values[input]),
-                        Resource::Const(channel_values),
-                    ],
-                    dest,
-                );
-                b.pass(
-                    "layers/conv2d_transpose",
-                    "main",
-                    bindings,
-                    &[dest],
-                    Launch::Flat {
-                        count: in_numel as u64,
-                        size: 64,
-                    },
-                );
+                let adj = ConvAdjoint {
+                    batch: ctx.batch,
+                    input: in_shape,
+                    output: &node.shape,
+                    input_mode: factor(t.input),
+                    accumulate: acc,
+                    coef: g.coef,
+                };
+                let x = ctx.values[input];
+                conv_transpose_pass(b, c, &adj, s, w.adjoint, x, channel_values, dest);
             }
             Linear::Dense(d) => {
                 let adj = DenseAdjoint {
@@ -501,6 +503,21 @@ fn record_group(
         }
     }
     Ok(())
+}
+
+/// Whether every value of node `id` is ≥ 0 whatever the input: ReLUs, clips at or above zero,
+/// and pooling, reshapes, sums and concatenations of such values.
+fn nonnegative(graph: &Graph, id: usize) -> bool {
+    let node = &graph.nodes[id];
+    match &node.op {
+        Op::Relu | Op::Softmax => true,
+        Op::Clip { min, .. } => *min >= 0.0,
+        Op::MaxPool2d(_) | Op::AvgPool2d(_) | Op::GlobalAvgPool | Op::Reshape => {
+            nonnegative(graph, node.inputs[0])
+        }
+        Op::Add | Op::Concat => node.inputs.iter().all(|&i| nonnegative(graph, i)),
+        _ => false,
+    }
 }
 
 /// The summed z of the constant-input terms for one item, or `None` when there are none.
