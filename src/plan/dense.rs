@@ -6,6 +6,7 @@ use std::ops::Range;
 
 use super::builder::{ConstId, Launch, PlanBuilder, Resource, TensorId};
 use super::forward::{binds, LinearPass};
+use crate::gpu::{KernelFlavor, SUBGROUP_LANES};
 use crate::layers::Dense;
 
 /// Output rows of a `[outputs, inputs]` weight, in chunks whose weight rows fit one binding and
@@ -56,6 +57,20 @@ fn chunks_for(b: &PlanBuilder, outputs: usize, inputs: usize) -> Vec<Range<usize
     )
 }
 
+/// Batch items per invocation of the `subgroup` dense kernels (the batch, at most 4), or `None`
+/// when the device's flavor is another.
+fn subgroup_items(b: &PlanBuilder, batch: usize) -> Option<usize> {
+    (b.gpu().flavor() == KernelFlavor::Subgroup).then_some(batch.clamp(1, 4))
+}
+
+/// `groups` subgroups of 8 lanes, one workgroup each.
+fn subgroup_launch(groups: usize) -> Launch {
+    Launch::Flat {
+        count: (groups * SUBGROUP_LANES as usize) as u64,
+        size: SUBGROUP_LANES,
+    }
+}
+
 /// Binds rows `rows` of a `[_, inputs]` constant, or all of it when `whole`.
 fn rows_of(c: ConstId, rows: &Range<usize>, inputs: usize, whole: bool) -> Resource {
     if whole {
@@ -98,17 +113,27 @@ pub(crate) fn dense_forward_pass(
             rows_of(w, &rows, inputs, whole),
             rows_of(bias, &rows, 1, whole || !lin.has_bias),
         ];
-        let launch = Launch::Flat {
-            count: (rows.len() * lin.batch.div_ceil(4)) as u64,
-            size: 64,
-        };
-        b.pass(
-            "layers/dense_forward",
-            "main",
-            binds(p, &[x], &consts, y),
-            &[y],
-            launch,
-        );
+        let bindings = binds(p, &[x], &consts, y);
+        match subgroup_items(b, lin.batch) {
+            Some(items) => {
+                let groups = rows.len().div_ceil(8) * lin.batch.div_ceil(items);
+                b.pass_specialised(
+                    "layers/dense_forward_subgroup",
+                    "subgroup",
+                    &[("ITEMS", items as f64)],
+                    bindings,
+                    &[y],
+                    subgroup_launch(groups),
+                );
+            }
+            None => {
+                let launch = Launch::Flat {
+                    count: (rows.len() * lin.batch.div_ceil(4)) as u64,
+                    size: 64,
+                };
+                b.pass("layers/dense_forward", "main", bindings, &[y], launch);
+            }
+        }
     }
 }
 
@@ -156,17 +181,27 @@ pub(crate) fn dense_transpose_pass(
             Resource::Tensor(x),
             Resource::Const(channel_values),
         ];
-        let launch = Launch::Flat {
-            count: (adj.batch * inputs) as u64,
-            size: 64,
-        };
-        b.pass(
-            "layers/dense_transpose",
-            "main",
-            binds(p, &[ybar], &consts, out),
-            &[out],
-            launch,
-        );
+        let bindings = binds(p, &[ybar], &consts, out);
+        match subgroup_items(b, adj.batch) {
+            Some(items) => {
+                let groups = inputs.div_ceil(8) * adj.batch.div_ceil(items);
+                b.pass_specialised(
+                    "layers/dense_transpose_subgroup",
+                    "subgroup",
+                    &[("ITEMS", items as f64)],
+                    bindings,
+                    &[out],
+                    subgroup_launch(groups),
+                );
+            }
+            None => {
+                let launch = Launch::Flat {
+                    count: (adj.batch * inputs) as u64,
+                    size: 64,
+                };
+                b.pass("layers/dense_transpose", "main", bindings, &[out], launch);
+            }
+        }
     }
 }
 
