@@ -62,3 +62,33 @@ fn chunked_dense_lrp_matches_the_whole_weight() {
     let want: Vec<f64> = want.data.iter().map(|&v| v as f64).collect();
     assert_close("chunked dense LRP", &got.data, &want, 1e-5, 1e-4);
 }
+
+#[test]
+fn batches_beyond_the_binding_limit_split_evenly() {
+    // One item's output is 8·16·16·4 = 8 KiB; a 33 KiB limit fits 4 items, so 5 run as 3 + 2
+    // (two submissions either way, but no padded items beyond the second's one).
+    let mut rng = Rng::new(33);
+    let mut g = Graph::new(vec![2, 16, 16]).unwrap();
+    let c = glimpse::layers::Conv2d {
+        weight: rng.tensor(&[8, 2, 3, 3]),
+        bias: None,
+        stride: [1, 1],
+        pads: [1; 4],
+        dilation: [1, 1],
+        groups: 1,
+    };
+    g.push("conv", Op::Conv2d(c), vec![0]).unwrap();
+    let limited = Gpu::with_limits(Some(33 * 1024)).unwrap();
+    let mut plan = ForwardPlan::new(&limited, &g, 5).unwrap();
+    assert_eq!(plan.batch(), 3);
+    assert_eq!(ForwardPlan::new(&limited, &g, 4).unwrap().batch(), 4);
+    let x = rng.tensor(&[5, 2, 16, 16]);
+    let want = reference_forward(&g, &x.to_f64());
+    assert_close(
+        "even split",
+        &plan.run(&x).unwrap().data,
+        &want[1].data,
+        1e-5,
+        1e-4,
+    );
+}
