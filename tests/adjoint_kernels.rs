@@ -136,3 +136,47 @@ fn grouped_wide_convolution() {
     let (name, c) = &composites()[0];
     check(&format!("2 groups of 34 channels, {name}"), &g, c, &x);
 }
+
+#[test]
+fn max_pool_winner_takes_all_tiling_overlapping_and_ragged() {
+    use glimpse::layers::Pool2d;
+    let tiling = Pool2d {
+        kernel: [2, 2],
+        stride: [2, 2],
+        pads: [0; 4],
+        count_include_pad: false,
+        ceil_mode: false,
+    };
+    let overlapping = Pool2d {
+        kernel: [3, 3],
+        pads: [1; 4],
+        ..tiling.clone()
+    };
+    // 2×2 windows on 8×7 inputs leave the last column outside every window.
+    for (what, pool, hw) in [
+        ("tiling", tiling.clone(), [8, 8]),
+        ("overlapping", overlapping, [8, 8]),
+        ("ragged", tiling, [8, 7]),
+    ] {
+        let mut rng = Rng::new(54);
+        let mut g = Graph::new(vec![3, hw[0], hw[1]]).unwrap();
+        let c = conv(&mut rng, 4, 3, 1);
+        let a = g.push("conv", Op::Conv2d(c), vec![0]).unwrap();
+        let r = g.push("relu", Op::Relu, vec![a]).unwrap();
+        let p = g.push("pool", Op::MaxPool2d(pool), vec![r]).unwrap();
+        let n: usize = g.nodes[p].shape.iter().product();
+        let f = g.push_reshape("flatten", p, vec![n]).unwrap();
+        let d = Dense {
+            weight: rng.tensor(&[3, n]),
+            bias: None,
+        };
+        g.push("fc", Op::Dense(d), vec![f]).unwrap();
+        // Rounded inputs make ties inside windows likely.
+        let mut x = rng.tensor(&[2, 3, hw[0], hw[1]]);
+        x.data
+            .iter_mut()
+            .for_each(|v| *v = (*v * 2.0).round() * 0.5);
+        let c = Composite::preset("epsilon-plus", Bound::Scalar(-1.0), Bound::Scalar(1.0));
+        check(&format!("max pool {what}"), &g, &c.unwrap(), &x);
+    }
+}

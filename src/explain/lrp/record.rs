@@ -194,7 +194,17 @@ pub fn record_lrp(
                 let (dest, acc) = rel.dest(b, graph, batch, ins[0])?;
                 let mut p = pool_params(pool, batch, in_shape, &node.shape);
                 p.extend([0, acc as u32, 1f32.to_bits()]);
-                let count = (batch * in_shape.iter().product::<usize>()) as u64;
+                // Windows that tile the input exactly: one invocation per window.
+                let tiling = pool.stride == pool.kernel
+                    && pool.pads == [0; 4]
+                    && in_shape[1] == node.shape[1] * pool.kernel[0]
+                    && in_shape[2] == node.shape[2] * pool.kernel[1];
+                let (entry, count, size) = if tiling {
+                    ("max_pool_tiling", numel as u64, 64)
+                } else {
+                    let inputs = batch * in_shape.iter().product::<usize>();
+                    ("max_pool", inputs as u64, 256)
+                };
                 let bindings = vec![
                     (0, Resource::Uniform(p)),
                     (1, Resource::Tensor(r)),
@@ -204,10 +214,10 @@ pub fn record_lrp(
                 ];
                 b.pass(
                     "layers/pool_transpose",
-                    "max_pool",
+                    entry,
                     bindings,
                     &[dest],
-                    Launch::Flat { count, size: 256 },
+                    Launch::Flat { count, size },
                 );
             }
             Op::Concat => {
