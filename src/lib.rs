@@ -1,6 +1,7 @@
 //! glimpse explains neural networks on the GPU: each layer's forward pass and each backward
 //! rule is a WGSL compute shader run through wgpu, planned once per model and batch size.
 
+pub mod bench;
 pub mod cli;
 pub mod error;
 pub mod explain;

@@ -1,5 +1,5 @@
-//! Every forward kernel against the f64 CPU reference, on seeded random inputs, in both
-//! kernel variants: |gpu − ref| ≤ 1e-5 + 1e-4·|ref|.
+//! Every forward kernel against the f64 CPU reference, on seeded random inputs, in every kernel
+//! variant the device supports: |gpu − ref| ≤ 1e-5 + 1e-4·|ref|.
 
 mod common;
 
@@ -26,8 +26,16 @@ fn check_on(gpu: &Gpu, what: &str, graph: &Graph, batch: usize, seed: u64) {
     assert_close(what, &got.data, &want.data, ATOL, RTOL);
 }
 
+/// Every flavor the test device runs; the subgroup kernels must be among them on an adapter with
+/// subgroups of at least 8 lanes, so they are never silently left untested.
+fn flavors() -> Vec<KernelFlavor> {
+    let all = gpu().supported_flavors();
+    assert!(all.contains(&KernelFlavor::Registers) && all.contains(&KernelFlavor::Tiled));
+    all
+}
+
 fn check(what: &str, graph: &Graph, batch: usize, seed: u64) {
-    for flavor in [KernelFlavor::Registers, KernelFlavor::Tiled] {
+    for flavor in flavors() {
         check_on(
             &gpu().with_flavor(flavor),
             &format!("{what} ({flavor:?})"),
@@ -122,6 +130,59 @@ fn conv2d_many_channels_spans_several_tiles() {
         1,
         15,
     );
+}
+
+#[test]
+fn conv2d_wide_layers_use_every_subgroup_block() {
+    // 64+ channels: two channel quads per lane; 20: one quad, lanes past the channels idle;
+    // 200 pixels: a partial last block of 32.
+    let mut rng = Rng::new(8);
+    for (cin, cout) in [(5, 72), (3, 20), (7, 128)] {
+        let mut c = conv(&mut rng, cout, cin, [3, 3], 1, true);
+        c.pads = [1, 1, 1, 1];
+        check(
+            &format!("conv {cin}→{cout} on 10×20"),
+            &single(&[cin, 10, 20], Op::Conv2d(c)),
+            2,
+            18,
+        );
+    }
+    let mut c = conv(&mut rng, 66, 3, [3, 3], 3, false);
+    c.stride = [2, 1];
+    c.pads = [0, 1, 2, 1];
+    check(
+        "conv 9→66 in 3 groups, stride 2×1",
+        &single(&[9, 9, 7], Op::Conv2d(c)),
+        3,
+        19,
+    );
+}
+
+#[test]
+fn matmul_ceiling_kernel_in_every_flavor() {
+    let mut rng = Rng::new(9);
+    for (m, k, n) in [(37, 29, 132), (64, 64, 64), (5, 3, 4)] {
+        let a = rng.vec(m * k);
+        let b = rng.vec(k * n);
+        let mut want = vec![0.0f64; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                want[i * n + j] = (0..k)
+                    .map(|t| a[i * k + t] as f64 * b[t * n + j] as f64)
+                    .sum();
+            }
+        }
+        for flavor in flavors() {
+            let got = glimpse::bench::matmul(&gpu().with_flavor(flavor), m, k, n, &a, &b).unwrap();
+            assert_close(
+                &format!("matmul {m}×{k}×{n} ({flavor:?})"),
+                &got,
+                &want,
+                ATOL,
+                RTOL,
+            );
+        }
+    }
 }
 
 #[test]
@@ -286,17 +347,4 @@ fn wrong_input_shape_and_nan_are_errors() {
     x.data[7] = f32::NAN;
     let err = plan.run(&x).unwrap_err().to_string();
     assert!(err.contains("non-finite") && err.contains('7'), "{err}");
-}
-
-#[test]
-fn a_dense_weight_larger_than_one_binding_is_split_into_row_blocks() {
-    let mut rng = Rng::new(8);
-    let d = Dense {
-        weight: rng.tensor(&[7, 30]),
-        bias: Some(rng.vec(7)),
-    };
-    let graph = single(&[30], Op::Dense(d));
-    // 7 × 30 × 4 = 840 bytes of weights; a 256-byte limit makes blocks of 2 rows (and 2 items).
-    let small = Gpu::with_limits(Some(256)).unwrap();
-    check_on(&small, "dense in row blocks", &graph, 5, 18);
 }

@@ -2,9 +2,9 @@
 // feature for four batch items, so every weight it loads serves four products.
 
 // `input_mode` feeds x (0), max(x, 0) (1) or min(x, 0) (2); `accumulate` adds to y (LRP z terms).
-// A weight larger than one storage binding comes in blocks of rows: this pass computes outputs
-// `row0 … row0 + outputs` of a y whose rows hold `stride` values.
-struct Params { n: u32, inputs: u32, outputs: u32, has_bias: u32, input_mode: u32, accumulate: u32, row0: u32, stride: u32 }
+// A weight too large for one binding comes in row chunks: this pass computes `outputs` features
+// from `out_offset` of `out_stride` (weight and bias bound from that row).
+struct Params { n: u32, inputs: u32, outputs: u32, has_bias: u32, input_mode: u32, accumulate: u32, out_offset: u32, out_stride: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -33,7 +33,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     if (p.has_bias != 0u) { b = bias[o]; }
     for (var q = 0u; q < 4u; q++) {
         if (n0 + q < p.n) {
-            let at = (n0 + q) * p.stride + p.row0 + o;
+            let at = (n0 + q) * p.out_stride + p.out_offset + o;
             if (p.accumulate != 0u) { y[at] += acc[q] + b; } else { y[at] = acc[q] + b; }
         }
     }

@@ -1,8 +1,9 @@
 // Adjoint of the dense layer: x̄[n, i] = Σ_o W[o, i] ȳ[n, o]. Serves gradients and LRP; stored as
 // out (+)= coef · input_factor(x) · x̄ (see the prelude). Channel values are indexed per feature.
-// A weight in row blocks sums over rows `row0 … row0 + outputs` of a ȳ whose rows hold `stride`.
 
-struct Params { n: u32, inputs: u32, outputs: u32, input_mode: u32, accumulate: u32, coef: u32, row0: u32, stride: u32 }
+// A weight too large for one binding comes in row chunks: this pass sums the `outputs` features
+// from `out_offset` of `out_stride` (the weight bound from that row).
+struct Params { n: u32, inputs: u32, outputs: u32, input_mode: u32, accumulate: u32, coef: u32, out_offset: u32, out_stride: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> ybar: array<f32>;
@@ -19,7 +20,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let n = e / p.inputs;
     var acc = 0.0;
     for (var o = 0u; o < p.outputs; o++) {
-        acc += weight[o * p.inputs + i] * ybar[n * p.stride + p.row0 + o];
+        acc += weight[o * p.inputs + i] * ybar[n * p.out_stride + p.out_offset + o];
     }
     let v = bitcast<f32>(p.coef) * input_factor(p.input_mode, x[e], channel_values[i % arrayLength(&channel_values)]) * acc;
     if (p.accumulate != 0u) { out[e] += v; } else { out[e] = v; }

@@ -1,7 +1,7 @@
-//! The glimpse command line: info, predict, explain.
+//! The glimpse command line: info, predict, explain, bench.
 
 use clap::{Parser, Subcommand};
-use glimpse::cli::{explain, predict};
+use glimpse::cli::{bench, explain, predict};
 
 #[derive(Parser)]
 #[command(
@@ -22,6 +22,8 @@ enum Command {
     Predict(Box<predict::PredictArgs>),
     /// Write relevance heatmaps (PNG), raw relevance (.npy) and a JSON-lines summary.
     Explain(Box<explain::ExplainArgs>),
+    /// Time forward passes and LRP per model and batch size against the device's matmul ceiling.
+    Bench(Box<bench::BenchArgs>),
 }
 
 fn main() {
@@ -31,6 +33,7 @@ fn main() {
         Command::Info => glimpse::Gpu::new().map(|g| println!("{}", g.describe())),
         Command::Predict(a) => predict::run(a),
         Command::Explain(a) => explain::run(a),
+        Command::Bench(a) => bench::run(a),
     };
     match result {
         Ok(()) => {}

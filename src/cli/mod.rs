@@ -9,6 +9,7 @@ macro_rules! say {
 }
 
 pub mod attribution;
+pub mod bench;
 pub mod explain;
 pub mod options;
 pub mod predict;

@@ -5,14 +5,55 @@ use std::sync::Arc;
 use super::kernels::KernelCache;
 use crate::error::{Error, Result};
 
-/// Which matmul-shaped kernel variant suits the adapter.
+/// Which matmul-shaped kernel variant suits the adapter (convolution forward, the LRP z-passes
+/// that share it, and the benchmarks' matmul ceiling).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KernelFlavor {
     /// Shared-memory tiles with barriers: what real GPUs want.
     Tiled,
-    /// Register blocking, no shared memory: what CPU rasterisers (lavapipe, WARP) want.
+    /// Register blocking, no shared memory, storage buffers only: CPU rasterisers without
+    /// subgroups of at least 8 lanes (WARP).
     Registers,
+    /// Register blocking where each lane of an 8-lane subgroup loads one row of one operand and
+    /// `subgroupBroadcast` shares it: CPU rasterisers with subgroups (lavapipe), where every
+    /// per-lane storage-buffer load is a bounds-checked scalar loop.
+    Subgroup,
 }
+
+impl KernelFlavor {
+    /// Every flavor, in the order of [`KernelFlavor::name`]s a user may give.
+    pub const ALL: [KernelFlavor; 3] = [
+        KernelFlavor::Tiled,
+        KernelFlavor::Registers,
+        KernelFlavor::Subgroup,
+    ];
+
+    /// The name `GLIMPSE_KERNELS` and the command line use.
+    pub fn name(self) -> &'static str {
+        match self {
+            KernelFlavor::Tiled => "tiled",
+            KernelFlavor::Registers => "registers",
+            KernelFlavor::Subgroup => "subgroup",
+        }
+    }
+
+    /// The flavor of a name (case-insensitive).
+    pub fn parse(name: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|f| f.name().eq_ignore_ascii_case(name.trim()))
+            .ok_or_else(|| {
+                Error::Invalid(format!(
+                    "'{name}' is not a kernel flavor; use one of {}",
+                    Self::ALL.map(|f| f.name()).join(", ")
+                ))
+            })
+    }
+}
+
+/// The smallest subgroup the `subgroup` kernels work with: they broadcast from lanes 0–7 of
+/// 8-invocation workgroups.
+pub const SUBGROUP_LANES: u32 = 8;
 
 /// A GPU device with its queue, limits and compiled-kernel cache. Cheap to clone.
 #[derive(Clone)]
@@ -81,23 +122,62 @@ impl Gpu {
             trace: wgpu::Trace::Off,
         }))
         .map_err(|e| Error::Device(e.to_string()))?;
-        let flavor = match std::env::var("GLIMPSE_KERNELS").as_deref() {
-            Ok("tiled") => KernelFlavor::Tiled,
-            Ok("registers") => KernelFlavor::Registers,
-            _ if info.device_type == wgpu::DeviceType::Cpu => KernelFlavor::Registers,
-            _ => KernelFlavor::Tiled,
-        };
-        Ok(Gpu {
+        let mut gpu = Gpu {
             device,
             queue,
             info,
             limits,
-            flavor,
+            flavor: KernelFlavor::Tiled,
             kernels: Arc::new(KernelCache::default()),
-        })
+        };
+        gpu.flavor = match std::env::var("GLIMPSE_KERNELS") {
+            Ok(name) if !name.trim().is_empty() => {
+                let flavor = KernelFlavor::parse(&name)?;
+                if !gpu.supports(flavor) {
+                    return Err(Error::Invalid(format!(
+                        "GLIMPSE_KERNELS={name}: this adapter lacks subgroups of at least {SUBGROUP_LANES} lanes; use tiled or registers"
+                    )));
+                }
+                flavor
+            }
+            _ => gpu.preferred_flavor(),
+        };
+        Ok(gpu)
     }
 
-    /// The same device running the other kernel variants (to test both on one adapter).
+    /// The flavor this adapter runs fastest: shared-memory tiles on real GPUs; on CPU adapters
+    /// subgroup broadcasts where subgroups are wide enough, else register blocking.
+    pub fn preferred_flavor(&self) -> KernelFlavor {
+        if self.info.device_type != wgpu::DeviceType::Cpu {
+            KernelFlavor::Tiled
+        } else if self.supports(KernelFlavor::Subgroup) {
+            KernelFlavor::Subgroup
+        } else {
+            KernelFlavor::Registers
+        }
+    }
+
+    /// Whether this device can run `flavor` (`subgroup` needs subgroups of at least 8 lanes).
+    pub fn supports(&self, flavor: KernelFlavor) -> bool {
+        match flavor {
+            KernelFlavor::Tiled | KernelFlavor::Registers => true,
+            KernelFlavor::Subgroup => {
+                self.device.features().contains(wgpu::Features::SUBGROUP)
+                    && self.info.subgroup_min_size >= SUBGROUP_LANES
+            }
+        }
+    }
+
+    /// Every flavor this device can run.
+    pub fn supported_flavors(&self) -> Vec<KernelFlavor> {
+        KernelFlavor::ALL
+            .into_iter()
+            .filter(|&f| self.supports(f))
+            .collect()
+    }
+
+    /// The same device running other kernel variants (to test and time them all on one
+    /// adapter); check [`Gpu::supports`] first, or pipelines of an unsupported flavor fail.
     pub fn with_flavor(&self, flavor: KernelFlavor) -> Gpu {
         Gpu {
             flavor,
@@ -157,14 +237,17 @@ impl Gpu {
         let i = &self.info;
         let l = &self.limits;
         format!(
-            "adapter: {} ({:?})\nbackend: {:?}\ndriver: {} {}\nkernels: {:?}\nsubgroups: {}\nmax_storage_buffer_binding_size: {} bytes\nmax_buffer_size: {} bytes\nmax_storage_buffers_per_shader_stage: {}\nmax_compute_workgroup_size: {}×{}×{}\nmax_compute_invocations_per_workgroup: {}\nmax_compute_workgroups_per_dimension: {}\nmax_compute_workgroup_storage_size: {} bytes",
+            "adapter: {} ({:?})\nbackend: {:?}\ndriver: {} {}\nkernels: {} (supported: {})\nsubgroups: {} ({}–{} lanes)\nmax_storage_buffer_binding_size: {} bytes\nmax_buffer_size: {} bytes\nmax_storage_buffers_per_shader_stage: {}\nmax_compute_workgroup_size: {}×{}×{}\nmax_compute_invocations_per_workgroup: {}\nmax_compute_workgroups_per_dimension: {}\nmax_compute_workgroup_storage_size: {} bytes",
             i.name,
             i.device_type,
             i.backend,
             i.driver,
             i.driver_info,
-            self.flavor,
+            self.flavor.name(),
+            self.supported_flavors().iter().map(|f| f.name()).collect::<Vec<_>>().join(", "),
             self.device.features().contains(wgpu::Features::SUBGROUP),
+            i.subgroup_min_size,
+            i.subgroup_max_size,
             l.max_storage_buffer_binding_size,
             l.max_buffer_size,
             l.max_storage_buffers_per_shader_stage,

@@ -21,9 +21,14 @@ macro_rules! kernels {
 
 kernels!(
     "layers/conv2d_forward",
+    "layers/conv2d_forward_subgroup",
     "layers/conv2d_transpose",
+    "layers/conv2d_transpose_registers",
+    "layers/conv2d_transpose_subgroup",
     "layers/dense_forward",
+    "layers/dense_forward_subgroup",
     "layers/dense_transpose",
+    "layers/dense_transpose_subgroup",
     "layers/clip_forward",
     "layers/batch_norm_forward",
     "layers/pool_forward",
@@ -34,6 +39,7 @@ kernels!(
     "layers/pool_transpose",
     "layers/relu_backward",
     "layers/matmul",
+    "layers/matmul_subgroup",
     "relevance/stabilized_divide",
     "relevance/multiply_accumulate",
     "relevance/slice_accumulate",

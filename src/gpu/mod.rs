@@ -3,4 +3,4 @@
 mod context;
 pub mod kernels;
 
-pub use context::{backends_from_env, Gpu, KernelFlavor};
+pub use context::{backends_from_env, Gpu, KernelFlavor, SUBGROUP_LANES};

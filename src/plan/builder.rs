@@ -22,8 +22,18 @@ pub struct ConstId(usize);
 pub enum Resource {
     /// A planned tensor.
     Tensor(TensorId),
-    /// A constant buffer.
+    /// A constant buffer, bound whole.
     Const(ConstId),
+    /// `bytes` of a constant buffer from byte `offset` (a multiple of the device's
+    /// `min_storage_buffer_offset_alignment`): weights larger than one binding, bound in chunks.
+    ConstSlice {
+        /// The constant.
+        id: ConstId,
+        /// First byte bound.
+        offset: u64,
+        /// Bytes bound.
+        bytes: u64,
+    },
     /// Small parameters as a uniform (`u32` words; floats as bits).
     Uniform(Vec<u32>),
 }
@@ -58,6 +68,7 @@ pub struct PlanBuilder {
     gpu: Gpu,
     tensors: Vec<TensorSpec>,
     consts: Vec<wgpu::Buffer>,
+    const_names: Vec<String>,
     passes: Vec<PassSpec>,
 }
 
@@ -68,6 +79,7 @@ impl PlanBuilder {
             gpu: gpu.clone(),
             tensors: Vec::new(),
             consts: Vec::new(),
+            const_names: Vec::new(),
             passes: Vec::new(),
         }
     }
@@ -101,14 +113,17 @@ impl PlanBuilder {
         self.tensors[t.0].keep = true;
     }
 
-    /// Uploads constant values once (weights, biases, per-channel parameters).
+    /// Uploads constant values once (weights, biases, per-channel parameters). A constant may
+    /// exceed one binding (up to `max_buffer_size`) when its passes bind it in
+    /// [`Resource::ConstSlice`]s.
     pub fn constant(&mut self, name: &str, data: &[f32]) -> Result<ConstId> {
         let bytes = (data.len().max(1) * 4) as u64;
-        if bytes > self.gpu.max_binding() {
+        let limit = self.gpu.limits().max_buffer_size;
+        if bytes > limit {
             return Err(Error::TooLarge {
                 tensor: name.into(),
                 bytes,
-                limit: self.gpu.max_binding(),
+                limit,
             });
         }
         let padded;
@@ -128,6 +143,7 @@ impl PlanBuilder {
                 })
         })?;
         self.consts.push(buffer);
+        self.const_names.push(name.into());
         Ok(ConstId(self.consts.len() - 1))
     }
 
@@ -148,6 +164,22 @@ impl PlanBuilder {
             launch,
             writes: writes.to_vec(),
         });
+    }
+
+    /// Like [`PlanBuilder::pass`], with the kernel specialised by override `constants`.
+    pub fn pass_specialised(
+        &mut self,
+        kernel: &'static str,
+        entry: &'static str,
+        constants: &[(&'static str, f64)],
+        bindings: Vec<(u32, Resource)>,
+        writes: &[TensorId],
+        launch: Launch,
+    ) {
+        self.pass(kernel, entry, bindings, writes, launch);
+        if let Some(last) = self.passes.last_mut() {
+            last.constants = constants.to_vec();
+        }
     }
 
     /// Number of passes recorded so far.
@@ -213,6 +245,7 @@ impl PlanBuilder {
         })?;
         let mut passes = Vec::with_capacity(self.passes.len());
         for spec in &self.passes {
+            self.check_bindings(spec)?;
             let pipeline = gpu.pipeline(spec.kernel, spec.entry, &spec.constants)?;
             let uniforms: Vec<Option<wgpu::Buffer>> = spec
                 .bindings
@@ -240,18 +273,23 @@ impl PlanBuilder {
                 .map(|((binding, r), u)| {
                     let buffer = match r {
                         Resource::Tensor(t) => &buffers[assignment.slot_of[t.0]],
-                        Resource::Const(c) => &self.consts[c.0],
+                        Resource::Const(c) | Resource::ConstSlice { id: c, .. } => {
+                            &self.consts[c.0]
+                        }
                         Resource::Uniform(_) => u.as_ref().expect("uniform made above"),
                     };
-                    let size = match r {
-                        Resource::Tensor(t) => wgpu::BufferSize::new(self.tensors[t.0].bytes),
-                        _ => None,
+                    let (offset, size) = match r {
+                        Resource::Tensor(t) => (0, wgpu::BufferSize::new(self.tensors[t.0].bytes)),
+                        Resource::ConstSlice { offset, bytes, .. } => {
+                            (*offset, wgpu::BufferSize::new(*bytes))
+                        }
+                        _ => (0, None),
                     };
                     wgpu::BindGroupEntry {
                         binding: *binding,
                         resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
                             buffer,
-                            offset: 0,
+                            offset,
                             size,
                         }),
                     }
@@ -267,6 +305,7 @@ impl PlanBuilder {
                 })?;
             passes.push(ReadyPass {
                 label: spec.kernel,
+                entry: spec.entry,
                 pipeline,
                 bind_group,
                 grid: grid(&gpu, spec.launch)?,
@@ -286,6 +325,27 @@ impl PlanBuilder {
             _consts: self.consts,
             staging: None,
         })
+    }
+}
+
+impl PlanBuilder {
+    /// Fails with a clear error when a pass binds more of a constant than the device allows.
+    fn check_bindings(&self, spec: &PassSpec) -> Result<()> {
+        let limit = self.gpu.max_binding();
+        for (_, r) in &spec.bindings {
+            let (c, bytes) = match r {
+                Resource::Const(c) => (c, self.consts[c.0].size()),
+                Resource::ConstSlice { id, bytes, .. } => (id, *bytes),
+                _ => continue,
+            };
+            if bytes > limit {
+                return Err(Error::Invalid(format!(
+                    "{}::{} binds {bytes} bytes of constant '{}' but the device binds at most {limit} bytes per storage buffer",
+                    spec.kernel, spec.entry, self.const_names[c.0]
+                )));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -316,6 +376,7 @@ fn grid(gpu: &Gpu, launch: Launch) -> Result<[u32; 3]> {
 
 struct ReadyPass {
     label: &'static str,
+    entry: &'static str,
     pipeline: Arc<wgpu::ComputePipeline>,
     bind_group: wgpu::BindGroup,
     grid: [u32; 3],
@@ -430,6 +491,35 @@ impl Plan {
         for &(_, n) in outputs {
             out.push(values[at..at + n].to_vec());
             at += n;
+        }
+        Ok(out)
+    }
+
+    /// Runs every pass in a submission of its own and waits for it: wall time per pass, with
+    /// its label and entry point (for finding what is slow; run the plan once first so its
+    /// inputs are written).
+    pub fn profile(&self) -> Result<Vec<(String, std::time::Duration)>> {
+        let gpu = &self.gpu;
+        let mut out = Vec::with_capacity(self.passes.len());
+        for p in &self.passes {
+            let start = std::time::Instant::now();
+            gpu.scoped("profiling the plan", || {
+                let mut enc = gpu
+                    .device
+                    .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
+                {
+                    let mut cp = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                        label: None,
+                        timestamp_writes: None,
+                    });
+                    cp.set_pipeline(&p.pipeline);
+                    cp.set_bind_group(0, &p.bind_group, &[]);
+                    cp.dispatch_workgroups(p.grid[0], p.grid[1], p.grid[2]);
+                }
+                gpu.queue.submit([enc.finish()]);
+            })?;
+            gpu.wait()?;
+            out.push((format!("{}::{}", p.label, p.entry), start.elapsed()));
         }
         Ok(out)
     }

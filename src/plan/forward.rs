@@ -1,10 +1,11 @@
 //! Records the forward pass of a graph into a plan: one or two passes per node; reshapes alias.
 
 use super::builder::{ConstId, Launch, PlanBuilder, Resource, TensorId};
+pub(crate) use super::dense::dense_forward_pass;
 use crate::error::Result;
-use crate::gpu::KernelFlavor;
-use crate::layers::{Conv2d, Dense, Pool2d};
-use crate::model::{Graph, Op, Tensor};
+use crate::gpu::{KernelFlavor, SUBGROUP_LANES};
+use crate::layers::{Conv2d, Pool2d};
+use crate::model::{Graph, Op};
 
 /// Records the forward pass for `batch` items; returns the tensor holding each node's value.
 pub fn record_forward(b: &mut PlanBuilder, graph: &Graph, batch: usize) -> Result<Vec<TensorId>> {
@@ -42,7 +43,11 @@ pub fn record_forward(b: &mut PlanBuilder, graph: &Graph, batch: usize) -> Resul
                 conv_forward_pass(b, c, &lin, w, bias, xs[0], y);
             }
             Op::Dense(d) => {
-                let w = upload_dense(b, &node.name, &d.weight, d.bias.as_deref())?;
+                let w = b.constant(&format!("{}.weight", node.name), &d.weight.data)?;
+                let bias = b.constant(
+                    &format!("{}.bias", node.name),
+                    d.bias.as_deref().unwrap_or(&[]),
+                )?;
                 let lin = LinearPass {
                     batch,
                     input: in_shape.unwrap_or_default(),
@@ -51,7 +56,7 @@ pub fn record_forward(b: &mut PlanBuilder, graph: &Graph, batch: usize) -> Resul
                     input_mode: 0,
                     accumulate: false,
                 };
-                dense_forward_pass(b, d, &lin, &w, xs[0], y);
+                dense_forward_pass(b, d, &lin, w, bias, xs[0], y);
             }
             Op::BatchNorm(bn) => {
                 let affine: Vec<f32> = bn.scale.iter().chain(&bn.shift).cloned().collect();
@@ -289,160 +294,60 @@ pub(crate) fn conv_forward_pass(
     p.extend([lin.input_mode, lin.accumulate as u32]);
     let mg = lin.output[0] / c.groups;
     let npix = lin.output[1] * lin.output[2];
-    let (entry, launch) = match b.gpu().flavor() {
+    let bindings = binds(p, &[x], &[Resource::Const(w), Resource::Const(bias)], y);
+    let quads = subgroup_quads(mg);
+    let flavor = match b.gpu().flavor() {
+        KernelFlavor::Subgroup if quads.is_none() => KernelFlavor::Registers,
+        f => f,
+    };
+    match flavor {
         KernelFlavor::Registers => {
             let count = lin.batch * c.groups * mg.div_ceil(4) * npix.div_ceil(4);
-            (
-                "registers",
-                Launch::Flat {
-                    count: count as u64,
-                    size: 64,
-                },
-            )
+            let launch = Launch::Flat {
+                count: count as u64,
+                size: 64,
+            };
+            b.pass("layers/conv2d_forward", "registers", bindings, &[y], launch);
         }
-        KernelFlavor::Tiled => (
-            "tiled",
-            Launch::Grid([
+        KernelFlavor::Tiled => {
+            let launch = Launch::Grid([
                 npix.div_ceil(64) as u32,
                 mg.div_ceil(64) as u32,
                 (lin.batch * c.groups) as u32,
-            ]),
-        ),
-    };
-    b.pass(
-        "layers/conv2d_forward",
-        entry,
-        binds(p, &[x], &[Resource::Const(w), Resource::Const(bias)], y),
-        &[y],
-        launch,
-    );
-}
-
-/// A dense layer's weights, uploaded in blocks of rows that each fit one storage binding.
-#[derive(Clone, Debug)]
-pub(crate) struct DenseWeights {
-    blocks: Vec<DenseBlock>,
-}
-
-#[derive(Clone, Copy, Debug)]
-struct DenseBlock {
-    weight: ConstId,
-    bias: ConstId,
-    row0: usize,
-    rows: usize,
-}
-
-/// Uploads `weight` (`[out, in]`) and `bias` in row blocks no larger than the binding limit.
-pub(crate) fn upload_dense(
-    b: &mut PlanBuilder,
-    name: &str,
-    weight: &Tensor,
-    bias: Option<&[f32]>,
-) -> Result<DenseWeights> {
-    let (outputs, inputs) = (weight.shape[0], weight.shape[1]);
-    let per_block = (b.gpu().max_binding() / (inputs as u64 * 4)).max(1) as usize;
-    let mut blocks = Vec::new();
-    for row0 in (0..outputs).step_by(per_block) {
-        let rows = per_block.min(outputs - row0);
-        let w = b.constant(
-            &format!("{name}.weight[{row0}..]"),
-            &weight.data[row0 * inputs..(row0 + rows) * inputs],
-        )?;
-        let bias = b.constant(
-            &format!("{name}.bias[{row0}..]"),
-            bias.map_or(&[][..], |v| &v[row0..row0 + rows]),
-        )?;
-        blocks.push(DenseBlock {
-            weight: w,
-            bias,
-            row0,
-            rows,
-        });
-    }
-    Ok(DenseWeights { blocks })
-}
-
-/// The dense forward passes (one per weight block); `d` gives the shape only.
-pub(crate) fn dense_forward_pass(
-    b: &mut PlanBuilder,
-    d: &Dense,
-    lin: &LinearPass,
-    w: &DenseWeights,
-    x: TensorId,
-    y: TensorId,
-) {
-    let (outputs, inputs) = (d.weight.shape[0], d.weight.shape[1]);
-    for blk in &w.blocks {
-        let p = vec![
-            lin.batch as u32,
-            inputs as u32,
-            blk.rows as u32,
-            lin.has_bias as u32,
-            lin.input_mode,
-            lin.accumulate as u32,
-            blk.row0 as u32,
-            outputs as u32,
-        ];
-        let launch = Launch::Flat {
-            count: (blk.rows * lin.batch.div_ceil(4)) as u64,
-            size: 64,
-        };
-        let consts = [Resource::Const(blk.weight), Resource::Const(blk.bias)];
-        b.pass(
-            "layers/dense_forward",
-            "main",
-            binds(p, &[x], &consts, y),
-            &[y],
-            launch,
-        );
+            ]);
+            b.pass("layers/conv2d_forward", "tiled", bindings, &[y], launch);
+        }
+        KernelFlavor::Subgroup => {
+            let quads = quads.unwrap_or(1);
+            let mblocks = mg.div_ceil(4).div_ceil(8 * quads);
+            let count = lin.batch * c.groups * mblocks * npix.div_ceil(SUBGROUP_CONV_PIXELS);
+            let launch = Launch::Flat {
+                count: (count * SUBGROUP_LANES as usize) as u64,
+                size: SUBGROUP_LANES,
+            };
+            b.pass_specialised(
+                "layers/conv2d_forward_subgroup",
+                "subgroup",
+                &[("QUADS", quads as f64)],
+                bindings,
+                &[y],
+                launch,
+            );
+        }
     }
 }
 
-/// The dense adjoint passes `out (+)= coef · factor(x) · Wᵀ ȳ`, one per weight block (blocks
-/// after the first add to what the first wrote).
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn dense_adjoint_pass(
-    b: &mut PlanBuilder,
-    d: &Dense,
-    batch: usize,
-    w: &DenseWeights,
-    ybar: TensorId,
-    x: TensorId,
-    channel_values: ConstId,
-    out: TensorId,
-    mode: u32,
-    accumulate: bool,
-    coef: f32,
-) {
-    let (outputs, inputs) = (d.weight.shape[0], d.weight.shape[1]);
-    for (i, blk) in w.blocks.iter().enumerate() {
-        let acc = accumulate || i > 0;
-        let p = vec![
-            batch as u32,
-            inputs as u32,
-            blk.rows as u32,
-            mode,
-            acc as u32,
-            coef.to_bits(),
-            blk.row0 as u32,
-            outputs as u32,
-        ];
-        let consts = [
-            Resource::Const(blk.weight),
-            Resource::Tensor(x),
-            Resource::Const(channel_values),
-        ];
-        let launch = Launch::Flat {
-            count: (batch * inputs) as u64,
-            size: 64,
-        };
-        b.pass(
-            "layers/dense_transpose",
-            "main",
-            binds(p, &[ybar], &consts, out),
-            &[out],
-            launch,
-        );
+/// Output pixels per subgroup of the `subgroup` convolution (see scripts/gen_subgroup_kernels.py).
+const SUBGROUP_CONV_PIXELS: usize = 32;
+
+/// Channel quads per lane of the `subgroup` convolution for `mg` output channels per group (two
+/// from 64 channels, one from 16), or `None` when so few channels would leave most lanes idle:
+/// the `registers` kernel then serves, as fast there on lavapipe.
+fn subgroup_quads(mg: usize) -> Option<usize> {
+    match mg.div_ceil(4) {
+        q if q >= 16 => Some(2),
+        q if q >= 4 => Some(1),
+        _ => None,
     }
 }
 
@@ -456,7 +361,8 @@ pub(crate) struct PoolIo {
 }
 
 /// One pass of `shaders/layers/pool_transpose.wgsl`'s `entry` (avg_pool, max_pool,
-/// max_pool_gradient, max_pool_deeplift), storing `out (+)= factor(x) · adjoint`.
+/// max_pool_gradient, max_pool_deeplift), storing `out (+)= factor(x) · adjoint`; max_pool
+/// runs as max_pool_tiling where the windows tile the input.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn pool_backward_pass(
     b: &mut PlanBuilder,
@@ -480,12 +386,25 @@ pub(crate) fn pool_backward_pass(
     if let Some(y) = io.y {
         bindings.push((3, Resource::Tensor(y)));
     }
-    let count = (batch * input.iter().product::<usize>()) as u64;
-    b.pass(
-        "layers/pool_transpose",
-        entry,
-        bindings,
-        &[io.out],
-        Launch::Flat { count, size: 256 },
-    );
+    // Max-pool windows that tile the input exactly: one invocation per window, which loads
+    // the window once instead of once per input (a third of the loads).
+    let tiles = entry == "max_pool"
+        && pool.stride == pool.kernel
+        && pool.pads == [0; 4]
+        && input[1] == output[1] * pool.kernel[0]
+        && input[2] == output[2] * pool.kernel[1];
+    let (entry, count, size) = if tiles {
+        (
+            "max_pool_tiling",
+            batch * output.iter().product::<usize>(),
+            64,
+        )
+    } else {
+        (entry, batch * input.iter().product::<usize>(), 256)
+    };
+    let launch = Launch::Flat {
+        count: count as u64,
+        size,
+    };
+    b.pass("layers/pool_transpose", entry, bindings, &[io.out], launch);
 }

@@ -2,6 +2,8 @@
 
 pub(crate) mod adjoint;
 mod builder;
+pub mod conv_transpose;
+pub mod dense;
 pub mod forward;
 pub mod memory;
 pub mod predict;

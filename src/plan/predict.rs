@@ -16,8 +16,8 @@ pub struct ForwardPlan {
     out_shape: Vec<usize>,
 }
 
-/// The largest number of items per submission that keeps every tensor of `graph` bindable,
-/// at most `wanted`; fails when not even one item fits.
+/// Items per submission: at most `wanted`, few enough that every tensor of `graph` stays
+/// bindable, and splitting `wanted` items evenly; fails when not even one item fits.
 pub fn items_per_submission(gpu: &Gpu, graph: &Graph, wanted: usize) -> Result<usize> {
     let (name, per_item) = graph
         .nodes
@@ -39,7 +39,10 @@ pub fn items_per_submission(gpu: &Gpu, graph: &Graph, wanted: usize) -> Result<u
             limit,
         });
     }
-    Ok(wanted.max(1).min(fit))
+    // As few submissions as the limit allows, evenly filled: 16 items where 10 fit run as 8 + 8,
+    // not as 10 + 6 padded to 10.
+    let wanted = wanted.max(1);
+    Ok(wanted.div_ceil(wanted.div_ceil(fit)))
 }
 
 impl ForwardPlan {

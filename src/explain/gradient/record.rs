@@ -130,7 +130,6 @@ pub(crate) fn record_backward(
                     ybar: g,
                     x: values[input],
                     channel_values: unit,
-                    zero: unit,
                     out: dest,
                     mode: 0,
                     accumulate: acc,
@@ -139,7 +138,7 @@ pub(crate) fn record_backward(
                 match &node.op {
                     Op::Conv2d(c) => {
                         let w = LinearWeights::conv(b, &node.name, c)?;
-                        conv_adjoint(b, &node.name, c, &w, &io)?;
+                        conv_adjoint(b, c, &w, &io);
                     }
                     Op::Dense(d) => {
                         let w = LinearWeights::dense(b, &node.name, d)?;

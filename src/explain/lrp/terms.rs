@@ -8,7 +8,7 @@ use super::linear::{constant_input, modify_input, Linear};
 use super::record::Relevance;
 use crate::error::Result;
 use crate::explain::rules::{Group, InputMod, OutputMask, Rule, Term, WeightMod};
-use crate::model::{Graph, Tensor};
+use crate::model::{Graph, Op, Tensor};
 use crate::plan::adjoint::{conv_adjoint, dense_adjoint, AdjointIo, LinearWeights};
 use crate::plan::forward::{conv_forward_pass, dense_forward_pass, LinearPass};
 use crate::plan::{ConstId, Launch, PlanBuilder, Resource, TensorId};
@@ -50,13 +50,13 @@ fn upload(
 ) -> Result<LinearWeights> {
     let key = format!("{:?}", weights_key(layer));
     if let Some(w) = cache.get(&key) {
-        return Ok(w.clone());
+        return Ok(*w);
     }
     let w = match layer {
         Linear::Conv(c) => LinearWeights::conv(b, &format!("{name}'"), c)?,
         Linear::Dense(d) => LinearWeights::dense(b, &format!("{name}'"), d)?,
     };
-    cache.insert(key, w.clone());
+    cache.insert(key, w);
     Ok(w)
 }
 
@@ -88,9 +88,21 @@ pub(super) fn record_group(
     let in_shape = &ctx.graph.nodes[input].shape;
     let out_numel = ctx.batch * node.shape.iter().product::<usize>();
     let item_out: usize = node.shape.iter().product();
-    let terms: Vec<(Term, Linear)> = g
-        .terms
-        .iter()
+    // min(x, 0) is exactly zero after a ReLU: bias-free terms of it add nothing to z and send
+    // nothing back, so they get no passes (half of z⁺'s and αβ's work in ReLU networks).
+    let vanishes = |t: &Term| {
+        t.input == InputMod::Negative
+            && (!t.bias || ctx.ignore_bias || !layer.has_bias())
+            && nonnegative(ctx.graph, input)
+    };
+    let kept: Vec<&Term> = g.terms.iter().filter(|t| !vanishes(t)).collect();
+    let kept = if kept.is_empty() {
+        g.terms.iter().collect()
+    } else {
+        kept
+    };
+    let terms: Vec<(Term, Linear)> = kept
+        .into_iter()
         .map(|t| (*t, layer.for_term(t, ctx.ignore_bias)))
         .collect();
     let dynamic: Vec<&(Term, Linear)> = terms
@@ -127,8 +139,8 @@ pub(super) fn record_group(
                 (Linear::Conv(c), LinearWeights::Conv { forward, bias, .. }) => {
                     conv_forward_pass(b, c, &lin, *forward, *bias, ctx.values[input], z)
                 }
-                (Linear::Dense(d), LinearWeights::Dense(dw)) => {
-                    dense_forward_pass(b, d, &lin, dw, ctx.values[input], z)
+                (Linear::Dense(d), LinearWeights::Dense { weight, bias }) => {
+                    dense_forward_pass(b, d, &lin, *weight, *bias, ctx.values[input], z)
                 }
                 _ => unreachable!("weights are uploaded for the layer's kind"),
             }
@@ -190,18 +202,32 @@ pub(super) fn record_group(
             ybar: s,
             x: ctx.values[input],
             channel_values,
-            zero: ctx.zero,
             out: dest,
             mode: factor(t.input),
             accumulate: acc,
             coef: g.coef,
         };
         match l {
-            Linear::Conv(c) => conv_adjoint(b, &node.name, c, &w, &io)?,
+            Linear::Conv(c) => conv_adjoint(b, c, &w, &io),
             Linear::Dense(d) => dense_adjoint(b, d, &w, &io),
         }
     }
     Ok(())
+}
+
+/// Whether every value of node `id` is ≥ 0 whatever the input: ReLUs, clips at or above zero,
+/// and pooling, reshapes, sums and concatenations of such values.
+fn nonnegative(graph: &Graph, id: usize) -> bool {
+    let node = &graph.nodes[id];
+    match &node.op {
+        Op::Relu | Op::Softmax => true,
+        Op::Clip { min, .. } => *min >= 0.0,
+        Op::MaxPool2d(_) | Op::AvgPool2d(_) | Op::GlobalAvgPool | Op::Reshape => {
+            nonnegative(graph, node.inputs[0])
+        }
+        Op::Add | Op::Concat => node.inputs.iter().all(|&i| nonnegative(graph, i)),
+        _ => false,
+    }
 }
 
 /// The summed z of the constant-input terms for one item, or `None` when there are none.

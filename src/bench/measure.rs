@@ -1,0 +1,154 @@
+//! Timing a model's forward and LRP plans on one batch size, and the numbers a table row shows.
+
+use std::time::{Duration, Instant};
+
+use super::models::BenchModel;
+use crate::error::Result;
+use crate::explain::{Bound, Composite, LrpPlan, Target};
+use crate::gpu::Gpu;
+use crate::model::zoo::Normal;
+use crate::model::{Graph, Tensor};
+use crate::plan::ForwardPlan;
+
+/// The LRP composite benchmarks time: Zennit's EpsilonPlusFlat with box bounds [0, 1].
+pub fn bench_composite() -> Composite {
+    Composite::preset("epsilon-plus-flat", Bound::Scalar(0.0), Bound::Scalar(1.0))
+        .expect("a built-in preset")
+}
+
+/// A seeded standard-normal batch `[batch, ...input]` for `graph`.
+pub fn bench_input(graph: &Graph, batch: usize) -> Tensor {
+    let shape = std::iter::once(batch)
+        .chain(graph.input_shape().iter().copied())
+        .collect();
+    Normal::new(batch as u64).tensor(shape)
+}
+
+/// A forward plan with its input, ready to be run repeatedly.
+pub struct ForwardBench {
+    plan: ForwardPlan,
+    x: Tensor,
+}
+
+impl ForwardBench {
+    /// Plans `graph`'s forward pass for `batch` items.
+    pub fn new(gpu: &Gpu, graph: &Graph, batch: usize) -> Result<Self> {
+        Ok(ForwardBench {
+            plan: ForwardPlan::new(gpu, graph, batch)?,
+            x: bench_input(graph, batch),
+        })
+    }
+
+    /// Items per submission (fewer than the batch when the device's binding limit requires it).
+    pub fn per_submission(&self) -> usize {
+        self.plan.batch()
+    }
+
+    /// The plan (to profile it).
+    pub fn plan(&self) -> &crate::plan::Plan {
+        self.plan.plan()
+    }
+
+    /// Runs the batch once, outputs read back.
+    pub fn run(&mut self) -> Result<()> {
+        self.plan.run(&self.x).map(|_| ())
+    }
+}
+
+/// An LRP plan (forward + backward in one submission) with its input, ready to be run repeatedly.
+pub struct LrpBench {
+    plan: LrpPlan,
+    x: Tensor,
+    targets: Vec<Target>,
+}
+
+impl LrpBench {
+    /// Plans LRP with `composite` on `graph` for `batch` items, explaining the predicted class.
+    pub fn new(gpu: &Gpu, graph: &Graph, composite: &Composite, batch: usize) -> Result<Self> {
+        Ok(LrpBench {
+            plan: LrpPlan::new(gpu, graph, composite, batch, false)?,
+            x: bench_input(graph, batch),
+            targets: vec![Target::parse("pred")?],
+        })
+    }
+
+    /// The plan (to profile it).
+    pub fn plan(&self) -> &crate::plan::Plan {
+        self.plan.plan()
+    }
+
+    /// Explains the batch once, relevance read back.
+    pub fn run(&mut self) -> Result<()> {
+        self.plan.run(&self.x, &self.targets).map(|_| ())
+    }
+}
+
+/// Runs `f` once to warm up (pipelines, caches), then `reps` times; returns the median time.
+pub fn median_time(reps: usize, mut f: impl FnMut() -> Result<()>) -> Result<Duration> {
+    f()?;
+    let mut times = Vec::with_capacity(reps.max(1));
+    for _ in 0..reps.max(1) {
+        let t = Instant::now();
+        f()?;
+        times.push(t.elapsed());
+    }
+    times.sort();
+    Ok(times[times.len() / 2])
+}
+
+/// One measured row: a model at one batch size.
+#[derive(Clone, Debug)]
+pub struct Row {
+    /// Model name.
+    pub model: String,
+    /// Items per run.
+    pub batch: usize,
+    /// Items per GPU submission.
+    pub per_submission: usize,
+    /// Multiply-adds of one item's forward pass.
+    pub macs_per_item: u64,
+    /// Median forward time of the batch.
+    pub forward: Duration,
+    /// Median LRP time of the batch (forward + backward), when measured.
+    pub lrp: Option<Duration>,
+}
+
+impl Row {
+    /// Forward throughput, items per second.
+    pub fn images_per_s(&self) -> f64 {
+        self.batch as f64 / self.forward.as_secs_f64()
+    }
+
+    /// Forward arithmetic rate, 2 FLOP per multiply-add of the items asked for.
+    pub fn gflops(&self) -> f64 {
+        2.0 * self.macs_per_item as f64 * self.batch as f64 / self.forward.as_secs_f64() / 1e9
+    }
+
+    /// LRP time ÷ forward time.
+    pub fn lrp_ratio(&self) -> Option<f64> {
+        self.lrp
+            .map(|l| l.as_secs_f64() / self.forward.as_secs_f64())
+    }
+}
+
+/// Times `model`'s forward pass (and LRP unless `lrp` is false) at `batch`, median of `reps`.
+pub fn measure(gpu: &Gpu, model: &BenchModel, batch: usize, reps: usize, lrp: bool) -> Result<Row> {
+    let mut fwd = ForwardBench::new(gpu, &model.graph, batch)?;
+    let forward = median_time(reps, || fwd.run())?;
+    let per_submission = fwd.per_submission();
+    drop(fwd);
+    let lrp = if lrp {
+        let mut l = LrpBench::new(gpu, &model.graph, &bench_composite(), batch)?;
+        Some(median_time(reps, || l.run())?)
+    } else {
+        None
+    };
+    Ok(Row {
+        model: model.name.clone(),
+        batch,
+        per_submission,
+        macs_per_item: model.graph.macs_per_item(),
+        forward,
+        lrp,
+    })
+}

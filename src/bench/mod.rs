@@ -1,0 +1,13 @@
+//! Measurement shared by the criterion benches (`benches/`) and `glimpse bench`: the matmul
+//! ceiling and kernel rates per flavor, forward and LRP timings of a model, and the tables.
+
+pub mod kernels;
+pub mod matmul;
+pub mod measure;
+pub mod models;
+pub mod table;
+
+pub use kernels::{ceiling_gflops, measure_kernels, KernelRow};
+pub use matmul::{matmul, matmul_launch, MatmulBench};
+pub use measure::{bench_composite, measure, ForwardBench, LrpBench, Row};
+pub use models::{named_model, BenchModel, DEFAULT_MODELS};

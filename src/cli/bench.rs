@@ -1,0 +1,82 @@
+//! `glimpse bench`: forward throughput and LRP cost per model and batch size, against the
+//! device's matmul ceiling, in one run, as Markdown tables.
+
+use clap::Args;
+
+use crate::bench::kernels::{ceiling_gflops, measure_kernels};
+use crate::bench::models::{named_model, DEFAULT_MODELS, MODEL_NAMES};
+use crate::bench::table::{kernel_table, model_table};
+use crate::bench::{measure, KernelRow};
+use crate::error::{Error, Result};
+use crate::gpu::Gpu;
+
+/// Arguments of `glimpse bench`.
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Models, comma-separated: lenet, resnet, vgg16, vgg-small or paths to .onnx files.
+    #[arg(long, value_delimiter = ',', default_values_t = DEFAULT_MODELS.map(String::from))]
+    pub models: Vec<String>,
+    /// Batch sizes, comma-separated.
+    #[arg(long, value_delimiter = ',', default_values_t = [1usize, 16])]
+    pub batches: Vec<usize>,
+    /// Timed runs per measurement (after one warm-up run); the median is reported.
+    #[arg(long, default_value_t = 3)]
+    pub reps: usize,
+    /// Time the forward pass only.
+    #[arg(long)]
+    pub no_lrp: bool,
+    /// Skip the per-flavor kernel table (the ceiling is still measured).
+    #[arg(long)]
+    pub no_kernels: bool,
+}
+
+/// Runs `glimpse bench`, printing to stdout (progress to stderr).
+pub fn run(args: &BenchArgs) -> Result<()> {
+    if args.batches.contains(&0) {
+        return Err(Error::Invalid("--batches: sizes must be positive".into()));
+    }
+    let models = args
+        .models
+        .iter()
+        .map(|m| named_model(m))
+        .collect::<Result<Vec<_>>>()
+        .map_err(|e| Error::Invalid(format!("{e} (models: {MODEL_NAMES})")))?;
+    let gpu = Gpu::new()?;
+    let info = gpu.info();
+    println!(
+        "adapter: {} ({:?}, {:?}); driver: {} {}; kernels: {}\n",
+        info.name,
+        info.device_type,
+        info.backend,
+        info.driver,
+        info.driver_info,
+        gpu.flavor().name()
+    );
+    let kernels: Vec<KernelRow> = if args.no_kernels {
+        Vec::new()
+    } else {
+        eprintln!("timing kernels per flavor ...");
+        measure_kernels(&gpu, args.reps)?
+    };
+    let ceiling = match kernels.iter().find(|k| k.flavor == gpu.flavor()) {
+        Some(k) => k.matmul_gflops,
+        None => ceiling_gflops(&gpu, args.reps)?,
+    };
+    if !kernels.is_empty() {
+        println!("{}", kernel_table(&kernels, gpu.flavor()));
+    }
+    println!(
+        "ceiling: {ceiling:.1} GFLOP/s (matmul 1024³, {} kernels)\n",
+        gpu.flavor().name()
+    );
+    let mut rows = Vec::new();
+    for model in &models {
+        for &batch in &args.batches {
+            eprintln!("timing {} at batch {batch} ...", model.name);
+            rows.push(measure(&gpu, model, batch, args.reps, !args.no_lrp)?);
+        }
+    }
+    println!("{}", model_table(&rows, ceiling));
+    println!("LRP: EpsilonPlusFlat (conv z⁺, dense ε, first layer flat), forward + backward in one submission.");
+    Ok(())
+}
