@@ -4,10 +4,12 @@
 pub mod kernels;
 pub mod matmul;
 pub mod measure;
+pub mod methods;
 pub mod models;
 pub mod table;
 
 pub use kernels::{ceiling_gflops, measure_kernels, KernelRow};
 pub use matmul::{matmul, matmul_launch, MatmulBench};
 pub use measure::{bench_composite, measure, ForwardBench, LrpBench, Row};
+pub use methods::{measure_methods, method_table, MethodRow};
 pub use models::{named_model, BenchModel, DEFAULT_MODELS};

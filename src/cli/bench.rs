@@ -6,7 +6,7 @@ use clap::Args;
 use crate::bench::kernels::{ceiling_gflops, measure_kernels};
 use crate::bench::models::{named_model, DEFAULT_MODELS, MODEL_NAMES};
 use crate::bench::table::{kernel_table, model_table};
-use crate::bench::{measure, KernelRow};
+use crate::bench::{measure, measure_methods, method_table, KernelRow};
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 
@@ -28,6 +28,10 @@ pub struct BenchArgs {
     /// Skip the per-flavor kernel table (the ceiling is still measured).
     #[arg(long)]
     pub no_kernels: bool,
+    /// Also time the gradient and CAM family (saliency, IG, SmoothGrad, guided backprop,
+    /// Grad-CAM) as ratios to the forward pass.
+    #[arg(long)]
+    pub methods: bool,
 }
 
 /// Runs `glimpse bench`, printing to stdout (progress to stderr).
@@ -77,6 +81,20 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         }
     }
     println!("{}", model_table(&rows, ceiling));
+    if args.methods {
+        let mut method_rows = Vec::new();
+        for model in &models {
+            for &batch in &args.batches {
+                eprintln!(
+                    "timing the gradient and CAM family on {} at batch {batch} ...",
+                    model.name
+                );
+                method_rows.push(measure_methods(&gpu, model, batch, args.reps)?);
+            }
+        }
+        println!("{}", method_table(&method_rows));
+        println!("Each cell: the method's time ÷ the forward time of the same batch (IG and SmoothGrad run all steps / samples).\n");
+    }
     println!("LRP: EpsilonPlusFlat (conv z⁺, dense ε, first layer flat), forward + backward in one submission.");
     Ok(())
 }

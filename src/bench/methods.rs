@@ -1,0 +1,111 @@
+//! The cost of the gradient and CAM family as ratios to the forward pass of the same batch, for
+//! the table beside Captum's (benches/peers/captum_bench.py times the same set on PyTorch).
+
+use std::time::Duration;
+
+use super::measure::{bench_input, median_time, ForwardBench};
+use super::models::BenchModel;
+use crate::error::Result;
+use crate::explain::cam::{CamKind, CamPlan};
+use crate::explain::gradient::{
+    Baseline, GradientMap, GradientPlan, IntegratedGradients, Riemann, SmoothGrad, SmoothKind,
+    SmoothOptions,
+};
+use crate::explain::Target;
+use crate::gpu::Gpu;
+
+/// Path points of integrated gradients in the table (as the Captum script).
+pub const IG_STEPS: usize = 32;
+/// Noisy copies of SmoothGrad in the table (as the Captum script).
+pub const SG_SAMPLES: usize = 16;
+/// Column names, in order.
+pub const METHOD_COLUMNS: [&str; 5] = [
+    "Saliency",
+    "IG (32 steps)",
+    "SmoothGrad (16)",
+    "GuidedBackprop",
+    "Grad-CAM",
+];
+
+/// One model at one batch size: the forward time and each method's time ÷ it.
+#[derive(Clone, Debug)]
+pub struct MethodRow {
+    pub model: String,
+    pub batch: usize,
+    pub forward: Duration,
+    /// Ratios in the order of [`METHOD_COLUMNS`].
+    pub ratios: Vec<f64>,
+}
+
+/// Times the five methods on `model` at `batch` (median of `reps` after a warm-up each).
+pub fn measure_methods(
+    gpu: &Gpu,
+    model: &BenchModel,
+    batch: usize,
+    reps: usize,
+) -> Result<MethodRow> {
+    let graph = &model.graph;
+    let mut fwd = ForwardBench::new(gpu, graph, batch)?;
+    let forward = median_time(reps, || fwd.run())?;
+    drop(fwd);
+    let x = bench_input(graph, batch);
+    let t = vec![Target::Predicted];
+    // Gradients per submission: the batch, or all steps / samples of one input and more.
+    let per = (batch * IG_STEPS).min(64).max(batch);
+    let mut saliency = GradientPlan::new(gpu, graph, GradientMap::Saliency, batch)?;
+    let mut ig = IntegratedGradients::new(
+        gpu,
+        graph,
+        Baseline::parse("zero")?,
+        IG_STEPS,
+        Riemann::Middle,
+        per,
+    )?;
+    let options = SmoothOptions {
+        kind: SmoothKind::Mean,
+        samples: SG_SAMPLES,
+        sigma: 0.1,
+        abs: true,
+        ..SmoothOptions::default()
+    };
+    let mut smooth = SmoothGrad::new(gpu, graph, options, per)?;
+    let mut guided = GradientPlan::new(gpu, graph, GradientMap::GuidedBackprop, batch)?;
+    let mut cam = CamPlan::new(gpu, graph, CamKind::GradCam, None, batch)?;
+    let times = [
+        median_time(reps, || saliency.run(&x, &t).map(|_| ()))?,
+        median_time(reps, || ig.run(&x, &t).map(|_| ()))?,
+        median_time(reps, || smooth.run(&x, &t).map(|_| ()))?,
+        median_time(reps, || guided.run(&x, &t).map(|_| ()))?,
+        median_time(reps, || cam.run(&x, &t).map(|_| ()))?,
+    ];
+    Ok(MethodRow {
+        model: model.name.clone(),
+        batch,
+        forward,
+        ratios: times
+            .iter()
+            .map(|d| d.as_secs_f64() / forward.as_secs_f64())
+            .collect(),
+    })
+}
+
+/// The Markdown table of method rows.
+pub fn method_table(rows: &[MethodRow]) -> String {
+    let mut s = format!(
+        "| model | batch | forward ms | {} |\n|---|---:|---:|",
+        METHOD_COLUMNS.join(" | ")
+    );
+    s.push_str(&"---:|".repeat(METHOD_COLUMNS.len()));
+    s.push('\n');
+    for r in rows {
+        let cells: Vec<String> = r.ratios.iter().map(|v| format!("{v:.2}")).collect();
+        s.push_str(&format!(
+            "| {} | {} | {:.1} | {} |\n",
+            r.model,
+            r.batch,
+            r.forward.as_secs_f64() * 1e3,
+            cells.join(" | ")
+        ));
+    }
+    s
+}
