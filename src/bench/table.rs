@@ -66,7 +66,7 @@ mod tests {
             lrp: Some(Duration::from_millis(500)),
         };
         // 4 items / 0.2 s = 20 images/s; 2·1e9·4 / 0.2 s = 40 GFLOP/s, half a ceiling of 80.
-        let t = model_table(&[row.clone()], 80.0);
+        let t = model_table(std::slice::from_ref(&row), 80.0);
         assert!(
             t.contains("| m | 4 | 2 | 200.0 | 20.0 | 40.00 | 0.500 | 500.0 | 2.50 |"),
             "{t}"
