@@ -40,7 +40,7 @@ lint:
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps
 
 bench: vulkan
-	$(CARGO) bench --bench forward
+	$(CARGO) bench --bench forward --bench lrp
 
 ## Regenerates assets/ (needs PyTorch etc.; see scripts/README.md).
 fixtures:

@@ -22,6 +22,11 @@ IG_STEPS = 32
 SG_SAMPLES = 16
 
 
+# Forward + backward passes per input item of each method, to skip runs over --budget.
+PASSES = {"Saliency": 1, f"IG ({IG_STEPS} steps)": IG_STEPS, f"SmoothGrad ({SG_SAMPLES})": SG_SAMPLES,
+          "GuidedBackprop": 1, "LayerGradCam": 1}
+
+
 def methods(model, conv):
     """name → f(x, target) computing the attribution."""
     return {
@@ -42,6 +47,9 @@ def main():
     ap.add_argument("--models", default="lenet,resnet,vgg16")
     ap.add_argument("--batches", default="1,16")
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--budget", type=float, default=60.0,
+                    help="skip a method whose one run would take longer than this many seconds "
+                         "(estimated as 3 forwards per forward + backward pass)")
     args = ap.parse_args()
     print(f"Captum on CPU ({environment()}); each cell: time ÷ forward time\n")
     names = list(methods(None, None))
@@ -55,11 +63,14 @@ def main():
                 target = model(x).argmax(1)
             fwd = forward_time(model, x, args.reps)
             cells = []
-            for f in methods(model, conv).values():
-                cells.append(median_time(lambda: f(x.clone().requires_grad_(), target),
-                                         args.reps) / fwd)
-            print(f"| {name} | {batch} | {fwd * 1e3:.1f} | "
-                  + " | ".join(f"{c:.2f}" for c in cells) + " |", flush=True)
+            for method, f in methods(model, conv).items():
+                if 3 * fwd * PASSES[method] > args.budget:
+                    cells.append("skipped")
+                    continue
+                t = median_time(lambda: f(x.clone().requires_grad_(), target), args.reps)
+                cells.append(f"{t / fwd:.2f}")
+            print(f"| {name} | {batch} | {fwd * 1e3:.1f} | " + " | ".join(cells) + " |",
+                  flush=True)
 
 
 if __name__ == "__main__":

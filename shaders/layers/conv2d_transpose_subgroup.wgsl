@@ -10,7 +10,8 @@
 // which multiplies them by its QUADS vec4s of weights (channel quads 8q + lane). A tap lands on
 // output row i = (y + pt − u·dy) / sy when that division is exact: with y + pt = qa·sy + ra and
 // u·dy = qb·sy + rb, exactly when ra = rb, and then i = qa − qb (one division per pixel, not per
-// tap). QUADS (1..2) is an override constant chosen per layer from its input channels.
+// tap; none at all with UNIT_STRIDE). QUADS (1..2) and UNIT_STRIDE are override
+// constants chosen per layer.
 
 struct Params {
     n: u32, cin: u32, h: u32, w: u32,
@@ -29,6 +30,8 @@ struct Params {
 
 // Input-channel quads per lane: the subgroup computes 32·QUADS input channels.
 override QUADS: u32 = 1u;
+// Stride 1 in both directions: every tap lands on an output pixel (or outside), no division.
+override UNIT_STRIDE: bool = false;
 
 fn put(n: u32, g: u32, c: u32, pix: u32, v: f32) {
     let cin_g = p.cin / p.groups;
@@ -53,7 +56,8 @@ fn put4(n: u32, g: u32, c: u32, pix: u32, v: vec4<f32>) {
 fn tap(plane: u32, qa: i32, ra: u32, qb: i32, rb: u32, qx: i32, rx: u32, qbx: i32, rbx: u32) -> f32 {
     let i = qa - qb;
     let j = qx - qbx;
-    let inside = ra == rb && rx == rbx && i >= 0 && j >= 0 && i < i32(p.oh) && j < i32(p.ow);
+    let exact = UNIT_STRIDE || (ra == rb && rx == rbx);
+    let inside = exact && i >= 0 && j >= 0 && i < i32(p.oh) && j < i32(p.ow);
     let at = select(0u, (plane + u32(i)) * p.ow + u32(j), inside);
     return select(0.0, ybar[at], inside);
 }
@@ -180,12 +184,20 @@ fn subgroup(
         let plane = (n * p.cout + g * mg + m) * p.oh;
         for (var u = 0u; u < p.kh; u++) {
             let by = u * p.dy;
-            let qby = i32(by / p.sy);
-            let rby = by % p.sy;
+            var qby = i32(by);
+            var rby = 0u;
+            if (!UNIT_STRIDE) {
+                qby = i32(by / p.sy);
+                rby = by % p.sy;
+            }
             for (var v = 0u; v < p.kw; v++) {
                 let bx = v * p.dx;
-                let qbx = i32(bx / p.sx);
-                let rbx = bx % p.sx;
+                var qbx = i32(bx);
+                var rbx = 0u;
+                if (!UNIT_STRIDE) {
+                    qbx = i32(bx / p.sx);
+                    rbx = bx % p.sx;
+                }
                 let row = (g * kk + k) * cg4;
                 let y0 = tap(plane, qy0, ry0, qby, rby, qx0, rx0, qbx, rbx);
                 let y1 = tap(plane, qy1, ry1, qby, rby, qx1, rx1, qbx, rbx);

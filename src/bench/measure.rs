@@ -92,8 +92,7 @@ pub fn median_time(reps: usize, mut f: impl FnMut() -> Result<()>) -> Result<Dur
         f()?;
         times.push(t.elapsed());
     }
-    times.sort();
-    Ok(times[times.len() / 2])
+    Ok(median(times))
 }
 
 /// One measured row: a model at one batch size.
@@ -131,24 +130,42 @@ impl Row {
     }
 }
 
-/// Times `model`'s forward pass (and LRP unless `lrp` is false) at `batch`, median of `reps`.
+/// Times `model`'s forward pass (and LRP unless `lrp` is false) at `batch`: one warm-up run
+/// each, then `reps` rounds that run forward and LRP alternately, so that both see the same
+/// load on a shared machine; medians.
 pub fn measure(gpu: &Gpu, model: &BenchModel, batch: usize, reps: usize, lrp: bool) -> Result<Row> {
     let mut fwd = ForwardBench::new(gpu, &model.graph, batch)?;
-    let forward = median_time(reps, || fwd.run())?;
-    let per_submission = fwd.per_submission();
-    drop(fwd);
-    let lrp = if lrp {
-        let mut l = LrpBench::new(gpu, &model.graph, &bench_composite(), batch)?;
-        Some(median_time(reps, || l.run())?)
-    } else {
-        None
+    let mut exp = match lrp {
+        true => Some(LrpBench::new(gpu, &model.graph, &bench_composite(), batch)?),
+        false => None,
     };
+    fwd.run()?;
+    if let Some(e) = exp.as_mut() {
+        e.run()?;
+    }
+    let (mut tf, mut tl) = (Vec::new(), Vec::new());
+    for _ in 0..reps.max(1) {
+        let t = Instant::now();
+        fwd.run()?;
+        tf.push(t.elapsed());
+        if let Some(e) = exp.as_mut() {
+            let t = Instant::now();
+            e.run()?;
+            tl.push(t.elapsed());
+        }
+    }
     Ok(Row {
         model: model.name.clone(),
         batch,
-        per_submission,
+        per_submission: fwd.per_submission(),
         macs_per_item: model.graph.macs_per_item(),
-        forward,
-        lrp,
+        forward: median(tf),
+        lrp: exp.map(|_| median(tl)),
     })
+}
+
+/// The median of some durations (zero for none).
+pub fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v.get(v.len() / 2).copied().unwrap_or_default()
 }

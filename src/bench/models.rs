@@ -53,3 +53,17 @@ fn asset(file: &str) -> PathBuf {
         .join("assets/models")
         .join(file)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_resolve_and_unknown_names_list_the_choices() {
+        let m = named_model("vgg-small").unwrap();
+        assert_eq!(m.graph.input_shape(), &[3, 64, 64]);
+        assert_eq!(named_model("lenet").unwrap().graph.output_shape(), &[10]);
+        let err = named_model("alexnet").err().expect("unknown").to_string();
+        assert!(err.contains("alexnet") && err.contains("vgg16"), "{err}");
+    }
+}

@@ -48,3 +48,49 @@ pub fn model_table(rows: &[Row], ceiling: f64) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn rows_show_throughput_rate_ceiling_share_and_lrp_ratio() {
+        let row = Row {
+            model: "m".into(),
+            batch: 4,
+            per_submission: 2,
+            macs_per_item: 1_000_000_000,
+            forward: Duration::from_millis(200),
+            lrp: Some(Duration::from_millis(500)),
+        };
+        // 4 items / 0.2 s = 20 images/s; 2·1e9·4 / 0.2 s = 40 GFLOP/s, half a ceiling of 80.
+        let t = model_table(std::slice::from_ref(&row), 80.0);
+        assert!(
+            t.contains("| m | 4 | 2 | 200.0 | 20.0 | 40.00 | 0.500 | 500.0 | 2.50 |"),
+            "{t}"
+        );
+        let t = model_table(&[Row { lrp: None, ..row }], 80.0);
+        assert!(t.contains("| – | – |"), "{t}");
+    }
+
+    #[test]
+    fn kernel_rows_mark_the_flavor_in_use() {
+        let rows = [
+            KernelRow {
+                flavor: KernelFlavor::Registers,
+                matmul_gflops: 18.0,
+                conv_gflops: 9.0,
+            },
+            KernelRow {
+                flavor: KernelFlavor::Subgroup,
+                matmul_gflops: 70.0,
+                conv_gflops: 50.0,
+            },
+        ];
+        let t = kernel_table(&rows, KernelFlavor::Subgroup);
+        assert!(t.contains("| registers | 18.0 | 9.0 |"), "{t}");
+        assert!(t.contains("| subgroup (used) | 70.0 | 50.0 |"), "{t}");
+    }
+}

@@ -111,7 +111,10 @@ pub(crate) fn conv_transpose_pass(
             b.pass_specialised(
                 "layers/conv2d_transpose_subgroup",
                 "subgroup",
-                &[("QUADS", quads as f64)],
+                &[
+                    ("QUADS", quads as f64),
+                    ("UNIT_STRIDE", (c.stride == [1, 1]) as u8 as f64),
+                ],
                 bindings,
                 &[out],
                 launch,
