@@ -4,6 +4,7 @@ pub(crate) mod adjoint;
 mod builder;
 pub mod conv_transpose;
 pub mod dense;
+pub(crate) mod flow;
 pub mod forward;
 pub mod memory;
 pub mod predict;

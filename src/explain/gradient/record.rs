@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 use crate::layers::Pool2d;
 use crate::model::{Graph, Op};
 use crate::plan::adjoint::{conv_adjoint, dense_adjoint, AdjointIo, LinearWeights};
+use crate::plan::flow::Flow;
 use crate::plan::forward::{binds, pool_backward_pass, PoolIo};
 use crate::plan::{ConstId, Launch, PlanBuilder, Resource, TensorId};
 
@@ -44,36 +45,6 @@ pub(crate) struct BackwardTensors {
     pub gradient: TensorId,
 }
 
-/// Where each node's gradient lives while the pass is recorded; the first writer of a tensor
-/// overwrites it, later ones add.
-struct Grads {
-    tensor: Vec<Option<TensorId>>,
-    written: Vec<bool>,
-}
-
-impl Grads {
-    fn dest(
-        &mut self,
-        b: &mut PlanBuilder,
-        graph: &Graph,
-        batch: usize,
-        i: usize,
-    ) -> Result<(TensorId, bool)> {
-        let t = match self.tensor[i] {
-            Some(t) => t,
-            None => {
-                let numel = batch * graph.nodes[i].shape.iter().product::<usize>();
-                let t = b.tensor(&format!("grad[{}]", graph.nodes[i].name), numel)?;
-                self.tensor[i] = Some(t);
-                t
-            }
-        };
-        let accumulate = self.written[i];
-        self.written[i] = true;
-        Ok((t, accumulate))
-    }
-}
-
 /// Records the backward pass of `batch` items from node `start` (seeded with the target
 /// weighting) down to node `stop < start`, whose gradient it returns. `values` hold the forward
 /// pass; for [`Backward::DeepLift`] they hold `2 · batch` items, the references last.
@@ -87,10 +58,7 @@ pub(crate) fn record_backward(
     mode: Backward,
 ) -> Result<BackwardTensors> {
     let consumers = graph.consumers();
-    let mut grads = Grads {
-        tensor: vec![None; graph.nodes.len()],
-        written: vec![false; graph.nodes.len()],
-    };
+    let mut grads = Flow::new(graph, "grad");
     let features: usize = graph.nodes[start].shape.iter().product();
     let target = b.tensor("target", batch * (features + 1))?;
     let (seed, _) = grads.dest(b, graph, batch, start)?;
@@ -111,7 +79,7 @@ pub(crate) fn record_backward(
     );
     let unit = b.constant("one", &[1.0])?;
     for k in (stop + 1..=start).rev() {
-        let Some(g) = grads.tensor[k] else { continue };
+        let Some(g) = grads.get(k) else { continue };
         let node = &graph.nodes[k];
         let numel = batch * node.shape.iter().product::<usize>();
         let input = node.inputs.first().copied().unwrap_or(0);
@@ -243,10 +211,7 @@ pub(crate) fn record_backward(
             Op::Add | Op::Reshape => {
                 // The gradient passes unchanged to every input; a sole reader shares the tensor.
                 for &i in &node.inputs {
-                    if consumers[i].len() == 1 && grads.tensor[i].is_none() {
-                        grads.tensor[i] = Some(g);
-                        grads.written[i] = true;
-                    } else {
+                    if !(consumers[i].len() == 1 && grads.share(i, g)) {
                         let (dest, acc) = grads.dest(b, graph, batch, i)?;
                         scale_pass(b, g, unit, dest, numel, 1, 1, acc);
                     }
@@ -262,7 +227,7 @@ pub(crate) fn record_backward(
             Op::Input => {}
         }
     }
-    let gradient = grads.tensor[stop].ok_or_else(|| {
+    let gradient = grads.get(stop).ok_or_else(|| {
         Error::Graph(format!(
             "no gradient reaches node '{}' from '{}'",
             graph.nodes[stop].name, graph.nodes[start].name

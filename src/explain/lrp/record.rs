@@ -13,39 +13,9 @@ use crate::error::Result;
 use crate::explain::rules::{OutputMask, Rule};
 use crate::model::{Graph, Op};
 use crate::plan::adjoint::mac_pass;
+use crate::plan::flow::Flow;
 use crate::plan::forward::{binds, pool_backward_pass, PoolIo};
 use crate::plan::{Launch, PlanBuilder, TensorId};
-
-/// Where the relevance of each node lives while the backward pass is recorded.
-pub(super) struct Relevance {
-    tensor: Vec<Option<TensorId>>,
-    written: Vec<bool>,
-}
-
-impl Relevance {
-    /// The tensor receiving relevance for node `i`, and whether a pass writing it must add to
-    /// what is there (true after its first writer).
-    pub(super) fn dest(
-        &mut self,
-        b: &mut PlanBuilder,
-        graph: &Graph,
-        batch: usize,
-        i: usize,
-    ) -> Result<(TensorId, bool)> {
-        let t = match self.tensor[i] {
-            Some(t) => t,
-            None => {
-                let numel = batch * graph.nodes[i].shape.iter().product::<usize>();
-                let t = b.tensor(&format!("R[{}]", graph.nodes[i].name), numel)?;
-                self.tensor[i] = Some(t);
-                t
-            }
-        };
-        let accumulate = self.written[i];
-        self.written[i] = true;
-        Ok((t, accumulate))
-    }
-}
 
 /// What [`record_lrp`] leaves in the plan.
 pub struct LrpTensors {
@@ -79,10 +49,7 @@ pub fn record_lrp(
     set: &LrpSettings,
 ) -> Result<LrpTensors> {
     let consumers = graph.consumers();
-    let mut rel = Relevance {
-        tensor: vec![None; graph.nodes.len()],
-        written: vec![false; graph.nodes.len()],
-    };
+    let mut rel = Flow::new(graph, "R");
     let features: usize = graph.nodes[start].shape.iter().product();
     let target = b.tensor("target", batch * (features + 1))?;
     let (r0, _) = rel.dest(b, graph, batch, start)?;
@@ -104,7 +71,7 @@ pub fn record_lrp(
     };
     let zero = b.constant("zero", &[0.0])?;
     for k in (1..=start).rev() {
-        let Some(r) = rel.tensor[k] else { continue };
+        let Some(r) = rel.get(k) else { continue };
         if let Some(sums) = sums {
             let item = graph.nodes[k].shape.iter().product::<usize>();
             let p = vec![batch as u32, item as u32, k as u32];
@@ -272,10 +239,7 @@ pub fn record_lrp(
             // Pass: the input's relevance is this node's. With a single reader, share the tensor.
             _ => {
                 for &i in ins {
-                    if consumers[i].len() == 1 && rel.tensor[i].is_none() {
-                        rel.tensor[i] = Some(r);
-                        rel.written[i] = true;
-                    } else {
+                    if !(consumers[i].len() == 1 && rel.share(i, r)) {
                         let (dest, acc) = rel.dest(b, graph, batch, i)?;
                         mac_pass(b, r, r, zero, dest, numel, 1, 1, FACTOR_ONE, acc, 1.0);
                     }

@@ -5,11 +5,11 @@
 use std::collections::HashMap;
 
 use super::linear::{constant_input, modify_input, Linear};
-use super::record::Relevance;
 use crate::error::Result;
 use crate::explain::rules::{Group, InputMod, OutputMask, Rule, Term, WeightMod};
 use crate::model::{Graph, Op, Tensor};
 use crate::plan::adjoint::{conv_adjoint, dense_adjoint, AdjointIo, LinearWeights};
+use crate::plan::flow::Flow;
 use crate::plan::forward::{conv_forward_pass, dense_forward_pass, LinearPass};
 use crate::plan::{ConstId, Launch, PlanBuilder, Resource, TensorId};
 
@@ -80,7 +80,7 @@ pub(super) fn record_group(
     layer: &Linear,
     g: &Group,
     eps: f32,
-    rel: &mut Relevance,
+    rel: &mut Flow,
     cache: &mut HashMap<String, LinearWeights>,
 ) -> Result<()> {
     let node = &ctx.graph.nodes[ctx.k];
