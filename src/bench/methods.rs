@@ -33,11 +33,16 @@ pub struct MethodRow {
     pub model: String,
     pub batch: usize,
     pub forward: Duration,
-    /// Ratios in the order of [`METHOD_COLUMNS`].
-    pub ratios: Vec<f64>,
+    /// Ratios in the order of [`METHOD_COLUMNS`]; `None` where not measured.
+    pub ratios: Vec<Option<f64>>,
 }
 
-/// Times the five methods on `model` at `batch` (median of `reps` after a warm-up each).
+/// Multiply-adds per item above which IG and SmoothGrad are timed per sample (batch 1) only:
+/// on a CPU rasteriser a VGG16 batch of 16 × 32 path points takes many minutes.
+pub const PER_SAMPLE_ABOVE_MACS: u64 = 1_000_000_000;
+
+/// Times the five methods on `model` at `batch` (median of `reps` after a warm-up each); IG and
+/// SmoothGrad on models above [`PER_SAMPLE_ABOVE_MACS`] only at batch 1.
 pub fn measure_methods(
     gpu: &Gpu,
     model: &BenchModel,
@@ -98,7 +103,11 @@ pub fn method_table(rows: &[MethodRow]) -> String {
     s.push_str(&"---:|".repeat(METHOD_COLUMNS.len()));
     s.push('\n');
     for r in rows {
-        let cells: Vec<String> = r.ratios.iter().map(|v| format!("{v:.2}")).collect();
+        let cells: Vec<String> = r
+            .ratios
+            .iter()
+            .map(|v| v.map_or("–".into(), |v| format!("{v:.2}")))
+            .collect();
         s.push_str(&format!(
             "| {} | {} | {:.1} | {} |\n",
             r.model,
