@@ -58,39 +58,40 @@ pub fn measure_methods(
     // Gradients per submission: the batch, or all steps / samples of one input and more.
     let per = (batch * IG_STEPS).min(64).max(batch);
     let mut saliency = GradientPlan::new(gpu, graph, GradientMap::Saliency, batch)?;
-    let mut ig = IntegratedGradients::new(
-        gpu,
-        graph,
-        Baseline::parse("zero")?,
-        IG_STEPS,
-        Riemann::Middle,
-        per,
-    )?;
-    let options = SmoothOptions {
-        kind: SmoothKind::Mean,
-        samples: SG_SAMPLES,
-        sigma: 0.1,
-        abs: true,
-        ..SmoothOptions::default()
-    };
-    let mut smooth = SmoothGrad::new(gpu, graph, options, per)?;
     let mut guided = GradientPlan::new(gpu, graph, GradientMap::GuidedBackprop, batch)?;
     let mut cam = CamPlan::new(gpu, graph, CamKind::GradCam, None, batch)?;
+    let per_sample = batch == 1 || graph.macs_per_item() <= PER_SAMPLE_ABOVE_MACS;
+    let (ig, smooth) = if per_sample {
+        let zero = Baseline::parse("zero")?;
+        let mut ig = IntegratedGradients::new(gpu, graph, zero, IG_STEPS, Riemann::Middle, per)?;
+        let options = SmoothOptions {
+            kind: SmoothKind::Mean,
+            samples: SG_SAMPLES,
+            sigma: 0.1,
+            abs: true,
+            ..SmoothOptions::default()
+        };
+        let mut smooth = SmoothGrad::new(gpu, graph, options, per)?;
+        (
+            Some(median_time(reps, || ig.run(&x, &t).map(|_| ()))?),
+            Some(median_time(reps, || smooth.run(&x, &t).map(|_| ()))?),
+        )
+    } else {
+        (None, None)
+    };
     let times = [
-        median_time(reps, || saliency.run(&x, &t).map(|_| ()))?,
-        median_time(reps, || ig.run(&x, &t).map(|_| ()))?,
-        median_time(reps, || smooth.run(&x, &t).map(|_| ()))?,
-        median_time(reps, || guided.run(&x, &t).map(|_| ()))?,
-        median_time(reps, || cam.run(&x, &t).map(|_| ()))?,
+        Some(median_time(reps, || saliency.run(&x, &t).map(|_| ()))?),
+        ig,
+        smooth,
+        Some(median_time(reps, || guided.run(&x, &t).map(|_| ()))?),
+        Some(median_time(reps, || cam.run(&x, &t).map(|_| ()))?),
     ];
+    let ratio = |d: &Option<Duration>| d.map(|d| d.as_secs_f64() / forward.as_secs_f64());
     Ok(MethodRow {
         model: model.name.clone(),
         batch,
         forward,
-        ratios: times
-            .iter()
-            .map(|d| d.as_secs_f64() / forward.as_secs_f64())
-            .collect(),
+        ratios: times.iter().map(ratio).collect(),
     })
 }
 
