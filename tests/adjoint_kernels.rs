@@ -4,10 +4,9 @@
 
 mod common;
 
-use common::{assert_close, gpu, Rng};
-use glimpse::explain::lrp::reference_lrp;
+use common::{assert_close, gpu, reference_relevance, Rng};
 use glimpse::explain::{Bound, Composite, LrpPlan, Rule, Target};
-use glimpse::layers::{reference_forward, Conv2d, Dense};
+use glimpse::layers::{Conv2d, Dense};
 use glimpse::model::{Graph, Op, Tensor};
 
 /// input [3, 9, 8] → conv 3→`mid` (pad 1) → ReLU → `second` → ReLU → flatten → dense → 4.
@@ -48,31 +47,7 @@ fn conv(rng: &mut Rng, cout: usize, cin_g: usize, groups: usize) -> Conv2d {
 
 /// GPU relevance in every flavor vs the f64 reference, explaining the predicted class.
 fn check(what: &str, graph: &Graph, composite: &Composite, x: &Tensor) {
-    let xs = x.to_f64();
-    let out = &reference_forward(graph, &xs)[graph.output];
-    let f = out.shape[1];
-    let mut seed = Tensor::zeros(out.shape.clone());
-    for i in 0..x.shape[0] {
-        let row: Vec<f32> = out.data[i * f..(i + 1) * f]
-            .iter()
-            .map(|&v| v as f32)
-            .collect();
-        let w = Target::Predicted.weights_for(&row).unwrap();
-        for (j, wj) in w.iter().enumerate() {
-            seed.data[i * f + j] = *wj as f64 * out.data[i * f + j];
-        }
-    }
-    let rules = composite.rules_for(graph).unwrap();
-    let want = reference_lrp(
-        graph,
-        &rules,
-        composite.stabilizer,
-        composite.ignore_bias,
-        &xs,
-        graph.output,
-        &seed,
-    );
-    let want = want[0].as_ref().expect("relevance reaches the input");
+    let want = reference_relevance(graph, composite, x, &[Target::Predicted]);
     let scale = want.data.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     for flavor in gpu().supported_flavors() {
         let g = gpu().with_flavor(flavor);

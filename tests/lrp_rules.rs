@@ -3,8 +3,7 @@
 
 mod common;
 
-use common::{assert_close, gpu, Rng};
-use glimpse::explain::lrp::reference_lrp;
+use common::{assert_close, gpu, reference_relevance, Rng};
 use glimpse::explain::{Bound, Composite, LayerRef, LrpPlan, Rule, Target};
 use glimpse::layers::{reference_forward, Conv2d, Dense, Pool2d};
 use glimpse::model::{Graph, Op, Tensor};
@@ -69,32 +68,7 @@ fn check_on(
     let got = plan
         .run(x, targets)
         .unwrap_or_else(|e| panic!("{what}: {e}"));
-    let xs = x.to_f64();
-    let values = reference_forward(graph, &xs);
-    let out = &values[graph.output];
-    let f = out.shape[1];
-    let mut seed = Tensor::zeros(out.shape.clone());
-    for i in 0..x.shape[0] {
-        let row: Vec<f32> = out.data[i * f..(i + 1) * f]
-            .iter()
-            .map(|&v| v as f32)
-            .collect();
-        let w = targets[i.min(targets.len() - 1)].weights_for(&row).unwrap();
-        for (j, wj) in w.iter().enumerate() {
-            seed.data[i * f + j] = *wj as f64 * out.data[i * f + j];
-        }
-    }
-    let rules = composite.rules_for(graph).unwrap();
-    let want = reference_lrp(
-        graph,
-        &rules,
-        composite.stabilizer,
-        composite.ignore_bias,
-        &xs,
-        graph.output,
-        &seed,
-    );
-    let want = want[0].as_ref().expect("relevance reaches the input");
+    let want = reference_relevance(graph, composite, x, targets);
     let scale = want.data.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     assert_close(
         what,

@@ -56,3 +56,38 @@ pub fn assert_close(what: &str, got: &[f32], want: &[f64], atol: f64, rtol: f64)
         want[worst.0]
     );
 }
+
+/// The f64 reference relevance at the input for `composite`, starting from `w ⊙ f(x)` with each
+/// item's target weighting (one target, or one per item).
+pub fn reference_relevance(
+    graph: &glimpse::Graph,
+    composite: &glimpse::explain::Composite,
+    x: &Tensor,
+    targets: &[glimpse::explain::Target],
+) -> Tensor<f64> {
+    let xs = x.to_f64();
+    let out = &glimpse::layers::reference_forward(graph, &xs)[graph.output];
+    let f = out.shape[1];
+    let mut seed = Tensor::zeros(out.shape.clone());
+    for i in 0..x.shape[0] {
+        let row: Vec<f32> = out.data[i * f..(i + 1) * f]
+            .iter()
+            .map(|&v| v as f32)
+            .collect();
+        let w = targets[i.min(targets.len() - 1)].weights_for(&row).unwrap();
+        for (j, wj) in w.iter().enumerate() {
+            seed.data[i * f + j] = *wj as f64 * out.data[i * f + j];
+        }
+    }
+    let rules = composite.rules_for(graph).unwrap();
+    let r = glimpse::explain::lrp::reference_lrp(
+        graph,
+        &rules,
+        composite.stabilizer,
+        composite.ignore_bias,
+        &xs,
+        graph.output,
+        &seed,
+    );
+    r[0].clone().expect("relevance reaches the input")
+}
