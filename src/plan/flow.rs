@@ -2,7 +2,8 @@
 //! one tensor per node, made on first use; the first pass that writes it overwrites, later
 //! ones add.
 
-use super::builder::{PlanBuilder, TensorId};
+use super::builder::{Launch, PlanBuilder, TensorId};
+use super::forward::binds;
 use crate::error::Result;
 use crate::model::Graph;
 
@@ -60,5 +61,42 @@ impl Flow {
         self.tensor[i] = Some(t);
         self.written[i] = true;
         true
+    }
+
+    /// Sends concat node `k`'s flow `src` back to its inputs, each its channel slab.
+    pub fn split_concat(
+        &mut self,
+        b: &mut PlanBuilder,
+        graph: &Graph,
+        batch: usize,
+        k: usize,
+        src: TensorId,
+    ) -> Result<()> {
+        let item_cat: usize = graph.nodes[k].shape.iter().product();
+        let mut offset = 0;
+        for &i in &graph.nodes[k].inputs {
+            let item: usize = graph.nodes[i].shape.iter().product();
+            let (dest, acc) = self.dest(b, graph, batch, i)?;
+            let p = vec![
+                (batch * item) as u32,
+                item_cat as u32,
+                item as u32,
+                offset as u32,
+                acc as u32,
+            ];
+            let launch = Launch::Flat {
+                count: (batch * item) as u64,
+                size: 256,
+            };
+            b.pass(
+                "relevance/slice_accumulate",
+                "main",
+                binds(p, &[src], &[], dest),
+                &[dest],
+                launch,
+            );
+            offset += item;
+        }
+        Ok(())
     }
 }

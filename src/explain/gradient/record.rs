@@ -185,29 +185,7 @@ pub(crate) fn record_backward(
                     acc,
                 );
             }
-            Op::Concat => {
-                let item_cat: usize = node.shape.iter().product();
-                let mut offset = 0;
-                for &i in &node.inputs {
-                    let item: usize = graph.nodes[i].shape.iter().product();
-                    let (dest, acc) = grads.dest(b, graph, batch, i)?;
-                    let p = vec![
-                        (batch * item) as u32,
-                        item_cat as u32,
-                        item as u32,
-                        offset as u32,
-                        acc as u32,
-                    ];
-                    b.pass(
-                        "relevance/slice_accumulate",
-                        "main",
-                        binds(p, &[g], &[], dest),
-                        &[dest],
-                        flat(batch * item, 256),
-                    );
-                    offset += item;
-                }
-            }
+            Op::Concat => grads.split_concat(b, graph, batch, k, g)?,
             Op::Add | Op::Reshape => {
                 // The gradient passes unchanged to every input; a sole reader shares the tensor.
                 for &i in &node.inputs {

@@ -112,23 +112,8 @@ pub fn record_lrp(
                 }
             }
             Op::Add | Op::AvgPool2d(_) | Op::GlobalAvgPool if !matches!(rule, Rule::Pass) => {
-                let eps = match rule {
-                    Rule::Epsilon { epsilon } => *epsilon,
-                    _ => set.stabilizer,
-                };
-                let s = b.tensor(&format!("s[{}]", node.name), numel)?;
-                divide_pass(
-                    b,
-                    r,
-                    values[k],
-                    values[k],
-                    None,
-                    s,
-                    numel,
-                    1,
-                    eps,
-                    OutputMask::All,
-                );
+                let s =
+                    proportional_share(b, &node.name, rule, set.stabilizer, r, values[k], numel)?;
                 if matches!(node.op, Op::Add) {
                     for &i in ins {
                         let (dest, acc) = rel.dest(b, graph, batch, i)?;
@@ -176,23 +161,8 @@ pub fn record_lrp(
             }
             // The proportional rule through the affine map: R_in = x·scale / stab(y) · R.
             Op::BatchNorm(bn) if !matches!(rule, Rule::Pass) => {
-                let eps = match rule {
-                    Rule::Epsilon { epsilon } => *epsilon,
-                    _ => set.stabilizer,
-                };
-                let s = b.tensor(&format!("s[{}]", node.name), numel)?;
-                divide_pass(
-                    b,
-                    r,
-                    values[k],
-                    values[k],
-                    None,
-                    s,
-                    numel,
-                    1,
-                    eps,
-                    OutputMask::All,
-                );
+                let s =
+                    proportional_share(b, &node.name, rule, set.stabilizer, r, values[k], numel)?;
                 let scale = b.constant(&format!("{}.scale", node.name), &bn.scale)?;
                 let (dest, acc) = rel.dest(b, graph, batch, ins[0])?;
                 let inner = node.shape[1..].iter().product::<usize>();
@@ -210,32 +180,7 @@ pub fn record_lrp(
                     1.0,
                 );
             }
-            Op::Concat => {
-                let item_cat: usize = node.shape.iter().product();
-                let mut offset = 0;
-                for &i in ins {
-                    let item: usize = graph.nodes[i].shape.iter().product();
-                    let (dest, acc) = rel.dest(b, graph, batch, i)?;
-                    let p = vec![
-                        (batch * item) as u32,
-                        item_cat as u32,
-                        item as u32,
-                        offset as u32,
-                        acc as u32,
-                    ];
-                    b.pass(
-                        "relevance/slice_accumulate",
-                        "main",
-                        binds(p, &[r], &[], dest),
-                        &[dest],
-                        Launch::Flat {
-                            count: (batch * item) as u64,
-                            size: 256,
-                        },
-                    );
-                    offset += item;
-                }
-            }
+            Op::Concat => rel.split_concat(b, graph, batch, k, r)?,
             // Pass: the input's relevance is this node's. With a single reader, share the tensor.
             _ => {
                 for &i in ins {
@@ -270,4 +215,24 @@ pub fn record_lrp(
         input_relevance,
         sums,
     })
+}
+
+/// `R / stab(y)` for the proportional rules (Norm, or ε given on the node): each input then
+/// receives its value times this share.
+fn proportional_share(
+    b: &mut PlanBuilder,
+    name: &str,
+    rule: &Rule,
+    stabilizer: f32,
+    r: TensorId,
+    y: TensorId,
+    numel: usize,
+) -> Result<TensorId> {
+    let eps = match rule {
+        Rule::Epsilon { epsilon } => *epsilon,
+        _ => stabilizer,
+    };
+    let s = b.tensor(&format!("s[{name}]"), numel)?;
+    divide_pass(b, r, y, y, None, s, numel, 1, eps, OutputMask::All);
+    Ok(s)
 }
