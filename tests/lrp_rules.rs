@@ -608,3 +608,59 @@ fn strided_grouped_dilated_convs_match_the_reference() {
         );
     }
 }
+
+/// A DAG with a residual sum and a channel concatenation: relevance splits by slab at the
+/// concat and proportionally at the sum, as the f64 reference does.
+#[test]
+fn concat_and_residual_sum_match_the_reference() {
+    let mut rng = Rng::new(18);
+    let mut g = Graph::new(vec![2, 5, 5]).unwrap();
+    let conv = |rng: &mut Rng, cout, cin| Conv2d {
+        weight: rng.tensor(&[cout, cin, 3, 3]),
+        bias: Some(rng.vec(cout)),
+        stride: [1, 1],
+        pads: [1; 4],
+        dilation: [1, 1],
+        groups: 1,
+    };
+    let a = g
+        .push("a", Op::Conv2d(conv(&mut rng, 3, 2)), vec![0])
+        .unwrap();
+    let ra = g.push("ra", Op::Relu, vec![a]).unwrap();
+    let b = g
+        .push("b", Op::Conv2d(conv(&mut rng, 3, 3)), vec![ra])
+        .unwrap();
+    let sum = g.push("sum", Op::Add, vec![ra, b]).unwrap();
+    let rs = g.push("rs", Op::Relu, vec![sum]).unwrap();
+    let cat = g.push("cat", Op::Concat, vec![rs, ra]).unwrap();
+    let f = g.push_reshape("flatten", cat, vec![6 * 25]).unwrap();
+    g.push(
+        "fc",
+        Op::Dense(Dense {
+            weight: rng.tensor(&[4, 150]),
+            bias: Some(rng.vec(4)),
+        }),
+        vec![f],
+    )
+    .unwrap();
+    let x = rng.tensor(&[2, 2, 5, 5]);
+    for (name, rule) in [
+        ("epsilon", Rule::Epsilon { epsilon: 0.25 }),
+        ("zplus", Rule::ZPlus),
+        (
+            "alpha2beta1",
+            Rule::AlphaBeta {
+                alpha: 2.0,
+                beta: 1.0,
+            },
+        ),
+    ] {
+        check(
+            &format!("{name} through concat and sum"),
+            &g,
+            &Composite::uniform(rule),
+            &x,
+            &[Target::Predicted],
+        );
+    }
+}
