@@ -10,10 +10,18 @@ vulkan:
 build: vulkan
 	$(CARGO) build --release --bin glimpse
 
+PHOTOS = assets/images/chelsea_224.png assets/images/coffee_224.png assets/images/astronaut_224.png assets/images/rocket_224.png
+# EfficientNet-Lite0's preprocessing: (pixel - 127) / 128.
+LITE0 = --model assets/models/efficientnet_lite0.onnx --classes assets/models/imagenet_classes.txt --range=-0.9921875,1
+
 ## Heatmaps and predictions for the shipped models and images, written to $(OUT)/.
 demo: build
 	@mkdir -p $(OUT)
 	./target/release/glimpse info
+	./target/release/glimpse predict $(LITE0) $(PHOTOS) | tee $(OUT)/predict_photos.txt
+	./target/release/glimpse explain $(LITE0) --composite epsilon-gamma-box --out $(OUT)/photos_epsilon_gamma_box $(PHOTOS)
+	./target/release/glimpse explain $(LITE0) --composite epsilon-plus-flat --out $(OUT)/photos_epsilon_plus_flat $(PHOTOS)
+	./target/release/glimpse explain $(LITE0) --method grad-cam --layer _conv_head --out $(OUT)/photos_grad_cam $(PHOTOS)
 	./target/release/glimpse predict --model assets/models/lenet_mnist.onnx assets/images/mnist_*.png | tee $(OUT)/predict_mnist.txt
 	./target/release/glimpse predict --model assets/models/resnet_fashion.onnx assets/images/fashion_*.png | tee $(OUT)/predict_fashion.txt
 	./target/release/glimpse explain --model assets/models/lenet_mnist.onnx --composite epsilon-plus-flat \

@@ -1,14 +1,24 @@
 """Composes docs/heatmaps.png for the README from the heatmaps `make demo` wrote to out/.
 
 Run after `make demo`: python3 scripts/readme_figure.py (needs Pillow).
-Rows: input, then one row per explanation folder; columns: the shipped test images.
+Blocks: the photographs (EfficientNet-Lite0, ImageNet), the digits (LeNet) and the
+Fashion-MNIST items (residual net). Rows: input, then one row per explanation folder;
+columns: the shipped images; photographs are captioned with the predicted class.
 """
+import json
 from pathlib import Path
 
 from PIL import Image, ImageDraw
 
 OUT = Path("out")
 CELL = 84
+PHOTO_CELL = 168
+ROWS_P = [
+    ("input", None),
+    ("LRP EpsilonGammaBox\n(EfficientNet-Lite0)", "photos_epsilon_gamma_box"),
+    ("LRP EpsilonPlusFlat\n(EfficientNet-Lite0)", "photos_epsilon_plus_flat"),
+    ("Grad-CAM, conv_head\n(overlay)", "photos_grad_cam:_overlay"),
+]
 ROWS = [
     ("input", None),
     ("LRP EpsilonPlusFlat\n(LeNet)", "lenet_epsilon_plus_flat"),
@@ -23,30 +33,46 @@ ROWS_F = [
 ]
 
 
-def block(images, rows):
+def predicted_names(folder):
+    """Input file name → predicted class name, from an explain summary."""
+    lines = (OUT / folder / "summary.jsonl").read_text().splitlines()
+    return {d["input"]: d.get("name", str(d["class"])) for d in map(json.loads, lines)}
+
+
+def block(images, rows, cell=CELL, captions=None):
     label_w = 170
-    sheet = Image.new("RGB", (label_w + CELL * len(images), CELL * len(rows)), "white")
+    top = 16 if captions else 0
+    sheet = Image.new("RGB", (label_w + cell * len(images), top + cell * len(rows)), "white")
     draw = ImageDraw.Draw(sheet)
+    for c, img in enumerate(images):
+        if captions:
+            draw.text((label_w + c * cell + 4, 2), captions[img.name], fill="black")
     for r, (label, folder) in enumerate(rows):
-        draw.multiline_text((6, r * CELL + CELL // 2 - 12), label, fill="black")
+        draw.multiline_text((6, top + r * cell + cell // 2 - 12), label, fill="black")
         for c, img in enumerate(images):
             if folder is None:
                 path = img
             else:
                 name, _, suffix = folder.partition(":")
                 path = OUT / name / (img.stem + suffix + img.suffix)
-            tile = Image.open(path).convert("RGB").resize((CELL - 4, CELL - 4), Image.NEAREST)
-            sheet.paste(tile, (label_w + c * CELL + 2, r * CELL + 2))
+            resample = Image.LANCZOS if cell == PHOTO_CELL else Image.NEAREST
+            tile = Image.open(path).convert("RGB").resize((cell - 4, cell - 4), resample)
+            sheet.paste(tile, (label_w + c * cell + 2, top + r * cell + 2))
     return sheet
 
 
 def main():
     mnist = sorted(Path("assets/images").glob("mnist_*.png"))
     fashion = sorted(Path("assets/images").glob("fashion_*.png"))
-    a, b = block(mnist, ROWS), block(fashion, ROWS_F)
-    sheet = Image.new("RGB", (max(a.width, b.width), a.height + b.height + 10), "white")
-    sheet.paste(a, (0, 0))
-    sheet.paste(b, (0, a.height + 10))
+    photos = [Path(f"assets/images/{n}_224.png") for n in ["chelsea", "coffee", "astronaut", "rocket"]]
+    names = predicted_names("photos_epsilon_gamma_box")
+    blocks = [block(photos, ROWS_P, PHOTO_CELL, names), block(mnist, ROWS), block(fashion, ROWS_F)]
+    width = max(b.width for b in blocks)
+    sheet = Image.new("RGB", (width, sum(b.height + 10 for b in blocks) - 10), "white")
+    y = 0
+    for b in blocks:
+        sheet.paste(b, (0, y))
+        y += b.height + 10
     Path("docs").mkdir(exist_ok=True)
     sheet.save("docs/heatmaps.png")
     print("wrote docs/heatmaps.png", sheet.size)

@@ -51,6 +51,38 @@ fn predict_reproduces_the_fixture_accuracy() {
     }
 }
 
+/// The shipped ImageNet model names what the photographs show (ImageNet has no astronaut class).
+#[test]
+fn predict_names_the_photographs_with_the_imagenet_classes() {
+    let (ok, stdout, stderr) = glimpse(&[
+        "predict",
+        "--model",
+        "assets/models/efficientnet_lite0.onnx",
+        "--classes",
+        "assets/models/imagenet_classes.txt",
+        "--range=-0.9921875,1",
+        "--top",
+        "1",
+        "assets/images/chelsea_224.png",
+        "assets/images/coffee_224.png",
+        "assets/images/rocket_224.png",
+    ]);
+    assert!(ok, "{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("chelsea_224.png: 285 Egyptian cat ("),
+        "{stdout}"
+    );
+    assert!(
+        lines[1].starts_with("coffee_224.png: 967 espresso ("),
+        "{stdout}"
+    );
+    assert!(
+        lines[2].starts_with("rocket_224.png: 657 missile ("),
+        "{stdout}"
+    );
+}
+
 #[test]
 fn predict_json_gives_raw_outputs_and_top_k() {
     let (ok, stdout, stderr) = glimpse(&[
@@ -109,6 +141,17 @@ fn explain_writes_heatmaps_npy_and_summary() {
 fn bad_input_is_one_clear_message() {
     let cases: &[(&[&str], &str)] = &[
         (&["predict", "--model", "nope.onnx", "x.png"], "nope.onnx"),
+        (
+            &[
+                "predict",
+                "--model",
+                "assets/models/lenet_mnist.onnx",
+                "--classes",
+                "assets/models/imagenet_classes.txt",
+                "assets/images/mnist_0_label3.png",
+            ],
+            "names 1000 classes but the model has 10 outputs",
+        ),
         (
             &[
                 "predict",

@@ -64,6 +64,16 @@ fn residual_net_logits_equal_onnxruntime_with_bn_kept_and_folded() {
 }
 
 #[test]
+fn efficientnet_lite0_logits_equal_onnxruntime_on_the_photographs() {
+    check(
+        "efficientnet_lite0",
+        "assets/data/photos_x.npy",
+        "assets/reference/efficientnet_lite0_logits.npy",
+        4,
+    );
+}
+
+#[test]
 fn ops_zoo_outputs_equal_onnxruntime_in_both_opsets() {
     check(
         "ops_zoo",

@@ -224,3 +224,35 @@ fn ill_conditioned_goldens_match_in_f64_and_on_stable_items() {
     // our f64 reference, given f32-rounded folded weights, cannot follow either. The `_bnnorm`
     // variants (Norm on that BatchNorm) are stable and are held to 1e-4 above.
 }
+
+/// The shipped ImageNet model on the four photographs, each for its predicted class (Egyptian
+/// cat, espresso, bobsled, missile): depthwise and strided convolutions with asymmetric pads,
+/// 49 folded BatchNorms, ReLU6, nine residual sums — scripts/golden_zennit_lite0.py.
+#[test]
+fn efficientnet_lite0_photos_match_zennit() {
+    let graph = open_model(std::path::Path::new(&asset(
+        "assets/models/efficientnet_lite0.onnx",
+    )))
+    .unwrap();
+    let x = read_f32(asset("assets/data/photos_x.npy")).unwrap();
+    let item: usize = x.shape[1..].iter().product();
+    let targets: Vec<Target> = [285, 967, 450, 657].map(Target::Class).to_vec();
+    // EfficientNet-Lite's input range: (pixel − 127) / 128 for pixels 0..255.
+    let (low, high) = (Bound::Scalar(-0.9921875), Bound::Scalar(1.0));
+    for golden in ["epsilon_plus_flat", "epsilon_gamma_box"] {
+        let want = read_f32(asset(&format!(
+            "assets/golden/zennit_efficientnet_lite0_{golden}.npy"
+        )))
+        .unwrap();
+        let c = Composite::preset(&golden.replace('_', "-"), low.clone(), high.clone()).unwrap();
+        let mut plan = LrpPlan::new(gpu(), &graph, &c, 4, false).unwrap();
+        let got = plan.run(&x, &targets).unwrap();
+        let got: Vec<f64> = got.relevance.data.iter().map(|&v| v as f64).collect();
+        let worst = worst_error(&got, &want.data, item, &[0, 1, 2, 3]);
+        println!("efficientnet_lite0 {golden}: {worst:.2e}");
+        assert!(
+            worst <= 1e-4,
+            "efficientnet_lite0 {golden}: max error {worst:.3e} of the map's max |R|"
+        );
+    }
+}

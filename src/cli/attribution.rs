@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use super::classes::ClassNames;
 use super::explain::{file_stem, ExplainArgs};
 use super::load_batch;
 use crate::error::{Error, Result};
@@ -197,6 +198,7 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
     let target = Target::parse(&args.target)?;
     let cmap = Cmap::from_name(&args.cmap)?;
     let (names, x) = load_batch(&graph, &args.input)?;
+    let class_names = ClassNames::load_optional(args.classes.as_deref(), graph.output_len())?;
     let gpu = Gpu::new()?;
     let mut explainer = Explainer::new(&gpu, &graph, args)?;
     let maps = explainer.run(&graph, &x, std::slice::from_ref(&target))?;
@@ -205,7 +207,10 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
     let mut summary =
         std::fs::File::create(&summary_path).map_err(|e| Error::io(&summary_path, e))?;
     for (i, name) in names.iter().enumerate() {
-        let line = write_item(args, &cmap, name, &x, &maps, i)?;
+        let mut line = write_item(args, &cmap, name, &x, &maps, i)?;
+        if let Some(c) = &class_names {
+            c.label(&mut line);
+        }
         writeln!(summary, "{line}").map_err(|err| Error::io(&summary_path, err))?;
     }
     println!(
@@ -232,7 +237,7 @@ fn write_item(
     x: &Tensor,
     maps: &Maps,
     i: usize,
-) -> Result<String> {
+) -> Result<serde_json::Value> {
     let a = &maps.attribution;
     let map = item(&a.map, i)?;
     let input = item(x, i)?;
@@ -273,5 +278,5 @@ fn write_item(
     if let Some((_, layer)) = &maps.raw {
         line["layer"] = layer.clone().into();
     }
-    Ok(line.to_string())
+    Ok(line)
 }

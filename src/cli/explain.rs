@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
+use super::classes::ClassNames;
 use super::options::{floats, InputArgs};
 use super::{load_batch, open_model};
 use crate::error::{Error, Result};
@@ -64,6 +65,9 @@ pub struct ExplainArgs {
     /// Print the relevance sum of every layer and its deviation from f(x).
     #[arg(long)]
     pub conservation: bool,
+    /// Class names, one per line (line k names class k), added to the summary as "name".
+    #[arg(long)]
+    pub classes: Option<PathBuf>,
     #[command(flatten)]
     pub methods: super::attribution::MethodArgs,
     #[command(flatten)]
@@ -158,6 +162,7 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
     let target = Target::parse(&args.target)?;
     let cmap = Cmap::from_name(&args.cmap)?;
     let (names, x) = load_batch(&graph, &args.input)?;
+    let class_names = ClassNames::load_optional(args.classes.as_deref(), graph.output_len())?;
     let gpu = Gpu::new()?;
     let mut plan = LrpPlan::new(&gpu, &graph, &composite, args.batch, args.conservation)?;
     std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
@@ -178,7 +183,10 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
         let chunk = Tensor::new(shape, x.data[start * item..end * item].to_vec())?;
         let e = plan.run(&chunk, std::slice::from_ref(&target))?;
         for i in 0..end - start {
-            let line = write_item(args, &cmap, &names[start + i], &chunk, &e, i, &target)?;
+            let mut line = write_item(args, &cmap, &names[start + i], &chunk, &e, i, &target)?;
+            if let Some(c) = &class_names {
+                c.label(&mut line);
+            }
             writeln!(summary, "{line}").map_err(|err| Error::io(&summary_path, err))?;
             if args.conservation {
                 print_conservation(&names[start + i], &e, i)?;
@@ -200,7 +208,7 @@ fn write_item(
     e: &Explanation,
     i: usize,
     target: &Target,
-) -> Result<String> {
+) -> Result<serde_json::Value> {
     let item_shape = &e.relevance.shape[1..];
     let item: usize = item_shape.iter().product();
     let rel = Tensor::new(
@@ -239,8 +247,7 @@ fn write_item(
         "score": score,
         "relevance_sum": total,
         "conservation_error": total - score,
-    })
-    .to_string())
+    }))
 }
 
 fn print_conservation(name: &str, e: &Explanation, i: usize) -> Result<()> {

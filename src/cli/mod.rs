@@ -10,6 +10,7 @@ macro_rules! say {
 
 pub mod attribution;
 pub mod bench;
+pub mod classes;
 pub mod explain;
 pub mod options;
 pub mod predict;

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use super::classes::ClassNames;
 use super::options::InputArgs;
 use super::{load_batch, open_model};
 use crate::error::{Error, Result};
@@ -29,6 +30,9 @@ pub struct PredictArgs {
     /// Labels (.npy of integers, one per input) to report accuracy against.
     #[arg(long)]
     pub labels: Option<PathBuf>,
+    /// Class names, one per line (line k names class k), printed beside the indices.
+    #[arg(long)]
+    pub classes: Option<PathBuf>,
     #[command(flatten)]
     pub input: InputArgs,
 }
@@ -40,7 +44,9 @@ pub fn run(args: &PredictArgs) -> Result<()> {
     let gpu = Gpu::new()?;
     let mut plan = ForwardPlan::new(&gpu, &graph, args.batch)?;
     let out = plan.run(&x)?;
-    let f: usize = graph.output_shape().iter().product();
+    let f = graph.output_len();
+    let class_names = ClassNames::load_optional(args.classes.as_deref(), f)?;
+    let label = |k: usize| class_names.as_ref().map(|c| c.name(k));
     let ends_in_softmax = matches!(graph.nodes[graph.output].op, Op::Softmax);
     let mut predicted = Vec::with_capacity(names.len());
     for (i, name) in names.iter().enumerate() {
@@ -57,7 +63,13 @@ pub fn run(args: &PredictArgs) -> Result<()> {
         if args.json {
             let top: Vec<_> = order
                 .iter()
-                .map(|&k| serde_json::json!({"class": k, "probability": probs[k]}))
+                .map(|&k| {
+                    let mut entry = serde_json::json!({"class": k, "probability": probs[k]});
+                    if let Some(name) = label(k) {
+                        entry["name"] = name.into();
+                    }
+                    entry
+                })
                 .collect();
             say!(
                 "{}",
@@ -66,7 +78,10 @@ pub fn run(args: &PredictArgs) -> Result<()> {
         } else {
             let top: Vec<String> = order
                 .iter()
-                .map(|&k| format!("{k} ({:.4})", probs[k]))
+                .map(|&k| match label(k) {
+                    Some(name) => format!("{k} {name} ({:.4})", probs[k]),
+                    None => format!("{k} ({:.4})", probs[k]),
+                })
                 .collect();
             say!("{name}: {}", top.join(", "));
         }

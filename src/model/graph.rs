@@ -178,6 +178,11 @@ impl Graph {
         &self.nodes[self.output].shape
     }
 
+    /// Values per item of the output (the number of classes of a classifier).
+    pub fn output_len(&self) -> usize {
+        self.output_shape().iter().product()
+    }
+
     /// For each node, the nodes that read it.
     pub fn consumers(&self) -> Vec<Vec<NodeId>> {
         let mut out = vec![Vec::new(); self.nodes.len()];
