@@ -130,14 +130,20 @@ impl Row {
     }
 }
 
-/// Times `model`'s forward pass (and LRP unless `lrp` is false) at `batch`: one warm-up run
-/// each, then `reps` rounds that run forward and LRP alternately, so that both see the same
-/// load on a shared machine; medians.
-pub fn measure(gpu: &Gpu, model: &BenchModel, batch: usize, reps: usize, lrp: bool) -> Result<Row> {
+/// Times `model`'s forward pass (and LRP with `lrp`'s composite, if given) at `batch`: one
+/// warm-up run each, then `reps` rounds that run forward and LRP alternately, so that both see
+/// the same load on a shared machine; medians.
+pub fn measure(
+    gpu: &Gpu,
+    model: &BenchModel,
+    batch: usize,
+    reps: usize,
+    lrp: Option<&Composite>,
+) -> Result<Row> {
     let mut fwd = ForwardBench::new(gpu, &model.graph, batch)?;
     let mut exp = match lrp {
-        true => Some(LrpBench::new(gpu, &model.graph, &bench_composite(), batch)?),
-        false => None,
+        Some(c) => Some(LrpBench::new(gpu, &model.graph, c, batch)?),
+        None => None,
     };
     fwd.run()?;
     if let Some(e) = exp.as_mut() {

@@ -8,6 +8,7 @@ use crate::bench::models::{named_model, DEFAULT_MODELS, MODEL_NAMES};
 use crate::bench::table::{kernel_table, model_table};
 use crate::bench::{measure, measure_methods, method_table, KernelRow};
 use crate::error::{Error, Result};
+use crate::explain::{Bound, Composite, Rule};
 use crate::gpu::Gpu;
 
 /// Arguments of `glimpse bench`.
@@ -25,6 +26,12 @@ pub struct BenchArgs {
     /// Time the forward pass only.
     #[arg(long)]
     pub no_lrp: bool,
+    /// The LRP composite to time (box bounds [0, 1]).
+    #[arg(long, default_value = "epsilon-plus-flat")]
+    pub composite: String,
+    /// Time one rule on every convolution and dense layer instead, e.g. epsilon:1e-6.
+    #[arg(long)]
+    pub rule: Option<String>,
     /// Skip the per-flavor kernel table (the ceiling is still measured).
     #[arg(long)]
     pub no_kernels: bool,
@@ -45,6 +52,14 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         .map(|m| named_model(m))
         .collect::<Result<Vec<_>>>()
         .map_err(|e| Error::Invalid(format!("{e} (models: {MODEL_NAMES})")))?;
+    let (composite, composite_name) = match &args.rule {
+        Some(r) => (Composite::uniform(Rule::parse(r)?), format!("rule {r} on every layer")),
+        None => (
+            Composite::preset(&args.composite, Bound::Scalar(0.0), Bound::Scalar(1.0))?,
+            format!("composite {}", args.composite),
+        ),
+    };
+    let lrp = (!args.no_lrp).then_some(&composite);
     let gpu = Gpu::new()?;
     let info = gpu.info();
     println!(
@@ -77,7 +92,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     for model in &models {
         for &batch in &args.batches {
             eprintln!("timing {} at batch {batch} ...", model.name);
-            rows.push(measure(&gpu, model, batch, args.reps, !args.no_lrp)?);
+            rows.push(measure(&gpu, model, batch, args.reps, lrp)?);
         }
     }
     println!("{}", model_table(&rows, ceiling));
@@ -95,6 +110,8 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         println!("{}", method_table(&method_rows));
         println!("Each cell: the method's time ÷ the forward time of the same batch (IG and SmoothGrad run all steps / samples).\n");
     }
-    println!("LRP: EpsilonPlusFlat (conv z⁺, dense ε, first layer flat), forward + backward in one submission.");
+    if lrp.is_some() {
+        println!("LRP: {composite_name}, forward + backward in one submission.");
+    }
     Ok(())
 }

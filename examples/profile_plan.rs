@@ -1,0 +1,41 @@
+//! Wall time per GPU pass of a model's forward and LRP plans, summed by pass label (for finding
+//! what is slow): `cargo run --release --example profile_plan -- MODEL.onnx [BATCH]`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use glimpse::bench::{bench_composite, bench_input};
+use glimpse::explain::{LrpPlan, Target};
+use glimpse::{ForwardPlan, Gpu};
+
+fn summarise(what: &str, passes: Vec<(String, Duration)>) {
+    let total: Duration = passes.iter().map(|(_, d)| *d).sum();
+    let mut by_label: BTreeMap<String, (usize, Duration)> = BTreeMap::new();
+    for (label, d) in passes {
+        let e = by_label.entry(label).or_default();
+        e.0 += 1;
+        e.1 += d;
+    }
+    let mut rows: Vec<_> = by_label.into_iter().collect();
+    rows.sort_by(|a, b| b.1 .1.cmp(&a.1 .1));
+    println!("{what}: {:.1} ms in all", total.as_secs_f64() * 1e3);
+    for (label, (n, d)) in rows {
+        println!("  {:>8.1} ms  {n:>4} × {label}", d.as_secs_f64() * 1e3);
+    }
+}
+
+fn main() -> glimpse::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let path = args.get(1).expect("usage: profile_plan MODEL.onnx [BATCH]");
+    let batch: usize = args.get(2).map_or(1, |b| b.parse().expect("a batch size"));
+    let graph = glimpse::cli::open_model(std::path::Path::new(path))?;
+    let gpu = Gpu::new()?;
+    let x = bench_input(&graph, batch);
+    let mut fwd = ForwardPlan::new(&gpu, &graph, batch)?;
+    fwd.run(&x)?;
+    summarise("forward", fwd.plan().profile()?);
+    let mut lrp = LrpPlan::new(&gpu, &graph, &bench_composite(), batch, false)?;
+    lrp.run(&x, &[Target::Predicted])?;
+    summarise("LRP (EpsilonPlusFlat)", lrp.plan().profile()?);
+    Ok(())
+}
