@@ -53,7 +53,10 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         .collect::<Result<Vec<_>>>()
         .map_err(|e| Error::Invalid(format!("{e} (models: {MODEL_NAMES})")))?;
     let (composite, composite_name) = match &args.rule {
-        Some(r) => (Composite::uniform(Rule::parse(r)?), format!("rule {r} on every layer")),
+        Some(r) => (
+            Composite::uniform(Rule::parse(r)?),
+            format!("rule {r} on every layer"),
+        ),
         None => (
             Composite::preset(&args.composite, Bound::Scalar(0.0), Bound::Scalar(1.0))?,
             format!("composite {}", args.composite),
