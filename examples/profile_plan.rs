@@ -17,7 +17,7 @@ fn summarise(what: &str, passes: Vec<(String, Duration)>) {
         e.1 += d;
     }
     let mut rows: Vec<_> = by_label.into_iter().collect();
-    rows.sort_by(|a, b| b.1 .1.cmp(&a.1 .1));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.1 .1));
     println!("{what}: {:.1} ms in all", total.as_secs_f64() * 1e3);
     for (label, (n, d)) in rows {
         println!("  {:>8.1} ms  {n:>4} × {label}", d.as_secs_f64() * 1e3);
