@@ -1,6 +1,7 @@
 """Shared by the peer benchmarks: the three architectures glimpse's benches time (LeNet and
 the ResNet of the fixtures, from scripts/glimpse_models.py, and a torchvision-free VGG16 at
-224²), seeded random weights (timing does not need the shipped ones), inputs, and a median
+224²), seeded random weights (timing does not need the shipped ones), the shipped
+EfficientNet-Lite0 (`efficientnet_lite0`, Zennit bench only), inputs, and a median
 timer. CPU only, as many threads as the machine has cores (glimpse's lavapipe uses them all).
 """
 
@@ -62,7 +63,12 @@ def build(name):
     if name == "vgg16":
         m = VGG16()
         return m.eval(), (3, 224, 224), m.features[28]
-    raise SystemExit(f"unknown model {name}; use lenet, resnet, vgg16")
+    if name == "efficientnet_lite0":
+        # The shipped ImageNet model, rebuilt from its ONNX for Zennit (see golden_zennit_lite0.py).
+        from golden_zennit_lite0 import ONNX, OnnxNet
+        m = OnnxNet(str(Path(__file__).resolve().parents[2] / ONNX))
+        return m.eval(), (3, 224, 224), None
+    raise SystemExit(f"unknown model {name}; use lenet, resnet, vgg16, efficientnet_lite0")
 
 
 def inputs(shape, batch):

@@ -10,7 +10,7 @@ use crate::model::{vgg16, vgg_small, Graph};
 pub const DEFAULT_MODELS: [&str; 3] = ["lenet", "resnet", "vgg16"];
 
 /// Names [`named_model`] knows besides paths to ONNX files.
-pub const MODEL_NAMES: &str = "lenet (assets/models/lenet_mnist.onnx), resnet (assets/models/resnet_fashion.onnx), vgg16 (224², seeded weights), vgg-small (64², seeded weights)";
+pub const MODEL_NAMES: &str = "lenet (assets/models/lenet_mnist.onnx), resnet (assets/models/resnet_fashion.onnx), vgg16 (224², seeded weights), vgg-small (64², seeded weights), efficientnet-lite0 (assets/models/efficientnet_lite0.onnx)";
 
 /// Seed of the zoo models' weights.
 pub const ZOO_SEED: u64 = 16;
@@ -29,6 +29,7 @@ pub fn named_model(name: &str) -> Result<BenchModel> {
         "lenet" => crate::cli::open_model(&asset("lenet_mnist.onnx"))?,
         "resnet" => crate::cli::open_model(&asset("resnet_fashion.onnx"))?,
         "vgg16" => vgg16(ZOO_SEED)?,
+        "efficientnet-lite0" => crate::cli::open_model(&asset("efficientnet_lite0.onnx"))?,
         "vgg-small" | "vgg_small" => vgg_small(ZOO_SEED)?,
         _ if name.ends_with(".onnx") => crate::cli::open_model(Path::new(name))?,
         _ => {

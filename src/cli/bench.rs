@@ -4,7 +4,7 @@
 use clap::Args;
 
 use crate::bench::kernels::{ceiling_gflops, measure_kernels};
-use crate::bench::models::{named_model, DEFAULT_MODELS, MODEL_NAMES};
+use crate::bench::models::{named_model, DEFAULT_MODELS};
 use crate::bench::table::{kernel_table, model_table};
 use crate::bench::{measure, measure_methods, method_table, KernelRow};
 use crate::error::{Error, Result};
@@ -14,7 +14,7 @@ use crate::gpu::Gpu;
 /// Arguments of `glimpse bench`.
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Models, comma-separated: lenet, resnet, vgg16, vgg-small or paths to .onnx files.
+    /// Models, comma-separated: lenet, resnet, vgg16, vgg-small, efficientnet-lite0 or paths to .onnx files.
     #[arg(long, value_delimiter = ',', default_values_t = DEFAULT_MODELS.map(String::from))]
     pub models: Vec<String>,
     /// Batch sizes, comma-separated.
@@ -50,8 +50,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         .models
         .iter()
         .map(|m| named_model(m))
-        .collect::<Result<Vec<_>>>()
-        .map_err(|e| Error::Invalid(format!("{e} (models: {MODEL_NAMES})")))?;
+        .collect::<Result<Vec<_>>>()?;
     let (composite, composite_name) = match &args.rule {
         Some(r) => (
             Composite::uniform(Rule::parse(r)?),
