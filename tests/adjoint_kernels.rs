@@ -103,6 +103,32 @@ fn seventy_two_channels_strided_dilated_two_quads_per_lane() {
 }
 
 #[test]
+fn depthwise_convolutions_every_size_and_stride() {
+    let mut rng = Rng::new(54);
+    for (k, stride, pads) in [
+        (3, 1, [1, 1, 1, 1]),
+        (3, 2, [0, 0, 1, 1]),
+        (5, 1, [2, 1, 2, 3]),
+        (5, 2, [1, 2, 2, 1]),
+    ] {
+        let mut c2 = conv(&mut rng, 12, 1, 12);
+        c2.weight = rng.tensor(&[12, 1, k, k]);
+        c2.stride = [stride, stride];
+        c2.pads = pads;
+        let g = net(&mut rng, 12, c2);
+        let x = rng.tensor(&[2, 3, 9, 8]);
+        for (name, c) in composites() {
+            check(
+                &format!("depthwise {k}×{k} stride {stride}, {name}"),
+                &g,
+                &c,
+                &x,
+            );
+        }
+    }
+}
+
+#[test]
 fn grouped_wide_convolution() {
     let mut rng = Rng::new(53);
     let c2 = conv(&mut rng, 10, 34, 2);

@@ -120,6 +120,29 @@ fn conv2d_groups_and_depthwise() {
 }
 
 #[test]
+fn depthwise_kernels_every_size_stride_and_ragged_tile() {
+    // 11×13 inputs leave partial 2×4 output tiles; asymmetric pads; with and without bias.
+    let mut rng = Rng::new(9);
+    for (k, s, pads) in [
+        (3, 1, [1, 1, 1, 1]),
+        (3, 2, [0, 0, 1, 1]),
+        (5, 1, [2, 1, 2, 3]),
+        (5, 2, [1, 2, 2, 1]),
+        (3, 1, [0; 4]),
+    ] {
+        let mut d = conv(&mut rng, 6, 1, [k, k], 6, s == 1);
+        d.stride = [s, s];
+        d.pads = pads;
+        check(
+            &format!("depthwise {k}×{k} stride {s} pads {pads:?}"),
+            &single(&[6, 11, 13], Op::Conv2d(d)),
+            2,
+            20 + (k + s) as u64,
+        );
+    }
+}
+
+#[test]
 fn conv2d_many_channels_spans_several_tiles() {
     let mut rng = Rng::new(4);
     let mut c = conv(&mut rng, 70, 9, [3, 3], 1, true);

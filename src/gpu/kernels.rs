@@ -20,6 +20,8 @@ macro_rules! kernels {
 }
 
 kernels!(
+    "layers/conv2d_depthwise",
+    "layers/conv2d_depthwise_transpose",
     "layers/conv2d_forward",
     "layers/conv2d_forward_subgroup",
     "layers/conv2d_transpose",

@@ -2,7 +2,7 @@
 //! in the variant the device's flavor wants, with the weight in the layout that variant reads.
 
 use super::builder::{ConstId, Launch, PlanBuilder, Resource, TensorId};
-use super::forward::{binds, conv_params};
+use super::forward::{binds, conv_params, depthwise_entry, DEPTHWISE_TILE};
 use crate::gpu::{Gpu, KernelFlavor, SUBGROUP_LANES};
 use crate::layers::Conv2d;
 
@@ -35,9 +35,14 @@ enum Variant {
     Registers,
     /// 32 pixels × 32·quads input channels per 8-lane subgroup.
     Subgroup { quads: usize },
+    /// A tile of one channel of a depthwise convolution per invocation (every flavor).
+    Depthwise { entry: &'static str },
 }
 
 fn variant(gpu: &Gpu, c: &Conv2d) -> Variant {
+    if let Some(entry) = depthwise_entry(c) {
+        return Variant::Depthwise { entry };
+    }
     match (gpu.flavor(), c.weight.shape[1].div_ceil(4)) {
         (KernelFlavor::Tiled, _) => Variant::Plain,
         (KernelFlavor::Subgroup, q) if q >= 16 => Variant::Subgroup { quads: 2 },
@@ -47,7 +52,8 @@ fn variant(gpu: &Gpu, c: &Conv2d) -> Variant {
 }
 
 /// The adjoint's weight as its kernel reads it: `[C_out, C_in/g, KH, KW]` as given for the plain
-/// kernel; for the others `[g][K = C_out/g·KH·KW][C_in/g rounded up to 4]`, zero padded.
+/// kernel; for the others (depthwise included) `[g][K = C_out/g·KH·KW][C_in/g rounded up to 4]`,
+/// zero padded.
 pub(crate) fn conv_adjoint_weight(gpu: &Gpu, c: &Conv2d) -> Vec<f32> {
     if variant(gpu, c) == Variant::Plain {
         return c.weight.data.clone();
@@ -128,6 +134,21 @@ pub(crate) fn conv_transpose_pass(
             b.pass(
                 "layers/conv2d_transpose_registers",
                 "registers",
+                bindings,
+                &[out],
+                launch,
+            );
+        }
+        Variant::Depthwise { entry } => {
+            let tiles =
+                adj.input[1].div_ceil(DEPTHWISE_TILE[0]) * adj.input[2].div_ceil(DEPTHWISE_TILE[1]);
+            let launch = Launch::Flat {
+                count: (adj.batch * adj.input[0] * tiles) as u64,
+                size: 64,
+            };
+            b.pass(
+                "layers/conv2d_depthwise_transpose",
+                entry,
                 bindings,
                 &[out],
                 launch,

@@ -295,6 +295,16 @@ pub(crate) fn conv_forward_pass(
     let mg = lin.output[0] / c.groups;
     let npix = lin.output[1] * lin.output[2];
     let bindings = binds(p, &[x], &[Resource::Const(w), Resource::Const(bias)], y);
+    if let Some(entry) = depthwise_entry(c) {
+        let tiles =
+            lin.output[1].div_ceil(DEPTHWISE_TILE[0]) * lin.output[2].div_ceil(DEPTHWISE_TILE[1]);
+        let launch = Launch::Flat {
+            count: (lin.batch * lin.output[0] * tiles) as u64,
+            size: 64,
+        };
+        b.pass("layers/conv2d_depthwise", entry, bindings, &[y], launch);
+        return;
+    }
     let quads = subgroup_quads(mg);
     let flavor = match b.gpu().flavor() {
         KernelFlavor::Subgroup if quads.is_none() => KernelFlavor::Registers,
@@ -334,6 +344,26 @@ pub(crate) fn conv_forward_pass(
                 launch,
             );
         }
+    }
+}
+
+/// Output rows × columns per invocation of the depthwise kernels (scripts/gen_depthwise_kernels.py).
+pub(crate) const DEPTHWISE_TILE: [usize; 2] = [4, 4];
+
+/// The entry point of `conv2d_depthwise*.wgsl` for a depthwise convolution (one input and one
+/// output channel per group) with a square 3×3 or 5×5 kernel, stride 1 or 2 both ways and no
+/// dilation; `None` for any other convolution (the blocked kernels serve those).
+pub(crate) fn depthwise_entry(c: &Conv2d) -> Option<&'static str> {
+    let w = &c.weight.shape;
+    if w[1] != 1 || w[0] != c.groups || c.dilation != [1, 1] || w[2] != w[3] {
+        return None;
+    }
+    match (w[2], c.stride) {
+        (3, [1, 1]) => Some("k3s1"),
+        (3, [2, 2]) => Some("k3s2"),
+        (5, [1, 1]) => Some("k5s1"),
+        (5, [2, 2]) => Some("k5s2"),
+        _ => None,
     }
 }
 
