@@ -35,4 +35,5 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Identity",
     "Softmax",
     "Constant",
+    "Pad",
 ];

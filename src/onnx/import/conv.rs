@@ -1,4 +1,4 @@
-//! `Conv` → [`Conv2d`].
+//! `Conv` → [`Conv2d`] (with the zeros of a `Pad` before it added to its pads).
 
 use super::attributes::{attr_i, attr_ints, pads, pair, MAX_WINDOW};
 use super::{unsupported, Importer};
@@ -9,7 +9,7 @@ use crate::onnx::proto::NodeProto;
 
 impl<'m> Importer<'m, '_> {
     pub(super) fn conv(&mut self, n: &'m NodeProto, name: &str) -> Result<()> {
-        let x = self.act(n, name, 0)?;
+        let (x, padded) = self.conv_input(n, name)?;
         let weight = self.const_f32(n, name, 1)?;
         if weight.shape.contains(&0) {
             return Err(Error::Shape(format!(
@@ -60,7 +60,12 @@ impl<'m> Importer<'m, '_> {
                 "node '{name}' (Conv): group must be from 1 to {MAX_WINDOW}, got {groups}"
             )));
         }
-        let pads = pads(n, name, [input[1], input[2]], kernel, stride, dilation)?;
+        let size = [
+            input[1] + padded[0] + padded[2],
+            input[2] + padded[1] + padded[3],
+        ];
+        let own = pads(n, name, size, kernel, stride, dilation)?;
+        let pads: [usize; 4] = std::array::from_fn(|i| own[i] + padded[i]);
         let op = Op::Conv2d(Conv2d {
             weight,
             bias,

@@ -17,6 +17,7 @@ mod dense;
 mod graph;
 mod merge;
 mod node_io;
+mod pad;
 mod pool;
 mod reshape;
 
@@ -157,6 +158,7 @@ pub(super) fn import_model(
         names: HashSet::from(["input".to_string()]),
         batch,
         bias_free_dense: HashMap::new(),
+        pending_pads: HashMap::new(),
     };
     for &i in &order {
         if live[i] {
@@ -164,6 +166,12 @@ pub(super) fn import_model(
         }
     }
 
+    if let Some(p) = imp.pending_pads.get(output.name.as_str()) {
+        return Err(Error::Onnx(format!(
+            "graph output '{}' is the output of Pad '{}'; glimpse folds zero padding only into a Conv that reads it",
+            output.name, p.node
+        )));
+    }
     let out = match imp.values.get(output.name.as_str()) {
         Some(Val::Node(id)) => *id,
         Some(Val::Const(_)) => {
@@ -218,6 +226,8 @@ struct Importer<'m, 'p> {
     batch: Option<i64>,
     /// Dense layers without a bias that a following Add may give one: node → ONNX output tensor.
     bias_free_dense: HashMap<NodeId, &'m str>,
+    /// Pad outputs waiting for the convolutions that read them.
+    pending_pads: HashMap<&'m str, pad::PendingPad>,
 }
 
 impl<'m> Importer<'m, '_> {
@@ -269,6 +279,15 @@ impl<'m> Importer<'m, '_> {
             "Add" => self.add(n, &name),
             "Concat" => self.concat(n, &name),
             "Softmax" => self.softmax(n, &name),
+            "Pad" => self.pad(n, &name),
+            op if SHAPE_ARITHMETIC.contains(&op) => Err(unsupported(
+                n,
+                &name,
+                "glimpse has no mapping for this operator; it is shape arithmetic an exporter left \
+                 unfolded: fold the graph's constants first (e.g. onnxsim, or onnxruntime with \
+                 optimized_model_filepath and basic optimizations)"
+                    .into(),
+            )),
             _ => Err(unsupported(
                 n,
                 &name,
@@ -277,6 +296,19 @@ impl<'m> Importer<'m, '_> {
         }
     }
 }
+
+/// Operators exporters use to compute shapes and pads (TorchScript's F.pad, `x.view(n, -1)`):
+/// constant once folded, so their error says how to fold them.
+const SHAPE_ARITHMETIC: &[&str] = &[
+    "Shape",
+    "ConstantOfShape",
+    "Gather",
+    "Unsqueeze",
+    "Squeeze",
+    "Slice",
+    "Cast",
+    "Transpose",
+];
 
 fn unsupported(n: &NodeProto, name: &str, why: String) -> Error {
     Error::UnsupportedOp {

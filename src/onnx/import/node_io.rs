@@ -65,6 +65,9 @@ impl<'m> Importer<'m, '_> {
         let Some(t) = Self::input_name(n, i) else {
             return Ok(None);
         };
+        if let Some(e) = self.pad_reader_error(n, name, t) {
+            return Err(e);
+        }
         match self.values.get(t) {
             Some(v) => Ok(Some(v.clone())),
             None => Err(Error::Graph(format!(

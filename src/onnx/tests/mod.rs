@@ -15,5 +15,6 @@ mod errors;
 mod files;
 mod graph;
 mod merge;
+mod pad;
 mod pool;
 mod reshape;

@@ -1,0 +1,135 @@
+//! `Pad` with constant zeros on H and W, folded into the `Conv` that reads it (the form exporters
+//! write for TensorFlow's asymmetric "SAME" padding). A padded tensor read by anything else is an
+//! error naming both nodes.
+
+use super::attributes::{attr_s, MAX_WINDOW};
+use super::{unsupported, Importer};
+use crate::error::{Error, Result};
+use crate::model::NodeId;
+use crate::onnx::proto::NodeProto;
+
+/// A Pad's output, known only to the convolutions that read it.
+pub(super) struct PendingPad {
+    /// The padded activation.
+    pub input: NodeId,
+    /// Zeros added as `[top, left, bottom, right]`.
+    pub pads: [usize; 4],
+    /// The Pad node's name, for errors.
+    pub node: String,
+}
+
+impl<'m> Importer<'m, '_> {
+    pub(super) fn pad(&mut self, n: &'m NodeProto, name: &str) -> Result<()> {
+        let x = self.act(n, name, 0)?;
+        let mode = attr_s(n, name, "mode")?.unwrap_or_else(|| "constant".into());
+        if mode != "constant" {
+            return Err(unsupported(
+                n,
+                name,
+                format!(
+                    "mode '{mode}': only constant zero padding (folded into a Conv) is supported"
+                ),
+            ));
+        }
+        let rank = self.shape(x).len() + 1;
+        let pads = self
+            .opt_const_i64(n, name, 1)?
+            .ok_or_else(|| Error::Onnx(format!("node '{name}' (Pad) lacks its pads input")))?;
+        let value = match self.opt_const_f32(n, name, 2)? {
+            None => 0.0,
+            Some(t) if t.data.len() == 1 => t.data[0],
+            Some(t) => {
+                return Err(Error::Shape(format!(
+                    "node '{name}' (Pad): constant_value must be a scalar, has shape {:?}",
+                    t.shape
+                )))
+            }
+        };
+        if value != 0.0 {
+            return Err(unsupported(
+                n,
+                name,
+                format!("constant_value {value}: only zero padding folds into a convolution"),
+            ));
+        }
+        let axes = match self.opt_const_i64(n, name, 3)? {
+            None => (0..rank as i64).collect(),
+            Some(a) => a,
+        };
+        if pads.len() != 2 * axes.len() {
+            return Err(Error::Onnx(format!(
+                "node '{name}' (Pad): {} pads for {} axes (want two per axis)",
+                pads.len(),
+                axes.len()
+            )));
+        }
+        let mut begin_end = vec![(0i64, 0i64); rank];
+        for (k, &a) in axes.iter().enumerate() {
+            let axis = if a < 0 { a + rank as i64 } else { a };
+            if !(0..rank as i64).contains(&axis) {
+                return Err(Error::Onnx(format!(
+                    "node '{name}' (Pad): axis {a} is outside a rank-{rank} input"
+                )));
+            }
+            begin_end[axis as usize] = (pads[k], pads[k + axes.len()]);
+        }
+        if rank != 4 || begin_end[0] != (0, 0) || begin_end[1] != (0, 0) {
+            return Err(unsupported(
+                n,
+                name,
+                format!(
+                    "only H and W of an [N, C, H, W] input may be padded (to fold into a Conv), got pads {pads:?} on a rank-{rank} input"
+                ),
+            ));
+        }
+        let (h, w) = (begin_end[2], begin_end[3]);
+        let all = [h.0, w.0, h.1, w.1];
+        if all.iter().any(|v| !(0..=MAX_WINDOW).contains(v)) {
+            return Err(unsupported(
+                n,
+                name,
+                format!(
+                    "pads must be from 0 to {MAX_WINDOW} (cropping is not supported), got {pads:?}"
+                ),
+            ));
+        }
+        let pending = PendingPad {
+            input: x,
+            pads: all.map(|v| v as usize),
+            node: name.to_string(),
+        };
+        self.pending_pads.insert(n.output[0].as_str(), pending);
+        Ok(())
+    }
+
+    /// A convolution's input: the activation, and the zeros a Pad before it adds.
+    pub(super) fn conv_input(&self, n: &'m NodeProto, name: &str) -> Result<(NodeId, [usize; 4])> {
+        match n
+            .input
+            .first()
+            .and_then(|t| self.pending_pads.get(t.as_str()))
+        {
+            Some(p) => Ok((p.input, p.pads)),
+            None => Ok((self.act(n, name, 0)?, [0; 4])),
+        }
+    }
+
+    /// The error for a node other than a Conv reading a Pad's output.
+    pub(super) fn pad_reader_error(
+        &self,
+        n: &NodeProto,
+        name: &str,
+        tensor: &str,
+    ) -> Option<Error> {
+        self.pending_pads.get(tensor).map(|p| {
+            unsupported(
+                n,
+                name,
+                format!(
+                    "it reads '{tensor}', the output of Pad '{}'; glimpse folds zero padding only into a Conv that reads it",
+                    p.node
+                ),
+            )
+        })
+    }
+}

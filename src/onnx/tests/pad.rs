@@ -1,0 +1,148 @@
+//! Pad: constant zeros on H and W fold into the Conv that reads them; everything else is refused.
+
+use super::builder::{ais, astr, f32_tensor, i64_tensor, B};
+use super::check::{assert_close, err_text, forward, kinds, only};
+use crate::model::Op;
+
+fn conv_pads(g: &crate::model::Graph) -> [usize; 4] {
+    only(g, |op| match op {
+        Op::Conv2d(c) => Some(c),
+        _ => None,
+    })
+    .pads
+}
+
+/// Pad (TensorFlow "SAME" at stride 2: one zero row and column after) then an unpadded Conv
+/// computes what the Conv with those pads does.
+#[test]
+fn zero_pad_folds_into_the_conv() {
+    let w: Vec<f32> = (0..9).map(|v| v as f32 - 4.0).collect();
+    let padded = B::new(&[1, 6, 6])
+        .init("W", &[1, 1, 3, 3], &w)
+        .init_t(i64_tensor("pads", &[0, 0, 0, 0, 0, 0, 1, 1]))
+        .node("Pad", "pad", &["x", "pads"], &["xp"], vec![])
+        .node(
+            "Conv",
+            "conv",
+            &["xp", "W"],
+            &["y"],
+            vec![ais("strides", &[2, 2])],
+        )
+        .import()
+        .unwrap();
+    assert_eq!(kinds(&padded), ["Input", "Conv2d"]);
+    assert_eq!(conv_pads(&padded), [0, 0, 1, 1]);
+    assert_eq!(padded.output_shape(), [1, 3, 3]);
+    let explicit = B::new(&[1, 6, 6])
+        .init("W", &[1, 1, 3, 3], &w)
+        .node(
+            "Conv",
+            "conv",
+            &["x", "W"],
+            &["y"],
+            vec![ais("strides", &[2, 2]), ais("pads", &[0, 0, 1, 1])],
+        )
+        .import()
+        .unwrap();
+    let x: Vec<f64> = (0..36).map(|v| (v as f64 * 0.37).sin()).collect();
+    assert_close(&forward(&padded, 1, &x), &forward(&explicit, 1, &x));
+}
+
+/// Opset 18's `axes` input, a zero constant_value, and the Conv's own pads on top.
+#[test]
+fn pad_with_axes_adds_to_the_conv_pads() {
+    let g = B::new(&[2, 5, 5])
+        .opset(18)
+        .init("W", &[3, 2, 2, 2], &[0.5; 24])
+        .init_t(i64_tensor("pads", &[1, 0, 2, 1]))
+        .init_t(i64_tensor("axes", &[-2, 3]))
+        .init_t(f32_tensor("zero", &[], &[0.0]))
+        .node(
+            "Pad",
+            "pad",
+            &["x", "pads", "zero", "axes"],
+            &["xp"],
+            vec![astr("mode", "constant")],
+        )
+        .node(
+            "Conv",
+            "conv",
+            &["xp", "W"],
+            &["y"],
+            vec![ais("pads", &[1, 1, 0, 0])],
+        )
+        .import()
+        .unwrap();
+    // [top, left, bottom, right]: Pad gives H (1, 2) and W (0, 1); the Conv adds (1, 1) at the start.
+    assert_eq!(conv_pads(&g), [2, 1, 2, 1]);
+}
+
+#[test]
+fn other_pads_are_refused_with_the_reason() {
+    let base = || {
+        B::new(&[1, 4, 4])
+            .init("W", &[1, 1, 3, 3], &[1.0; 9])
+            .init_t(i64_tensor("hw", &[0, 0, 1, 1, 0, 0, 1, 1]))
+    };
+    let conv = vec![];
+    let cases: Vec<(B, &str)> = vec![
+        (
+            base()
+                .node(
+                    "Pad",
+                    "p",
+                    &["x", "hw"],
+                    &["xp"],
+                    vec![astr("mode", "reflect")],
+                )
+                .node("Conv", "c", &["xp", "W"], &["y"], conv.clone()),
+            "mode 'reflect'",
+        ),
+        (
+            base()
+                .init_t(f32_tensor("one", &[], &[1.0]))
+                .node("Pad", "p", &["x", "hw", "one"], &["xp"], vec![])
+                .node("Conv", "c", &["xp", "W"], &["y"], conv.clone()),
+            "constant_value 1",
+        ),
+        (
+            base()
+                .init_t(i64_tensor("ch", &[0, 1, 0, 0, 0, 0, 0, 0]))
+                .node("Pad", "p", &["x", "ch"], &["xp"], vec![])
+                .node("Conv", "c", &["xp", "W"], &["y"], conv.clone()),
+            "only H and W",
+        ),
+        (
+            base()
+                .init_t(i64_tensor("crop", &[0, 0, -1, 0, 0, 0, 0, 0]))
+                .node("Pad", "p", &["x", "crop"], &["xp"], vec![])
+                .node("Conv", "c", &["xp", "W"], &["y"], conv.clone()),
+            "cropping",
+        ),
+        (
+            base().node("Pad", "p", &["x", "hw"], &["xp"], vec![]).node(
+                "Relu",
+                "r",
+                &["xp"],
+                &["y"],
+                vec![],
+            ),
+            "output of Pad 'p'",
+        ),
+        (
+            base().node("Pad", "p", &["x", "hw"], &["xp"], vec![]),
+            "graph output 'xp' is the output of Pad 'p'",
+        ),
+        (
+            base()
+                .init_t(i64_tensor("short", &[1, 1]))
+                .node("Pad", "p", &["x", "short"], &["xp"], vec![])
+                .node("Conv", "c", &["xp", "W"], &["y"], conv.clone()),
+            "2 pads for 4 axes",
+        ),
+    ];
+    for (model, want) in cases {
+        let e = err_text(model.import());
+        assert!(e.contains(want), "expected '{want}' in: {e}");
+    }
+}
