@@ -76,8 +76,11 @@ class OnnxNet(nn.Module):
             key = f"n{k:03d}"
             ins = [i for i in node.input if i not in init]
             if node.op_type == "Conv":
+                assert len(node.input) == 2 and attrs.get("dilations", [1, 1]) == [1, 1], node.name
                 m = PaddedConv(init[node.input[1]], attrs["strides"], attrs["group"], attrs["pads"])
             elif node.op_type == "BatchNormalization":
+                # SequentialMergeBatchNorm merges a BN into the module registered just before it.
+                assert model.graph.node[k - 1].op_type == "Conv" and ins == [model.graph.node[k - 1].output[0]], node.name
                 w, b, mean, var = (torch.from_numpy(init[n].copy()) for n in node.input[1:])
                 m = nn.BatchNorm2d(len(w), eps=attrs["epsilon"]).eval()
                 m.weight.data, m.bias.data, m.running_mean.data, m.running_var.data = w, b, mean, var
@@ -91,6 +94,8 @@ class OnnxNet(nn.Module):
             elif node.op_type == "Flatten":
                 m = nn.Flatten()
             elif node.op_type == "Gemm":
+                assert attrs.get("transB") == 1 and attrs.get("transA", 0) == 0, node.name
+                assert attrs.get("alpha", 1.0) == 1.0 and attrs.get("beta", 1.0) == 1.0, node.name
                 w, b = init[node.input[1]], init[node.input[2]]
                 m = nn.Linear(w.shape[1], w.shape[0])
                 m.weight.data, m.bias.data = torch.from_numpy(w.copy()), torch.from_numpy(b.copy())

@@ -121,7 +121,8 @@ fn conv2d_groups_and_depthwise() {
 
 #[test]
 fn depthwise_kernels_every_size_stride_and_ragged_tile() {
-    // 11×13 inputs leave partial 2×4 output tiles; asymmetric pads; with and without bias.
+    // 11×13 inputs leave partial 4×4 output tiles; asymmetric pads, some wider than the kernel
+    // (as folded Pads make them); with and without bias.
     let mut rng = Rng::new(9);
     for (k, s, pads) in [
         (3, 1, [1, 1, 1, 1]),
@@ -129,6 +130,7 @@ fn depthwise_kernels_every_size_stride_and_ragged_tile() {
         (5, 1, [2, 1, 2, 3]),
         (5, 2, [1, 2, 2, 1]),
         (3, 1, [0; 4]),
+        (3, 2, [3, 1, 0, 4]),
     ] {
         let mut d = conv(&mut rng, 6, 1, [k, k], 6, s == 1);
         d.stride = [s, s];

@@ -13,6 +13,8 @@ impl ClassNames {
     /// another number of names is an error naming both counts.
     pub fn load(path: &Path, classes: usize) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        // A byte-order mark and blank lines after the last name are not names.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(&text).trim_end();
         let names: Vec<String> = text.lines().map(|l| l.trim_end().to_string()).collect();
         if names.len() != classes {
             return Err(Error::Shape(format!(
@@ -34,7 +36,8 @@ impl ClassNames {
         &self.0[k]
     }
 
-    /// Adds `"name"` to a summary line from its `"class"`.
+    /// Adds `"name"` to a summary line from its `"class"` (the predicted class, or the largest
+    /// weight of a weighted target).
     pub fn label(&self, line: &mut serde_json::Value) {
         if let Some(k) = line["class"].as_u64() {
             line["name"] = self.name(k as usize).into();
@@ -51,7 +54,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("glimpse_classes_{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("names.txt");
-        std::fs::write(&path, "cat\r\ndog\n").unwrap();
+        std::fs::write(&path, "\u{feff}cat\r\ndog\n\n").unwrap();
         let names = ClassNames::load(&path, 2).unwrap();
         assert_eq!((names.name(0), names.name(1)), ("cat", "dog"));
         let err = ClassNames::load(&path, 3).unwrap_err().to_string();

@@ -41,11 +41,11 @@ pub struct PredictArgs {
 pub fn run(args: &PredictArgs) -> Result<()> {
     let graph = open_model(&args.model)?;
     let (names, x) = load_batch(&graph, &args.input)?;
+    let f = graph.output_len();
+    let class_names = ClassNames::load_optional(args.classes.as_deref(), f)?;
     let gpu = Gpu::new()?;
     let mut plan = ForwardPlan::new(&gpu, &graph, args.batch)?;
     let out = plan.run(&x)?;
-    let f = graph.output_len();
-    let class_names = ClassNames::load_optional(args.classes.as_deref(), f)?;
     let label = |k: usize| class_names.as_ref().map(|c| c.name(k));
     let ends_in_softmax = matches!(graph.nodes[graph.output].op, Op::Softmax);
     let mut predicted = Vec::with_capacity(names.len());

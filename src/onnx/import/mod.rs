@@ -248,6 +248,7 @@ impl<'m> Importer<'m, '_> {
         }
         match n.op_type.as_str() {
             "Constant" => self.constant(n, &name),
+            "Identity" if self.forward_pending_pad(n) => Ok(()),
             "Identity" => {
                 let v = self.input(n, &name, 0)?;
                 self.set(n, v)
@@ -255,6 +256,9 @@ impl<'m> Importer<'m, '_> {
             "Dropout" => {
                 self.no_extra_output(n, &name, "the mask output")?;
                 self.not_training(n, &name)?;
+                if self.forward_pending_pad(n) {
+                    return Ok(());
+                }
                 let v = self.input(n, &name, 0)?;
                 self.set(n, v)
             }
@@ -280,7 +284,7 @@ impl<'m> Importer<'m, '_> {
             "Concat" => self.concat(n, &name),
             "Softmax" => self.softmax(n, &name),
             "Pad" => self.pad(n, &name),
-            op if SHAPE_ARITHMETIC.contains(&op) => Err(unsupported(
+            _ if self.is_shape_arithmetic(n) => Err(unsupported(
                 n,
                 &name,
                 "glimpse has no mapping for this operator; it is shape arithmetic an exporter left \
@@ -298,7 +302,8 @@ impl<'m> Importer<'m, '_> {
 }
 
 /// Operators exporters use to compute shapes and pads (TorchScript's F.pad, `x.view(n, -1)`):
-/// constant once folded, so their error says how to fold them.
+/// constant once folded, so their error says how to fold them. Shape and ConstantOfShape always
+/// are; the others only when no input is computed from the graph input.
 const SHAPE_ARITHMETIC: &[&str] = &[
     "Shape",
     "ConstantOfShape",
@@ -309,6 +314,20 @@ const SHAPE_ARITHMETIC: &[&str] = &[
     "Cast",
     "Transpose",
 ];
+
+impl Importer<'_, '_> {
+    fn is_shape_arithmetic(&self, n: &NodeProto) -> bool {
+        match n.op_type.as_str() {
+            "Shape" | "ConstantOfShape" => true,
+            op => {
+                SHAPE_ARITHMETIC.contains(&op)
+                    && n.input
+                        .iter()
+                        .all(|t| !matches!(self.values.get(t.as_str()), Some(Val::Node(_))))
+            }
+        }
+    }
+}
 
 fn unsupported(n: &NodeProto, name: &str, why: String) -> Error {
     Error::UnsupportedOp {

@@ -9,6 +9,7 @@ use crate::model::NodeId;
 use crate::onnx::proto::NodeProto;
 
 /// A Pad's output, known only to the convolutions that read it.
+#[derive(Clone)]
 pub(super) struct PendingPad {
     /// The padded activation.
     pub input: NodeId,
@@ -64,11 +65,17 @@ impl<'m> Importer<'m, '_> {
             )));
         }
         let mut begin_end = vec![(0i64, 0i64); rank];
+        let mut seen = vec![false; rank];
         for (k, &a) in axes.iter().enumerate() {
             let axis = if a < 0 { a + rank as i64 } else { a };
             if !(0..rank as i64).contains(&axis) {
                 return Err(Error::Onnx(format!(
                     "node '{name}' (Pad): axis {a} is outside a rank-{rank} input"
+                )));
+            }
+            if std::mem::replace(&mut seen[axis as usize], true) {
+                return Err(Error::Onnx(format!(
+                    "node '{name}' (Pad): axis {a} is given twice in {axes:?}"
                 )));
             }
             begin_end[axis as usize] = (pads[k], pads[k + axes.len()]);
@@ -102,6 +109,23 @@ impl<'m> Importer<'m, '_> {
         Ok(())
     }
 
+    /// Identity and Dropout pass a Pad's output on unchanged: the pad stays pending under the
+    /// new name. False when `n`'s input is not a Pad's output.
+    pub(super) fn forward_pending_pad(&mut self, n: &'m NodeProto) -> bool {
+        let pending = n
+            .input
+            .first()
+            .and_then(|t| self.pending_pads.get(t.as_str()))
+            .cloned();
+        match pending {
+            Some(p) => {
+                self.pending_pads.insert(n.output[0].as_str(), p);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// A convolution's input: the activation, and the zeros a Pad before it adds.
     pub(super) fn conv_input(&self, n: &'m NodeProto, name: &str) -> Result<(NodeId, [usize; 4])> {
         match n
@@ -126,7 +150,7 @@ impl<'m> Importer<'m, '_> {
                 n,
                 name,
                 format!(
-                    "it reads '{tensor}', the output of Pad '{}'; glimpse folds zero padding only into a Conv that reads it",
+                    "it reads '{tensor}', the output of Pad '{}'; glimpse folds zero padding only into the data input (input 0) of a Conv",
                     p.node
                 ),
             )

@@ -25,6 +25,25 @@ fn unsupported_op_names_op_and_node() {
     assert!(e.contains("com.microsoft"), "{e}");
 }
 
+/// Shape arithmetic left by an exporter says how to fold it; a Transpose of activations does not.
+#[test]
+fn unfolded_shape_arithmetic_gets_a_hint() {
+    let hint = "fold the graph's constants first";
+    let e = err_text(
+        B::new(&[1, 2, 3])
+            .node("Shape", "shape", &["x"], &["s"], vec![])
+            .node("Reshape", "flat", &["x", "s"], &["y"], vec![])
+            .import(),
+    );
+    assert!(e.contains("Shape") && e.contains(hint), "{e}");
+    let e = err_text(
+        B::new(&[1, 2, 3])
+            .node("Transpose", "t", &["x"], &["y"], vec![])
+            .import(),
+    );
+    assert!(e.contains("Transpose") && !e.contains(hint), "{e}");
+}
+
 #[test]
 fn malformed_and_truncated_bytes() {
     let e = from_bytes(b"\xff\xff\xff\xff not a protobuf", None).unwrap_err();

@@ -77,6 +77,46 @@ fn pad_with_axes_adds_to_the_conv_pads() {
     assert_eq!(conv_pads(&g), [2, 1, 2, 1]);
 }
 
+/// Two convolutions reading one Pad (through an Identity) each get its zeros; a Conv with
+/// auto_pad SAME after a Pad computes its own pads on the padded size.
+#[test]
+fn pad_serves_every_conv_that_reads_it() {
+    let g = B::new(&[1, 6, 6])
+        .init("W", &[1, 1, 3, 3], &[1.0; 9])
+        .init_t(i64_tensor("pads", &[0, 0, 1, 1, 0, 0, 1, 1]))
+        .node("Pad", "pad", &["x", "pads"], &["xp"], vec![])
+        .node("Identity", "id", &["xp"], &["xq"], vec![])
+        .node("Conv", "a", &["xp", "W"], &["ya"], vec![])
+        .node(
+            "Conv",
+            "b",
+            &["xq", "W"],
+            &["yb"],
+            vec![astr("auto_pad", "SAME_UPPER"), ais("strides", &[2, 2])],
+        )
+        .node("Add", "sum", &["ya", "yb"], &["y"], vec![])
+        .import();
+    // a: 6 + 2 − 2 = 6 rows; b: the padded 8 rows at stride 2 give 4, SAME_UPPER adds (0, 1),
+    // so b's total pads are [1, 1, 2, 2] and its output 4×4: the Add's shapes disagree.
+    let e = err_text(g);
+    assert!(e.contains("[1, 6, 6]") && e.contains("[1, 4, 4]"), "{e}");
+    let g = B::new(&[1, 6, 6])
+        .init("W", &[1, 1, 3, 3], &[1.0; 9])
+        .init_t(i64_tensor("pads", &[0, 0, 1, 1, 0, 0, 1, 1]))
+        .node("Pad", "pad", &["x", "pads"], &["xp"], vec![])
+        .node(
+            "Conv",
+            "b",
+            &["xp", "W"],
+            &["y"],
+            vec![astr("auto_pad", "SAME_UPPER"), ais("strides", &[2, 2])],
+        )
+        .import()
+        .unwrap();
+    assert_eq!(conv_pads(&g), [1, 1, 2, 2]);
+    assert_eq!(g.output_shape(), [1, 4, 4]);
+}
+
 #[test]
 fn other_pads_are_refused_with_the_reason() {
     let base = || {
@@ -132,6 +172,25 @@ fn other_pads_are_refused_with_the_reason() {
         (
             base().node("Pad", "p", &["x", "hw"], &["xp"], vec![]),
             "graph output 'xp' is the output of Pad 'p'",
+        ),
+        (
+            base()
+                .opset(18)
+                .init_t(i64_tensor("twice", &[1, 3, 1, 3]))
+                .init_t(i64_tensor("axes", &[2, -2]))
+                .node("Pad", "p", &["x", "twice", "", "axes"], &["xp"], vec![])
+                .node("Conv", "c", &["xp", "W"], &["y"], conv.clone()),
+            "axis -2 is given twice",
+        ),
+        (
+            base().node("Pad", "p", &["x", "hw"], &["xp"], vec![]).node(
+                "Conv",
+                "c",
+                &["x", "xp"],
+                &["y"],
+                conv.clone(),
+            ),
+            "data input (input 0) of a Conv",
         ),
         (
             base()
