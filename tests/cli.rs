@@ -137,6 +137,29 @@ fn explain_writes_heatmaps_npy_and_summary() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// A target the model does not have fails before the output folder is made.
+#[test]
+fn a_bad_target_writes_nothing() {
+    let dir = std::env::temp_dir().join(format!("glimpse-bad-target-{}", std::process::id()));
+    let out = dir.to_string_lossy().into_owned();
+    for method in ["lrp", "gradient"] {
+        let (ok, _, stderr) = glimpse(&[
+            "explain",
+            "--model",
+            "assets/models/lenet_mnist.onnx",
+            "--method",
+            method,
+            "--target",
+            "12",
+            "--out",
+            &out,
+            "assets/images/mnist_0_label3.png",
+        ]);
+        assert!(!ok && stderr.contains("class 12"), "{method}: {stderr}");
+        assert!(!dir.exists(), "{method}: {out} was made before the error");
+    }
+}
+
 #[test]
 fn bad_input_is_one_clear_message() {
     let cases: &[(&[&str], &str)] = &[

@@ -199,6 +199,7 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
     let cmap = Cmap::from_name(&args.cmap)?;
     let (names, x) = load_batch(&graph, &args.input)?;
     let class_names = ClassNames::load_optional(args.classes.as_deref(), graph.output_len())?;
+    target.check(graph.output_len())?;
     let gpu = Gpu::new()?;
     let mut explainer = Explainer::new(&gpu, &graph, args)?;
     let maps = explainer.run(&graph, &x, std::slice::from_ref(&target))?;

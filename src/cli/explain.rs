@@ -163,6 +163,7 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
     let cmap = Cmap::from_name(&args.cmap)?;
     let (names, x) = load_batch(&graph, &args.input)?;
     let class_names = ClassNames::load_optional(args.classes.as_deref(), graph.output_len())?;
+    target.check(graph.output_len())?;
     let gpu = Gpu::new()?;
     let mut plan = LrpPlan::new(&gpu, &graph, &composite, args.batch, args.conservation)?;
     std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;

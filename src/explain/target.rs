@@ -41,6 +41,12 @@ impl Target {
         }
     }
 
+    /// Fails, naming the problem, if the target does not fit a model with `features` outputs
+    /// (checked before any work is done or file written).
+    pub fn check(&self, features: usize) -> Result<()> {
+        self.encode(features).map(|_| ())
+    }
+
     /// The seed kernel's encoding: a mode (−1 = predicted) and one weight per output.
     pub(crate) fn encode(&self, features: usize) -> Result<(f32, Vec<f32>)> {
         match self {
