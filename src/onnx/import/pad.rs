@@ -21,7 +21,8 @@ pub(super) struct PendingPad {
 
 impl<'m> Importer<'m, '_> {
     pub(super) fn pad(&mut self, n: &'m NodeProto, name: &str) -> Result<()> {
-        let x = self.act(n, name, 0)?;
+        // A Pad of a Pad adds up.
+        let (x, before) = self.conv_input(n, name)?;
         let mode = attr_s(n, name, "mode")?.unwrap_or_else(|| "constant".into());
         if mode != "constant" {
             return Err(unsupported(
@@ -102,7 +103,7 @@ impl<'m> Importer<'m, '_> {
         }
         let pending = PendingPad {
             input: x,
-            pads: all.map(|v| v as usize),
+            pads: std::array::from_fn(|i| before[i] + all[i] as usize),
             node: name.to_string(),
         };
         self.pending_pads.insert(n.output[0].as_str(), pending);
@@ -126,7 +127,7 @@ impl<'m> Importer<'m, '_> {
         }
     }
 
-    /// A convolution's input: the activation, and the zeros a Pad before it adds.
+    /// A convolution's (or a Pad's) input: the activation, and the zeros a Pad before it adds.
     pub(super) fn conv_input(&self, n: &'m NodeProto, name: &str) -> Result<(NodeId, [usize; 4])> {
         match n
             .input

@@ -17,13 +17,15 @@ fn busy_model() -> B {
         .init("M", &[5, 3], &[0.3; 15])
         .init("mb", &[3], &[0.1; 3])
         .init_t(i64_tensor("shape", &[0, -1]))
+        .init_t(i64_tensor("pads", &[0, 0, 1, 0, 0, 0, 0, 1]))
+        .node("Pad", "pad", &["x", "pads"], &["xp"], vec![])
         .node(
             "Conv",
             "conv",
-            &["x", "W", "cb"],
+            &["xp", "W", "cb"],
             &["c"],
             vec![
-                ais("pads", &[1, 0, 1, 2]),
+                ais("pads", &[0, 0, 1, 1]),
                 ais("strides", &[1, 2]),
                 ais("dilations", &[1, 1]),
                 ai("group", 2),

@@ -48,6 +48,21 @@ fn zero_pad_folds_into_the_conv() {
     assert_close(&forward(&padded, 1, &x), &forward(&explicit, 1, &x));
 }
 
+/// Two Pads in a row add up.
+#[test]
+fn pads_in_a_row_add_up() {
+    let g = B::new(&[1, 5, 5])
+        .init("W", &[1, 1, 3, 3], &[1.0; 9])
+        .init_t(i64_tensor("p1", &[0, 0, 1, 0, 0, 0, 0, 2]))
+        .init_t(i64_tensor("p2", &[0, 0, 1, 1, 0, 0, 1, 1]))
+        .node("Pad", "a", &["x", "p1"], &["xa"], vec![])
+        .node("Pad", "b", &["xa", "p2"], &["xb"], vec![])
+        .node("Conv", "c", &["xb", "W"], &["y"], vec![])
+        .import()
+        .unwrap();
+    assert_eq!(conv_pads(&g), [2, 1, 1, 3]);
+}
+
 /// Opset 18's `axes` input, a zero constant_value, and the Conv's own pads on top.
 #[test]
 fn pad_with_axes_adds_to_the_conv_pads() {
