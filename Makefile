@@ -50,6 +50,7 @@ lint:
 bench: vulkan
 	$(CARGO) bench --bench forward --bench lrp
 
-## Regenerates assets/ (needs PyTorch etc.; see scripts/README.md).
+## Regenerates assets/ (needs PyTorch etc.; see scripts/README.md; the golden scripts run separately).
 fixtures:
 	python3 scripts/make_fixtures.py
+	python3 scripts/make_efficientnet_lite0.py
