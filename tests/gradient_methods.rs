@@ -365,6 +365,30 @@ fn deeplift_sums_to_the_output_difference() {
     }
 }
 
+/// The same completeness on the shipped ImageNet model: DeepLIFT's backward runs through its 16
+/// depthwise and 33 other convolutions, 33 ReLU6 and 9 residual sums.
+#[test]
+fn deeplift_is_complete_on_efficientnet_lite0() {
+    let graph = fixture("efficientnet_lite0");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets");
+    let photos = glimpse::io::npy::read_f32(root.join("data/photos_x.npy")).unwrap();
+    let item: usize = photos.shape[1..].iter().product();
+    let x = Tensor::new(vec![2, 3, 224, 224], photos.data[..2 * item].to_vec()).unwrap();
+    let mut plan = DeepLiftPlan::new(gpu(), &graph, Baseline::Zero, 2).unwrap();
+    let got = plan
+        .run(&x, &[Target::Predicted, Target::Predicted])
+        .unwrap();
+    assert_eq!(got.classes, [285, 967]);
+    for (i, r) in got.residuals.unwrap().iter().enumerate() {
+        let delta = got.scores[i] - got.reference_scores.as_ref().unwrap()[i];
+        println!("efficientnet_lite0 item {i}: residual {r:.3e} of Δf {delta:.4}");
+        assert!(
+            r.abs() < 1e-5 * delta.abs().max(1.0),
+            "item {i}: residual {r:.3e}"
+        );
+    }
+}
+
 #[test]
 fn taylor_expands_at_zero_a_given_point_or_a_root_on_the_segment() {
     let graph = fixture("lenet_mnist");
