@@ -1,5 +1,6 @@
 //! Wall time per GPU pass of a model's forward and LRP plans, summed by pass label (for finding
-//! what is slow): `cargo run --release --example profile_plan -- MODEL.onnx [BATCH]`.
+//! what is slow): `cargo run --release --example profile_plan -- MODEL.onnx [BATCH] [--each]`
+//! (`--each`: also every forward pass in order).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -27,13 +28,22 @@ fn summarise(what: &str, passes: Vec<(String, Duration)>) {
 fn main() -> glimpse::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let path = args.get(1).expect("usage: profile_plan MODEL.onnx [BATCH]");
-    let batch: usize = args.get(2).map_or(1, |b| b.parse().expect("a batch size"));
+    let batch: usize = args
+        .get(2)
+        .filter(|a| !a.starts_with("--"))
+        .map_or(1, |b| b.parse().expect("a batch size"));
     let graph = glimpse::cli::open_model(std::path::Path::new(path))?;
     let gpu = Gpu::new()?;
     let x = bench_input(&graph, batch);
     let mut fwd = ForwardPlan::new(&gpu, &graph, batch)?;
     fwd.run(&x)?;
-    summarise("forward", fwd.plan().profile()?);
+    let passes = fwd.plan().profile()?;
+    if args.iter().any(|a| a == "--each") {
+        for (label, d) in &passes {
+            println!("  {:>8.2} ms  {label}", d.as_secs_f64() * 1e3);
+        }
+    }
+    summarise("forward", passes);
     let mut lrp = LrpPlan::new(&gpu, &graph, &bench_composite(), batch, false)?;
     lrp.run(&x, &[Target::Predicted])?;
     summarise("LRP (EpsilonPlusFlat)", lrp.plan().profile()?);
