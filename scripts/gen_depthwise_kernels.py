@@ -36,34 +36,46 @@ PARAMS = """struct Params {{
 """
 
 
-def weights(k):
+def prologue(k, s, ext, chans, tile):
+    """Entry point k<K>s<S> up to its row loop: which tile of which channel of which image this
+    invocation computes (`ext` the tiled extent, `chans` the channel count, `tile` the names of
+    the tile's first row and column), then the weights and the accumulators."""
+    (h, w), (y0, x0) = ext, tile
+    lines = [
+        "@compute @workgroup_size(64)",
+        f"fn k{k}s{s}(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {{",
+        f"    let tw = ({w} + {TX - 1}u) / {TX}u;",
+        f"    let th = ({h} + {TY - 1}u) / {TY}u;",
+        "    let t = flat_id(gid, nwg, 64u);",
+        f"    if (t >= p.n * {chans} * th * tw) {{ return; }}",
+        f"    let {y0} = ((t / tw) % th) * {TY}u;",
+        f"    let {x0} = (t % tw) * {TX}u;",
+        f"    let c = (t / (tw * th)) % {chans};",
+        f"    let n = t / (tw * th * {chans});",
+    ]
     # The weight is packed as for the blocked kernels with one channel per group: tap r of
     # channel c is wp[c·K² + r].x.
-    return [f"    let w{r} = wp[c * {k * k}u + {r}u].x;" for r in range(k * k)]
+    lines += [f"    let w{r} = wp[c * {k * k}u + {r}u].x;" for r in range(k * k)]
+    return lines
 
 
 def accumulators():
     return [f"    var a{i}{q} = 0.0;" for i in range(TY) for q in range(TX)]
 
 
+def epilogue(out, tile):
+    y0, x0 = tile
+    lines = [f"    {out}(n, c, {y0} + {i}u, {x0} + {q}u, a{i}{q});" for i in range(TY) for q in range(TX)]
+    return lines + ["}"]
+
+
 def forward_entry(k, s):
     rows, cols = (TY - 1) * s + k, (TX - 1) * s + k
-    body = [
-        f"@compute @workgroup_size(64)",
-        f"fn k{k}s{s}(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {{",
-        f"    let tw = (p.ow + {TX - 1}u) / {TX}u;",
-        f"    let th = (p.oh + {TY - 1}u) / {TY}u;",
-        f"    let t = flat_id(gid, nwg, 64u);",
-        f"    if (t >= p.n * p.cout * th * tw) {{ return; }}",
-        f"    let oy0 = ((t / tw) % th) * {TY}u;",
-        f"    let ox0 = (t % tw) * {TX}u;",
-        f"    let c = (t / (tw * th)) % p.cout;",
-        f"    let n = t / (tw * th * p.cout);",
-        f"    let plane = (n * p.cin + c) * p.h;",
+    body = prologue(k, s, ("p.oh", "p.ow"), "p.cout", ("oy0", "ox0")) + [
+        "    let plane = (n * p.cin + c) * p.h;",
         f"    let iy0 = i32(oy0 * {s}u) - i32(p.pt);",
         f"    let ix0 = i32(ox0 * {s}u) - i32(p.pl);",
-    ]
-    body += weights(k) + accumulators()
+    ] + accumulators()
     for r in range(rows):
         body.append(f"    {{ // input row {r}")
         body.append(f"        let iy = iy0 + {r};")
@@ -77,11 +89,7 @@ def forward_entry(k, s):
                 terms = " + ".join(f"w{u * k + v} * x{q * s + v}" for v in range(k))
                 body.append(f"        a{i}{q} += {terms};")
         body.append("    }")
-    for i in range(TY):
-        for q in range(TX):
-            body.append(f"    store(n, c, oy0 + {i}u, ox0 + {q}u, a{i}{q});")
-    body.append("}")
-    return "\n".join(body)
+    return "\n".join(body + epilogue("store", ("oy0", "ox0")))
 
 
 def transpose_entry(k, s):
@@ -89,22 +97,11 @@ def transpose_entry(k, s):
     # divide exactly, else 0. Tile row r holds up-row a0 + r, a0 = y0 + pt − (k − 1); output row i
     # reads r = i + k − 1 − u.
     rows, cols = TY + k - 1, TX + k - 1
-    body = [
-        f"@compute @workgroup_size(64)",
-        f"fn k{k}s{s}(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {{",
-        f"    let tw = (p.w + {TX - 1}u) / {TX}u;",
-        f"    let th = (p.h + {TY - 1}u) / {TY}u;",
-        f"    let t = flat_id(gid, nwg, 64u);",
-        f"    if (t >= p.n * p.cin * th * tw) {{ return; }}",
-        f"    let y0 = ((t / tw) % th) * {TY}u;",
-        f"    let x0 = (t % tw) * {TX}u;",
-        f"    let c = (t / (tw * th)) % p.cin;",
-        f"    let n = t / (tw * th * p.cin);",
-        f"    let plane = (n * p.cout + c) * p.oh;",
+    body = prologue(k, s, ("p.h", "p.w"), "p.cin", ("y0", "x0")) + [
+        "    let plane = (n * p.cout + c) * p.oh;",
         f"    let a0 = i32(y0 + p.pt) - {k - 1};",
         f"    let b0 = i32(x0 + p.pl) - {k - 1};",
-    ]
-    body += weights(k) + accumulators()
+    ] + accumulators()
     for r in range(rows):
         body.append(f"    {{ // spread-out row {r}")
         body.append(f"        let a = a0 + {r};")
@@ -118,11 +115,7 @@ def transpose_entry(k, s):
                 terms = " + ".join(f"w{u * k + v} * g{q + k - 1 - v}" for v in range(k))
                 body.append(f"        a{i}{q} += {terms};")
         body.append("    }")
-    for i in range(TY):
-        for q in range(TX):
-            body.append(f"    put(n, c, y0 + {i}u, x0 + {q}u, a{i}{q});")
-    body.append("}")
-    return "\n".join(body)
+    return "\n".join(body + epilogue("put", ("y0", "x0")))
 
 
 def forward_file():

@@ -350,18 +350,20 @@ fn deeplift_sums_to_the_output_difference() {
         let got = plan
             .run(&x, &[Target::Class(1), Target::Predicted, Target::Class(0)])
             .unwrap();
-        let residuals = got.residuals.unwrap();
-        for (i, r) in residuals.iter().enumerate() {
-            let delta = got.scores[i] - got.reference_scores.as_ref().unwrap()[i];
-            println!(
-                "{} nodes, item {i}: residual {r:.3e} of Δf {delta:.4}",
-                graph.nodes.len()
-            );
-            assert!(
-                r.abs() < 1e-5 * delta.abs().max(1.0),
-                "item {i}: residual {r:.3e}"
-            );
-        }
+        assert_complete(&format!("{} nodes", graph.nodes.len()), &got);
+    }
+}
+
+/// DeepLIFT's completeness: every item's map sums to f(x) − f(x′) within 1e-5 of the difference.
+fn assert_complete(what: &str, got: &glimpse::explain::gradient::Attribution) {
+    let residuals = got.residuals.as_ref().unwrap();
+    for (i, r) in residuals.iter().enumerate() {
+        let delta = got.scores[i] - got.reference_scores.as_ref().unwrap()[i];
+        println!("{what}, item {i}: residual {r:.3e} of Δf {delta:.4}");
+        assert!(
+            r.abs() < 1e-5 * delta.abs().max(1.0),
+            "{what}, item {i}: residual {r:.3e}"
+        );
     }
 }
 
@@ -379,14 +381,7 @@ fn deeplift_is_complete_on_efficientnet_lite0() {
         .run(&x, &[Target::Predicted, Target::Predicted])
         .unwrap();
     assert_eq!(got.classes, [285, 967]);
-    for (i, r) in got.residuals.unwrap().iter().enumerate() {
-        let delta = got.scores[i] - got.reference_scores.as_ref().unwrap()[i];
-        println!("efficientnet_lite0 item {i}: residual {r:.3e} of Δf {delta:.4}");
-        assert!(
-            r.abs() < 1e-5 * delta.abs().max(1.0),
-            "item {i}: residual {r:.3e}"
-        );
-    }
+    assert_complete("efficientnet_lite0", &got);
 }
 
 #[test]

@@ -48,9 +48,6 @@ fn k3s1(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let ox0 = (t % tw) * 4u;
     let c = (t / (tw * th)) % p.cout;
     let n = t / (tw * th * p.cout);
-    let plane = (n * p.cin + c) * p.h;
-    let iy0 = i32(oy0 * 1u) - i32(p.pt);
-    let ix0 = i32(ox0 * 1u) - i32(p.pl);
     let w0 = wp[c * 9u + 0u].x;
     let w1 = wp[c * 9u + 1u].x;
     let w2 = wp[c * 9u + 2u].x;
@@ -60,6 +57,9 @@ fn k3s1(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let w6 = wp[c * 9u + 6u].x;
     let w7 = wp[c * 9u + 7u].x;
     let w8 = wp[c * 9u + 8u].x;
+    let plane = (n * p.cin + c) * p.h;
+    let iy0 = i32(oy0 * 1u) - i32(p.pt);
+    let ix0 = i32(ox0 * 1u) - i32(p.pl);
     var a00 = 0.0;
     var a01 = 0.0;
     var a02 = 0.0;
@@ -206,9 +206,6 @@ fn k3s2(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let ox0 = (t % tw) * 4u;
     let c = (t / (tw * th)) % p.cout;
     let n = t / (tw * th * p.cout);
-    let plane = (n * p.cin + c) * p.h;
-    let iy0 = i32(oy0 * 2u) - i32(p.pt);
-    let ix0 = i32(ox0 * 2u) - i32(p.pl);
     let w0 = wp[c * 9u + 0u].x;
     let w1 = wp[c * 9u + 1u].x;
     let w2 = wp[c * 9u + 2u].x;
@@ -218,6 +215,9 @@ fn k3s2(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let w6 = wp[c * 9u + 6u].x;
     let w7 = wp[c * 9u + 7u].x;
     let w8 = wp[c * 9u + 8u].x;
+    let plane = (n * p.cin + c) * p.h;
+    let iy0 = i32(oy0 * 2u) - i32(p.pt);
+    let ix0 = i32(ox0 * 2u) - i32(p.pl);
     var a00 = 0.0;
     var a01 = 0.0;
     var a02 = 0.0;
@@ -418,9 +418,6 @@ fn k5s1(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let ox0 = (t % tw) * 4u;
     let c = (t / (tw * th)) % p.cout;
     let n = t / (tw * th * p.cout);
-    let plane = (n * p.cin + c) * p.h;
-    let iy0 = i32(oy0 * 1u) - i32(p.pt);
-    let ix0 = i32(ox0 * 1u) - i32(p.pl);
     let w0 = wp[c * 25u + 0u].x;
     let w1 = wp[c * 25u + 1u].x;
     let w2 = wp[c * 25u + 2u].x;
@@ -446,6 +443,9 @@ fn k5s1(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let w22 = wp[c * 25u + 22u].x;
     let w23 = wp[c * 25u + 23u].x;
     let w24 = wp[c * 25u + 24u].x;
+    let plane = (n * p.cin + c) * p.h;
+    let iy0 = i32(oy0 * 1u) - i32(p.pt);
+    let ix0 = i32(ox0 * 1u) - i32(p.pl);
     var a00 = 0.0;
     var a01 = 0.0;
     var a02 = 0.0;
@@ -658,9 +658,6 @@ fn k5s2(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let ox0 = (t % tw) * 4u;
     let c = (t / (tw * th)) % p.cout;
     let n = t / (tw * th * p.cout);
-    let plane = (n * p.cin + c) * p.h;
-    let iy0 = i32(oy0 * 2u) - i32(p.pt);
-    let ix0 = i32(ox0 * 2u) - i32(p.pl);
     let w0 = wp[c * 25u + 0u].x;
     let w1 = wp[c * 25u + 1u].x;
     let w2 = wp[c * 25u + 2u].x;
@@ -686,6 +683,9 @@ fn k5s2(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let w22 = wp[c * 25u + 22u].x;
     let w23 = wp[c * 25u + 23u].x;
     let w24 = wp[c * 25u + 24u].x;
+    let plane = (n * p.cin + c) * p.h;
+    let iy0 = i32(oy0 * 2u) - i32(p.pt);
+    let ix0 = i32(ox0 * 2u) - i32(p.pl);
     var a00 = 0.0;
     var a01 = 0.0;
     var a02 = 0.0;

@@ -49,9 +49,6 @@ fn k3s1(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let x0 = (t % tw) * 4u;
     let c = (t / (tw * th)) % p.cin;
     let n = t / (tw * th * p.cin);
-    let plane = (n * p.cout + c) * p.oh;
-    let a0 = i32(y0 + p.pt) - 2;
-    let b0 = i32(x0 + p.pl) - 2;
     let w0 = wp[c * 9u + 0u].x;
     let w1 = wp[c * 9u + 1u].x;
     let w2 = wp[c * 9u + 2u].x;
@@ -61,6 +58,9 @@ fn k3s1(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let w6 = wp[c * 9u + 6u].x;
     let w7 = wp[c * 9u + 7u].x;
     let w8 = wp[c * 9u + 8u].x;
+    let plane = (n * p.cout + c) * p.oh;
+    let a0 = i32(y0 + p.pt) - 2;
+    let b0 = i32(x0 + p.pl) - 2;
     var a00 = 0.0;
     var a01 = 0.0;
     var a02 = 0.0;
@@ -207,9 +207,6 @@ fn k3s2(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let x0 = (t % tw) * 4u;
     let c = (t / (tw * th)) % p.cin;
     let n = t / (tw * th * p.cin);
-    let plane = (n * p.cout + c) * p.oh;
-    let a0 = i32(y0 + p.pt) - 2;
-    let b0 = i32(x0 + p.pl) - 2;
     let w0 = wp[c * 9u + 0u].x;
     let w1 = wp[c * 9u + 1u].x;
     let w2 = wp[c * 9u + 2u].x;
@@ -219,6 +216,9 @@ fn k3s2(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let w6 = wp[c * 9u + 6u].x;
     let w7 = wp[c * 9u + 7u].x;
     let w8 = wp[c * 9u + 8u].x;
+    let plane = (n * p.cout + c) * p.oh;
+    let a0 = i32(y0 + p.pt) - 2;
+    let b0 = i32(x0 + p.pl) - 2;
     var a00 = 0.0;
     var a01 = 0.0;
     var a02 = 0.0;
@@ -365,9 +365,6 @@ fn k5s1(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let x0 = (t % tw) * 4u;
     let c = (t / (tw * th)) % p.cin;
     let n = t / (tw * th * p.cin);
-    let plane = (n * p.cout + c) * p.oh;
-    let a0 = i32(y0 + p.pt) - 4;
-    let b0 = i32(x0 + p.pl) - 4;
     let w0 = wp[c * 25u + 0u].x;
     let w1 = wp[c * 25u + 1u].x;
     let w2 = wp[c * 25u + 2u].x;
@@ -393,6 +390,9 @@ fn k5s1(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let w22 = wp[c * 25u + 22u].x;
     let w23 = wp[c * 25u + 23u].x;
     let w24 = wp[c * 25u + 24u].x;
+    let plane = (n * p.cout + c) * p.oh;
+    let a0 = i32(y0 + p.pt) - 4;
+    let b0 = i32(x0 + p.pl) - 4;
     var a00 = 0.0;
     var a01 = 0.0;
     var a02 = 0.0;
@@ -605,9 +605,6 @@ fn k5s2(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let x0 = (t % tw) * 4u;
     let c = (t / (tw * th)) % p.cin;
     let n = t / (tw * th * p.cin);
-    let plane = (n * p.cout + c) * p.oh;
-    let a0 = i32(y0 + p.pt) - 4;
-    let b0 = i32(x0 + p.pl) - 4;
     let w0 = wp[c * 25u + 0u].x;
     let w1 = wp[c * 25u + 1u].x;
     let w2 = wp[c * 25u + 2u].x;
@@ -633,6 +630,9 @@ fn k5s2(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let w22 = wp[c * 25u + 22u].x;
     let w23 = wp[c * 25u + 23u].x;
     let w24 = wp[c * 25u + 24u].x;
+    let plane = (n * p.cout + c) * p.oh;
+    let a0 = i32(y0 + p.pt) - 4;
+    let b0 = i32(x0 + p.pl) - 4;
     var a00 = 0.0;
     var a01 = 0.0;
     var a02 = 0.0;

@@ -2,7 +2,7 @@
 //! in the variant the device's flavor wants, with the weight in the layout that variant reads.
 
 use super::builder::{ConstId, Launch, PlanBuilder, Resource, TensorId};
-use super::forward::{binds, conv_params, depthwise_entry, DEPTHWISE_TILE};
+use super::forward::{binds, conv_params, depthwise_entry, depthwise_launch};
 use crate::gpu::{Gpu, KernelFlavor, SUBGROUP_LANES};
 use crate::layers::Conv2d;
 
@@ -140,12 +140,7 @@ pub(crate) fn conv_transpose_pass(
             );
         }
         Variant::Depthwise { entry } => {
-            let tiles =
-                adj.input[1].div_ceil(DEPTHWISE_TILE[0]) * adj.input[2].div_ceil(DEPTHWISE_TILE[1]);
-            let launch = Launch::Flat {
-                count: (adj.batch * adj.input[0] * tiles) as u64,
-                size: 64,
-            };
+            let launch = depthwise_launch(adj.batch, adj.input);
             b.pass(
                 "layers/conv2d_depthwise_transpose",
                 entry,

@@ -296,12 +296,7 @@ pub(crate) fn conv_forward_pass(
     let npix = lin.output[1] * lin.output[2];
     let bindings = binds(p, &[x], &[Resource::Const(w), Resource::Const(bias)], y);
     if let Some(entry) = depthwise_entry(c) {
-        let tiles =
-            lin.output[1].div_ceil(DEPTHWISE_TILE[0]) * lin.output[2].div_ceil(DEPTHWISE_TILE[1]);
-        let launch = Launch::Flat {
-            count: (lin.batch * lin.output[0] * tiles) as u64,
-            size: 64,
-        };
+        let launch = depthwise_launch(lin.batch, lin.output);
         b.pass("layers/conv2d_depthwise", entry, bindings, &[y], launch);
         return;
     }
@@ -348,7 +343,17 @@ pub(crate) fn conv_forward_pass(
 }
 
 /// Output rows × columns per invocation of the depthwise kernels (scripts/gen_depthwise_kernels.py).
-pub(crate) const DEPTHWISE_TILE: [usize; 2] = [4, 4];
+const DEPTHWISE_TILE: [usize; 2] = [4, 4];
+
+/// One invocation per tile of each channel of each item of `shape` `[C, H, W]` (the output of the
+/// forward kernel, the input of the adjoint).
+pub(crate) fn depthwise_launch(batch: usize, shape: &[usize]) -> Launch {
+    let tiles = shape[1].div_ceil(DEPTHWISE_TILE[0]) * shape[2].div_ceil(DEPTHWISE_TILE[1]);
+    Launch::Flat {
+        count: (batch * shape[0] * tiles) as u64,
+        size: 64,
+    }
+}
 
 /// The entry point of `conv2d_depthwise*.wgsl` for a depthwise convolution (one input and one
 /// output channel per group) with a square 3×3 or 5×5 kernel, stride 1 or 2 both ways and no
