@@ -48,7 +48,7 @@ lint:
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps
 
 bench: vulkan
-	$(CARGO) bench --bench forward --bench lrp
+	$(CARGO) bench -p glimpse-cli --bench forward --bench lrp
 
 ## Regenerates assets/ (needs PyTorch etc.; see scripts/README.md; the golden scripts run separately).
 fixtures:

@@ -7,9 +7,9 @@
 mod common;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use glimpse::bench::kernels::{vgg_conv_graph, CEILING_N};
-use glimpse::bench::table::model_table;
-use glimpse::bench::{ForwardBench, MatmulBench, Row};
+use glimpse_cli::measure::kernels::{vgg_conv_graph, CEILING_N};
+use glimpse_cli::measure::table::model_table;
+use glimpse_cli::measure::{ForwardBench, MatmulBench, Row};
 
 use common::{batches, configure, gpu, is_slow, models, timed, Times};
 

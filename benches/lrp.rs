@@ -7,9 +7,9 @@
 mod common;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use glimpse::bench::kernels::ceiling_gflops;
-use glimpse::bench::table::model_table;
-use glimpse::bench::{bench_composite, ForwardBench, LrpBench, Row};
+use glimpse_cli::measure::kernels::ceiling_gflops;
+use glimpse_cli::measure::table::model_table;
+use glimpse_cli::measure::{bench_composite, ForwardBench, LrpBench, Row};
 
 use common::{batches, configure, gpu, is_slow, models, timed, Times};
 

@@ -5,9 +5,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use glimpse::bench::{bench_composite, bench_input};
 use glimpse::explain::{LrpPlan, Target};
 use glimpse::{ForwardPlan, Gpu};
+use glimpse_cli::measure::{bench_composite, bench_input};
 
 fn summarise(what: &str, passes: Vec<(String, Duration)>) {
     let total: Duration = passes.iter().map(|(_, d)| *d).sum();
@@ -32,7 +32,7 @@ fn main() -> glimpse::Result<()> {
         .get(2)
         .filter(|a| !a.starts_with("--"))
         .map_or(1, |b| b.parse().expect("a batch size"));
-    let graph = glimpse::cli::open_model(std::path::Path::new(path))?;
+    let graph = glimpse::load_model(std::path::Path::new(path))?;
     let gpu = Gpu::new()?;
     let x = bench_input(&graph, batch);
     let mut fwd = ForwardPlan::new(&gpu, &graph, batch)?;

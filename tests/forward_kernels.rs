@@ -198,7 +198,7 @@ fn matmul_ceiling_kernel_in_every_flavor() {
             }
         }
         for flavor in flavors() {
-            let got = glimpse::bench::matmul(&gpu().with_flavor(flavor), m, k, n, &a, &b).unwrap();
+            let got = glimpse::plan::matmul(&gpu().with_flavor(flavor), m, k, n, &a, &b).unwrap();
             assert_close(
                 &format!("matmul {m}×{k}×{n} ({flavor:?})"),
                 &got,

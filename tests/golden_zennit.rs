@@ -4,7 +4,7 @@
 mod common;
 
 use common::gpu;
-use glimpse::cli::open_model;
+
 use glimpse::explain::lrp::reference_lrp;
 use glimpse::explain::{Bound, Composite, LayerRef, LrpPlan, Rule, Target};
 use glimpse::io::npy::read_f32;
@@ -89,7 +89,7 @@ fn check_ill_conditioned(
     reference_items: &[usize],
     stable_items: &[usize],
 ) -> (f64, f64) {
-    let graph = open_model(std::path::Path::new(&asset(&format!(
+    let graph = glimpse::load_model(std::path::Path::new(&asset(&format!(
         "assets/models/{model}.onnx"
     ))))
     .unwrap();
@@ -152,7 +152,7 @@ fn inputs_and_golden(model: &str, golden: &str) -> (Tensor, Tensor, usize) {
 }
 
 fn check(model: &str, golden: &str) -> f64 {
-    let graph = open_model(std::path::Path::new(&asset(&format!(
+    let graph = glimpse::load_model(std::path::Path::new(&asset(&format!(
         "assets/models/{model}.onnx"
     ))))
     .unwrap();
@@ -230,7 +230,7 @@ fn ill_conditioned_goldens_match_in_f64_and_on_stable_items() {
 /// 49 folded BatchNorms, ReLU6, nine residual sums — scripts/golden_zennit_lite0.py.
 #[test]
 fn efficientnet_lite0_photos_match_zennit() {
-    let graph = open_model(std::path::Path::new(&asset(
+    let graph = glimpse::load_model(std::path::Path::new(&asset(
         "assets/models/efficientnet_lite0.onnx",
     )))
     .unwrap();

@@ -6,8 +6,8 @@ use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkGroup, SamplingMode};
-use glimpse::bench::models::{named_model, BenchModel, DEFAULT_MODELS};
 use glimpse::Gpu;
+use glimpse_cli::measure::models::{named_model, BenchModel, DEFAULT_MODELS};
 
 /// The device every bench of this binary shares; no adapter is a failure, never a skip.
 pub fn gpu() -> Gpu {

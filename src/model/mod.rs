@@ -2,10 +2,10 @@
 
 mod canonize;
 mod graph;
+mod load;
 mod tensor;
-pub mod zoo;
 
 pub use canonize::fold_batch_norm;
 pub use graph::{Graph, Node, NodeId, Op};
+pub use load::{load_model, load_model_with, LoadOptions};
 pub use tensor::{checked_numel, Tensor};
-pub use zoo::{vgg16, vgg_small};

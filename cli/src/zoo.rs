@@ -2,9 +2,9 @@
 //! VGG-style net for quick runs. Weights are He-scaled (`N(0, 2/fan_in)`), biases zero, so
 //! activations keep their scale through the ReLUs and stay finite.
 
-use crate::error::Result;
-use crate::layers::{Conv2d, Dense, Pool2d};
-use crate::model::{Graph, Op, Tensor};
+use glimpse::error::Result;
+use glimpse::layers::{Conv2d, Dense, Pool2d};
+use glimpse::model::{Graph, Op, Tensor};
 
 /// One feature-extractor stage of a VGG: a 3×3 convolution (padding 1) + ReLU with this many
 /// output channels, or a 2×2 max pool with stride 2.

@@ -3,12 +3,12 @@
 use std::time::{Duration, Instant};
 
 use super::models::BenchModel;
-use crate::error::Result;
-use crate::explain::{Bound, Composite, LrpPlan, Target};
-use crate::gpu::Gpu;
-use crate::model::zoo::Normal;
-use crate::model::{Graph, Tensor};
-use crate::plan::ForwardPlan;
+use crate::zoo::Normal;
+use glimpse::error::Result;
+use glimpse::explain::{Bound, Composite, LrpPlan, Target};
+use glimpse::gpu::Gpu;
+use glimpse::model::{Graph, Tensor};
+use glimpse::plan::ForwardPlan;
 
 /// The LRP composite benchmarks time: Zennit's EpsilonPlusFlat with box bounds [0, 1].
 pub fn bench_composite() -> Composite {
@@ -45,7 +45,7 @@ impl ForwardBench {
     }
 
     /// The plan (to profile it).
-    pub fn plan(&self) -> &crate::plan::Plan {
+    pub fn plan(&self) -> &glimpse::plan::Plan {
         self.plan.plan()
     }
 
@@ -73,7 +73,7 @@ impl LrpBench {
     }
 
     /// The plan (to profile it).
-    pub fn plan(&self) -> &crate::plan::Plan {
+    pub fn plan(&self) -> &glimpse::plan::Plan {
         self.plan.plan()
     }
 

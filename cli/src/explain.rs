@@ -6,14 +6,18 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use super::classes::ClassNames;
+use super::load_batch;
 use super::options::{floats, InputArgs};
-use super::{load_batch, open_model};
-use crate::error::{Error, Result};
-use crate::explain::{Bound, Composite, Explanation, FirstLayer, LayerRef, LrpPlan, Rule, Target};
-use crate::gpu::Gpu;
-use crate::model::{Graph, Tensor};
-use crate::render::cmap::Cmap;
-use crate::render::heatmap::{heatmap, input_image, mask_input, overlay, save_png, HeatmapOptions};
+use glimpse::error::{Error, Result};
+use glimpse::explain::{
+    Bound, Composite, Explanation, FirstLayer, LayerRef, LrpPlan, Rule, Target,
+};
+use glimpse::gpu::Gpu;
+use glimpse::model::{Graph, Tensor};
+use glimpse::render::cmap::Cmap;
+use glimpse::render::heatmap::{
+    heatmap, input_image, mask_input, overlay, save_png, HeatmapOptions,
+};
 
 /// Arguments of `glimpse explain`.
 #[derive(Args, Debug)]
@@ -157,7 +161,7 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
     if args.method != "lrp" {
         return super::attribution::run(args);
     }
-    let graph = open_model(&args.model)?;
+    let graph = glimpse::load_model(&args.model)?;
     let composite = composite_from(args, &graph)?;
     let target = Target::parse(&args.target)?;
     let cmap = Cmap::from_name(&args.cmap)?;
@@ -222,7 +226,7 @@ fn write_item(
     )?;
     let stem = file_stem(name);
     let base = |suffix: &str, ext: &str| args.out.join(format!("{stem}{suffix}.{ext}"));
-    crate::io::npy::write_f32(base("", "npy"), &rel)?;
+    glimpse::io::npy::write_f32(base("", "npy"), &rel)?;
     if item_shape.len() == 3 {
         let opts = HeatmapOptions {
             cmap: cmap.clone(),

@@ -5,12 +5,12 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::classes::ClassNames;
+use super::load_batch;
 use super::options::InputArgs;
-use super::{load_batch, open_model};
-use crate::error::{Error, Result};
-use crate::gpu::Gpu;
-use crate::model::Op;
-use crate::plan::ForwardPlan;
+use glimpse::error::{Error, Result};
+use glimpse::gpu::Gpu;
+use glimpse::model::Op;
+use glimpse::plan::ForwardPlan;
 
 /// Arguments of `glimpse predict`.
 #[derive(Args, Debug)]
@@ -39,7 +39,7 @@ pub struct PredictArgs {
 
 /// Runs `glimpse predict`, printing to stdout.
 pub fn run(args: &PredictArgs) -> Result<()> {
-    let graph = open_model(&args.model)?;
+    let graph = glimpse::load_model(&args.model)?;
     let (names, x) = load_batch(&graph, &args.input)?;
     let f = graph.output_len();
     let class_names = ClassNames::load_optional(args.classes.as_deref(), f)?;
@@ -87,7 +87,7 @@ pub fn run(args: &PredictArgs) -> Result<()> {
         }
     }
     if let Some(path) = &args.labels {
-        let labels = crate::io::npy::read_i64(path)?;
+        let labels = glimpse::io::npy::read_i64(path)?;
         if labels.data.len() != predicted.len() {
             return Err(Error::Shape(format!(
                 "{} holds {} labels for {} inputs",

@@ -5,14 +5,14 @@ use std::time::Duration;
 
 use super::measure::{bench_input, median_time, ForwardBench};
 use super::models::BenchModel;
-use crate::error::Result;
-use crate::explain::cam::{CamKind, CamPlan};
-use crate::explain::gradient::{
+use glimpse::error::Result;
+use glimpse::explain::cam::{CamKind, CamPlan};
+use glimpse::explain::gradient::{
     Baseline, GradientMap, GradientPlan, IntegratedGradients, Riemann, SmoothGrad, SmoothKind,
     SmoothOptions,
 };
-use crate::explain::Target;
-use crate::gpu::Gpu;
+use glimpse::explain::Target;
+use glimpse::gpu::Gpu;
 
 /// Path points of integrated gradients in the table (as the Captum script).
 pub const IG_STEPS: usize = 32;

@@ -1,9 +1,9 @@
 //! The device's ceiling: the engine's own `layers/matmul` kernel on square matrices, in the
 //! variant a [`KernelFlavor`] selects, timed like every other plan.
 
+use super::{Launch, Plan, PlanBuilder, Resource, TensorId};
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, KernelFlavor, SUBGROUP_LANES};
-use crate::plan::{Launch, Plan, PlanBuilder, Resource, TensorId};
 
 /// The kernel file and entry point of the matmul for `flavor`, and its workgroup grid for an
 /// `m×n` output.
@@ -40,7 +40,7 @@ pub fn matmul_launch(
 }
 
 /// A planned `C[m×n] = A[m×k]·B[k×n]` in the device's flavor: the plan and its A, B, C.
-fn plan(gpu: &Gpu, m: usize, k: usize, n: usize) -> Result<(Plan, [TensorId; 3])> {
+pub fn matmul_plan(gpu: &Gpu, m: usize, k: usize, n: usize) -> Result<(Plan, [TensorId; 3])> {
     if !n.is_multiple_of(4) || m == 0 || k == 0 || n == 0 {
         return Err(Error::Invalid(format!(
             "matmul {m}×{k}·{k}×{n}: sizes must be positive and n a multiple of 4"
@@ -68,7 +68,7 @@ fn plan(gpu: &Gpu, m: usize, k: usize, n: usize) -> Result<(Plan, [TensorId; 3])
 /// Computes `A[m×k]·B[k×n]` (row-major, `n` a multiple of 4) with the engine's matmul kernel in
 /// the device's flavor; for tests of the kernel that sets the ceiling.
 pub fn matmul(gpu: &Gpu, m: usize, k: usize, n: usize, a: &[f32], b: &[f32]) -> Result<Vec<f32>> {
-    let (mut plan, [ta, tb, tc]) = plan(gpu, m, k, n)?;
+    let (mut plan, [ta, tb, tc]) = matmul_plan(gpu, m, k, n)?;
     if a.len() != m * k || b.len() != k * n {
         return Err(Error::Shape(format!(
             "matmul {m}×{k}·{k}×{n} given {} and {} values",
@@ -79,34 +79,4 @@ pub fn matmul(gpu: &Gpu, m: usize, k: usize, n: usize, a: &[f32], b: &[f32]) -> 
     plan.write(ta, a)?;
     plan.write(tb, b)?;
     Ok(plan.run(&[(tc, m * n)])?.remove(0))
-}
-
-/// A planned `n³` matmul with seeded inputs, ready to be run repeatedly.
-pub struct MatmulBench {
-    plan: Plan,
-    n: usize,
-}
-
-impl MatmulBench {
-    /// Plans an `n³` matmul (`n` rounded up to a multiple of 4) on `gpu` in its flavor.
-    pub fn new(gpu: &Gpu, n: usize) -> Result<Self> {
-        let n = n.div_ceil(4).max(1) * 4;
-        let (plan, [ta, tb, _]) = plan(gpu, n, n, n)?;
-        let values: Vec<f32> = (0..n * n)
-            .map(|i| ((i * 7919) % 13) as f32 / 13.0 - 0.5)
-            .collect();
-        plan.write(ta, &values)?;
-        plan.write(tb, &values)?;
-        Ok(MatmulBench { plan, n })
-    }
-
-    /// Runs the matmul once and waits for it.
-    pub fn run(&mut self) -> Result<()> {
-        self.plan.run(&[]).map(|_| ())
-    }
-
-    /// Floating-point operations of one run (`2n³`).
-    pub fn flops(&self) -> f64 {
-        2.0 * (self.n as f64).powi(3)
-    }
 }

@@ -1,7 +1,7 @@
 //! The glimpse command line: info, predict, explain, bench.
 
 use clap::{Parser, Subcommand};
-use glimpse::cli::{bench, explain, predict};
+use glimpse_cli::{bench, explain, predict};
 
 #[derive(Parser)]
 #[command(

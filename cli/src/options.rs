@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::error::{Error, Result};
-use crate::io::image::ImageOptions;
+use glimpse::error::{Error, Result};
+use glimpse::io::image::ImageOptions;
 
 /// How images become tensors (ignored for .npy inputs, which are fed exactly).
 #[derive(Args, Clone, Debug, Default)]

@@ -9,7 +9,7 @@ pub mod models;
 pub mod table;
 
 pub use kernels::{ceiling_gflops, measure_kernels, KernelRow};
-pub use matmul::{matmul, matmul_launch, MatmulBench};
+pub use matmul::MatmulBench;
 pub use measure::{bench_composite, bench_input, measure, ForwardBench, LrpBench, Row};
 pub use methods::{measure_methods, method_table, MethodRow};
 pub use models::{named_model, BenchModel, DEFAULT_MODELS};

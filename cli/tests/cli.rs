@@ -7,7 +7,7 @@ use std::process::Command;
 fn glimpse(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_glimpse"))
         .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .output()
         .expect("glimpse runs");
     (
@@ -20,7 +20,8 @@ fn glimpse(args: &[&str]) -> (bool, String, String) {
 /// The accuracy in assets/reference/accuracy.json, computed from onnxruntime's logits.
 fn reference_accuracy(model: &str) -> f64 {
     let text = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/reference/accuracy.json"),
+        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+            .join("assets/reference/accuracy.json"),
     )
     .unwrap();
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();

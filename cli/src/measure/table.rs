@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use super::kernels::{KernelRow, CEILING_N};
 use super::measure::Row;
-use crate::gpu::KernelFlavor;
+use glimpse::gpu::KernelFlavor;
 
 /// Kernel rates per flavor; `current` marks the device's own.
 pub fn kernel_table(rows: &[KernelRow], current: KernelFlavor) -> String {

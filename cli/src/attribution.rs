@@ -9,17 +9,19 @@ use clap::Args;
 use super::classes::ClassNames;
 use super::explain::{file_stem, ExplainArgs};
 use super::load_batch;
-use crate::error::{Error, Result};
-use crate::explain::cam::{CamKind, CamPlan};
-use crate::explain::gradient::{
+use glimpse::error::{Error, Result};
+use glimpse::explain::cam::{CamKind, CamPlan};
+use glimpse::explain::gradient::{
     Attribution, Baseline, DeepLiftPlan, GradientMap, GradientPlan, IntegratedGradients, Riemann,
     RootPoint, SmoothGrad, SmoothKind, SmoothOptions, TaylorPlan,
 };
-use crate::explain::{LayerRef, Target};
-use crate::gpu::Gpu;
-use crate::model::{Graph, Tensor};
-use crate::render::cmap::Cmap;
-use crate::render::heatmap::{heatmap, input_image, mask_input, overlay, save_png, HeatmapOptions};
+use glimpse::explain::{LayerRef, Target};
+use glimpse::gpu::Gpu;
+use glimpse::model::{Graph, Tensor};
+use glimpse::render::cmap::Cmap;
+use glimpse::render::heatmap::{
+    heatmap, input_image, mask_input, overlay, save_png, HeatmapOptions,
+};
 
 /// Every method `glimpse explain` accepts besides `lrp`.
 pub const METHODS: &str = "gradient, sensitivity, gradient-x-input, taylor, deeplift, deconvnet, guided-backprop, integrated-gradients, smoothgrad, smoothgrad-squared, vargrad, cam, grad-cam, grad-cam++";
@@ -83,7 +85,7 @@ impl Explainer {
         };
         let smooth = |kind| -> Result<Explainer> {
             let noise = match &m.noise {
-                Some(p) => Some(crate::io::npy::read_f32(p)?),
+                Some(p) => Some(glimpse::io::npy::read_f32(p)?),
                 None => None,
             };
             let options = SmoothOptions {
@@ -191,9 +193,9 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
     // A CAM at a convolution followed by a BatchNorm needs the convolution's own output, which
     // folding would change; the other methods see the same function either way.
     let graph = if args.method.contains("cam") {
-        crate::onnx::load(&args.model)?
+        glimpse::onnx::load(&args.model)?
     } else {
-        super::open_model(&args.model)?
+        glimpse::load_model(&args.model)?
     };
     let target = Target::parse(&args.target)?;
     let cmap = Cmap::from_name(&args.cmap)?;
@@ -244,9 +246,9 @@ fn write_item(
     let input = item(x, i)?;
     let stem = file_stem(name);
     let base = |suffix: &str, ext: &str| args.out.join(format!("{stem}{suffix}.{ext}"));
-    crate::io::npy::write_f32(base("", "npy"), &map)?;
+    glimpse::io::npy::write_f32(base("", "npy"), &map)?;
     if let Some((raw, _)) = &maps.raw {
-        crate::io::npy::write_f32(base("_raw", "npy"), &item(raw, i)?)?;
+        glimpse::io::npy::write_f32(base("_raw", "npy"), &item(raw, i)?)?;
     }
     if map.shape.len() == 3 {
         let opts = HeatmapOptions {

@@ -3,11 +3,11 @@
 
 use super::matmul::MatmulBench;
 use super::measure::{median_time, ForwardBench};
-use crate::error::Result;
-use crate::gpu::{Gpu, KernelFlavor};
-use crate::layers::Conv2d;
-use crate::model::zoo::Normal;
-use crate::model::{Graph, Op};
+use crate::zoo::Normal;
+use glimpse::error::Result;
+use glimpse::gpu::{Gpu, KernelFlavor};
+use glimpse::layers::Conv2d;
+use glimpse::model::{Graph, Op};
 
 /// Side of the square matmul that sets the ceiling.
 pub const CEILING_N: usize = 1024;

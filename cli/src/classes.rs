@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::error::{Error, Result};
+use glimpse::error::{Error, Result};
 
 /// The names of a model's output classes.
 #[derive(Debug, Clone)]

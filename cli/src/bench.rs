@@ -3,13 +3,13 @@
 
 use clap::Args;
 
-use crate::bench::kernels::{ceiling_gflops, measure_kernels};
-use crate::bench::models::{named_model, DEFAULT_MODELS};
-use crate::bench::table::{kernel_table, model_table};
-use crate::bench::{measure, measure_methods, method_table, KernelRow};
-use crate::error::{Error, Result};
-use crate::explain::{Bound, Composite, Rule};
-use crate::gpu::Gpu;
+use crate::measure::kernels::{ceiling_gflops, measure_kernels};
+use crate::measure::models::{named_model, DEFAULT_MODELS};
+use crate::measure::table::{kernel_table, model_table};
+use crate::measure::{measure, measure_methods, method_table, KernelRow};
+use glimpse::error::{Error, Result};
+use glimpse::explain::{Bound, Composite, Rule};
+use glimpse::gpu::Gpu;
 
 /// Arguments of `glimpse bench`.
 #[derive(Args, Debug)]

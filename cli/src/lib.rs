@@ -4,7 +4,7 @@
 macro_rules! say {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        writeln!(std::io::stdout().lock(), $($arg)*).map_err(|e| $crate::error::Error::io("stdout", e))?;
+        writeln!(std::io::stdout().lock(), $($arg)*).map_err(|e| glimpse::error::Error::io("stdout", e))?;
     }};
 }
 
@@ -12,26 +12,19 @@ pub mod attribution;
 pub mod bench;
 pub mod classes;
 pub mod explain;
+pub mod measure;
 pub mod options;
 pub mod predict;
+pub mod zoo;
 
-use std::path::Path;
-
-use crate::error::{Error, Result};
-use crate::model::{Graph, Tensor};
+use glimpse::error::{Error, Result};
+use glimpse::model::{Graph, Tensor};
 use options::InputArgs;
-
-/// Loads an ONNX model and canonizes it (BatchNorm folded where possible).
-pub fn open_model(path: &Path) -> Result<Graph> {
-    let mut graph = crate::onnx::load(path)?;
-    crate::model::fold_batch_norm(&mut graph);
-    Ok(graph)
-}
 
 /// Reads the inputs into one batch `[N, ...input]` with their names.
 pub fn load_batch(graph: &Graph, args: &InputArgs) -> Result<(Vec<String>, Tensor)> {
     let opts = args.image_options()?;
-    let items = crate::io::inputs::load_inputs(&args.inputs, graph.input_shape(), &opts)?;
+    let items = glimpse::io::inputs::load_inputs(&args.inputs, graph.input_shape(), &opts)?;
     if items.is_empty() {
         return Err(Error::Invalid("no inputs given".into()));
     }

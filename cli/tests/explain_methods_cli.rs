@@ -2,7 +2,7 @@
 //! summary lines, and its errors.
 
 use clap::Parser;
-use glimpse::cli::explain::{run, ExplainArgs};
+use glimpse_cli::explain::{run, ExplainArgs};
 
 #[derive(Parser)]
 struct Cli {
@@ -11,7 +11,7 @@ struct Cli {
 }
 
 fn explain(out: &std::path::Path, extra: &[&str]) -> glimpse::Result<Vec<serde_json::Value>> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
     let model = root.join("assets/models/lenet_mnist.onnx");
     let image = root.join("assets/images/mnist_0_label3.png");
     let image2 = root.join("assets/images/mnist_1_label8.png");

@@ -3,8 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
-use crate::model::{vgg16, vgg_small, Graph};
+use crate::zoo::{vgg16, vgg_small};
+use glimpse::error::{Error, Result};
+use glimpse::model::Graph;
 
 /// The models `glimpse bench` and the criterion benches time by default.
 pub const DEFAULT_MODELS: [&str; 3] = ["lenet", "resnet", "vgg16"];
@@ -26,12 +27,12 @@ pub struct BenchModel {
 /// Loads a model by name (see [`MODEL_NAMES`]) or path to an ONNX file.
 pub fn named_model(name: &str) -> Result<BenchModel> {
     let graph = match name.to_ascii_lowercase().as_str() {
-        "lenet" => crate::cli::open_model(&asset("lenet_mnist.onnx"))?,
-        "resnet" => crate::cli::open_model(&asset("resnet_fashion.onnx"))?,
+        "lenet" => glimpse::load_model(&asset("lenet_mnist.onnx"))?,
+        "resnet" => glimpse::load_model(&asset("resnet_fashion.onnx"))?,
         "vgg16" => vgg16(ZOO_SEED)?,
-        "efficientnet-lite0" => crate::cli::open_model(&asset("efficientnet_lite0.onnx"))?,
+        "efficientnet-lite0" => glimpse::load_model(&asset("efficientnet_lite0.onnx"))?,
         "vgg-small" | "vgg_small" => vgg_small(ZOO_SEED)?,
-        _ if name.ends_with(".onnx") => crate::cli::open_model(Path::new(name))?,
+        _ if name.ends_with(".onnx") => glimpse::load_model(Path::new(name))?,
         _ => {
             return Err(Error::Invalid(format!(
                 "unknown model '{name}'; use a path to an .onnx file or one of: {MODEL_NAMES}"
@@ -51,6 +52,7 @@ fn asset(file: &str) -> PathBuf {
         return here;
     }
     Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
         .join("assets/models")
         .join(file)
 }
