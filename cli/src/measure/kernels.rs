@@ -2,7 +2,7 @@
 //! (conv3: 56×56 = 3136 pixels, 256 → 256 channels, 3×3, so a 3136×256×2304 GEMM).
 
 use super::matmul::MatmulBench;
-use super::measure::{median_time, ForwardBench};
+use super::timing::{median_time, ForwardBench};
 use crate::zoo::Normal;
 use glimpse::error::Result;
 use glimpse::gpu::{Gpu, KernelFlavor};

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use super::measure::{bench_input, median_time, ForwardBench};
 use super::models::BenchModel;
+use super::timing::{bench_input, median_time, ForwardBench};
 use glimpse::error::Result;
 use glimpse::explain::cam::{CamKind, CamPlan};
 use glimpse::explain::gradient::{

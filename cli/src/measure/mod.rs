@@ -3,13 +3,13 @@
 
 pub mod kernels;
 pub mod matmul;
-pub mod measure;
 pub mod methods;
 pub mod models;
 pub mod table;
+pub mod timing;
 
 pub use kernels::{ceiling_gflops, measure_kernels, KernelRow};
 pub use matmul::MatmulBench;
-pub use measure::{bench_composite, bench_input, measure, ForwardBench, LrpBench, Row};
 pub use methods::{measure_methods, method_table, MethodRow};
 pub use models::{named_model, BenchModel, DEFAULT_MODELS};
+pub use timing::{bench_composite, bench_input, measure, ForwardBench, LrpBench, Row};

@@ -27,10 +27,10 @@ pub struct BenchModel {
 /// Loads a model by name (see [`MODEL_NAMES`]) or path to an ONNX file.
 pub fn named_model(name: &str) -> Result<BenchModel> {
     let graph = match name.to_ascii_lowercase().as_str() {
-        "lenet" => glimpse::load_model(&asset("lenet_mnist.onnx"))?,
-        "resnet" => glimpse::load_model(&asset("resnet_fashion.onnx"))?,
+        "lenet" => glimpse::load_model(asset("lenet_mnist.onnx"))?,
+        "resnet" => glimpse::load_model(asset("resnet_fashion.onnx"))?,
         "vgg16" => vgg16(ZOO_SEED)?,
-        "efficientnet-lite0" => glimpse::load_model(&asset("efficientnet_lite0.onnx"))?,
+        "efficientnet-lite0" => glimpse::load_model(asset("efficientnet_lite0.onnx"))?,
         "vgg-small" | "vgg_small" => vgg_small(ZOO_SEED)?,
         _ if name.ends_with(".onnx") => glimpse::load_model(Path::new(name))?,
         _ => {

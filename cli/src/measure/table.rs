@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use super::kernels::{KernelRow, CEILING_N};
-use super::measure::Row;
+use super::timing::Row;
 use glimpse::gpu::KernelFlavor;
 
 /// Kernel rates per flavor; `current` marks the device's own.
