@@ -15,7 +15,7 @@ fn asset(path: &str) -> std::path::PathBuf {
 /// Runs the model on its shipped inputs; returns the worst |gpu − ort| / (1e-4 + 1e-4·|ort|)
 /// (≤ 1 passes) and asserts it.
 fn check(model: &str, inputs: &str, reference: &str, batch: usize) {
-    let graph = glimpse::load_model(&asset(&format!("assets/models/{model}.onnx"))).unwrap();
+    let graph = glimpse::load_model(asset(&format!("assets/models/{model}.onnx"))).unwrap();
     let x = read_f32(asset(inputs)).unwrap();
     let want = read_f32(asset(reference)).unwrap();
     let mut plan = ForwardPlan::new(gpu(), &graph, batch).unwrap();

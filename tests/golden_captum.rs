@@ -26,7 +26,7 @@ fn asset(rel: &str) -> std::path::PathBuf {
 
 /// The model as `glimpse explain` opens it (BatchNorms folded where possible).
 fn model(name: &str) -> Graph {
-    glimpse::load_model(&asset(&format!("models/{name}.onnx"))).unwrap()
+    glimpse::load_model(asset(&format!("models/{name}.onnx"))).unwrap()
 }
 
 fn golden(name: &str) -> Tensor {

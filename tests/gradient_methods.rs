@@ -173,7 +173,7 @@ fn gradients_match_finite_differences_through_every_layer_kind() {
 
 fn fixture(name: &str) -> Graph {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets");
-    glimpse::load_model(&root.join(format!("models/{name}.onnx"))).unwrap()
+    glimpse::load_model(root.join(format!("models/{name}.onnx"))).unwrap()
 }
 
 fn mnist(n: usize) -> Tensor {
