@@ -1,9 +1,13 @@
-//! Composites: which rule each layer gets — a rule per layer kind, a rule for the first linear
-//! layer, and overrides by node index or ONNX node name — plus Zennit's and iNNvestigate's presets.
+//! Composites: which rule each layer gets — a rule per layer class (Zennit's
+//! `LayerMapComposite`), a rule for the first linear layer, and overrides by node index or ONNX
+//! node name (`NameMapComposite`) — plus Zennit's and iNNvestigate's presets. A rule a class does
+//! not take is an error when the composite is built; an override is checked against the graph.
 
+use super::backward::{LinearRule, NodeRule};
 use super::rules::{Bound, Rule};
 use crate::error::{Error, Result};
-use crate::model::{Graph, Op};
+use crate::layers::{GradMode, LayerClass};
+use crate::model::{Graph, NodeId};
 
 /// Which layers the first-layer rule may land on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,19 +27,93 @@ pub enum LayerRef {
     Name(String),
 }
 
+impl LayerRef {
+    /// An index if `s` is a number, else a name.
+    pub fn parse(s: &str) -> LayerRef {
+        match s.parse::<usize>() {
+            Ok(i) => LayerRef::Index(i),
+            Err(_) => LayerRef::Name(s.to_string()),
+        }
+    }
+
+    /// The node this names in `graph`.
+    pub fn resolve(&self, graph: &Graph) -> Result<NodeId> {
+        match self {
+            LayerRef::Index(i) if *i < graph.nodes.len() => Ok(*i),
+            LayerRef::Index(i) => Err(Error::Invalid(format!(
+                "layer index {i} is out of range (the graph has {} nodes)",
+                graph.nodes.len()
+            ))),
+            LayerRef::Name(name) => graph.find(name).ok_or_else(|| {
+                Error::Invalid(format!(
+                    "no layer named '{name}'; layers: {}",
+                    graph
+                        .nodes
+                        .iter()
+                        .map(|n| n.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            }),
+        }
+    }
+}
+
+impl LayerClass {
+    /// Whether LRP may give this class `rule`.
+    pub fn accepts(self, rule: &Rule) -> bool {
+        let linear_rule = rule.recipe(1e-6).is_some();
+        match self {
+            LayerClass::Convolution | LayerClass::Dense => {
+                linear_rule || matches!(rule, Rule::Gradient)
+            }
+            LayerClass::Sum => matches!(
+                rule,
+                Rule::Norm | Rule::Epsilon { .. } | Rule::Pass | Rule::Gradient
+            ),
+            LayerClass::AvgPool => {
+                matches!(rule, Rule::Norm | Rule::Epsilon { .. } | Rule::Gradient)
+            }
+            LayerClass::MaxPool => {
+                matches!(rule, Rule::ArgMax | Rule::WinnerTakeAll | Rule::Gradient)
+            }
+            LayerClass::Activation => matches!(rule, Rule::Pass | Rule::Gradient),
+            LayerClass::Normalisation => {
+                matches!(
+                    rule,
+                    Rule::Pass | Rule::Norm | Rule::Epsilon { .. } | Rule::Gradient
+                )
+            }
+            LayerClass::Reshape => matches!(rule, Rule::Pass | Rule::Gradient),
+            LayerClass::Concat => matches!(rule, Rule::Gradient),
+            LayerClass::Input | LayerClass::Softmax => false,
+        }
+    }
+
+    /// The rule a composite gives this class unless told otherwise (Zennit's: activations and
+    /// normalisation pass, sums and average pools are proportional, max pooling and the
+    /// layers Zennit maps nothing to get their gradient).
+    pub fn default_rule(self) -> Rule {
+        match self {
+            LayerClass::Activation | LayerClass::Normalisation => Rule::Pass,
+            LayerClass::Sum | LayerClass::AvgPool => Rule::Norm,
+            LayerClass::MaxPool => Rule::ArgMax,
+            LayerClass::Convolution
+            | LayerClass::Dense
+            | LayerClass::Reshape
+            | LayerClass::Concat
+            | LayerClass::Input
+            | LayerClass::Softmax => Rule::Gradient,
+        }
+    }
+}
+
 /// A mapping from layers to rules.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Composite {
-    /// Rule for convolutions.
-    pub conv: Rule,
-    /// Rule for dense layers.
-    pub dense: Rule,
+    layers: Vec<(LayerClass, Rule)>,
     /// Rule for the first linear layer, and which kinds count as that layer.
     pub first: Option<(Rule, FirstLayer)>,
-    /// Rule for average pooling and residual sums (Zennit: Norm).
-    pub proportional: Rule,
-    /// Rule for max pooling: winner-take-all with ties split, or [`Rule::ArgMax`] as Zennit.
-    pub max_pool: Rule,
     /// Per-layer overrides, applied last.
     pub overrides: Vec<(LayerRef, Rule)>,
     /// Stabiliser ε of the rules that use one only to avoid dividing by zero (Zennit: 1e-6).
@@ -48,89 +126,91 @@ pub struct Composite {
 pub const PRESET_NAMES: &str = "epsilon-plus, epsilon-plus-flat, epsilon-gamma-box, epsilon-alpha2-beta1, epsilon-alpha2-beta1-flat, sequential-preset-a, sequential-preset-b, sequential-preset-a-flat, sequential-preset-b-flat, deep-taylor, deep-taylor-bounded";
 
 impl Composite {
-    /// One rule on every convolution and dense layer.
+    /// One rule on every convolution and dense layer, every other class its default.
     pub fn uniform(rule: Rule) -> Self {
         Composite {
-            conv: rule.clone(),
-            dense: rule,
+            layers: vec![
+                (LayerClass::Convolution, rule.clone()),
+                (LayerClass::Dense, rule),
+            ],
             first: None,
-            proportional: Rule::Norm,
-            max_pool: Rule::WinnerTakeAll,
             overrides: Vec::new(),
             stabilizer: 1e-6,
             ignore_bias: false,
         }
     }
 
+    /// Gives every layer of `class` the rule; a rule the class does not take is an error.
+    pub fn set(&mut self, class: LayerClass, rule: Rule) -> Result<()> {
+        if !class.accepts(&rule) {
+            return Err(Error::Invalid(format!(
+                "rule {rule:?} does not apply to layers of class {class:?}"
+            )));
+        }
+        self.layers.retain(|(c, _)| *c != class);
+        self.layers.push((class, rule));
+        Ok(())
+    }
+
+    /// [`Composite::set`], by value.
+    pub fn with(mut self, class: LayerClass, rule: Rule) -> Result<Self> {
+        self.set(class, rule)?;
+        Ok(self)
+    }
+
+    /// Sets the rule of the first linear layer (of the given kinds).
+    pub fn with_first(mut self, rule: Rule, kinds: FirstLayer) -> Result<Self> {
+        let class = match kinds {
+            FirstLayer::Convolution => LayerClass::Convolution,
+            FirstLayer::Linear => LayerClass::Dense,
+        };
+        if !class.accepts(&rule) || !LayerClass::Convolution.accepts(&rule) {
+            return Err(Error::Invalid(format!(
+                "rule {rule:?} does not apply to a first linear layer"
+            )));
+        }
+        self.first = Some((rule, kinds));
+        Ok(self)
+    }
+
+    /// The rule of layers of `class`.
+    pub fn rule_of(&self, class: LayerClass) -> Rule {
+        self.layers
+            .iter()
+            .find(|(c, _)| *c == class)
+            .map_or_else(|| class.default_rule(), |(_, r)| r.clone())
+    }
+
     /// A named preset. `low`/`high` are the input bounds that box rules use (e.g. 0 and 1 for
-    /// pixels in [0, 1], or per channel after normalisation).
+    /// pixels in [0, 1], or per channel after normalisation). Max pooling gets its gradient (the
+    /// first maximum of a window), as in Zennit, Captum and iNNvestigate.
     pub fn preset(name: &str, low: Bound, high: Bound) -> Result<Self> {
         let eps = Rule::Epsilon { epsilon: 1e-6 };
-        let with = |conv: Rule, dense: Rule, first: Option<(Rule, FirstLayer)>| Composite {
-            conv,
-            dense,
-            first,
-            ..Composite::uniform(Rule::Pass)
+        let with = |conv: Rule, dense: Rule, first: Option<(Rule, FirstLayer)>| {
+            let mut c = Composite::uniform(dense);
+            c.layers[0].1 = conv;
+            c.first = first;
+            c
         };
         let zbox = Rule::ZBox { low, high };
+        let ab = |alpha, beta| Rule::AlphaBeta { alpha, beta };
+        let flat = Some((Rule::Flat, FirstLayer::Linear));
         let c = match name.to_ascii_lowercase().replace('_', "-").as_str() {
             // Zennit's composites, same rules and defaults.
             "epsilon-plus" => with(Rule::ZPlus, eps, None),
-            "epsilon-plus-flat" => with(Rule::ZPlus, eps, Some((Rule::Flat, FirstLayer::Linear))),
+            "epsilon-plus-flat" => with(Rule::ZPlus, eps, flat),
             "epsilon-gamma-box" => with(
                 Rule::Gamma { gamma: 0.25 },
                 eps,
                 Some((zbox, FirstLayer::Convolution)),
             ),
-            "epsilon-alpha2-beta1" => with(
-                Rule::AlphaBeta {
-                    alpha: 2.0,
-                    beta: 1.0,
-                },
-                eps,
-                None,
-            ),
-            "epsilon-alpha2-beta1-flat" => with(
-                Rule::AlphaBeta {
-                    alpha: 2.0,
-                    beta: 1.0,
-                },
-                eps,
-                Some((Rule::Flat, FirstLayer::Linear)),
-            ),
+            "epsilon-alpha2-beta1" => with(ab(2.0, 1.0), eps, None),
+            "epsilon-alpha2-beta1-flat" => with(ab(2.0, 1.0), eps, flat),
             // iNNvestigate's sequential presets: ε = 0.1 on dense layers, αβ on convolutions.
-            "sequential-preset-a" => with(
-                Rule::AlphaBeta {
-                    alpha: 1.0,
-                    beta: 0.0,
-                },
-                Rule::Epsilon { epsilon: 0.1 },
-                None,
-            ),
-            "sequential-preset-a-flat" => with(
-                Rule::AlphaBeta {
-                    alpha: 1.0,
-                    beta: 0.0,
-                },
-                Rule::Epsilon { epsilon: 0.1 },
-                Some((Rule::Flat, FirstLayer::Linear)),
-            ),
-            "sequential-preset-b-flat" => with(
-                Rule::AlphaBeta {
-                    alpha: 2.0,
-                    beta: 1.0,
-                },
-                Rule::Epsilon { epsilon: 0.1 },
-                Some((Rule::Flat, FirstLayer::Linear)),
-            ),
-            "sequential-preset-b" => with(
-                Rule::AlphaBeta {
-                    alpha: 2.0,
-                    beta: 1.0,
-                },
-                Rule::Epsilon { epsilon: 0.1 },
-                None,
-            ),
+            "sequential-preset-a" => with(ab(1.0, 0.0), Rule::Epsilon { epsilon: 0.1 }, None),
+            "sequential-preset-a-flat" => with(ab(1.0, 0.0), Rule::Epsilon { epsilon: 0.1 }, flat),
+            "sequential-preset-b-flat" => with(ab(2.0, 1.0), Rule::Epsilon { epsilon: 0.1 }, flat),
+            "sequential-preset-b" => with(ab(2.0, 1.0), Rule::Epsilon { epsilon: 0.1 }, None),
             // Deep Taylor decomposition (Montavon et al. 2017): z⁺ everywhere, biases ignored;
             // the bounded form uses zᴮ on the first layer.
             "deep-taylor" => Composite {
@@ -151,15 +231,16 @@ impl Composite {
         Ok(c)
     }
 
-    /// The rule of every node of `graph` (index-aligned with `graph.nodes`).
-    pub fn rules_for(&self, graph: &Graph) -> Result<Vec<Rule>> {
+    /// The user-facing rule of every node of `graph` (index-aligned with `graph.nodes`).
+    pub fn rules(&self, graph: &Graph) -> Result<Vec<Rule>> {
         let first = self.first.as_ref().and_then(|(rule, kinds)| {
             graph
                 .nodes
                 .iter()
-                .position(|n| {
-                    matches!(n.op, Op::Conv2d(_))
-                        || (*kinds == FirstLayer::Linear && matches!(n.op, Op::Dense(_)))
+                .position(|n| match n.op.layer().class() {
+                    LayerClass::Convolution => true,
+                    LayerClass::Dense => *kinds == FirstLayer::Linear,
+                    _ => false,
                 })
                 .map(|i| (i, rule))
         });
@@ -167,67 +248,96 @@ impl Composite {
             .nodes
             .iter()
             .enumerate()
-            .map(|(i, n)| match (&n.op, first) {
-                (_, Some((f, rule))) if f == i => rule.clone(),
-                (Op::Conv2d(_), _) => self.conv.clone(),
-                (Op::Dense(_), _) => self.dense.clone(),
-                (Op::AvgPool2d(_) | Op::GlobalAvgPool | Op::Add, _) => self.proportional.clone(),
-                (Op::MaxPool2d(_), _) => self.max_pool.clone(),
-                _ => Rule::Pass,
+            .map(|(i, n)| match first {
+                Some((f, rule)) if f == i => rule.clone(),
+                _ => self.rule_of(n.op.layer().class()),
             })
             .collect();
         for (layer, rule) in &self.overrides {
-            let i = match layer {
-                LayerRef::Index(i) if *i < graph.nodes.len() => *i,
-                LayerRef::Name(name) => graph.find(name).ok_or_else(|| {
-                    Error::Invalid(format!(
-                        "no layer named '{name}' to override; layers: {}",
-                        graph
-                            .nodes
-                            .iter()
-                            .map(|n| n.name.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ))
-                })?,
-                LayerRef::Index(i) => {
-                    return Err(Error::Invalid(format!(
-                        "layer index {i} is out of range (the graph has {} nodes)",
-                        graph.nodes.len()
-                    )))
-                }
-            };
-            rules[i] = rule.clone();
-        }
-        for (node, rule) in graph.nodes.iter().zip(&rules) {
-            check_applies(&node.op, rule).map_err(|why| {
-                Error::Invalid(format!(
-                    "rule {rule:?} on layer '{}' ({}): {why}",
-                    node.name,
-                    node.op.kind()
-                ))
-            })?;
+            rules[layer.resolve(graph)?] = rule.clone();
         }
         Ok(rules)
     }
+
+    /// The backward recorder's rule of every node, for explanations starting at `start`;
+    /// fails, naming the layer, where a rule does not apply.
+    pub fn node_rules(&self, graph: &Graph, start: NodeId) -> Result<Vec<NodeRule>> {
+        let rules = self.rules(graph)?;
+        graph
+            .nodes
+            .iter()
+            .zip(rules)
+            .enumerate()
+            .map(|(k, (node, rule))| {
+                if k == 0 || k > start {
+                    // Never crossed: nothing lies before the input, nothing flows from beyond start.
+                    return Ok(NodeRule::Vjp(GradMode::Gradient));
+                }
+                let class = node.op.layer().class();
+                let fail = |why: &str| {
+                    Error::Invalid(format!(
+                        "rule {rule:?} on layer '{}' ({}): {why}",
+                        node.name,
+                        node.op.kind()
+                    ))
+                };
+                if class == LayerClass::Softmax {
+                    return Err(fail(
+                        "explanations start at the logits; no LRP rule crosses a softmax",
+                    ));
+                }
+                if !class.accepts(&rule) {
+                    return Err(fail("this rule does not apply to this kind of layer"));
+                }
+                let keeps_shape = node.inputs.iter().all(|&i| {
+                    graph.nodes[i].shape.iter().product::<usize>()
+                        == node.shape.iter().product::<usize>()
+                });
+                Ok(match rule {
+                    Rule::Pass if !keeps_shape => {
+                        return Err(fail("pass needs inputs of the output's size"))
+                    }
+                    Rule::Pass => NodeRule::Pass,
+                    Rule::Norm => NodeRule::Proportional {
+                        epsilon: self.stabilizer,
+                    },
+                    Rule::Epsilon { epsilon } if !class.is_linear() => {
+                        NodeRule::Proportional { epsilon }
+                    }
+                    Rule::ArgMax | Rule::Gradient => NodeRule::Vjp(GradMode::Gradient),
+                    Rule::WinnerTakeAll => NodeRule::Vjp(GradMode::SplitTies),
+                    rule => NodeRule::Linear(LinearRule {
+                        rule,
+                        stabilizer: self.stabilizer,
+                        ignore_bias: self.ignore_bias,
+                    }),
+                })
+            })
+            .collect()
+    }
 }
 
-/// Whether a rule makes sense on a layer kind.
-fn check_applies(op: &Op, rule: &Rule) -> std::result::Result<(), &'static str> {
-    let linear = rule.recipe(1e-6).is_some();
-    let ok = match op {
-        Op::Conv2d(_) | Op::Dense(_) => linear,
-        Op::Add | Op::AvgPool2d(_) | Op::GlobalAvgPool => {
-            matches!(rule, Rule::Norm | Rule::Epsilon { .. } | Rule::Pass)
-        }
-        Op::MaxPool2d(_) => matches!(rule, Rule::WinnerTakeAll | Rule::ArgMax | Rule::Pass),
-        Op::Concat | Op::Reshape | Op::Input | Op::Softmax => matches!(rule, Rule::Pass),
-        Op::BatchNorm(_) => matches!(rule, Rule::Pass | Rule::Norm | Rule::Epsilon { .. }),
-        Op::Relu | Op::Clip { .. } => matches!(rule, Rule::Pass),
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err("this rule does not apply to this kind of layer")
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rule_a_class_does_not_take_is_an_error_at_build() {
+        let c = Composite::uniform(Rule::ZPlus);
+        assert!(c.clone().with(LayerClass::MaxPool, Rule::Flat).is_err());
+        assert!(c.clone().with(LayerClass::Activation, Rule::Norm).is_err());
+        assert!(c.clone().with(LayerClass::Sum, Rule::Norm).is_ok());
+        assert!(Composite::uniform(Rule::ZPlus)
+            .with_first(Rule::WinnerTakeAll, FirstLayer::Linear)
+            .is_err());
+    }
+
+    #[test]
+    fn presets_take_the_first_maximum_of_a_pool_window() {
+        let c =
+            Composite::preset("epsilon-plus-flat", Bound::Scalar(0.0), Bound::Scalar(1.0)).unwrap();
+        assert_eq!(c.rule_of(LayerClass::MaxPool), Rule::ArgMax);
+        assert_eq!(c.rule_of(LayerClass::Activation), Rule::Pass);
+        assert_eq!(c.rule_of(LayerClass::Sum), Rule::Norm);
     }
 }

@@ -1,13 +1,24 @@
-//! Explaining one decision: rules, composites and targets, and the methods that use them.
+//! Explaining one decision: the methods ([`Method`], one [`Explainer`] for all, one
+//! [`Explanation`] result), built on one backward recorder ([`backward`]) whose per-node rules
+//! come from an LRP [`Composite`] or a gradient mode; targets; the CAM family.
 
+pub mod backward;
 pub mod cam;
 pub mod composite;
+pub(crate) mod engine;
+mod explainer;
+pub(crate) mod explanation;
 pub mod gradient;
-pub mod lrp;
+mod lrp;
+mod method;
 pub mod rules;
 mod target;
 
 pub use composite::{Composite, FirstLayer, LayerRef, PRESET_NAMES};
-pub use lrp::{Explanation, LayerSum, LrpPlan};
+pub use engine::explained_node;
+pub use explainer::Explainer;
+pub use explanation::{CamExtras, Explanation, LayerSum};
+pub use lrp::LrpPlan;
+pub use method::{method_names, Method, METHOD_NAMES};
 pub use rules::{Bound, Rule, RULE_NAMES};
 pub use target::{argmax, Target};

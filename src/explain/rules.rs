@@ -1,10 +1,20 @@
 //! LRP rules as data. A rule on a linear layer (dense, conv) is a list of groups of terms:
 //! each term feeds a modified input through modified weights, the terms of a group sum to the
-//! group's denominator `z`, and each term sends back `coef · sign · x' ⊙ W'ᵀ (R / stab(z))`.
-//! Adding a rule is one variant, one arm in [`Rule::recipe`], and nothing else: the GPU
-//! recorder and the f64 reference both read the recipe.
+//! group's denominator `z`, and each term sends back `coef · sign · x'' ⊙ W'ᵀ (R / stab(z))`.
+//! Rules of the other layer classes are the backward recorder's node rules (pass, proportional,
+//! the gradient, winner-take-all; see `backward::NodeRule`).
+//!
+//! Adding a rule touches, and only touches:
+//! 1. one variant of [`Rule`] and its arm in [`Rule::recipe`] (a linear-layer rule: its terms
+//!    of [`InputMod`] and [`WeightMod`]) or in `Rule::node_rule` (any other class);
+//! 2. its name in [`Rule::parse`] and [`RULE_NAMES`];
+//! 3. the classes that take it in [`crate::layers::LayerClass::accepts`] (`composite.rs`).
+//!
+//! No WGSL: the GPU recorder and the f64 reference both read the recipe, and modified weights
+//! are computed once per device model by the weight store.
 
 use crate::error::{Error, Result};
+pub use crate::plan::WeightMod;
 
 /// What a term feeds into the layer in place of its input `x`.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -21,42 +31,6 @@ pub enum InputMod {
     High,
     /// A tensor of ones (flat, w²).
     Ones,
-}
-
-/// How a term modifies the weights (and, unless the term drops it, the bias alike).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum WeightMod {
-    /// `W`.
-    Plain,
-    /// `max(W, 0)`.
-    Positive,
-    /// `min(W, 0)`.
-    Negative,
-    /// `W + γ·max(W, 0)`.
-    GammaPositive(f32),
-    /// `W + γ·min(W, 0)`.
-    GammaNegative(f32),
-    /// `W²`.
-    Square,
-    /// All ones.
-    Ones,
-}
-
-impl WeightMod {
-    /// The modified value of one parameter.
-    pub fn apply(self, w: f32) -> f32 {
-        let w = w as f64;
-        let v = match self {
-            WeightMod::Plain => w,
-            WeightMod::Positive => w.max(0.0),
-            WeightMod::Negative => w.min(0.0),
-            WeightMod::GammaPositive(g) => w + g as f64 * w.max(0.0),
-            WeightMod::GammaNegative(g) => w + g as f64 * w.min(0.0),
-            WeightMod::Square => w * w,
-            WeightMod::Ones => 1.0,
-        };
-        v as f32
-    }
 }
 
 /// One term of a rule.
@@ -139,10 +113,13 @@ pub enum Rule {
     /// Max pooling: all to the window's first maximum in row-major order (PyTorch's max-pool
     /// gradient, which Zennit uses since it gives max pooling no rule).
     ArgMax,
+    /// The layer's gradient, as Zennit treats a layer it gives no rule (activations, pools,
+    /// normalisation).
+    Gradient,
 }
 
 /// Names accepted by [`Rule::parse`].
-pub const RULE_NAMES: &str = "lrp0, epsilon[:ε], gamma[:γ], alpha1beta0, alpha2beta1, alpha3beta2, alphabeta:α,β, zplus, zbox:low,high, wsquare, flat, pass, norm, winner-take-all, argmax";
+pub const RULE_NAMES: &str = "lrp0, epsilon[:ε], gamma[:γ], alpha1beta0, alpha2beta1, alpha3beta2, alphabeta:α,β, zplus, zbox:low,high, wsquare, flat, pass, norm, winner-take-all, argmax, gradient";
 
 impl Rule {
     /// LRP-αβ, checking `α − β = 1` and `α, β ≥ 0`.
@@ -204,6 +181,7 @@ impl Rule {
             "norm" => Rule::Norm,
             "winner-take-all" | "winnertakeall" | "wta" => Rule::WinnerTakeAll,
             "argmax" => Rule::ArgMax,
+            "gradient" | "grad" => Rule::Gradient,
             _ => {
                 return Err(Error::Invalid(format!(
                     "unknown rule '{spec}'; valid rules: {RULE_NAMES}"
@@ -297,7 +275,9 @@ impl Rule {
             }
             Rule::WSquare => (one(vec![t(I::Ones, W::Square, true)]), stabilizer),
             Rule::Flat => (one(vec![t(I::Ones, W::Ones, false)]), stabilizer),
-            Rule::Pass | Rule::Norm | Rule::WinnerTakeAll | Rule::ArgMax => return None,
+            Rule::Pass | Rule::Norm | Rule::WinnerTakeAll | Rule::ArgMax | Rule::Gradient => {
+                return None
+            }
         })
     }
 
@@ -307,6 +287,14 @@ impl Rule {
             Rule::ZBox { low, high } => Some((low, high)),
             _ => None,
         }
+    }
+}
+
+impl std::str::FromStr for Rule {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Rule> {
+        Rule::parse(s)
     }
 }
 

@@ -4,56 +4,7 @@ use std::sync::Arc;
 
 use super::kernels::KernelCache;
 use crate::error::{Error, Result};
-
-/// Which matmul-shaped kernel variant suits the adapter (convolution forward, the LRP z-passes
-/// that share it, and the benchmarks' matmul ceiling).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum KernelFlavor {
-    /// Shared-memory tiles with barriers: what real GPUs want.
-    Tiled,
-    /// Register blocking, no shared memory, storage buffers only: CPU rasterisers without
-    /// subgroups of at least 8 lanes (WARP).
-    Registers,
-    /// Register blocking where each lane of an 8-lane subgroup loads one row of one operand and
-    /// `subgroupBroadcast` shares it: CPU rasterisers with subgroups (lavapipe), where every
-    /// per-lane storage-buffer load is a bounds-checked scalar loop.
-    Subgroup,
-}
-
-impl KernelFlavor {
-    /// Every flavor, in the order of [`KernelFlavor::name`]s a user may give.
-    pub const ALL: [KernelFlavor; 3] = [
-        KernelFlavor::Tiled,
-        KernelFlavor::Registers,
-        KernelFlavor::Subgroup,
-    ];
-
-    /// The name `GLIMPSE_KERNELS` and the command line use.
-    pub fn name(self) -> &'static str {
-        match self {
-            KernelFlavor::Tiled => "tiled",
-            KernelFlavor::Registers => "registers",
-            KernelFlavor::Subgroup => "subgroup",
-        }
-    }
-
-    /// The flavor of a name (case-insensitive).
-    pub fn parse(name: &str) -> Result<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|f| f.name().eq_ignore_ascii_case(name.trim()))
-            .ok_or_else(|| {
-                Error::Invalid(format!(
-                    "'{name}' is not a kernel flavor; use one of {}",
-                    Self::ALL.map(|f| f.name()).join(", ")
-                ))
-            })
-    }
-}
-
-/// The smallest subgroup the `subgroup` kernels work with: they broadcast from lanes 0–7 of
-/// 8-invocation workgroups.
-pub const SUBGROUP_LANES: u32 = 8;
+use crate::plan::{DeviceProfile, KernelFlavor, SUBGROUP_LANES};
 
 /// A GPU device with its queue, limits and compiled-kernel cache. Cheap to clone.
 #[derive(Clone)]
@@ -203,6 +154,17 @@ impl Gpu {
     /// Largest storage-buffer binding, in bytes.
     pub fn max_binding(&self) -> u64 {
         self.limits.max_storage_buffer_binding_size
+    }
+
+    /// What recording a program for this device needs to know: its flavor and limits.
+    pub fn profile(&self) -> DeviceProfile {
+        DeviceProfile {
+            flavor: self.flavor,
+            max_binding: self.limits.max_storage_buffer_binding_size,
+            max_buffer: self.limits.max_buffer_size,
+            offset_alignment: self.limits.min_storage_buffer_offset_alignment as u64,
+            max_workgroups: self.limits.max_compute_workgroups_per_dimension,
+        }
     }
 
     /// Runs `f` inside validation and out-of-memory error scopes; a caught error becomes [`Error::Gpu`].

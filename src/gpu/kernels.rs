@@ -6,60 +6,81 @@ use std::sync::{Arc, Mutex};
 
 use super::Gpu;
 use crate::error::{Error, Result};
+use crate::explain::backward;
+use crate::layers;
+use crate::plan::{self, wgsl_constants, KernelInfo, WgslEnum};
 
 /// Helpers every kernel may use; prepended to each source.
 pub const PRELUDE: &str = include_str!("../../shaders/prelude.wgsl");
 
-macro_rules! kernels {
-    ($($name:literal),* $(,)?) => {
-        /// Every kernel: its path under `shaders/` (without `.wgsl`) and its source.
-        pub const KERNELS: &[(&str, &str)] = &[
-            $(($name, include_str!(concat!("../../shaders/", $name, ".wgsl")))),*
-        ];
-    };
+/// Every kernel of the engine: its path, source and parameter struct. A `.wgsl` file missing
+/// here fails the test suite, as does a `Params` struct that disagrees with its Rust twin.
+pub const KERNELS: &[KernelInfo] = &[
+    layers::conv2d::FORWARD.info(),
+    layers::conv2d::FORWARD_SUBGROUP.info(),
+    layers::conv2d::DEPTHWISE.info(),
+    layers::conv2d::VJP.info(),
+    layers::conv2d::VJP_REGISTERS.info(),
+    layers::conv2d::VJP_SUBGROUP.info(),
+    layers::conv2d::DEPTHWISE_VJP.info(),
+    layers::dense::FORWARD.info(),
+    layers::dense::FORWARD_SUBGROUP.info(),
+    layers::dense::VJP.info(),
+    layers::dense::VJP_SUBGROUP.info(),
+    layers::elementwise::KERNEL.info(),
+    layers::batch_norm::FORWARD.info(),
+    layers::pool::FORWARD.info(),
+    layers::pool::GLOBAL_FORWARD.info(),
+    layers::pool::VJP.info(),
+    layers::add::FORWARD.info(),
+    layers::concat::FORWARD.info(),
+    layers::concat::VJP.info(),
+    layers::softmax::FORWARD.info(),
+    layers::softmax::VJP.info(),
+    layers::scale::SCALE.info(),
+    backward::SEED.info(),
+    backward::DIVIDE.info(),
+    backward::ITEM_SUMS.info(),
+    crate::explain::engine::COMBINE.info(),
+    plan::MATMUL.info(),
+    plan::MATMUL_SUBGROUP.info(),
+    plan::ASCENT.info(),
+];
+
+/// The WGSL constants of every mode enum shared with the kernels.
+fn enum_constants() -> String {
+    use crate::explain::backward::{Mask, ZConst};
+    use crate::explain::engine::SampleMap;
+    use crate::layers::{Factor, Func, GradMode};
+    fn of<E: WgslEnum>() -> String {
+        wgsl_constants(E::PREFIX, E::VARIANTS)
+    }
+    [
+        of::<Factor>(),
+        of::<GradMode>(),
+        of::<Func>(),
+        of::<Mask>(),
+        of::<ZConst>(),
+        of::<SampleMap>(),
+    ]
+    .concat()
 }
 
-kernels!(
-    "layers/conv2d_depthwise",
-    "layers/conv2d_depthwise_transpose",
-    "layers/conv2d_forward",
-    "layers/conv2d_forward_subgroup",
-    "layers/conv2d_transpose",
-    "layers/conv2d_transpose_registers",
-    "layers/conv2d_transpose_subgroup",
-    "layers/dense_forward",
-    "layers/dense_forward_subgroup",
-    "layers/dense_transpose",
-    "layers/dense_transpose_subgroup",
-    "layers/clip_forward",
-    "layers/batch_norm_forward",
-    "layers/pool_forward",
-    "layers/global_avg_pool_forward",
-    "layers/add_forward",
-    "layers/concat_forward",
-    "layers/softmax_forward",
-    "layers/pool_transpose",
-    "layers/relu_backward",
-    "layers/matmul",
-    "layers/matmul_subgroup",
-    "relevance/stabilized_divide",
-    "relevance/multiply_accumulate",
-    "relevance/slice_accumulate",
-    "relevance/item_sums",
-    "relevance/seed",
-    "gradient/sample_moments",
-);
-
-/// The full source of a kernel: prelude + file.
+/// The full source of a kernel: generated constants, prelude, its file, its generated part.
 pub fn source(name: &str) -> Result<String> {
-    KERNELS
+    let k = KERNELS
         .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, src)| format!("{PRELUDE}\n{src}"))
+        .find(|k| k.path == name)
         .ok_or_else(|| Error::Shader {
             name: name.into(),
             message: "no such kernel".into(),
-        })
+        })?;
+    let generated = k.generated.map(|g| g()).unwrap_or_default();
+    Ok(format!(
+        "// Generated constants (src/gpu/kernels.rs)\n{}\n{PRELUDE}\n{}\n{generated}",
+        enum_constants(),
+        k.source
+    ))
 }
 
 /// Parses and validates WGSL with naga, as wgpu would.

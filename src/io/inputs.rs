@@ -15,25 +15,24 @@ pub const INPUT_EXTENSIONS: [&str; 4] = ["png", "jpg", "jpeg", "npy"];
 /// One input item: a display name (`cat.png`, `batch.npy[3]`) and its tensor.
 pub type NamedInput = (String, Tensor<f32>);
 
-/// Loads every input named by `paths`, in order, as items of shape `expected` (per item,
-/// e.g. `[C, H, W]`).
+/// One input item before it is decoded: an image file, a `.npy` file holding one item, or
+/// item `index` of a `.npy` batch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InputItem {
+    /// Display name: the file name, or `file.npy[i]` for an item of a batch.
+    pub name: String,
+    /// The file.
+    pub path: PathBuf,
+    /// The item of a `.npy` batch, or `None` for a file that is one item.
+    pub index: Option<usize>,
+}
+
+/// Lists every input named by `paths`, in order, without decoding any: images by name, `.npy`
+/// files by their header (one item of shape `expected`, or a batch `[N, ...expected]` listed as
+/// N items); folders contribute their images and `.npy` files, sorted by name, not recursively.
 ///
-/// - An image (`.png`, `.jpg`, `.jpeg`) becomes one item named by its file name. Without
-///   `opts.size` it is resized to the expected height and width; a 1-channel model gets
-///   its luminance. Images need `expected = [1 or 3, H, W]`.
-/// - A `.npy` file holds one item of shape `expected` or a batch `[N, ...expected]`, whose
-///   items are named `file.npy[i]`.
-/// - A folder contributes its images and `.npy` files, sorted by name, not recursively;
-///   other files and subfolders are skipped.
-///
-/// Errors: a missing path ([`Error::Io`]), an unknown extension ([`Error::Invalid`]), an item
-/// of another shape ([`Error::Shape`], naming the file and both shapes), NaN or infinity
-/// ([`Error::NonFinite`], naming the file).
-pub fn load_inputs(
-    paths: &[PathBuf],
-    expected: &[usize],
-    opts: &ImageOptions,
-) -> Result<Vec<NamedInput>> {
+/// Errors: a missing path, an unknown extension, a `.npy` of another shape, an empty folder.
+pub fn list_inputs(paths: &[PathBuf], expected: &[usize]) -> Result<Vec<InputItem>> {
     let mut out = Vec::new();
     for path in paths {
         let meta = fs::metadata(path).map_err(|e| Error::io(path, e))?;
@@ -47,10 +46,118 @@ pub fn load_inputs(
                 )));
             }
             for file in files {
-                out.extend(load_file(&file, expected, opts)?);
+                list_file(&file, expected, &mut out)?;
             }
         } else {
-            out.extend(load_file(path, expected, opts)?);
+            list_file(path, expected, &mut out)?;
+        }
+    }
+    Ok(out)
+}
+
+fn list_file(path: &Path, expected: &[usize], out: &mut Vec<InputItem>) -> Result<()> {
+    match extension(path).as_deref() {
+        Some("npy") => {
+            let r = npy::NpyReader::open(path)?;
+            let name = file_name(path);
+            if r.shape() == expected {
+                out.push(InputItem {
+                    name,
+                    path: path.to_path_buf(),
+                    index: None,
+                });
+                return Ok(());
+            }
+            if r.shape().len() == expected.len() + 1 && r.shape()[1..] == *expected {
+                if r.shape()[0] == 0 {
+                    return Err(Error::Shape(format!(
+                        "{}: the batch of shape {:?} holds no items",
+                        path.display(),
+                        r.shape()
+                    )));
+                }
+                out.extend((0..r.shape()[0]).map(|i| InputItem {
+                    name: format!("{name}[{i}]"),
+                    path: path.to_path_buf(),
+                    index: Some(i),
+                }));
+                return Ok(());
+            }
+            Err(npy_shape_error(path, r.shape(), expected))
+        }
+        Some("png" | "jpg" | "jpeg") => {
+            out.push(InputItem {
+                name: file_name(path),
+                path: path.to_path_buf(),
+                index: None,
+            });
+            Ok(())
+        }
+        other => Err(unknown_type(path, other)),
+    }
+}
+
+/// Decodes `items` into one batch `[items.len(), ...expected]`; consecutive items of one `.npy`
+/// batch are read in one seek. Errors name the file (NaN or infinity included).
+pub fn load_items(
+    items: &[InputItem],
+    expected: &[usize],
+    opts: &ImageOptions,
+) -> Result<Tensor<f32>> {
+    let item: usize = expected.iter().product();
+    let mut data = Vec::with_capacity(items.len() * item);
+    let mut k = 0;
+    while k < items.len() {
+        let it = &items[k];
+        let t = match it.index {
+            Some(start) => {
+                let mut count = 1;
+                while k + count < items.len()
+                    && items[k + count].path == it.path
+                    && items[k + count].index == Some(start + count)
+                {
+                    count += 1;
+                }
+                k += count;
+                npy::NpyReader::open(&it.path)?.read_rows(start, count)?
+            }
+            None => {
+                k += 1;
+                match extension(&it.path).as_deref() {
+                    Some("npy") => npy::read_f32(&it.path)?,
+                    _ => load_item_image(&it.path, expected, opts)?,
+                }
+            }
+        };
+        t.check_finite(&it.path.display().to_string())?;
+        data.extend_from_slice(&t.data);
+    }
+    let shape = std::iter::once(items.len())
+        .chain(expected.iter().cloned())
+        .collect();
+    Tensor::new(shape, data)
+}
+
+/// Loads every input named by `paths`, in order, as items of shape `expected` (per item,
+/// e.g. `[C, H, W]`): [`list_inputs`], then each item decoded.
+pub fn load_inputs(
+    paths: &[PathBuf],
+    expected: &[usize],
+    opts: &ImageOptions,
+) -> Result<Vec<NamedInput>> {
+    let item: usize = expected.iter().product();
+    let items = list_inputs(paths, expected)?;
+    let mut out = Vec::with_capacity(items.len());
+    for chunk in items.chunks(64) {
+        let t = load_items(chunk, expected, opts)?;
+        for (it, values) in chunk.iter().zip(t.data.chunks(item.max(1))) {
+            out.push((
+                it.name.clone(),
+                Tensor {
+                    shape: expected.to_vec(),
+                    data: values.to_vec(),
+                },
+            ));
         }
     }
     Ok(out)
@@ -84,63 +191,27 @@ fn file_name(path: &Path) -> String {
         .unwrap_or_else(|| path.display().to_string())
 }
 
-/// Loads one file as one or more items.
-fn load_file(path: &Path, expected: &[usize], opts: &ImageOptions) -> Result<Vec<NamedInput>> {
-    match extension(path).as_deref() {
-        Some("npy") => load_npy(path, expected),
-        Some("png" | "jpg" | "jpeg") => Ok(vec![(file_name(path), load_item_image(path, expected, opts)?)]),
-        other => Err(Error::Invalid(format!(
-            "{}: unknown input type {}; expected an image (.png, .jpg, .jpeg), a .npy array, or a folder of them",
-            path.display(),
-            match other {
-                Some(e) => format!("'.{e}'"),
-                None => "(no extension)".to_string(),
-            }
-        ))),
-    }
+fn unknown_type(path: &Path, ext: Option<&str>) -> Error {
+    Error::Invalid(format!(
+        "{}: unknown input type {}; expected an image (.png, .jpg, .jpeg), a .npy array, or a folder of them",
+        path.display(),
+        match ext {
+            Some(e) => format!("'.{e}'"),
+            None => "(no extension)".to_string(),
+        }
+    ))
 }
 
-/// A `.npy` file of one item or a batch of items.
-fn load_npy(path: &Path, expected: &[usize]) -> Result<Vec<NamedInput>> {
-    let t = npy::read_f32(path)?;
-    t.check_finite(&path.display().to_string())?;
-    let name = file_name(path);
-    if t.shape == expected {
-        return Ok(vec![(name, t)]);
-    }
-    if t.shape.len() == expected.len() + 1 && t.shape[1..] == *expected {
-        let n = t.shape[0];
-        if n == 0 {
-            return Err(Error::Shape(format!(
-                "{}: the batch of shape {:?} holds no items",
-                path.display(),
-                t.shape
-            )));
-        }
-        let per = t.data.len() / n;
-        return Ok(t
-            .data
-            .chunks_exact(per)
-            .enumerate()
-            .map(|(i, chunk)| {
-                let item = Tensor {
-                    shape: expected.to_vec(),
-                    data: chunk.to_vec(),
-                };
-                (format!("{name}[{i}]"), item)
-            })
-            .collect());
-    }
-    Err(Error::Shape(format!(
-        "{}: array of shape {:?} is neither one input of shape {expected:?} nor a batch [N, {}]",
+fn npy_shape_error(path: &Path, shape: &[usize], expected: &[usize]) -> Error {
+    Error::Shape(format!(
+        "{}: array of shape {shape:?} is neither one input of shape {expected:?} nor a batch [N, {}]",
         path.display(),
-        t.shape,
         expected
             .iter()
             .map(|d| d.to_string())
             .collect::<Vec<_>>()
             .join(", ")
-    )))
+    ))
 }
 
 /// An image as one item of shape `expected = [C, H, W]`.

@@ -113,7 +113,11 @@ pub fn write_f32(path: impl AsRef<Path>, tensor: &Tensor<f32>) -> Result<()> {
 
 /// Parses the bytes of a `.npy` file as f32; `origin` names the file in errors.
 pub fn f32_from_bytes(bytes: &[u8], origin: &Path) -> Result<Tensor<f32>> {
-    let raw = parse(bytes, origin)?;
+    raw_to_f32(parse(bytes, origin)?)
+}
+
+/// The values of a parsed array as f32.
+fn raw_to_f32(raw: Raw) -> Result<Tensor<f32>> {
     let size = raw.dtype.size();
     let chunks = raw.data.chunks_exact(size);
     let data: Vec<f32> = match raw.dtype {
@@ -247,6 +251,24 @@ fn f16_to_f32(h: u16) -> f32 {
 
 /// Splits a `.npy` file into dtype, shape and data, validating everything.
 fn parse<'a>(bytes: &'a [u8], origin: &Path) -> Result<Raw<'a>> {
+    let head = parse_head(bytes, bytes.len() as u64, origin)?;
+    Ok(Raw {
+        dtype: head.dtype,
+        shape: head.shape,
+        data: &bytes[head.data_start..],
+    })
+}
+
+/// The header of a `.npy` file: element type, shape, where the data starts.
+struct Head {
+    dtype: Dtype,
+    shape: Vec<usize>,
+    data_start: usize,
+}
+
+/// Parses the prefix and header from the file's first bytes (`bytes`, at least the whole header
+/// when the file has one) and checks that the file's `total` length holds exactly the data.
+fn parse_head(bytes: &[u8], total: u64, origin: &Path) -> Result<Head> {
     let err = |m: String| npy_err(origin, m);
     if bytes.len() < 10 || &bytes[..6] != MAGIC {
         return Err(err("not a .npy file (missing the \\x93NUMPY magic)".into()));
@@ -276,7 +298,7 @@ fn parse<'a>(bytes: &'a [u8], origin: &Path) -> Result<Raw<'a>> {
     if bytes.len() < end {
         return Err(err(format!(
             "truncated: header claims {header_len} bytes but the file has {} after the prefix",
-            bytes.len() - start
+            total.saturating_sub(start as u64)
         )));
     }
     let header = std::str::from_utf8(&bytes[start..end])
@@ -293,21 +315,92 @@ fn parse<'a>(bytes: &'a [u8], origin: &Path) -> Result<Raw<'a>> {
     let numel = checked_numel(&shape).map_err(|_| err(format!("shape {shape:?} overflows")))?;
     let need = numel
         .checked_mul(dtype.size())
-        .ok_or_else(|| err(format!("shape {shape:?} overflows")))?;
-    let data = &bytes[end..];
-    if data.len() < need {
+        .ok_or_else(|| err(format!("shape {shape:?} overflows")))? as u64;
+    let present = total.saturating_sub(end as u64);
+    if present < need {
         return Err(err(format!(
-            "truncated: shape {shape:?} of {descr} needs {need} bytes of data but only {} are present",
-            data.len()
+            "truncated: shape {shape:?} of {descr} needs {need} bytes of data but only {present} are present"
         )));
     }
-    if data.len() > need {
+    if present > need {
         return Err(err(format!(
             "{} trailing bytes after the {need} bytes of data that shape {shape:?} of {descr} needs",
-            data.len() - need
+            present - need
         )));
     }
-    Ok(Raw { dtype, shape, data })
+    Ok(Head {
+        dtype,
+        shape,
+        data_start: end,
+    })
+}
+
+/// A `.npy` file opened for reading parts of it: its header is read and checked, its data
+/// read on demand (a batch of many items is never held whole).
+pub struct NpyReader {
+    path: std::path::PathBuf,
+    dtype: Dtype,
+    shape: Vec<usize>,
+    data_start: u64,
+}
+
+impl NpyReader {
+    /// Opens `path`, reading only its header.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        use std::io::Read;
+        let path = path.as_ref();
+        let file = fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        let total = file.metadata().map_err(|e| Error::io(path, e))?.len();
+        let mut first = Vec::new();
+        file.take((12 + MAX_HEADER) as u64)
+            .read_to_end(&mut first)
+            .map_err(|e| Error::io(path, e))?;
+        let head = parse_head(&first, total, path)?;
+        Ok(NpyReader {
+            path: path.to_path_buf(),
+            dtype: head.dtype,
+            shape: head.shape,
+            data_start: head.data_start as u64,
+        })
+    }
+
+    /// The array's shape.
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    /// Rows `start..start + count` along the first dimension, as f32 `[count, ...rest]`.
+    pub fn read_rows(&self, start: usize, count: usize) -> Result<Tensor<f32>> {
+        use std::io::{Read, Seek, SeekFrom};
+        let rows = self.shape.first().copied().unwrap_or(1);
+        if start + count > rows {
+            return Err(npy_err(
+                &self.path,
+                format!("rows {start}..{} of an array of {rows}", start + count),
+            ));
+        }
+        let row: usize = self.shape.iter().skip(1).product();
+        let size = self.dtype.size();
+        let mut file = fs::File::open(&self.path).map_err(|e| Error::io(&self.path, e))?;
+        file.seek(SeekFrom::Start(
+            self.data_start + (start * row * size) as u64,
+        ))
+        .map_err(|e| Error::io(&self.path, e))?;
+        let mut bytes = vec![0u8; count * row * size];
+        file.read_exact(&mut bytes)
+            .map_err(|e| Error::io(&self.path, e))?;
+        let mut shape = self.shape.clone();
+        if shape.is_empty() {
+            shape.push(1);
+        }
+        shape[0] = count;
+        let raw = Raw {
+            dtype: self.dtype,
+            shape,
+            data: &bytes,
+        };
+        raw_to_f32(raw)
+    }
 }
 
 #[cfg(test)]

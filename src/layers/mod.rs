@@ -1,102 +1,225 @@
-//! One module per layer kind: parameters, output shape, and a plain f64 CPU reference.
+//! One module per layer kind, each implementing [`Layer`]: its output shape, its f64 reference
+//! forward pass and vector–Jacobian product, GPU forward and VJP recording, how LRP treats it (its
+//! [`LayerClass`], and for convolutions and dense layers the [`LinearLayer`] primitives the LRP
+//! linear-layer rules are built from), its parameters for the weight store, and its ONNX import
+//! entry.
 //!
 //! Adding a layer kind touches, and only touches:
-//! 1. a module here with its parameters, `output_shape` and f64 `reference`;
-//! 2. its WGSL in `shaders/layers/<kind>_forward.wgsl` (and `<kind>_transpose.wgsl`, the adjoint);
-//! 3. one variant in [`crate::model::Op`] and one arm in [`output_shape`] and [`reference_node`];
-//! 4. one arm in the plan's forward recorder (`src/plan/forward.rs`) and one in the gradient
-//!    backward recorder (`src/explain/gradient/record.rs`);
-//! 5. one arm in the ONNX importer's dispatch (`src/onnx/import/mod.rs`) with its mapping in
-//!    `src/onnx/import/<kind>.rs`, and a row in the README's op table.
+//! 1. a module `src/layers/<kind>/` with a type implementing [`Layer`] (every backward method is
+//!    required: a kind that does not say how gradients cross it does not compile), its kernels
+//!    (`Kernel` constants with their `params!` structs) and its `ONNX` entries;
+//! 2. its WGSL under `shaders/layers/<kind>/`, and one line per kernel in the registry
+//!    (`src/gpu/kernels.rs`);
+//! 3. one variant of [`crate::model::Op`] and its arm in `Op::layer`;
+//! 4. its `ONNX` list in [`ONNX_OPS`] (the README's operator table is generated from it).
+//!
+//! An element-wise function is not a layer kind: it is one row of
+//! `elementwise::table::FUNCTIONS` and two WGSL functions (see that module).
 
-mod activation;
-mod batch_norm;
-mod conv2d;
-mod dense;
-mod merge;
-mod pool;
+pub mod add;
+pub mod batch_norm;
+pub mod concat;
+pub mod conv2d;
+pub mod dense;
+pub mod elementwise;
+pub(crate) mod input;
+mod io;
+mod modes;
+pub mod pool;
+pub mod reshape;
+pub(crate) mod scale;
+pub mod softmax;
 
-pub use activation::{reference_clip, reference_softmax};
+pub use add::Add;
 pub use batch_norm::BatchNorm;
+pub use concat::Concat;
 pub use conv2d::Conv2d;
 pub use dense::Dense;
-pub use merge::{reference_add, reference_concat};
-pub use pool::{reference_global_avg, Pool2d};
+pub use elementwise::{Elementwise, Func};
+pub use io::{Dest, ForwardIo, LinearIo, RefVjp, VjpIo};
+pub use modes::{Factor, GradMode};
+pub use pool::{AvgPool2d, GlobalAvgPool, MaxPool2d, Pool2d};
+pub use reshape::Reshape;
+pub use softmax::Softmax;
 
-use crate::error::{Error, Result};
-use crate::model::{Graph, Op, Tensor};
+use crate::error::Result;
+use crate::model::{Graph, Tensor};
+use crate::onnx::OnnxOp;
+use crate::plan::{Param, Program, TensorId, WeightMod};
 
-/// Per-item output shape of `op` applied to inputs of the given per-item shapes.
-pub fn output_shape(op: &Op, inputs: &[&[usize]]) -> Result<Vec<usize>> {
-    let one = || -> Result<&[usize]> {
-        match inputs {
-            [s] => Ok(s),
-            _ => Err(Error::Shape(format!(
-                "expects one input, got {}",
-                inputs.len()
-            ))),
-        }
-    };
-    match op {
-        Op::Input => Err(Error::Graph("Input has no producer".into())),
-        Op::Conv2d(c) => c.output_shape(one()?),
-        Op::Dense(d) => d.output_shape(one()?),
-        Op::BatchNorm(b) => b.output_shape(one()?),
-        Op::Relu | Op::Clip { .. } => Ok(one()?.to_vec()),
-        Op::MaxPool2d(p) | Op::AvgPool2d(p) => p.output_shape(one()?),
-        Op::GlobalAvgPool => match one()? {
-            [c, _, _] => Ok(vec![*c, 1, 1]),
-            s => Err(Error::Shape(format!(
-                "global pooling needs [C,H,W], got {s:?}"
-            ))),
-        },
-        // The node's own shape is fixed by whoever builds it; see `reshape_to`.
-        Op::Reshape => Err(Error::Graph(
-            "Reshape is added with Graph::push_reshape".into(),
-        )),
-        Op::Add => merge::add_output_shape(inputs),
-        Op::Concat => merge::concat_output_shape(inputs),
-        Op::Softmax => Ok(one()?.to_vec()),
+/// What an LRP composite maps to a rule: the kinds of layer Zennit's `LayerMapComposite` tells
+/// apart. [`LayerClass::accepts`] says which rules each takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LayerClass {
+    /// The graph input.
+    Input,
+    /// Convolutions: linear, every LRP linear-layer rule applies.
+    Convolution,
+    /// Dense (fully connected) layers: linear likewise.
+    Dense,
+    /// Sums of activations (residual additions).
+    Sum,
+    /// Average pooling, global included.
+    AvgPool,
+    /// Max pooling.
+    MaxPool,
+    /// Element-wise activations.
+    Activation,
+    /// Per-channel affine maps (a BatchNorm that could not be folded).
+    Normalisation,
+    /// Concatenation: what flows back is split, never ruled.
+    Concat,
+    /// Reshapes: what flows back keeps its values.
+    Reshape,
+    /// Softmax: explanations start at the logits before it; no LRP rule crosses it.
+    Softmax,
+}
+
+/// One kind of layer.
+pub trait Layer: std::fmt::Debug + Send + Sync {
+    /// A short name for messages and plans ("Conv2d").
+    fn kind(&self) -> &'static str;
+
+    /// Which rule of a composite it takes.
+    fn class(&self) -> LayerClass;
+
+    /// Per-item output shape for inputs of the given per-item shapes.
+    fn output_shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>>;
+
+    /// f64 reference of the forward pass over a batch (batch dimension first).
+    fn reference(&self, xs: &[&Tensor<f64>]) -> Tensor<f64>;
+
+    /// f64 reference of the vector–Jacobian product in `v.mode` (with `v.weights` on linear
+    /// layers): one tensor per input, shaped like it, before any input factor.
+    fn reference_vjp(&self, v: &RefVjp) -> Vec<Tensor<f64>>;
+
+    /// Records the forward pass; returns the tensor holding the output (a reshape returns its
+    /// input's).
+    fn record_forward(&self, p: &mut Program, io: &ForwardIo) -> Result<TensorId>;
+
+    /// Records the vector–Jacobian product: `dest_i (+)= coef · factor(x_i) · VJP_i(g)` in
+    /// `io.mode`. A factor the layer cannot apply is an error.
+    fn record_vjp(&self, p: &mut Program, io: &VjpIo) -> Result<()>;
+
+    /// The primitives of the LRP linear-layer rules, for convolutions and dense layers.
+    fn linear(&self) -> Option<&dyn LinearLayer>;
+
+    /// Whether every output value is ≥ 0 whatever the input, given which inputs are (LRP skips
+    /// the terms of min(x, 0) after a ReLU: they are exactly zero).
+    fn nonnegative(&self, inputs: &[bool]) -> bool;
+
+    /// One of its parameter tensors in a layout and modification, for the weight store.
+    fn parameter(&self, param: Param, modifier: WeightMod) -> Option<Vec<f32>>;
+
+    /// Multiply-adds of one item's forward pass (for benchmarks).
+    fn macs(&self, out_shape: &[usize]) -> u64;
+
+    /// Whether its VJP hands what flows back to every input unchanged (sums, reshapes): a
+    /// backward pass may then let an input with no other reader share the tensor.
+    fn passes_gradient(&self) -> bool {
+        false
     }
 }
 
-/// f64 reference of one node given its inputs' values (batch dimension first).
-pub fn reference_node(op: &Op, shape: &[usize], xs: &[&Tensor<f64>]) -> Tensor<f64> {
-    let x = xs[0];
-    let n = x.shape[0];
-    let mut y = match op {
-        Op::Input => x.clone(),
-        Op::Conv2d(c) => c.reference(x),
-        Op::Dense(d) => d.reference(&Tensor {
-            shape: vec![n, x.data.len() / n],
-            data: x.data.clone(),
-        }),
-        Op::BatchNorm(b) => b.reference(x),
-        Op::Relu => reference_clip(x, 0.0, f64::INFINITY),
-        Op::Clip { min, max } => reference_clip(x, *min as f64, *max as f64),
-        Op::MaxPool2d(p) => p.reference_max(x),
-        Op::AvgPool2d(p) => p.reference_avg(x),
-        Op::GlobalAvgPool => reference_global_avg(x),
-        Op::Reshape => x.clone(),
-        Op::Add => reference_add(xs),
-        Op::Concat => reference_concat(xs),
-        Op::Softmax => reference_softmax(x),
-    };
-    y.shape = std::iter::once(n).chain(shape.iter().cloned()).collect();
+/// A convolution or dense layer as the LRP linear-layer rules use it: `z = W'·x' + b'` with
+/// modified weights and inputs; the adjoint with modified weights is its [`Layer::record_vjp`].
+pub trait LinearLayer {
+    /// Whether the layer has a bias.
+    fn has_bias(&self) -> bool;
+
+    /// Records `out (+)= W'·factor(x) (+ b')` with `W' = io.weights(W)` (and `b'` alike).
+    fn record_linear(&self, p: &mut Program, io: &LinearIo) -> Result<()>;
+
+    /// f64 `W'·x (+ b')` over a batch, `W'` and `b'` modified by `weights`.
+    fn reference_linear(&self, x: &Tensor<f64>, weights: WeightMod, bias: bool) -> Tensor<f64>;
+}
+
+impl LayerClass {
+    /// Whether the rules of LRP's linear layers apply.
+    pub fn is_linear(self) -> bool {
+        matches!(self, LayerClass::Convolution | LayerClass::Dense)
+    }
+}
+
+/// The ONNX operators each layer kind imports (the README's table is generated from these).
+pub const ONNX_OPS: &[&[OnnxOp]] = &[
+    conv2d::ONNX,
+    dense::ONNX,
+    elementwise::ONNX,
+    pool::ONNX,
+    reshape::ONNX,
+    batch_norm::ONNX,
+    add::ONNX,
+    concat::ONNX,
+    softmax::ONNX,
+];
+
+/// f64 reference of one node given its inputs' values, shaped `[N, ...shape]`.
+pub fn reference_node(graph: &Graph, id: usize, xs: &[&Tensor<f64>]) -> Tensor<f64> {
+    let node = &graph.nodes[id];
+    let n = xs.first().map_or(0, |x| x.shape[0]);
+    let mut y = node.op.layer().reference(xs);
+    y.shape = std::iter::once(n)
+        .chain(node.shape.iter().cloned())
+        .collect();
     y
 }
 
 /// f64 reference of the whole graph: the value of every node for a batch `[N, ...input]`.
 pub fn reference_forward(graph: &Graph, input: &Tensor<f64>) -> Vec<Tensor<f64>> {
     let mut values: Vec<Tensor<f64>> = Vec::with_capacity(graph.nodes.len());
-    for node in &graph.nodes {
-        let v = if matches!(node.op, Op::Input) {
+    for (id, node) in graph.nodes.iter().enumerate() {
+        let v = if id == 0 {
             input.clone()
         } else {
             let xs: Vec<&Tensor<f64>> = node.inputs.iter().map(|&i| &values[i]).collect();
-            reference_node(&node.op, &node.shape, &xs)
+            reference_node(graph, id, &xs)
         };
         values.push(v);
     }
     values
+}
+
+/// Applies a factor to a VJP result in f64: `v ⊙ factor(x)` (`channel_values` per channel of
+/// dimension 1, or per feature for 2-D tensors).
+pub fn apply_factor(
+    v: &mut Tensor<f64>,
+    x: &Tensor<f64>,
+    factor: Factor,
+    channel_values: Option<&[f32]>,
+) {
+    let c = if x.shape.len() > 2 {
+        x.shape[1]
+    } else {
+        x.shape.get(1).copied().unwrap_or(1)
+    };
+    let inner: usize = if x.shape.len() > 2 {
+        x.shape[2..].iter().product()
+    } else {
+        1
+    };
+    let cv = |i: usize| -> f64 {
+        channel_values.map_or(0.0, |vals| vals[((i / inner) % c) % vals.len()] as f64)
+    };
+    for (i, (o, &xv)) in v.data.iter_mut().zip(&x.data).enumerate() {
+        *o *= match factor {
+            Factor::One => 1.0,
+            Factor::X => xv,
+            Factor::Positive => xv.max(0.0),
+            Factor::Negative => xv.min(0.0),
+            Factor::Channel => cv(i),
+            Factor::XTimesChannel => xv * cv(i),
+        };
+    }
+}
+
+/// The one input shape of a single-input layer.
+pub(crate) fn one_input<'a>(inputs: &[&'a [usize]]) -> Result<&'a [usize]> {
+    match inputs {
+        [s] => Ok(s),
+        _ => Err(crate::Error::Shape(format!(
+            "expects one input, got {}",
+            inputs.len()
+        ))),
+    }
 }

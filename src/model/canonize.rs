@@ -1,7 +1,7 @@
 //! Canonizers: graph rewrites that keep the function and simplify explanation.
 
 use super::{Graph, Op};
-use crate::layers::BatchNorm;
+use crate::layers::{BatchNorm, Reshape};
 
 /// Folds each BatchNorm into the convolution or dense layer directly before it, when that
 /// layer feeds nothing else. The network computes the same function; BatchNorms that cannot
@@ -32,7 +32,9 @@ pub fn fold_batch_norm(graph: &mut Graph) -> usize {
         };
         if done {
             // The BatchNorm becomes a pass-through; prune() below removes it.
-            graph.nodes[id].op = Op::Reshape;
+            graph.nodes[id].op = Op::Reshape(Reshape {
+                shape: graph.nodes[id].shape.clone(),
+            });
             folded += 1;
         }
     }
@@ -61,7 +63,7 @@ fn bypass_reshapes_of_same_shape(graph: &Graph) -> Graph {
     let mut alias: Vec<usize> = (0..g.nodes.len()).collect();
     for id in 0..g.nodes.len() {
         let n = &g.nodes[id];
-        if matches!(n.op, Op::Reshape) && g.nodes[n.inputs[0]].shape == n.shape {
+        if matches!(n.op, Op::Reshape(_)) && g.nodes[n.inputs[0]].shape == n.shape {
             alias[id] = alias[n.inputs[0]];
         }
     }

@@ -1,12 +1,16 @@
 //! The graph: nodes in topological order, each with its per-item output shape.
 
 use crate::error::{Error, Result};
-use crate::layers::{self, BatchNorm, Conv2d, Dense, Pool2d};
+use crate::layers::{
+    Add, AvgPool2d, BatchNorm, Concat, Conv2d, Dense, Elementwise, GlobalAvgPool, Layer, MaxPool2d,
+    Pool2d, Reshape, Softmax,
+};
 
 /// Index of a node in [`Graph::nodes`].
 pub type NodeId = usize;
 
-/// What a node computes. Shapes exclude the batch dimension.
+/// What a node computes: one variant per layer kind, each a type implementing [`Layer`]. Shapes
+/// exclude the batch dimension.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum Op {
@@ -18,44 +22,66 @@ pub enum Op {
     Dense(Dense),
     /// Per-channel affine map from a batch normalisation that could not be folded.
     BatchNorm(BatchNorm),
-    /// `max(x, 0)`.
-    Relu,
-    /// `min(max(x, min), max)`; ReLU6 is `Clip { min: 0, max: 6 }`.
-    Clip { min: f32, max: f32 },
+    /// An element-wise function (ReLU, Clip, Sigmoid, …: one row of the element-wise table).
+    Elementwise(Elementwise),
     /// Max pooling over (possibly overlapping) windows.
-    MaxPool2d(Pool2d),
+    MaxPool2d(MaxPool2d),
     /// Average pooling; `Pool2d::count_include_pad` follows ONNX.
-    AvgPool2d(Pool2d),
+    AvgPool2d(AvgPool2d),
     /// Mean over H and W, keeping `[C, 1, 1]`.
-    GlobalAvgPool,
+    GlobalAvgPool(GlobalAvgPool),
     /// Same values in a new per-item shape (Flatten, Reshape).
-    Reshape,
+    Reshape(Reshape),
     /// Element-wise sum of two or more inputs of one shape.
-    Add,
+    Add(Add),
     /// Concatenation along channels.
-    Concat,
+    Concat(Concat),
     /// Softmax over the features of each item; only as the last node.
-    Softmax,
+    Softmax(Softmax),
 }
 
 impl Op {
+    /// The layer this node is: the one place every kind's behaviour is dispatched from.
+    pub fn layer(&self) -> &dyn Layer {
+        match self {
+            Op::Input => &crate::layers::input::Input,
+            Op::Conv2d(l) => l,
+            Op::Dense(l) => l,
+            Op::BatchNorm(l) => l,
+            Op::Elementwise(l) => l,
+            Op::MaxPool2d(l) => l,
+            Op::AvgPool2d(l) => l,
+            Op::GlobalAvgPool(l) => l,
+            Op::Reshape(l) => l,
+            Op::Add(l) => l,
+            Op::Concat(l) => l,
+            Op::Softmax(l) => l,
+        }
+    }
+
     /// A short name for messages and plans.
     pub fn kind(&self) -> &'static str {
-        match self {
-            Op::Input => "Input",
-            Op::Conv2d(_) => "Conv2d",
-            Op::Dense(_) => "Dense",
-            Op::BatchNorm(_) => "BatchNorm",
-            Op::Relu => "Relu",
-            Op::Clip { .. } => "Clip",
-            Op::MaxPool2d(_) => "MaxPool2d",
-            Op::AvgPool2d(_) => "AvgPool2d",
-            Op::GlobalAvgPool => "GlobalAvgPool",
-            Op::Reshape => "Reshape",
-            Op::Add => "Add",
-            Op::Concat => "Concat",
-            Op::Softmax => "Softmax",
-        }
+        self.layer().kind()
+    }
+
+    /// `max(x, 0)`.
+    pub fn relu() -> Op {
+        Op::Elementwise(Elementwise::relu())
+    }
+
+    /// `min(max(x, min), max)`; ReLU6 is `clip(0, 6)`.
+    pub fn clip(min: f32, max: f32) -> Op {
+        Op::Elementwise(Elementwise::clip(min, max))
+    }
+
+    /// Max pooling with this window.
+    pub fn max_pool(window: Pool2d) -> Op {
+        Op::MaxPool2d(MaxPool2d(window))
+    }
+
+    /// Average pooling with this window.
+    pub fn avg_pool(window: Pool2d) -> Op {
+        Op::AvgPool2d(AvgPool2d(window))
     }
 }
 
@@ -112,20 +138,19 @@ impl Graph {
                 "node '{name}' reads node {bad}, which does not exist (yet)"
             )));
         }
-        if self
-            .nodes
-            .last()
-            .is_some_and(|n| matches!(n.op, Op::Softmax))
-        {
+        if let Some(s) = self.nodes.last().filter(|n| matches!(n.op, Op::Softmax(_))) {
             return Err(Error::Graph(format!(
-                "node '{name}' follows a Softmax; Softmax is supported only as the last layer"
+                "node '{name}' follows Softmax '{}'; Softmax is supported only as the last layer",
+                s.name
             )));
         }
         let in_shapes: Vec<&[usize]> = inputs
             .iter()
             .map(|&i| self.nodes[i].shape.as_slice())
             .collect();
-        let shape = layers::output_shape(&op, &in_shapes)
+        let shape = op
+            .layer()
+            .output_shape(&in_shapes)
             .map_err(|e| Error::Graph(format!("node '{name}' ({}): {e}", op.kind())))?;
         check_dims(&name, &shape)?;
         self.nodes.push(Node {
@@ -145,27 +170,7 @@ impl Graph {
         input: NodeId,
         shape: Vec<usize>,
     ) -> Result<NodeId> {
-        let name = name.into();
-        let from = self.nodes.get(input).ok_or_else(|| {
-            Error::Graph(format!(
-                "node '{name}' reads node {input}, which does not exist"
-            ))
-        })?;
-        check_dims(&name, &shape)?;
-        if from.shape.iter().product::<usize>() != shape.iter().product::<usize>() {
-            return Err(Error::Shape(format!(
-                "node '{name}' reshapes {:?} to {shape:?}, which holds a different number of values",
-                from.shape
-            )));
-        }
-        self.nodes.push(Node {
-            name,
-            op: Op::Reshape,
-            inputs: vec![input],
-            shape,
-        });
-        self.output = self.nodes.len() - 1;
-        Ok(self.output)
+        self.push(name, Op::Reshape(Reshape { shape }), vec![input])
     }
 
     /// Per-item input shape.
@@ -229,18 +234,7 @@ impl Graph {
 
     /// Multiply-accumulate count of one item's forward pass (2 FLOP each), for benchmarks.
     pub fn macs_per_item(&self) -> u64 {
-        self.nodes
-            .iter()
-            .map(|n| match &n.op {
-                Op::Conv2d(c) => {
-                    let per_out =
-                        (c.weight.shape[1] * c.weight.shape[2] * c.weight.shape[3]) as u64;
-                    n.shape.iter().product::<usize>() as u64 * per_out
-                }
-                Op::Dense(d) => d.weight.numel() as u64,
-                _ => 0,
-            })
-            .sum()
+        self.nodes.iter().map(|n| n.op.layer().macs(&n.shape)).sum()
     }
 }
 

@@ -1,82 +1,94 @@
-//! The device's ceiling: the engine's own `layers/matmul` kernel on square matrices, in the
-//! variant a [`KernelFlavor`] selects, timed like every other plan.
+//! The device's ceiling: the engine's own matmul kernel on square matrices, in the variant a
+//! [`KernelFlavor`] selects (`gpu::matmul` runs it; the benchmarks time it).
 
-use super::{Launch, Plan, PlanBuilder, Resource, TensorId};
+use super::tiles::{SUBGROUP_MATMUL_QUADS, SUBGROUP_MATMUL_ROWS};
+use super::{
+    binds, DeviceProfile, Kernel, KernelFlavor, Launch, Out, Program, TensorId, SUBGROUP_LANES,
+};
 use crate::error::{Error, Result};
-use crate::gpu::{Gpu, KernelFlavor, SUBGROUP_LANES};
 
-/// The kernel file and entry point of the matmul for `flavor`, and its workgroup grid for an
-/// `m×n` output.
+crate::params! {
+    /// `C[m×n] = A[m×k]·B[k×n]`.
+    pub struct MatmulParams { pub m: u32, pub n: u32, pub k: u32, pub pad0: u32 }
+}
+
+crate::kernel!(
+    /// The tiled and register-blocked matmul.
+    pub MATMUL: MatmulParams = "matmul/matmul"
+);
+crate::kernel!(
+    /// The subgroup matmul (generated).
+    pub MATMUL_SUBGROUP: MatmulParams = "matmul/matmul_subgroup"
+);
+
+/// The kernel and entry point of the matmul for `flavor`, and its launch for an `m×n` output.
 pub fn matmul_launch(
     flavor: KernelFlavor,
     m: usize,
     n: usize,
-) -> (&'static str, &'static str, Launch) {
+) -> (&'static Kernel<MatmulParams>, &'static str, Launch) {
     let n4 = n / 4;
     match flavor {
         KernelFlavor::Tiled => (
-            "layers/matmul",
+            &MATMUL,
             "tiled",
             Launch::Grid([n4.div_ceil(16) as u32, m.div_ceil(64) as u32, 1]),
         ),
         KernelFlavor::Registers => (
-            "layers/matmul",
+            &MATMUL,
             "registers",
             Launch::Flat {
                 count: (m.div_ceil(4) * n4) as u64,
                 size: 64,
             },
         ),
-        // 16 rows × 32 column quads per 8-lane subgroup (scripts/gen_subgroup_kernels.py).
         KernelFlavor::Subgroup => (
-            "layers/matmul_subgroup",
+            &MATMUL_SUBGROUP,
             "subgroup",
             Launch::Flat {
-                count: (m.div_ceil(16) * n4.div_ceil(32)) as u64 * SUBGROUP_LANES as u64,
+                count: (m.div_ceil(SUBGROUP_MATMUL_ROWS)
+                    * n4.div_ceil(SUBGROUP_MATMUL_QUADS * SUBGROUP_LANES as usize))
+                    as u64
+                    * SUBGROUP_LANES as u64,
                 size: SUBGROUP_LANES,
             },
         ),
     }
 }
 
-/// A planned `C[m×n] = A[m×k]·B[k×n]` in the device's flavor: the plan and its A, B, C.
-pub fn matmul_plan(gpu: &Gpu, m: usize, k: usize, n: usize) -> Result<(Plan, [TensorId; 3])> {
+/// A recorded `C[m×n] = A[m×k]·B[k×n]` in the profile's flavor, with its kept A, B, C.
+pub fn matmul_program(
+    profile: &DeviceProfile,
+    m: usize,
+    k: usize,
+    n: usize,
+) -> Result<(Program, [TensorId; 3])> {
     if !n.is_multiple_of(4) || m == 0 || k == 0 || n == 0 {
         return Err(Error::Invalid(format!(
             "matmul {m}×{k}·{k}×{n}: sizes must be positive and n a multiple of 4"
         )));
     }
-    let mut b = PlanBuilder::new(gpu);
-    let ta = b.tensor("A", m * k)?;
-    let tb = b.tensor("B", k * n)?;
-    let tc = b.tensor("C", m * n)?;
+    let mut p = Program::new(profile);
+    let ta = p.tensor("A", m * k)?;
+    let tb = p.tensor("B", k * n)?;
+    let tc = p.tensor("C", m * n)?;
     for t in [ta, tb, tc] {
-        b.keep(t);
+        p.keep(t);
     }
-    let (kernel, entry, launch) = matmul_launch(gpu.flavor(), m, n);
-    let p = vec![m as u32, n as u32, k as u32, 0];
-    let bindings = vec![
-        (0, Resource::Uniform(p)),
-        (1, Resource::Tensor(ta)),
-        (2, Resource::Tensor(tb)),
-        (3, Resource::Tensor(tc)),
-    ];
-    b.pass(kernel, entry, bindings, &[tc], launch);
-    Ok((b.build()?, [ta, tb, tc]))
-}
-
-/// Computes `A[m×k]·B[k×n]` (row-major, `n` a multiple of 4) with the engine's matmul kernel in
-/// the device's flavor; for tests of the kernel that sets the ceiling.
-pub fn matmul(gpu: &Gpu, m: usize, k: usize, n: usize, a: &[f32], b: &[f32]) -> Result<Vec<f32>> {
-    let (mut plan, [ta, tb, tc]) = matmul_plan(gpu, m, k, n)?;
-    if a.len() != m * k || b.len() != k * n {
-        return Err(Error::Shape(format!(
-            "matmul {m}×{k}·{k}×{n} given {} and {} values",
-            a.len(),
-            b.len()
-        )));
-    }
-    plan.write(ta, a)?;
-    plan.write(tb, b)?;
-    Ok(plan.run(&[(tc, m * n)])?.remove(0))
+    let (kernel, entry, launch) = matmul_launch(profile.flavor, m, n);
+    let params = MatmulParams {
+        m: m as u32,
+        n: n as u32,
+        k: k as u32,
+        pad0: 0,
+    };
+    p.pass(
+        kernel,
+        entry,
+        &params,
+        binds(&[ta, tb], &[], tc),
+        Out::Write(tc),
+        launch,
+    )?;
+    Ok((p, [ta, tb, tc]))
 }

@@ -1,16 +1,22 @@
-//! The pipeline builder: graph + method → scheduled passes over buffers planned from lifetimes.
+//! Recording programs with no GPU: passes, tensor lifetimes, buffer assignment, weights by key,
+//! the typed kernel contract, and the forward pass of a graph. `gpu` makes them runnable.
 
-pub(crate) mod adjoint;
-mod builder;
-pub mod conv_transpose;
-pub mod dense;
-pub(crate) mod flow;
-pub mod forward;
+mod device;
+mod forward;
+mod kernel;
 mod matmul;
 pub mod memory;
-pub mod predict;
+mod program;
+pub mod tiles;
+mod update;
+mod weights;
 
-pub use builder::{ConstId, Launch, Plan, PlanBuilder, Resource, TensorId};
-pub use forward::record_forward;
-pub use matmul::{matmul, matmul_launch, matmul_plan};
-pub use predict::ForwardPlan;
+pub use device::{DeviceProfile, KernelFlavor, SUBGROUP_LANES};
+pub use forward::{items_per_submission, record_forward};
+pub use kernel::{wgsl_constant_name, wgsl_constants, Field, Kernel, KernelInfo, Params, WgslEnum};
+pub use matmul::{matmul_launch, matmul_program, MatmulParams, MATMUL, MATMUL_SUBGROUP};
+pub use program::{
+    binds, ConstId, ConstSource, Launch, Out, Pass, Program, Repeat, Resource, TensorId,
+};
+pub use update::{record_ascent, AscentParams, ASCENT};
+pub use weights::{Param, WeightKey, WeightMod};

@@ -3,7 +3,24 @@
 
 use crate::error::{Error, Result};
 use crate::explain::LayerRef;
+use crate::layers::LayerClass;
 use crate::model::{Graph, NodeId, Op};
+
+/// Whether a node of this class outputs a feature map a CAM can be taken at (when its shape is
+/// `[C, H, W]`): every class that computes one, not the input, reshapes or the softmax.
+fn computes_feature_map(class: LayerClass) -> bool {
+    match class {
+        LayerClass::Convolution
+        | LayerClass::Dense
+        | LayerClass::Sum
+        | LayerClass::AvgPool
+        | LayerClass::MaxPool
+        | LayerClass::Activation
+        | LayerClass::Normalisation
+        | LayerClass::Concat => true,
+        LayerClass::Input | LayerClass::Reshape | LayerClass::Softmax => false,
+    }
+}
 
 /// The node `layer` names, checked to output a feature map `[C, H, W]` before `start`.
 pub fn feature_layer(graph: &Graph, layer: &LayerRef, start: NodeId) -> Result<NodeId> {
@@ -19,7 +36,7 @@ pub fn feature_layer(graph: &Graph, layer: &LayerRef, start: NodeId) -> Result<N
             let convs: Vec<&str> = graph
                 .nodes
                 .iter()
-                .filter(|n| matches!(n.op, Op::Conv2d(_)))
+                .filter(|n| n.op.layer().class() == LayerClass::Convolution)
                 .map(|n| n.name.as_str())
                 .collect();
             Error::Invalid(format!(
@@ -29,9 +46,13 @@ pub fn feature_layer(graph: &Graph, layer: &LayerRef, start: NodeId) -> Result<N
         })?,
     };
     let node = &graph.nodes[id];
-    if matches!(node.op, Op::Input) {
+    if !computes_feature_map(node.op.layer().class()) {
         return Err(Error::Invalid(
-            "the input is not a layer: choose a convolutional feature map".into(),
+            format!(
+                "'{}' ({}) passes values on without computing a feature map: choose a convolutional feature map",
+                node.name,
+                node.op.kind()
+            ),
         ));
     }
     if node.shape.len() != 3 {
@@ -58,7 +79,9 @@ pub fn last_feature_map(graph: &Graph, start: NodeId) -> Result<NodeId> {
         .rev()
         .find(|&i| {
             let s = &graph.nodes[i].shape;
-            s.len() == 3 && s[1] * s[2] > 1 && !matches!(graph.nodes[i].op, Op::Reshape)
+            s.len() == 3
+                && s[1] * s[2] > 1
+                && computes_feature_map(graph.nodes[i].op.layer().class())
         })
         .ok_or_else(|| Error::Invalid("the model has no convolutional feature map".into()))
 }
@@ -80,18 +103,16 @@ pub fn gap_dense_head(graph: &Graph, start: NodeId) -> Result<(NodeId, Vec<f32>)
         )));
     };
     let mut i = node.inputs[0];
-    while matches!(graph.nodes[i].op, Op::Reshape) {
+    while graph.nodes[i].op.layer().class() == LayerClass::Reshape {
         i = graph.nodes[i].inputs[0];
     }
     let pooled = &graph.nodes[i];
-    let whole = match &pooled.op {
-        Op::GlobalAvgPool => true,
-        Op::AvgPool2d(p) => {
-            let s = &graph.nodes[pooled.inputs[0]].shape;
-            p.kernel == [s[1], s[2]] && p.pads == [0; 4] && pooled.shape[1..] == [1, 1]
-        }
-        _ => false,
-    };
+    // An average pool to one value per channel, whose window (if it has one) is the whole plane.
+    let plane = &graph.nodes[pooled.inputs.first().copied().unwrap_or(0)].shape;
+    let whole = pooled.op.layer().class() == LayerClass::AvgPool
+        && pooled.shape.get(1..) == Some(&[1, 1][..])
+        && !matches!(&pooled.op, Op::AvgPool2d(crate::layers::AvgPool2d(p))
+            if p.kernel[..] != plane[1..] || p.pads != [0; 4]);
     if !whole {
         return Err(no_head(format!(
             "the dense layer '{}' reads '{}' ({})",

@@ -15,12 +15,14 @@ pub use layer::{feature_layer, gap_dense_head, last_feature_map};
 pub use weights::{grad_cam_image, grad_cam_pp_weights, grad_cam_weights, weighted_sum};
 
 use crate::error::Result;
-use crate::explain::gradient::engine::{Engine, EngineSpec};
-use crate::explain::gradient::{Attribution, Backward};
-use crate::explain::lrp::explained_node;
-use crate::explain::{LayerRef, Target};
-use crate::gpu::Gpu;
-use crate::model::{Graph, NodeId, Tensor};
+use crate::explain::backward::{gradient_rules, Seed};
+use crate::explain::engine::{explained_node, Engine, EngineSpec};
+use crate::explain::explanation::{check_batch, target_of, CamExtras};
+use crate::explain::gradient::AtInput;
+use crate::explain::{Explanation, LayerRef, Target};
+use crate::gpu::DeviceModel;
+use crate::layers::GradMode;
+use crate::model::{NodeId, Tensor};
 
 /// Which CAM.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,20 +35,6 @@ pub enum CamKind {
     GradCamPlusPlus,
 }
 
-/// CAMs of a batch.
-#[derive(Clone, Debug)]
-pub struct CamMaps {
-    /// `Σ_c w_c A_c` at the layer's resolution, before any ReLU, `[N, 1, h, w]` (Captum's
-    /// `LayerGradCam`, pytorch-grad-cam's `get_cam_image`).
-    pub raw: Tensor,
-    /// The map at the input's size in `[0, 1]`, `[N, 1, H, W]` (pytorch-grad-cam's output).
-    pub map: Tensor,
-    /// The explained outputs and classes, as the gradient methods report them.
-    pub attribution: Attribution,
-    /// The layer the maps were taken at.
-    pub layer: NodeId,
-}
-
 /// A CAM plan for a model and a layer, compiled once.
 pub struct CamPlan {
     engine: Engine,
@@ -54,6 +42,7 @@ pub struct CamPlan {
     layer: NodeId,
     head: Option<Vec<f32>>,
     layer_shape: Vec<usize>,
+    layer_name: String,
     in_shape: Vec<usize>,
 }
 
@@ -61,12 +50,12 @@ impl CamPlan {
     /// Plans `kind` at `layer` (by default CAM's pooled map, or the last feature map before
     /// the head for Grad-CAM) for up to `batch` inputs per submission.
     pub fn new(
-        gpu: &Gpu,
-        graph: &Graph,
+        model: &DeviceModel,
         kind: CamKind,
         layer: Option<&LayerRef>,
         batch: usize,
     ) -> Result<Self> {
+        let graph = model.graph();
         let start = explained_node(graph);
         let (layer, head) = match kind {
             CamKind::Cam => {
@@ -88,18 +77,23 @@ impl CamPlan {
             },
         };
         let spec = EngineSpec {
-            backward: Backward::Gradient,
+            rules: gradient_rules(graph, GradMode::Gradient),
+            seed: Seed::Gradient,
+            reference: false,
             samples: 1,
             combine: None,
-            layer: Some(layer),
+            stop: layer,
+            read_stop_value: true,
+            sums: false,
             batch,
         };
         Ok(CamPlan {
-            engine: Engine::new(gpu, graph, &spec)?,
+            engine: Engine::new(model, &spec)?,
             kind,
             layer,
             head,
             layer_shape: graph.nodes[layer].shape.clone(),
+            layer_name: graph.nodes[layer].name.clone(),
             in_shape: graph.input_shape().to_vec(),
         })
     }
@@ -115,13 +109,14 @@ impl CamPlan {
     }
 
     /// Explains `x` (`[N, ...input]`) with one target per item (or one for all).
-    pub fn run(&mut self, x: &Tensor, targets: &[Target]) -> Result<CamMaps> {
-        let n = crate::explain::gradient::check_batch(x, &self.in_shape, targets)?;
-        let src = crate::explain::gradient::AtInput { x, targets };
+    pub fn run(&mut self, x: &Tensor, targets: &[Target]) -> Result<Explanation> {
+        let n = check_batch(x, &self.in_shape, targets)?;
+        let src = AtInput { x, targets };
         let got = self.engine.run_all(n, &src)?;
         let f = got.outputs.len() / n;
         let outputs = Tensor::new(vec![n, f], got.outputs)?;
-        let (values, grads) = got.layer.unwrap_or_default();
+        let values = got.stop_value.unwrap_or_default();
+        let grads = got.m1;
         let (c, h, w) = (
             self.layer_shape[0],
             self.layer_shape[1],
@@ -139,7 +134,7 @@ impl CamPlan {
             let weights = match self.kind {
                 CamKind::Cam => {
                     let row = &outputs.data[i * f..(i + 1) * f];
-                    let t = crate::explain::gradient::target_of(targets, i).weights_for(row)?;
+                    let t = target_of(targets, i).weights_for(row)?;
                     let dense = self.head.as_deref().unwrap_or_default();
                     (0..c)
                         .map(|k| (0..f).map(|o| t[o] * dense[o * c + k]).sum())
@@ -153,11 +148,12 @@ impl CamPlan {
             raw.extend(r.data);
         }
         let map = Tensor::new(vec![n, 1, ih, iw], map)?;
-        Ok(CamMaps {
+        let mut e = Explanation::new(map, outputs, targets)?;
+        e.cam = Some(CamExtras {
             raw: Tensor::new(vec![n, 1, h, w], raw)?,
-            attribution: Attribution::new(map.clone(), outputs, targets)?,
-            map,
             layer: self.layer,
-        })
+            layer_name: self.layer_name.clone(),
+        });
+        Ok(e)
     }
 }

@@ -1,13 +1,15 @@
 //! One gradient per input: saliency, the signed gradient, sensitivity analysis, gradient × input,
 //! deconvnet and guided backprop.
 
-use super::engine::{Combine, Engine, EngineSpec, Map, Samples};
-use super::record::Backward;
-use super::{batch_shape, check_batch, target_of, Attribution};
+use super::gradient_spec;
 use crate::error::Result;
+use crate::explain::engine::{Combine, Engine, SampleMap, Samples};
+use crate::explain::explanation::{batch_shape, check_batch, target_of};
+use crate::explain::Explanation;
 use crate::explain::Target;
-use crate::gpu::Gpu;
-use crate::model::{Graph, Tensor};
+use crate::gpu::DeviceModel;
+use crate::layers::GradMode;
+use crate::model::Tensor;
 
 /// What a [`GradientPlan`] maps each input to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,21 +29,24 @@ pub enum GradientMap {
 }
 
 impl GradientMap {
-    fn spec(self) -> (Backward, Combine) {
+    fn spec(self) -> (GradMode, Combine) {
         let combine = |map, delta| Combine {
             map,
             delta,
             second: false,
         };
         match self {
-            GradientMap::Saliency => (Backward::Gradient, combine(Map::Abs, false)),
-            GradientMap::Gradient => (Backward::Gradient, combine(Map::Identity, false)),
-            GradientMap::Sensitivity => (Backward::Gradient, combine(Map::Square, false)),
-            GradientMap::GradientTimesInput => (Backward::Gradient, combine(Map::Identity, true)),
-            GradientMap::Deconvnet => (Backward::Deconvnet, combine(Map::Identity, false)),
-            GradientMap::GuidedBackprop => {
-                (Backward::GuidedBackprop, combine(Map::Identity, false))
+            GradientMap::Saliency => (GradMode::Gradient, combine(SampleMap::Abs, false)),
+            GradientMap::Gradient => (GradMode::Gradient, combine(SampleMap::Identity, false)),
+            GradientMap::Sensitivity => (GradMode::Gradient, combine(SampleMap::Square, false)),
+            GradientMap::GradientTimesInput => {
+                (GradMode::Gradient, combine(SampleMap::Identity, true))
             }
+            GradientMap::Deconvnet => (GradMode::Deconvnet, combine(SampleMap::Identity, false)),
+            GradientMap::GuidedBackprop => (
+                GradMode::GuidedBackprop,
+                combine(SampleMap::Identity, false),
+            ),
         }
     }
 }
@@ -54,18 +59,12 @@ pub struct GradientPlan {
 
 impl GradientPlan {
     /// Plans forward + backward for up to `batch` inputs per submission.
-    pub fn new(gpu: &Gpu, graph: &Graph, map: GradientMap, batch: usize) -> Result<Self> {
-        let (backward, combine) = map.spec();
-        let spec = EngineSpec {
-            backward,
-            samples: 1,
-            combine: Some(combine),
-            layer: None,
-            batch,
-        };
+    pub fn new(model: &DeviceModel, map: GradientMap, batch: usize) -> Result<Self> {
+        let (mode, combine) = map.spec();
+        let spec = gradient_spec(model.graph(), mode, 1, combine, batch);
         Ok(GradientPlan {
-            engine: Engine::new(gpu, graph, &spec)?,
-            in_shape: graph.input_shape().to_vec(),
+            engine: Engine::new(model, &spec)?,
+            in_shape: model.graph().input_shape().to_vec(),
         })
     }
 
@@ -75,12 +74,12 @@ impl GradientPlan {
     }
 
     /// Explains `x` (`[N, ...input]`) with one target per item (or one for all).
-    pub fn run(&mut self, x: &Tensor, targets: &[Target]) -> Result<Attribution> {
+    pub fn run(&mut self, x: &Tensor, targets: &[Target]) -> Result<Explanation> {
         let n = check_batch(x, &self.in_shape, targets)?;
         let src = AtInput { x, targets };
         let got = self.engine.run_all(n, &src)?;
         let f = got.outputs.len() / n;
-        Attribution::new(
+        Explanation::new(
             Tensor::new(batch_shape(n, &self.in_shape), got.m1)?,
             Tensor::new(vec![n, f], got.outputs)?,
             targets,

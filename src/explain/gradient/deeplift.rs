@@ -3,13 +3,16 @@
 //! items), the backward pass replaces each ReLU's derivative by `Δy / Δx` and max pools by
 //! Captum's multiplier, and the map is `(x − x′) ⊙ m`. Its sum is `f(x) − f(x′)`.
 
-use super::engine::{Combine, Engine, EngineSpec, Map, Samples};
-use super::record::Backward;
-use super::{batch_shape, check_batch, target_of, Attribution, Baseline};
+use super::gradient_spec;
+use super::Baseline;
 use crate::error::Result;
+use crate::explain::engine::{Combine, Engine, SampleMap, Samples};
+use crate::explain::explanation::{batch_shape, check_batch, target_of};
+use crate::explain::Explanation;
 use crate::explain::Target;
-use crate::gpu::Gpu;
-use crate::model::{Graph, Tensor};
+use crate::gpu::DeviceModel;
+use crate::layers::GradMode;
+use crate::model::Tensor;
 
 /// A DeepLIFT plan for a model and a reference input, compiled once.
 pub struct DeepLiftPlan {
@@ -20,23 +23,23 @@ pub struct DeepLiftPlan {
 
 impl DeepLiftPlan {
     /// Plans DeepLIFT for up to `batch` inputs per submission against `baseline`.
-    pub fn new(gpu: &Gpu, graph: &Graph, baseline: Baseline, batch: usize) -> Result<Self> {
-        baseline.check_shape(graph.input_shape())?;
-        let spec = EngineSpec {
-            backward: Backward::DeepLift,
-            samples: 1,
-            combine: Some(Combine {
-                map: Map::Identity,
+    pub fn new(model: &DeviceModel, baseline: Baseline, batch: usize) -> Result<Self> {
+        baseline.check_shape(model.graph().input_shape())?;
+        let spec = gradient_spec(
+            model.graph(),
+            GradMode::Rescale,
+            1,
+            Combine {
+                map: SampleMap::Identity,
                 delta: true,
                 second: false,
-            }),
-            layer: None,
+            },
             batch,
-        };
+        );
         Ok(DeepLiftPlan {
-            engine: Engine::new(gpu, graph, &spec)?,
+            engine: Engine::new(model, &spec)?,
             baseline,
-            in_shape: graph.input_shape().to_vec(),
+            in_shape: model.graph().input_shape().to_vec(),
         })
     }
 
@@ -46,7 +49,7 @@ impl DeepLiftPlan {
     }
 
     /// Explains `x` (`[N, ...input]`); the result carries f(x′) and the completeness residual.
-    pub fn run(&mut self, x: &Tensor, targets: &[Target]) -> Result<Attribution> {
+    pub fn run(&mut self, x: &Tensor, targets: &[Target]) -> Result<Explanation> {
         let n = check_batch(x, &self.in_shape, targets)?;
         self.baseline.check(&self.in_shape, n)?;
         let src = AgainstBaseline {
@@ -57,7 +60,7 @@ impl DeepLiftPlan {
         let got = self.engine.run_all(n, &src)?;
         let f = got.outputs.len() / n;
         let refs = got.reference_outputs.unwrap_or_default();
-        Attribution::new(
+        Explanation::new(
             Tensor::new(batch_shape(n, &self.in_shape), got.m1)?,
             Tensor::new(vec![n, f], got.outputs)?,
             targets,

@@ -1,13 +1,16 @@
 //! Integrated gradients (Sundararajan et al. 2017) with Captum's Riemann quadratures: the
 //! gradients at all path points of one input run in one submission and are summed on the GPU.
 
-use super::engine::{Combine, Engine, EngineSpec, Map, Samples};
-use super::record::Backward;
-use super::{batch_shape, check_batch, Attribution, Baseline, Scorer};
+use super::gradient_spec;
+use super::{Baseline, Scorer};
 use crate::error::{Error, Result};
+use crate::explain::engine::{Combine, Engine, SampleMap, Samples};
+use crate::explain::explanation::{batch_shape, check_batch};
+use crate::explain::Explanation;
 use crate::explain::Target;
-use crate::gpu::Gpu;
-use crate::model::{Graph, Tensor};
+use crate::gpu::DeviceModel;
+use crate::layers::GradMode;
+use crate::model::Tensor;
 
 /// Riemann sums over the path, as Captum's `riemann_*` methods.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,39 +104,38 @@ impl IntegratedGradients {
     /// (several inputs when `batch` gradients per submission allow, e.g. 2 inputs at 64 steps
     /// with `batch` 128), fewer only when the device cannot bind them.
     pub fn new(
-        gpu: &Gpu,
-        graph: &Graph,
+        model: &DeviceModel,
         baseline: Baseline,
         steps: usize,
         method: Riemann,
         batch: usize,
     ) -> Result<Self> {
         let (alphas, sizes) = riemann_alphas(method, steps)?;
-        baseline.check_shape(graph.input_shape())?;
-        let spec = EngineSpec {
-            backward: Backward::Gradient,
-            samples: steps,
-            combine: Some(Combine {
-                map: Map::Identity,
+        baseline.check_shape(model.graph().input_shape())?;
+        let spec = gradient_spec(
+            model.graph(),
+            GradMode::Gradient,
+            steps,
+            Combine {
+                map: SampleMap::Identity,
                 delta: true,
                 second: false,
-            }),
-            layer: None,
+            },
             batch,
-        };
+        );
         Ok(IntegratedGradients {
-            engine: Engine::new(gpu, graph, &spec)?,
-            scorer: Scorer::new(gpu, graph, batch)?,
+            engine: Engine::new(model, &spec)?,
+            scorer: Scorer::new(model, batch)?,
             baseline,
             alphas,
             sizes,
-            in_shape: graph.input_shape().to_vec(),
+            in_shape: model.graph().input_shape().to_vec(),
         })
     }
 
     /// Explains `x`; the result carries f(x′) and the completeness residual
     /// `f(x) − f(x′) − ΣIG`.
-    pub fn run(&mut self, x: &Tensor, targets: &[Target]) -> Result<Attribution> {
+    pub fn run(&mut self, x: &Tensor, targets: &[Target]) -> Result<Explanation> {
         let n = check_batch(x, &self.in_shape, targets)?;
         self.baseline.check(&self.in_shape, n)?;
         let (resolved, outputs) = self.scorer.resolve(x, targets)?;
@@ -151,7 +153,7 @@ impl IntegratedGradients {
             targets: &resolved,
         };
         let got = self.engine.run_all(n, &src)?;
-        Attribution::new(
+        Explanation::new(
             Tensor::new(batch_shape(n, &self.in_shape), got.m1)?,
             outputs,
             &resolved,

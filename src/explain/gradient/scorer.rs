@@ -1,26 +1,24 @@
-//! The explained outputs alone: a forward plan of the graph cut at the explained node (the
-//! logits), for methods that need f at points other than their gradient samples — the
-//! prediction a target resolves to, f at a baseline, and Taylor's root search.
+//! The explained outputs alone: a forward program reading the explained node (the logits), on
+//! the same device model (so the same weights), for methods that need f at points other than
+//! their gradient samples — the prediction a target resolves to, f at a baseline, and Taylor's
+//! root search.
 
-use super::target_of;
 use crate::error::Result;
-use crate::explain::lrp::explained_node;
+use crate::explain::explanation::target_of;
 use crate::explain::Target;
-use crate::gpu::Gpu;
-use crate::model::{Graph, Tensor};
-use crate::plan::ForwardPlan;
+use crate::gpu::DeviceModel;
+use crate::model::Tensor;
+use crate::predict::Predictor;
 
-/// A forward plan up to the logits.
+/// A forward program up to the logits.
 pub(crate) struct Scorer {
-    plan: ForwardPlan,
+    plan: Predictor,
 }
 
 impl Scorer {
-    pub fn new(gpu: &Gpu, graph: &Graph, batch: usize) -> Result<Self> {
-        let mut cut = graph.clone();
-        cut.output = explained_node(graph);
+    pub fn new(model: &DeviceModel, batch: usize) -> Result<Self> {
         Ok(Scorer {
-            plan: ForwardPlan::new(gpu, &cut.prune(), batch)?,
+            plan: Predictor::logits(model, batch)?,
         })
     }
 

@@ -2,14 +2,17 @@
 //! Captum's `NoiseTunnel`: gradients at noisy copies of each input, all copies of one input in
 //! one submission, averaged on the GPU.
 
-use super::engine::{Combine, Engine, EngineSpec, Map, Samples};
+use super::gradient_spec;
 use super::noise::gaussian_noise;
-use super::record::Backward;
-use super::{batch_shape, check_batch, Attribution, Scorer};
+use super::Scorer;
 use crate::error::{Error, Result};
+use crate::explain::engine::{Combine, Engine, SampleMap, Samples};
+use crate::explain::explanation::{batch_shape, check_batch};
+use crate::explain::Explanation;
 use crate::explain::Target;
-use crate::gpu::Gpu;
-use crate::model::{Graph, Tensor};
+use crate::gpu::DeviceModel;
+use crate::layers::GradMode;
+use crate::model::Tensor;
 
 /// How the noisy gradients of one input are combined.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,7 +67,7 @@ pub struct SmoothGrad {
 impl SmoothGrad {
     /// Plans the method: all noisy copies of one input run in one submission (several inputs
     /// when `batch` gradients per submission allow).
-    pub fn new(gpu: &Gpu, graph: &Graph, options: SmoothOptions, batch: usize) -> Result<Self> {
+    pub fn new(model: &DeviceModel, options: SmoothOptions, batch: usize) -> Result<Self> {
         if options.samples == 0 {
             return Err(Error::Invalid("SmoothGrad needs at least 1 sample".into()));
         }
@@ -75,31 +78,31 @@ impl SmoothGrad {
             )));
         }
         let map = match (options.kind, options.abs) {
-            (SmoothKind::Squared, _) => Map::Square,
-            (_, true) => Map::Abs,
-            (_, false) => Map::Identity,
+            (SmoothKind::Squared, _) => SampleMap::Square,
+            (_, true) => SampleMap::Abs,
+            (_, false) => SampleMap::Identity,
         };
-        let spec = EngineSpec {
-            backward: Backward::Gradient,
-            samples: options.samples,
-            combine: Some(Combine {
+        let spec = gradient_spec(
+            model.graph(),
+            GradMode::Gradient,
+            options.samples,
+            Combine {
                 map,
                 delta: false,
                 second: options.kind == SmoothKind::Variance,
-            }),
-            layer: None,
+            },
             batch,
-        };
+        );
         Ok(SmoothGrad {
-            engine: Engine::new(gpu, graph, &spec)?,
-            scorer: Scorer::new(gpu, graph, batch)?,
+            engine: Engine::new(model, &spec)?,
+            scorer: Scorer::new(model, batch)?,
             options,
-            in_shape: graph.input_shape().to_vec(),
+            in_shape: model.graph().input_shape().to_vec(),
         })
     }
 
     /// Explains `x` (`[N, ...input]`); with explicit noise, item `i` takes `noise[:, i]`.
-    pub fn run(&mut self, x: &Tensor, targets: &[Target]) -> Result<Attribution> {
+    pub fn run(&mut self, x: &Tensor, targets: &[Target]) -> Result<Explanation> {
         let n = check_batch(x, &self.in_shape, targets)?;
         let d: usize = self.in_shape.iter().product();
         let shared = match &self.options.noise {
@@ -127,7 +130,7 @@ impl SmoothGrad {
         if let Some(m2) = got.m2 {
             map.iter_mut().zip(&m2).for_each(|(m, s)| *m = s - *m * *m);
         }
-        Attribution::new(
+        Explanation::new(
             Tensor::new(batch_shape(n, &self.in_shape), map)?,
             outputs,
             &resolved,

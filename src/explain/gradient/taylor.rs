@@ -3,13 +3,16 @@
 //! segment `x̃ = t·x`, t ∈ [0, 1], where f changes sign (nearest to x). The result reports
 //! f(x̃) and the residual `f(x) − ΣR` the first-order expansion leaves.
 
-use super::engine::{Combine, Engine, EngineSpec, Map, Samples};
-use super::record::Backward;
-use super::{batch_shape, check_batch, Attribution, Baseline, Scorer};
+use super::gradient_spec;
+use super::{Baseline, Scorer};
 use crate::error::Result;
+use crate::explain::engine::{Combine, Engine, SampleMap, Samples};
+use crate::explain::explanation::{batch_shape, check_batch};
+use crate::explain::Explanation;
 use crate::explain::Target;
-use crate::gpu::Gpu;
-use crate::model::{Graph, Tensor};
+use crate::gpu::DeviceModel;
+use crate::layers::GradMode;
+use crate::model::Tensor;
 
 /// Points evaluated per round of the root search (one submission per round).
 const SEARCH_POINTS: usize = 16;
@@ -38,31 +41,31 @@ pub struct TaylorPlan {
 
 impl TaylorPlan {
     /// Plans the decomposition for up to `batch` inputs per submission.
-    pub fn new(gpu: &Gpu, graph: &Graph, root: RootPoint, batch: usize) -> Result<Self> {
+    pub fn new(model: &DeviceModel, root: RootPoint, batch: usize) -> Result<Self> {
         if let RootPoint::Given(b) = &root {
-            b.check_shape(graph.input_shape())?;
+            b.check_shape(model.graph().input_shape())?;
         }
-        let spec = EngineSpec {
-            backward: Backward::Gradient,
-            samples: 1,
-            combine: Some(Combine {
-                map: Map::Identity,
+        let spec = gradient_spec(
+            model.graph(),
+            GradMode::Gradient,
+            1,
+            Combine {
+                map: SampleMap::Identity,
                 delta: true,
                 second: false,
-            }),
-            layer: None,
+            },
             batch,
-        };
+        );
         Ok(TaylorPlan {
-            engine: Engine::new(gpu, graph, &spec)?,
-            scorer: Scorer::new(gpu, graph, batch.max(1) * SEARCH_POINTS)?,
+            engine: Engine::new(model, &spec)?,
+            scorer: Scorer::new(model, batch.max(1) * SEARCH_POINTS)?,
             root,
-            in_shape: graph.input_shape().to_vec(),
+            in_shape: model.graph().input_shape().to_vec(),
         })
     }
 
     /// Explains `x`; the result carries f(x̃) as reference score and `f(x) − ΣR` as residual.
-    pub fn run(&mut self, x: &Tensor, targets: &[Target]) -> Result<Attribution> {
+    pub fn run(&mut self, x: &Tensor, targets: &[Target]) -> Result<Explanation> {
         let n = check_batch(x, &self.in_shape, targets)?;
         let (resolved, outputs) = self.scorer.resolve(x, targets)?;
         let d: usize = self.in_shape.iter().product();
@@ -90,7 +93,7 @@ impl TaylorPlan {
             targets: &resolved,
         };
         let got = self.engine.run_all(n, &src)?;
-        Attribution::new(
+        Explanation::new(
             Tensor::new(batch_shape(n, &self.in_shape), got.m1)?,
             outputs,
             &resolved,

@@ -5,9 +5,9 @@ use crate::onnx::proto::{AttributeProto, AttributeType, NodeProto};
 
 /// Largest kernel size, stride, dilation, pad or group count accepted from a file; far
 /// beyond real models, it keeps window arithmetic from overflowing on hostile values.
-pub(super) const MAX_WINDOW: i64 = 1 << 24;
+pub(crate) const MAX_WINDOW: i64 = 1 << 24;
 
-pub(super) fn attr<'a>(n: &'a NodeProto, key: &str) -> Option<&'a AttributeProto> {
+pub(crate) fn attr<'a>(n: &'a NodeProto, key: &str) -> Option<&'a AttributeProto> {
     n.attribute.iter().find(|a| a.name == key)
 }
 
@@ -24,28 +24,28 @@ fn check_type(a: &AttributeProto, name: &str, want: AttributeType) -> Result<()>
     }
 }
 
-pub(super) fn attr_i(n: &NodeProto, name: &str, key: &str, default: i64) -> Result<i64> {
+pub(crate) fn attr_i(n: &NodeProto, name: &str, key: &str, default: i64) -> Result<i64> {
     match attr(n, key) {
         None => Ok(default),
         Some(a) => check_type(a, name, AttributeType::Int).map(|_| a.i),
     }
 }
 
-pub(super) fn attr_f(n: &NodeProto, name: &str, key: &str, default: f32) -> Result<f32> {
+pub(crate) fn attr_f(n: &NodeProto, name: &str, key: &str, default: f32) -> Result<f32> {
     match attr(n, key) {
         None => Ok(default),
         Some(a) => check_type(a, name, AttributeType::Float).map(|_| a.f),
     }
 }
 
-pub(super) fn attr_ints(n: &NodeProto, name: &str, key: &str) -> Result<Option<Vec<i64>>> {
+pub(crate) fn attr_ints(n: &NodeProto, name: &str, key: &str) -> Result<Option<Vec<i64>>> {
     match attr(n, key) {
         None => Ok(None),
         Some(a) => check_type(a, name, AttributeType::Ints).map(|_| Some(a.ints.clone())),
     }
 }
 
-pub(super) fn attr_s(n: &NodeProto, name: &str, key: &str) -> Result<Option<String>> {
+pub(crate) fn attr_s(n: &NodeProto, name: &str, key: &str) -> Result<Option<String>> {
     match attr(n, key) {
         None => Ok(None),
         Some(a) => {
@@ -58,7 +58,7 @@ pub(super) fn attr_s(n: &NodeProto, name: &str, key: &str) -> Result<Option<Stri
 }
 
 /// Two positive values from an INTS attribute.
-pub(super) fn to_pair(name: &str, key: &str, v: &[i64]) -> Result<[usize; 2]> {
+pub(crate) fn to_pair(name: &str, key: &str, v: &[i64]) -> Result<[usize; 2]> {
     let ok = |x: i64| (1..=MAX_WINDOW).contains(&x);
     match v {
         [a, b] if ok(*a) && ok(*b) => Ok([*a as usize, *b as usize]),
@@ -68,7 +68,7 @@ pub(super) fn to_pair(name: &str, key: &str, v: &[i64]) -> Result<[usize; 2]> {
     }
 }
 
-pub(super) fn pair(
+pub(crate) fn pair(
     n: &NodeProto,
     name: &str,
     key: &str,
@@ -81,7 +81,7 @@ pub(super) fn pair(
 }
 
 /// `[top, left, bottom, right]` from `pads` / `auto_pad` for a window over `size`.
-pub(super) fn pads(
+pub(crate) fn pads(
     n: &NodeProto,
     name: &str,
     size: [usize; 2],

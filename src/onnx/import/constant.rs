@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::onnx::proto::{DataType, NodeProto, TensorProto};
 
 impl<'m> Importer<'m, '_> {
-    pub(super) fn constant(&mut self, n: &'m NodeProto, name: &str) -> Result<()> {
+    fn constant(&mut self, n: &'m NodeProto, name: &str) -> Result<()> {
         let a = match n.attribute.as_slice() {
             [a] => a,
             _ => {
@@ -68,4 +68,9 @@ impl<'m> Importer<'m, '_> {
         };
         self.set(n, Val::Const(t))
     }
+}
+
+/// The registered mapping of `Constant`.
+pub(crate) fn constant<'m>(imp: &mut Importer<'m, '_>, n: &'m NodeProto, name: &str) -> Result<()> {
+    imp.constant(n, name)
 }

@@ -9,7 +9,7 @@ use crate::onnx::proto::{
 };
 
 /// The per-item shape of the graph input, and its batch size when fixed.
-pub(super) fn input_shape(v: &ValueInfoProto) -> Result<(Option<i64>, Vec<usize>)> {
+pub(crate) fn input_shape(v: &ValueInfoProto) -> Result<(Option<i64>, Vec<usize>)> {
     let name = &v.name;
     let Some(type_proto::Value::TensorType(t)) = v.r#type.as_ref().and_then(|t| t.value.as_ref())
     else {
@@ -60,7 +60,7 @@ pub(super) fn input_shape(v: &ValueInfoProto) -> Result<(Option<i64>, Vec<usize>
 }
 
 /// Compares the declared output shape, where it is known, with the imported one.
-pub(super) fn check_output_shape(v: &ValueInfoProto, per_item: &[usize]) -> Result<()> {
+pub(crate) fn check_output_shape(v: &ValueInfoProto, per_item: &[usize]) -> Result<()> {
     let Some(type_proto::Value::TensorType(t)) = v.r#type.as_ref().and_then(|t| t.value.as_ref())
     else {
         return Ok(());
@@ -97,7 +97,7 @@ pub(super) fn check_output_shape(v: &ValueInfoProto, per_item: &[usize]) -> Resu
 }
 
 /// The node's name, or `<OpType>_<index>` when it has none.
-pub(super) fn node_name(n: &NodeProto, index: usize) -> String {
+pub(crate) fn node_name(n: &NodeProto, index: usize) -> String {
     if n.name.is_empty() {
         format!("{}_{index}", n.op_type)
     } else {
@@ -107,7 +107,7 @@ pub(super) fn node_name(n: &NodeProto, index: usize) -> String {
 
 /// Orders the nodes so each comes after the producers of its inputs, keeping the file's order
 /// where it is free; fails on a tensor produced twice, a dangling input, or a cycle.
-pub(super) fn topological_order(
+pub(crate) fn topological_order(
     nodes: &[NodeProto],
     available: &HashSet<&str>,
 ) -> Result<Vec<usize>> {
@@ -165,7 +165,7 @@ pub(super) fn topological_order(
 }
 
 /// Which nodes the output depends on.
-pub(super) fn live_nodes(g: &GraphProto, output: &str) -> Vec<bool> {
+pub(crate) fn live_nodes(g: &GraphProto, output: &str) -> Vec<bool> {
     let producer: HashMap<&str, usize> = g
         .node
         .iter()

@@ -1,25 +1,21 @@
 //! ONNX graph → [`Graph`]: decoding, the opset check, the import loop and the dispatch on
-//! operator type. The rest lives beside it, one file per concern:
+//! operator type through the registrations ([`crate::onnx::supported_ops`]). Beside it:
 //!
 //! - `graph`: the graph input and output, node order and liveness;
-//! - `node_io`: reading a node's inputs and recording its outputs;
+//! - `node_io`: reading a node's inputs and recording its outputs (what layers' mappings use);
 //! - `attributes`: typed attribute readers, window pairs and pads;
-//! - one file per layer kind for the mappings: `constant`, `conv`, `dense` (Gemm, MatMul and
-//!   the bias Add after a MatMul), `pool` (also GlobalAveragePool and ReduceMean), `reshape`
-//!   (Flatten, Reshape), `batch_norm`, `merge` (Add, Concat), `activation` (Clip, Softmax).
+//! - `constant`, `pad`: the operators resolved here (constants; zero padding folded into the
+//!   convolution that reads it); Identity and Dropout are removed;
+//! - `fuse`: element-wise patterns fused before the loop (SiLU, HardSwish, GELU).
+//!
+//! The mapping of every layer kind lives in its module (`src/layers/<kind>/onnx.rs`).
 
-mod activation;
-mod attributes;
-mod batch_norm;
+pub(crate) mod attributes;
 mod constant;
-mod conv;
-mod dense;
+pub(crate) mod fuse;
 mod graph;
-mod merge;
 mod node_io;
 mod pad;
-mod pool;
-mod reshape;
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -28,7 +24,7 @@ use std::path::Path;
 use prost::Message;
 
 use super::proto::{ModelProto, NodeProto, TensorProto, ValueInfoProto};
-use super::SUPPORTED_OPS;
+use super::{supported_op_names, supported_ops, OnnxOp};
 use crate::error::{Error, Result};
 use crate::model::{Graph, NodeId, Op};
 use graph::{check_output_shape, input_shape, live_nodes, node_name, topological_order};
@@ -78,7 +74,7 @@ fn default_opset(model: &ModelProto) -> Result<i64> {
 }
 
 /// Imports a decoded model whose opset has been checked.
-pub(super) fn import_model(
+pub(crate) fn import_model(
     model: &ModelProto,
     opset: i64,
     base_dir: Option<&Path>,
@@ -149,6 +145,7 @@ pub(super) fn import_model(
         .collect();
     values.insert(input.name.as_str(), Val::Node(0));
 
+    let fused = fuse::plan(g, &order, &live, &readers, &initializers);
     let mut imp = Importer {
         opset,
         base_dir,
@@ -161,8 +158,13 @@ pub(super) fn import_model(
         pending_pads: HashMap::new(),
     };
     for &i in &order {
-        if live[i] {
-            imp.node(i, &g.node[i])?;
+        if !live[i] {
+            continue;
+        }
+        match fused.get(&i) {
+            Some(fuse::Fused::Emit(f)) => imp.emit_fused(f)?,
+            Some(fuse::Fused::Skip) => {}
+            None => imp.node(i, &g.node[i])?,
         }
     }
 
@@ -194,7 +196,7 @@ pub(super) fn import_model(
         .nodes
         .iter()
         .enumerate()
-        .find(|&(id, n)| matches!(n.op, Op::Softmax) && id != graph.output)
+        .find(|&(id, n)| matches!(n.op, Op::Softmax(_)) && id != graph.output)
         .map(|(_, n)| n)
     {
         return Err(Error::Graph(format!(
@@ -207,25 +209,27 @@ pub(super) fn import_model(
 
 /// A tensor of the ONNX graph: computed by a glimpse node, or a constant.
 #[derive(Clone)]
-enum Val<'m> {
+pub(crate) enum Val<'m> {
     Node(NodeId),
     Const(Cow<'m, TensorProto>),
 }
 
-struct Importer<'m, 'p> {
-    opset: i64,
-    base_dir: Option<&'p Path>,
-    graph: Graph,
+/// The graph being built from an ONNX graph, and what the mappings need to know of the ONNX side.
+pub(crate) struct Importer<'m, 'p> {
+    /// The default-domain opset.
+    pub(crate) opset: i64,
+    pub(crate) base_dir: Option<&'p Path>,
+    pub(crate) graph: Graph,
     /// Every tensor known so far, by ONNX name.
     values: HashMap<&'m str, Val<'m>>,
     /// How many live nodes read each tensor (the graph output counts as a reader).
-    readers: HashMap<&'m str, usize>,
+    pub(crate) readers: HashMap<&'m str, usize>,
     /// Node names in use.
     names: HashSet<String>,
     /// The graph input's batch size, when fixed.
-    batch: Option<i64>,
+    pub(crate) batch: Option<i64>,
     /// Dense layers without a bias that a following Add may give one: node → ONNX output tensor.
-    bias_free_dense: HashMap<NodeId, &'m str>,
+    pub(crate) bias_free_dense: HashMap<NodeId, &'m str>,
     /// Pad outputs waiting for the convolutions that read them.
     pending_pads: HashMap<&'m str, pad::PendingPad>,
 }
@@ -246,59 +250,63 @@ impl<'m> Importer<'m, '_> {
                 n.op_type
             )));
         }
-        match n.op_type.as_str() {
-            "Constant" => self.constant(n, &name),
-            "Identity" if self.forward_pending_pad(n) => Ok(()),
-            "Identity" => {
-                let v = self.input(n, &name, 0)?;
-                self.set(n, v)
-            }
-            "Dropout" => {
-                self.no_extra_output(n, &name, "the mask output")?;
-                self.not_training(n, &name)?;
-                if self.forward_pending_pad(n) {
-                    return Ok(());
-                }
-                let v = self.input(n, &name, 0)?;
-                self.set(n, v)
-            }
-            "Conv" => self.conv(n, &name),
-            "Gemm" => self.gemm(n, &name),
-            "MatMul" => self.matmul(n, &name),
-            "Relu" => {
-                let x = self.act(n, &name, 0)?;
-                self.push(n, &name, Op::Relu, vec![x])
-            }
-            "Clip" => self.clip(n, &name),
-            "MaxPool" => self.pool(n, &name, true),
-            "AveragePool" => self.pool(n, &name, false),
-            "GlobalAveragePool" => {
-                let x = self.act(n, &name, 0)?;
-                self.push(n, &name, Op::GlobalAvgPool, vec![x])
-            }
-            "ReduceMean" => self.reduce_mean(n, &name),
-            "Flatten" => self.flatten(n, &name),
-            "Reshape" => self.reshape(n, &name),
-            "BatchNormalization" => self.batch_norm(n, &name),
-            "Add" => self.add(n, &name),
-            "Concat" => self.concat(n, &name),
-            "Softmax" => self.softmax(n, &name),
-            "Pad" => self.pad(n, &name),
-            _ if self.is_shape_arithmetic(n) => Err(unsupported(
-                n,
-                &name,
-                "glimpse has no mapping for this operator; it is shape arithmetic an exporter left \
-                 unfolded: fold the graph's constants first (e.g. onnxsim, or onnxruntime with \
-                 optimized_model_filepath and basic optimizations)"
-                    .into(),
-            )),
-            _ => Err(unsupported(
-                n,
-                &name,
-                "glimpse has no mapping for this operator".into(),
-            )),
+        if let Some(op) = supported_ops().into_iter().find(|o| o.op_type == n.op_type) {
+            return (op.import)(self, n, &name);
         }
+        let why = if self.is_shape_arithmetic(n) {
+            "glimpse has no mapping for this operator; it is shape arithmetic an exporter left \
+             unfolded: fold the graph's constants first (e.g. onnxsim, or onnxruntime with \
+             optimized_model_filepath and basic optimizations)"
+        } else if fuse::PART_OF_PATTERNS.contains(&n.op_type.as_str()) {
+            "glimpse maps this operator only inside the element-wise patterns it fuses \
+             (x · Sigmoid(x), x · HardSigmoid(x), GELU's Erf form)"
+        } else {
+            "glimpse has no mapping for this operator"
+        };
+        Err(unsupported(n, &name, why.into()))
     }
+}
+
+/// The operators the importer resolves itself.
+pub(crate) const OWN_OPS: &[OnnxOp] = &[
+    OnnxOp {
+        op_type: "Dropout",
+        layer: "removed at load",
+        notes: "inference form only",
+        import: dropout,
+    },
+    OnnxOp {
+        op_type: "Identity",
+        layer: "removed at load",
+        notes: "",
+        import: identity,
+    },
+    OnnxOp {
+        op_type: "Constant",
+        layer: "constant inputs",
+        notes: "",
+        import: constant::constant,
+    },
+    OnnxOp {
+        op_type: "Pad",
+        layer: "folded into the Conv that reads it",
+        notes: "constant zeros on H and W (TensorFlow-style \"SAME\"); `axes` input",
+        import: pad::pad,
+    },
+];
+
+fn identity<'m>(imp: &mut Importer<'m, '_>, n: &'m NodeProto, name: &str) -> Result<()> {
+    if imp.forward_pending_pad(n) {
+        return Ok(());
+    }
+    let v = imp.input(n, name, 0)?;
+    imp.set(n, v)
+}
+
+fn dropout<'m>(imp: &mut Importer<'m, '_>, n: &'m NodeProto, name: &str) -> Result<()> {
+    imp.no_extra_output(n, name, "the mask output")?;
+    imp.not_training(n, name)?;
+    identity(imp, n, name)
 }
 
 /// Operators exporters use to compute shapes and pads (TorchScript's F.pad, `x.view(n, -1)`):
@@ -329,11 +337,11 @@ impl Importer<'_, '_> {
     }
 }
 
-fn unsupported(n: &NodeProto, name: &str, why: String) -> Error {
+pub(crate) fn unsupported(n: &NodeProto, name: &str, why: String) -> Error {
     Error::UnsupportedOp {
         op: n.op_type.clone(),
         node: name.to_string(),
         why,
-        supported: SUPPORTED_OPS.join(", "),
+        supported: supported_op_names(),
     }
 }

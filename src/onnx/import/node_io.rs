@@ -11,13 +11,13 @@ use crate::onnx::tensor;
 
 impl<'m> Importer<'m, '_> {
     /// Records `v` as the value of the node's first output.
-    pub(super) fn set(&mut self, n: &'m NodeProto, v: Val<'m>) -> Result<()> {
+    pub(crate) fn set(&mut self, n: &'m NodeProto, v: Val<'m>) -> Result<()> {
         self.values.insert(n.output[0].as_str(), v);
         Ok(())
     }
 
     /// Appends a glimpse node named after the ONNX one and records it as the node's output.
-    pub(super) fn push(
+    pub(crate) fn push(
         &mut self,
         n: &'m NodeProto,
         name: &str,
@@ -28,12 +28,12 @@ impl<'m> Importer<'m, '_> {
         self.set(n, Val::Node(id))
     }
 
-    pub(super) fn push_node(&mut self, name: &str, op: Op, inputs: Vec<NodeId>) -> Result<NodeId> {
+    pub(crate) fn push_node(&mut self, name: &str, op: Op, inputs: Vec<NodeId>) -> Result<NodeId> {
         let name = self.unique(name);
         self.graph.push(name, op, inputs)
     }
 
-    pub(super) fn push_reshape(
+    pub(crate) fn push_reshape(
         &mut self,
         name: &str,
         input: NodeId,
@@ -78,14 +78,14 @@ impl<'m> Importer<'m, '_> {
     }
 
     /// Required input `i`.
-    pub(super) fn input(&self, n: &'m NodeProto, name: &str, i: usize) -> Result<Val<'m>> {
+    pub(crate) fn input(&self, n: &'m NodeProto, name: &str, i: usize) -> Result<Val<'m>> {
         self.opt_input(n, name, i)?.ok_or_else(|| {
             Error::Onnx(format!("node '{name}' ({}) lacks its input {i}", n.op_type))
         })
     }
 
     /// Input `i`, which must be computed from the graph input.
-    pub(super) fn act(&self, n: &'m NodeProto, name: &str, i: usize) -> Result<NodeId> {
+    pub(crate) fn act(&self, n: &'m NodeProto, name: &str, i: usize) -> Result<NodeId> {
         match self.input(n, name, i)? {
             Val::Node(id) => Ok(id),
             Val::Const(_) => Err(unsupported(
@@ -120,7 +120,7 @@ impl<'m> Importer<'m, '_> {
         }
     }
 
-    pub(super) fn opt_const_f32(
+    pub(crate) fn opt_const_f32(
         &self,
         n: &'m NodeProto,
         name: &str,
@@ -131,13 +131,13 @@ impl<'m> Importer<'m, '_> {
             .transpose()
     }
 
-    pub(super) fn const_f32(&self, n: &'m NodeProto, name: &str, i: usize) -> Result<Tensor> {
+    pub(crate) fn const_f32(&self, n: &'m NodeProto, name: &str, i: usize) -> Result<Tensor> {
         self.opt_const_f32(n, name, i)?.ok_or_else(|| {
             Error::Onnx(format!("node '{name}' ({}) lacks its input {i}", n.op_type))
         })
     }
 
-    pub(super) fn opt_const_i64(
+    pub(crate) fn opt_const_i64(
         &self,
         n: &'m NodeProto,
         name: &str,
@@ -149,12 +149,12 @@ impl<'m> Importer<'m, '_> {
     }
 
     /// Per-item shape of a glimpse node.
-    pub(super) fn shape(&self, id: NodeId) -> &[usize] {
+    pub(crate) fn shape(&self, id: NodeId) -> &[usize] {
         &self.graph.nodes[id].shape
     }
 
     /// Fails if an optional extra output (beyond the first) is read by anything.
-    pub(super) fn no_extra_output(&self, n: &NodeProto, name: &str, what: &str) -> Result<()> {
+    pub(crate) fn no_extra_output(&self, n: &NodeProto, name: &str, what: &str) -> Result<()> {
         for o in n.output.iter().skip(1).filter(|o| !o.is_empty()) {
             if self.readers.get(o.as_str()).copied().unwrap_or(0) > 0 {
                 return Err(unsupported(
@@ -168,7 +168,7 @@ impl<'m> Importer<'m, '_> {
     }
 
     /// Dropout's optional `training_mode` input (opset 12+) must be absent or a constant false.
-    pub(super) fn not_training(&self, n: &'m NodeProto, name: &str) -> Result<()> {
+    pub(crate) fn not_training(&self, n: &'m NodeProto, name: &str) -> Result<()> {
         let training = match self.opt_input(n, name, 2)? {
             None => false,
             Some(Val::Node(_)) => true,

@@ -10,7 +10,7 @@ use crate::onnx::proto::NodeProto;
 
 /// A Pad's output, known only to the convolutions that read it.
 #[derive(Clone)]
-pub(super) struct PendingPad {
+pub(crate) struct PendingPad {
     /// The padded activation.
     pub input: NodeId,
     /// Zeros added as `[top, left, bottom, right]`.
@@ -20,7 +20,7 @@ pub(super) struct PendingPad {
 }
 
 impl<'m> Importer<'m, '_> {
-    pub(super) fn pad(&mut self, n: &'m NodeProto, name: &str) -> Result<()> {
+    fn pad(&mut self, n: &'m NodeProto, name: &str) -> Result<()> {
         // A Pad of a Pad adds up.
         let (x, before) = self.conv_input(n, name)?;
         let mode = attr_s(n, name, "mode")?.unwrap_or_else(|| "constant".into());
@@ -112,7 +112,7 @@ impl<'m> Importer<'m, '_> {
 
     /// Identity and Dropout pass a Pad's output on unchanged: the pad stays pending under the
     /// new name. False when `n`'s input is not a Pad's output.
-    pub(super) fn forward_pending_pad(&mut self, n: &'m NodeProto) -> bool {
+    pub(crate) fn forward_pending_pad(&mut self, n: &'m NodeProto) -> bool {
         let pending = n
             .input
             .first()
@@ -128,7 +128,7 @@ impl<'m> Importer<'m, '_> {
     }
 
     /// A convolution's (or a Pad's) input: the activation, and the zeros a Pad before it adds.
-    pub(super) fn conv_input(&self, n: &'m NodeProto, name: &str) -> Result<(NodeId, [usize; 4])> {
+    pub(crate) fn conv_input(&self, n: &'m NodeProto, name: &str) -> Result<(NodeId, [usize; 4])> {
         match n
             .input
             .first()
@@ -140,7 +140,7 @@ impl<'m> Importer<'m, '_> {
     }
 
     /// The error for a node other than a Conv reading a Pad's output.
-    pub(super) fn pad_reader_error(
+    pub(crate) fn pad_reader_error(
         &self,
         n: &NodeProto,
         name: &str,
@@ -157,4 +157,9 @@ impl<'m> Importer<'m, '_> {
             )
         })
     }
+}
+
+/// The registered mapping of `Pad`.
+pub(crate) fn pad<'m>(imp: &mut Importer<'m, '_>, n: &'m NodeProto, name: &str) -> Result<()> {
+    imp.pad(n, name)
 }

@@ -8,7 +8,7 @@ use crate::onnx::import::import_model;
 #[test]
 fn clip_inputs_and_attributes() {
     let clip = |g: &Graph| match g.nodes[1].op {
-        Op::Clip { min, max } => (min, max),
+        Op::Elementwise(e) if e.func == crate::layers::Func::Clip => (e.a, e.b),
         _ => panic!("{:?}", kinds(g)),
     };
     let g = B::new(&[2])

@@ -8,15 +8,15 @@ use crate::onnx::from_bytes;
 #[test]
 fn unsupported_op_names_op_and_node() {
     let e = B::new(&[2])
-        .node("Sigmoid", "squash", &["x"], &["y"], vec![])
+        .node("LpNormalization", "norm", &["x"], &["y"], vec![])
         .import()
         .unwrap_err();
     assert!(
-        matches!(&e, Error::UnsupportedOp { op, node, .. } if op == "Sigmoid" && node == "squash")
+        matches!(&e, Error::UnsupportedOp { op, node, .. } if op == "LpNormalization" && node == "norm")
     );
     let e = e.to_string();
     assert!(
-        e.contains("Sigmoid") && e.contains("'squash'") && e.contains("Conv, Gemm"),
+        e.contains("LpNormalization") && e.contains("'norm'") && e.contains("Conv, Gemm"),
         "{e}"
     );
     let mut b = B::new(&[2]).node("Relu", "custom", &["x"], &["y"], vec![]);

@@ -1,0 +1,251 @@
+//! Records a backward pass after the forward pass, in the same program: from the explained node
+//! down to a stop node, each node sends what flows back to its inputs as its [`NodeRule`] says.
+
+use super::kernels::{
+    DivideParams, ItemSumsParams, Mask, SeedParams, ZConst, DIVIDE, ITEM_SUMS, SEED,
+};
+use super::linear::record_linear_rule;
+use super::{Flow, NodeRule, Seed};
+use crate::error::{Error, Result};
+use crate::layers::scale::pass_through;
+use crate::layers::{Factor, GradMode, VjpIo};
+use crate::model::{Graph, NodeId};
+use crate::plan::{binds, ConstId, Launch, Out, Program, Resource, TensorId, WeightMod, WgslEnum};
+
+/// What to record.
+pub(crate) struct BackwardSpec<'a> {
+    /// Items whose backward pass runs (the forward tensors hold twice as many with DeepLIFT's
+    /// references).
+    pub batch: usize,
+    /// The node the backward pass starts from (the logits).
+    pub start: NodeId,
+    /// The node it stops at (0: the input).
+    pub stop: NodeId,
+    /// Every node's rule.
+    pub rules: &'a [NodeRule],
+    /// What flows from the start node.
+    pub seed: Seed,
+    /// Also sum what reaches each node per item (the conservation report).
+    pub sums: bool,
+    /// Names what flows back ("R", "grad").
+    pub label: &'static str,
+}
+
+/// What [`record_backward`] leaves in the program.
+pub(crate) struct BackwardTensors {
+    /// Target modes and weights the host writes before each run (see `backward/seed.wgsl`).
+    pub target: TensorId,
+    /// Per node, what flowed back to it.
+    pub flow: Vec<Option<TensorId>>,
+    /// Per-node sums `[nodes × batch]`, when asked for.
+    pub sums: Option<TensorId>,
+}
+
+/// Records the backward pass `spec` describes; `values` hold the forward pass.
+pub(crate) fn record_backward(
+    p: &mut Program,
+    graph: &Graph,
+    values: &[TensorId],
+    spec: &BackwardSpec,
+) -> Result<BackwardTensors> {
+    let batch = spec.batch;
+    let consumers = graph.consumers();
+    let mut flow = Flow::new(graph, spec.label);
+    let features: usize = graph.nodes[spec.start].shape.iter().product();
+    let target = p.tensor("target", batch * (features + 1))?;
+    p.keep(target);
+    let seed = flow.dest(p, graph, batch, spec.start)?;
+    let entry = match spec.seed {
+        Seed::Relevance => "main",
+        Seed::Gradient => "gradient",
+    };
+    let params = SeedParams {
+        n: batch as u32,
+        features: features as u32,
+        ..SeedParams::default()
+    };
+    let launch = Launch::Flat {
+        count: batch as u64,
+        size: 64,
+    };
+    let bindings = binds(&[values[spec.start], target], &[], seed.tensor);
+    p.pass(&SEED, entry, &params, bindings, seed.out(), launch)?;
+    let sums = if spec.sums {
+        let s = p.tensor("relevance sums", graph.nodes.len() * batch)?;
+        p.keep(s);
+        Some(s)
+    } else {
+        None
+    };
+    for k in (spec.stop + 1..=spec.start).rev() {
+        let Some(g) = flow.get(k) else { continue };
+        if let Some(s) = sums {
+            item_sums(p, g, s, batch, graph.nodes[k].shape.iter().product(), k)?;
+        }
+        let node = &graph.nodes[k];
+        let layer = node.op.layer();
+        let count = batch * node.shape.iter().product::<usize>();
+        let in_shapes: Vec<&[usize]> = node
+            .inputs
+            .iter()
+            .map(|&i| graph.nodes[i].shape.as_slice())
+            .collect();
+        let xs: Vec<TensorId> = node.inputs.iter().map(|&i| values[i]).collect();
+        let vjp = |p: &mut Program, flow: &mut Flow, g, mode, factor| -> Result<()> {
+            let mut dests = Vec::with_capacity(node.inputs.len());
+            for &i in &node.inputs {
+                dests.push(flow.dest(p, graph, batch, i)?);
+            }
+            let io = VjpIo {
+                node: k,
+                name: &node.name,
+                batch,
+                xs: &xs,
+                y: values[k],
+                in_shapes: &in_shapes,
+                out_shape: &node.shape,
+                g,
+                dests: &dests,
+                mode,
+                weights: WeightMod::Plain,
+                factor,
+                channel_values: None,
+                coef: 1.0,
+            };
+            layer.record_vjp(p, &io)
+        };
+        match &spec.rules[k] {
+            NodeRule::Pass => {
+                for (&i, &x) in node.inputs.iter().zip(&xs) {
+                    if !(consumers[i].len() == 1 && flow.share(i, g)) {
+                        let dest = flow.dest(p, graph, batch, i)?;
+                        pass_through(p, x, g, count, Factor::One, 1.0, dest)?;
+                    }
+                }
+            }
+            NodeRule::Vjp(_) if layer.passes_gradient() => {
+                for (&i, &x) in node.inputs.iter().zip(&xs) {
+                    if !(consumers[i].len() == 1 && flow.share(i, g)) {
+                        let dest = flow.dest(p, graph, batch, i)?;
+                        pass_through(p, x, g, count, Factor::One, 1.0, dest)?;
+                    }
+                }
+            }
+            NodeRule::Vjp(mode) => vjp(p, &mut flow, g, *mode, Factor::One)?,
+            NodeRule::Proportional { epsilon } => {
+                let s = p.tensor(&format!("s[{}]", node.name), count)?;
+                let d = Division {
+                    r: g,
+                    z: values[k],
+                    reference: values[k],
+                    z_const: None,
+                    eps: *epsilon,
+                    mask: Mask::All,
+                    item: 1,
+                };
+                divide(p, &d, s, count)?;
+                vjp(p, &mut flow, s, GradMode::Gradient, Factor::X)?;
+            }
+            NodeRule::Linear(rule) => {
+                let linear = layer.linear().ok_or_else(|| {
+                    Error::Invalid(format!(
+                        "node '{}' ({}) is not linear: an LRP linear-layer rule cannot apply",
+                        node.name,
+                        node.op.kind()
+                    ))
+                })?;
+                record_linear_rule(p, graph, values, batch, k, linear, rule, &mut flow)?;
+            }
+        }
+    }
+    if flow.get(spec.stop).is_none() {
+        return Err(Error::Graph(format!(
+            "nothing flows back from '{}' to '{}'",
+            graph.nodes[spec.start].name, graph.nodes[spec.stop].name
+        )));
+    }
+    if let (Some(s), Some(r)) = (sums, flow.get(spec.stop)) {
+        let item = graph.nodes[spec.stop].shape.iter().product();
+        item_sums(p, r, s, batch, item, spec.stop)?;
+    }
+    Ok(BackwardTensors {
+        target,
+        flow: flow.tensors(),
+        sums,
+    })
+}
+
+/// `sums[slot · batch + b] = Σ r[b, ..]`.
+fn item_sums(
+    p: &mut Program,
+    r: TensorId,
+    sums: TensorId,
+    batch: usize,
+    item: usize,
+    slot: usize,
+) -> Result<()> {
+    let params = ItemSumsParams {
+        n: batch as u32,
+        item: item as u32,
+        slot: slot as u32,
+        pad0: 0,
+    };
+    let launch = Launch::Flat {
+        count: batch as u64,
+        size: 64,
+    };
+    p.pass(
+        &ITEM_SUMS,
+        "main",
+        &params,
+        binds(&[r], &[], sums),
+        Out::Update(sums),
+        launch,
+    )
+}
+
+/// What one stabilised division `s = R / stab(z (+ z_const))` reads.
+pub(super) struct Division {
+    /// Relevance.
+    pub r: TensorId,
+    /// The denominator computed on the GPU (ignored with [`ZConst::Only`]).
+    pub z: TensorId,
+    /// The plain output whose sign the γ rule's masks read.
+    pub reference: TensorId,
+    /// The input-independent part of z for one item, and how it combines with `z`.
+    pub z_const: Option<(ConstId, ZConst)>,
+    /// The stabiliser.
+    pub eps: f32,
+    /// Which outputs are served.
+    pub mask: Mask,
+    /// Values per item (the constant part's length).
+    pub item: usize,
+}
+
+/// Records `s = R / stab(z)` over `count` values.
+pub(super) fn divide(p: &mut Program, d: &Division, s: TensorId, count: usize) -> Result<()> {
+    let (zc, has_const) = match d.z_const {
+        Some((c, how)) => (Resource::Const(c), how),
+        None => (Resource::Tensor(d.z), ZConst::None),
+    };
+    let params = DivideParams {
+        count: count as u32,
+        item: d.item as u32,
+        eps: d.eps,
+        mask: d.mask.code(),
+        has_const: has_const.code(),
+        ..DivideParams::default()
+    };
+    let bindings = vec![
+        (1, Resource::Tensor(d.r)),
+        (2, Resource::Tensor(d.z)),
+        (3, Resource::Tensor(d.reference)),
+        (4, zc),
+        (5, Resource::Tensor(s)),
+    ];
+    let launch = Launch::Flat {
+        count: count as u64,
+        size: 256,
+    };
+    p.pass(&DIVIDE, "main", &params, bindings, Out::Write(s), launch)
+}

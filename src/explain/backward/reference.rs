@@ -1,0 +1,114 @@
+//! The f64 reference of the backward recorder, written as the rules read: the same per-node
+//! [`NodeRule`]s, each node sending what flowed to it to its inputs through its layer's f64
+//! VJP. The GPU program must reproduce this to f32 precision.
+
+use super::linear::reference_linear_rule;
+use super::NodeRule;
+use crate::layers::{apply_factor, reference_forward, Factor, GradMode, RefVjp};
+use crate::model::{Graph, NodeId, Tensor};
+use crate::plan::WeightMod;
+
+/// Zennit's stabiliser: `z + ε·sign(z)` with `sign(0) = +1`.
+pub fn stabilize(z: f64, eps: f64) -> f64 {
+    z + eps * if z >= 0.0 { 1.0 } else { -1.0 }
+}
+
+/// `r / stab(z)`, or 0 where the stabilised denominator is zero.
+pub(super) fn divide_f64(r: f64, z: f64, eps: f64) -> f64 {
+    let d = stabilize(z, eps);
+    if d == 0.0 {
+        0.0
+    } else {
+        r / d
+    }
+}
+
+/// What flows back to every node for a batch `x`, starting from `seed` (`[N, F]`, what flows
+/// into node `start`: `w ⊙ f(x)` for relevance, `w` for gradients) down to the input, each node
+/// crossed by its rule. `reference` is DeepLIFT's reference batch (for [`GradMode::Rescale`]).
+/// Returns one tensor per node (`None` where nothing arrived).
+pub fn reference_backward(
+    graph: &Graph,
+    rules: &[NodeRule],
+    x: &Tensor<f64>,
+    start: NodeId,
+    seed: &Tensor<f64>,
+    reference: Option<&Tensor<f64>>,
+) -> Vec<Option<Tensor<f64>>> {
+    let values = reference_forward(graph, x);
+    let ref_values = reference.map(|r| reference_forward(graph, r));
+    let mut flow: Vec<Option<Tensor<f64>>> = vec![None; graph.nodes.len()];
+    flow[start] = Some(Tensor {
+        shape: values[start].shape.clone(),
+        data: seed.data.clone(),
+    });
+    for k in (1..=start).rev() {
+        let Some(g) = flow[k].clone() else { continue };
+        let node = &graph.nodes[k];
+        let layer = node.op.layer();
+        let xs: Vec<&Tensor<f64>> = node.inputs.iter().map(|&i| &values[i]).collect();
+        let refs: Option<Vec<&Tensor<f64>>> = ref_values
+            .as_ref()
+            .map(|rv| node.inputs.iter().map(|&i| &rv[i]).collect());
+        let vjp = |g: &Tensor<f64>, mode| {
+            let v = RefVjp {
+                xs: &xs,
+                y: &values[k],
+                g,
+                mode,
+                weights: WeightMod::Plain,
+                reference: refs
+                    .as_deref()
+                    .zip(ref_values.as_ref())
+                    .map(|(r, rv)| (r, &rv[k])),
+            };
+            layer.reference_vjp(&v)
+        };
+        let sent: Vec<Tensor<f64>> = match &rules[k] {
+            NodeRule::Pass => xs
+                .iter()
+                .map(|x| Tensor {
+                    shape: x.shape.clone(),
+                    data: g.data.clone(),
+                })
+                .collect(),
+            NodeRule::Vjp(mode) => vjp(&g, *mode),
+            NodeRule::Proportional { epsilon } => {
+                let s = Tensor {
+                    shape: g.shape.clone(),
+                    data: g
+                        .data
+                        .iter()
+                        .zip(&values[k].data)
+                        .map(|(&r, &z)| divide_f64(r, z, *epsilon as f64))
+                        .collect(),
+                };
+                let mut v = vjp(&s, GradMode::Gradient);
+                for (vi, xi) in v.iter_mut().zip(&xs) {
+                    apply_factor(vi, xi, Factor::X, None);
+                }
+                v
+            }
+            NodeRule::Linear(rule) => {
+                let linear = layer
+                    .linear()
+                    .expect("checked when the rules were resolved");
+                vec![reference_linear_rule(
+                    linear, layer, xs[0], &values[k], &g, rule,
+                )]
+            }
+        };
+        for (&i, v) in node.inputs.iter().zip(sent) {
+            match &mut flow[i] {
+                Some(acc) => acc.data.iter_mut().zip(&v.data).for_each(|(a, b)| *a += b),
+                slot => {
+                    *slot = Some(Tensor {
+                        shape: values[i].shape.clone(),
+                        data: v.data,
+                    })
+                }
+            }
+        }
+    }
+    flow
+}

@@ -1,0 +1,403 @@
+//! The program every explanation method runs: the forward pass of a batch of sample points, the
+//! one backward pass under the method's per-node rules, and (for input-space maps of several
+//! samples) the combination of each input's samples into one map — all in one submission,
+//! reading back only the maps, the explained outputs, and what the method asks besides (a
+//! layer's value and gradient for CAMs, per-layer sums for LRP's conservation report).
+
+use super::backward::{record_backward, BackwardSpec, NodeRule, Seed};
+use super::Target;
+use crate::error::{Error, Result};
+use crate::gpu::{DeviceModel, Executable};
+use crate::model::{Graph, NodeId, Op};
+use crate::plan::{
+    binds, items_per_submission, record_forward, Launch, Out, Program, Resource, TensorId, WgslEnum,
+};
+
+crate::wgsl_enum! {
+    /// The element-wise map applied to each sample's gradient before it is weighted and summed.
+    pub enum SampleMap("MAP") {
+        /// The gradient itself.
+        Identity = 0,
+        /// Its absolute value.
+        Abs = 1,
+        /// Its square.
+        Square = 2,
+    }
+}
+
+crate::params! {
+    /// `inputs` × `samples` gradients of `item` values, combined.
+    pub struct CombineParams {
+        pub inputs: u32, pub samples: u32, pub item: u32, pub map: u32,
+        pub delta: u32, pub second: u32, pub pad0: u32, pub pad1: u32,
+    }
+}
+
+crate::kernel!(pub(crate) COMBINE: CombineParams = "explain/combine");
+
+/// How the samples of one input become its map (see `explain/combine.wgsl`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Combine {
+    pub map: SampleMap,
+    /// Multiply by `a − b` (the input minus its baseline or root point).
+    pub delta: bool,
+    /// Also sum the squares of the mapped gradients (VarGrad).
+    pub second: bool,
+}
+
+/// What a method asks of the engine.
+pub(crate) struct EngineSpec {
+    /// Every node's backward rule.
+    pub rules: Vec<NodeRule>,
+    /// What flows from the explained node.
+    pub seed: Seed,
+    /// Run each input's reference too (DeepLIFT): forward tensors hold the references after
+    /// the explained items.
+    pub reference: bool,
+    /// Gradient samples per input (IG's path points, SmoothGrad's noisy copies), at least 1.
+    pub samples: usize,
+    /// Combine the samples' input gradients into maps; without, what reaches `stop` is read
+    /// back as it is (one sample per input).
+    pub combine: Option<Combine>,
+    /// The node the backward pass stops at (0: the input).
+    pub stop: NodeId,
+    /// Also read back the forward value of `stop` (CAMs).
+    pub read_stop_value: bool,
+    /// Per-node sums of what flows back (LRP's conservation report).
+    pub sums: bool,
+    /// Gradient items per submission wanted; a submission always holds all samples of its
+    /// inputs when they fit the device, so at least one input's.
+    pub batch: usize,
+}
+
+/// Where one method's inputs come from, per input `i` and sample `s`.
+pub(crate) trait Samples {
+    /// The forward input of sample `s` of input `i`, written into `out`.
+    fn point(&self, i: usize, s: usize, out: &mut [f32]) -> Result<()>;
+    /// The weight of sample `s` of input `i` in the combined map.
+    fn weight(&self, _i: usize, _s: usize) -> f32 {
+        1.0
+    }
+    /// The reference input of input `i` (DeepLIFT only).
+    fn reference(&self, _i: usize, _out: &mut [f32]) -> Result<()> {
+        Ok(())
+    }
+    /// The factors `a`, `b` of `a − b` for input `i` (when the combination multiplies by it).
+    fn delta(&self, _i: usize, _a: &mut [f32], _b: &mut [f32]) -> Result<()> {
+        Ok(())
+    }
+    /// The target of input `i`.
+    fn target(&self, i: usize) -> &Target;
+}
+
+/// What [`Engine::run_all`] returns for `n` inputs.
+pub(crate) struct Sampled {
+    /// Combined maps `[n × item]`, or what reached the stop node without a combination.
+    pub m1: Vec<f32>,
+    /// Sums of squares `[n × item]` (with `second`).
+    pub m2: Option<Vec<f32>>,
+    /// Explained outputs at each input's first sample point `[n × F]`.
+    pub outputs: Vec<f32>,
+    /// Explained outputs at each input's reference `[n × F]` (DeepLIFT).
+    pub reference_outputs: Option<Vec<f32>>,
+    /// The stop node's forward value `[n × its item]` (with `read_stop_value`).
+    pub stop_value: Option<Vec<f32>>,
+    /// Per node, the per-item sums of what reached it (with `sums`).
+    pub sums: Option<Vec<Vec<f32>>>,
+}
+
+struct CombineTensors {
+    weights: TensorId,
+    a: TensorId,
+    b: TensorId,
+    out: TensorId,
+    second: bool,
+}
+
+/// A compiled explanation program.
+pub(crate) struct Engine {
+    exe: Executable,
+    input: TensorId,
+    target: TensorId,
+    outputs: TensorId,
+    combine: Option<CombineTensors>,
+    stop: TensorId,
+    stop_value: Option<TensorId>,
+    stop_item: usize,
+    sums: Option<TensorId>,
+    nodes: usize,
+    reference: bool,
+    samples: usize,
+    inputs_per_run: usize,
+    samples_per_run: usize,
+    item_in: usize,
+    features: usize,
+}
+
+/// The node an explanation starts from: the output, or the logits before a final softmax.
+pub fn explained_node(graph: &Graph) -> NodeId {
+    match graph.nodes[graph.output].op {
+        Op::Softmax(_) => graph.nodes[graph.output].inputs[0],
+        _ => graph.output,
+    }
+}
+
+impl Engine {
+    pub fn new(model: &DeviceModel, spec: &EngineSpec) -> Result<Self> {
+        let graph = model.graph();
+        if spec.samples == 0 {
+            return Err(Error::Invalid(
+                "the number of samples must be at least 1".into(),
+            ));
+        }
+        let start = explained_node(graph);
+        if spec.stop >= start || (spec.combine.is_none() && spec.samples != 1) {
+            return Err(Error::Invalid(format!(
+                "node {} cannot be read back: it must come before the explained node {start}",
+                spec.stop
+            )));
+        }
+        let profile = model.profile();
+        let copies = 1 + spec.reference as usize;
+        // Items one submission holds, counting the reference run's copies.
+        let fit = items_per_submission(&profile, graph, usize::MAX / 4)? / copies;
+        if fit == 0 {
+            return Err(Error::Invalid(
+                "not even one input and its reference fit one submission on this device".into(),
+            ));
+        }
+        let samples_per_run = spec.samples.min(fit);
+        let inputs_per_run = if samples_per_run == spec.samples {
+            (spec.batch / spec.samples).clamp(1, (fit / spec.samples).max(1))
+        } else {
+            1
+        };
+        let items = inputs_per_run * samples_per_run;
+        let mut p = Program::new(&profile);
+        let values = record_forward(&mut p, graph, items * copies)?;
+        let back = BackwardSpec {
+            batch: items,
+            start,
+            stop: spec.stop,
+            rules: &spec.rules,
+            seed: spec.seed,
+            sums: spec.sums,
+            label: match spec.seed {
+                Seed::Relevance => "R",
+                Seed::Gradient => "grad",
+            },
+        };
+        let t = record_backward(&mut p, graph, &values, &back)?;
+        let stop = t.flow[spec.stop].expect("checked by the recorder");
+        let item_in: usize = graph.input_shape().iter().product();
+        let combine = match spec.combine {
+            Some(c) => Some(record_combine(
+                &mut p,
+                stop,
+                inputs_per_run,
+                samples_per_run,
+                item_in,
+                c,
+            )?),
+            None => None,
+        };
+        p.keep(values[start]);
+        if spec.combine.is_none() {
+            p.keep(stop);
+        }
+        let stop_value = spec.read_stop_value.then_some(values[spec.stop]);
+        if let Some(v) = stop_value {
+            p.keep(v);
+        }
+        Ok(Engine {
+            exe: Executable::new(model, p)?,
+            input: values[0],
+            target: t.target,
+            outputs: values[start],
+            combine,
+            stop,
+            stop_value,
+            stop_item: graph.nodes[spec.stop].shape.iter().product(),
+            sums: t.sums,
+            nodes: graph.nodes.len(),
+            reference: spec.reference,
+            samples: spec.samples,
+            inputs_per_run,
+            samples_per_run,
+            item_in,
+            features: graph.nodes[start].shape.iter().product(),
+        })
+    }
+
+    /// Inputs per submission.
+    pub fn inputs_per_run(&self) -> usize {
+        self.inputs_per_run
+    }
+
+    /// The compiled program (pass and buffer statistics, profiling).
+    pub fn executable(&self) -> &Executable {
+        &self.exe
+    }
+
+    /// Runs `n` inputs, in submissions of whole inputs when their samples fit one (else one
+    /// input's samples over several submissions, summed here).
+    pub fn run_all(&mut self, n: usize, src: &dyn Samples) -> Result<Sampled> {
+        let (d, f) = (self.item_in, self.features);
+        let (ipr, spr) = (self.inputs_per_run, self.samples_per_run);
+        let items = ipr * spr;
+        let copies = 1 + self.reference as usize;
+        let item_m1 = if self.combine.is_some() {
+            d
+        } else {
+            self.stop_item
+        };
+        let mut m1 = vec![0.0f32; n * item_m1];
+        let mut m2 = self
+            .combine
+            .as_ref()
+            .filter(|c| c.second)
+            .map(|_| vec![0.0f32; n * d]);
+        let mut outputs = vec![0.0f32; n * f];
+        let mut reference_outputs = self.reference.then(|| vec![0.0f32; n * f]);
+        let mut stop_value = self.stop_value.map(|_| vec![0.0f32; n * self.stop_item]);
+        let mut sums = self.sums.map(|_| vec![Vec::with_capacity(n); self.nodes]);
+        for i0 in (0..n).step_by(ipr) {
+            let m = ipr.min(n - i0);
+            for s0 in (0..self.samples).step_by(spr) {
+                let sc = spr.min(self.samples - s0);
+                let mut forward = vec![0.0f32; items * copies * d];
+                let mut modes = vec![1.0f32; items];
+                let mut weights = vec![0.0f32; items * f];
+                let mut sample_w = vec![0.0f32; items];
+                let mut a = vec![0.0f32; ipr * d];
+                let mut bb = vec![0.0f32; ipr * d];
+                for j in 0..m {
+                    let i = i0 + j;
+                    let (mode, w) = src.target(i).encode(f)?;
+                    for t in 0..sc {
+                        let k = j * spr + t;
+                        src.point(i, s0 + t, &mut forward[k * d..(k + 1) * d])?;
+                        if self.reference {
+                            let r = (items + k) * d;
+                            src.reference(i, &mut forward[r..r + d])?;
+                        }
+                        modes[k] = mode;
+                        weights[k * f..(k + 1) * f].copy_from_slice(&w);
+                        sample_w[k] = src.weight(i, s0 + t);
+                    }
+                    src.delta(i, &mut a[j * d..(j + 1) * d], &mut bb[j * d..(j + 1) * d])?;
+                }
+                modes.extend(weights);
+                self.exe.write(self.input, &forward)?;
+                self.exe.write(self.target, &modes)?;
+                let mut reads = vec![(self.outputs, items * copies * f)];
+                match &self.combine {
+                    Some(c) => {
+                        self.exe.write(c.weights, &sample_w)?;
+                        self.exe.write(c.a, &a)?;
+                        self.exe.write(c.b, &bb)?;
+                        reads.push((c.out, ipr * d * (1 + c.second as usize)));
+                    }
+                    None => reads.push((self.stop, m * self.stop_item)),
+                }
+                if let Some(v) = self.stop_value {
+                    reads.push((v, m * self.stop_item));
+                }
+                if let Some(s) = self.sums {
+                    reads.push((s, self.nodes * items));
+                }
+                let mut got = self.exe.run(&reads)?.into_iter();
+                let outs = got.next().unwrap_or_default();
+                if s0 == 0 {
+                    for j in 0..m {
+                        let k = j * spr;
+                        outputs[(i0 + j) * f..(i0 + j + 1) * f]
+                            .copy_from_slice(&outs[k * f..(k + 1) * f]);
+                        if let Some(r) = &mut reference_outputs {
+                            let k = items + k;
+                            r[(i0 + j) * f..(i0 + j + 1) * f]
+                                .copy_from_slice(&outs[k * f..(k + 1) * f]);
+                        }
+                    }
+                }
+                let c = got.next().unwrap_or_default();
+                add_into(&mut m1[i0 * item_m1..(i0 + m) * item_m1], &c[..m * item_m1]);
+                if let Some(m2) = &mut m2 {
+                    add_into(&mut m2[i0 * d..(i0 + m) * d], &c[ipr * d..(ipr + m) * d]);
+                }
+                if let Some(v) = &mut stop_value {
+                    let l = self.stop_item;
+                    v[i0 * l..(i0 + m) * l].copy_from_slice(&got.next().unwrap_or_default());
+                }
+                if let Some(all) = &mut sums {
+                    let s = got.next().unwrap_or_default();
+                    for (k, row) in all.iter_mut().enumerate() {
+                        row.extend_from_slice(&s[k * items..k * items + m]);
+                    }
+                }
+            }
+        }
+        Ok(Sampled {
+            m1,
+            m2,
+            outputs,
+            reference_outputs,
+            stop_value,
+            sums,
+        })
+    }
+}
+
+fn add_into(acc: &mut [f32], v: &[f32]) {
+    acc.iter_mut().zip(v).for_each(|(a, b)| *a += b);
+}
+
+fn record_combine(
+    p: &mut Program,
+    gradient: TensorId,
+    inputs: usize,
+    samples: usize,
+    item: usize,
+    c: Combine,
+) -> Result<CombineTensors> {
+    let weights = p.tensor("sample weights", inputs * samples)?;
+    let a = p.tensor("delta a", inputs * item)?;
+    let bt = p.tensor("delta b", inputs * item)?;
+    let out = p.tensor("map", inputs * item * (1 + c.second as usize))?;
+    for t in [weights, a, bt, out] {
+        p.keep(t);
+    }
+    let params = CombineParams {
+        inputs: inputs as u32,
+        samples: samples as u32,
+        item: item as u32,
+        map: c.map.code(),
+        delta: c.delta as u32,
+        second: c.second as u32,
+        ..CombineParams::default()
+    };
+    let consts = [
+        Resource::Tensor(weights),
+        Resource::Tensor(a),
+        Resource::Tensor(bt),
+    ];
+    let launch = Launch::Flat {
+        count: (inputs * item) as u64,
+        size: 256,
+    };
+    p.pass(
+        &COMBINE,
+        "main",
+        &params,
+        binds(&[gradient], &consts, out),
+        Out::Write(out),
+        launch,
+    )?;
+    Ok(CombineTensors {
+        weights,
+        a,
+        b: bt,
+        out,
+        second: c.second,
+    })
+}

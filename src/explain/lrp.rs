@@ -1,0 +1,111 @@
+//! Layer-wise relevance propagation: the engine's program under a composite's rules, seeded with
+//! `w ⊙ f(x)`, forward and backward in one submission.
+
+use super::backward::Seed;
+use super::engine::{explained_node, Engine, EngineSpec};
+use super::explanation::{batch_shape, check_batch, LayerSum};
+use super::gradient::AtInput;
+use super::{Composite, Explanation, Target};
+use crate::error::{Error, Result};
+use crate::gpu::DeviceModel;
+use crate::model::Tensor;
+
+/// An LRP plan: a model, a composite and a batch size, compiled once.
+pub struct LrpPlan {
+    engine: Engine,
+    in_shape: Vec<usize>,
+    names: Vec<(String, &'static str)>,
+    start: usize,
+    conservation: bool,
+}
+
+impl LrpPlan {
+    /// Plans forward + LRP for up to `batch` items per submission. `conservation` records the
+    /// relevance sum of every layer. A rule that does not apply to a layer is an error here.
+    pub fn new(
+        model: &DeviceModel,
+        composite: &Composite,
+        batch: usize,
+        conservation: bool,
+    ) -> Result<Self> {
+        let graph = model.graph();
+        let start = explained_node(graph);
+        let spec = EngineSpec {
+            rules: composite.node_rules(graph, start)?,
+            seed: Seed::Relevance,
+            reference: false,
+            samples: 1,
+            combine: None,
+            stop: 0,
+            read_stop_value: false,
+            sums: conservation,
+            batch,
+        };
+        Ok(LrpPlan {
+            engine: Engine::new(model, &spec)?,
+            in_shape: graph.input_shape().to_vec(),
+            names: graph
+                .nodes
+                .iter()
+                .map(|n| (n.name.clone(), n.op.kind()))
+                .collect(),
+            start,
+            conservation,
+        })
+    }
+
+    /// Items per submission.
+    pub fn batch(&self) -> usize {
+        self.engine.inputs_per_run()
+    }
+
+    /// The compiled program.
+    pub fn executable(&self) -> &crate::gpu::Executable {
+        self.engine.executable()
+    }
+
+    /// Explains one input (`[...input]` or `[1, ...input]`) for several classes at once: the
+    /// input is repeated once per class, so all classes share the plan's submissions.
+    pub fn run_classes(&mut self, x: &Tensor, classes: &[usize]) -> Result<Explanation> {
+        let item: usize = self.in_shape.iter().product();
+        if x.numel() != item {
+            return Err(Error::Shape(format!(
+                "run_classes takes one input of shape {:?}, got {:?}",
+                self.in_shape, x.shape
+            )));
+        }
+        let batch = Tensor::new(
+            batch_shape(classes.len(), &self.in_shape),
+            x.data.repeat(classes.len()),
+        )?;
+        let targets: Vec<Target> = classes.iter().map(|&c| Target::Class(c)).collect();
+        self.run(&batch, &targets)
+    }
+
+    /// Explains `x` (`[N, ...input]`) with one target per item (or one target for all).
+    pub fn run(&mut self, x: &Tensor, targets: &[Target]) -> Result<Explanation> {
+        let n = check_batch(x, &self.in_shape, targets)?;
+        let got = self.engine.run_all(n, &AtInput { x, targets })?;
+        let f = got.outputs.len() / n;
+        let mut e = Explanation::new(
+            Tensor::new(batch_shape(n, &self.in_shape), got.m1)?,
+            Tensor::new(vec![n, f], got.outputs)?,
+            targets,
+        )?;
+        if self.conservation {
+            let sums = got.sums.unwrap_or_default();
+            e.layers = Some(
+                (0..=self.start)
+                    .rev()
+                    .filter(|&k| sums.get(k).is_some_and(|s| !s.is_empty()))
+                    .map(|k| LayerSum {
+                        name: self.names[k].0.clone(),
+                        kind: self.names[k].1,
+                        sums: sums[k].clone(),
+                    })
+                    .collect(),
+            );
+        }
+        Ok(e)
+    }
+}

@@ -1,0 +1,204 @@
+//! `Gemm` and `MatMul` → [`Dense`], and a constant `Add` right after a MatMul as its bias.
+
+use crate::error::{Error, Result};
+use crate::layers::Dense;
+use crate::model::{NodeId, Op, Tensor};
+use crate::onnx::import::attributes::{attr_f, attr_i};
+use crate::onnx::import::{unsupported, Importer, Val};
+use crate::onnx::proto::{NodeProto, TensorProto};
+use crate::onnx::tensor;
+use crate::onnx::OnnxOp;
+
+pub(crate) fn gemm<'m>(imp: &mut Importer<'m, '_>, n: &'m NodeProto, name: &str) -> Result<()> {
+    if attr_i(n, name, "transA", 0)? != 0 {
+        return Err(unsupported(
+            n,
+            name,
+            "transA = 1 is not supported; the activation must be A, [N, in]".into(),
+        ));
+    }
+    let a = match imp.input(n, name, 0)? {
+        Val::Node(id) => id,
+        Val::Const(_) => {
+            return Err(unsupported(
+                n,
+                name,
+                "A is a constant; glimpse needs the activation as A and the weight as B".into(),
+            ))
+        }
+    };
+    flat_input(imp, name, "Gemm", a)?;
+    let b = imp.const_f32(n, name, 1)?;
+    if b.shape.len() != 2 {
+        return Err(Error::Onnx(format!(
+            "node '{name}' (Gemm): B must be 2-D, has shape {:?}",
+            b.shape
+        )));
+    }
+    let trans_b = match attr_i(n, name, "transB", 0)? {
+        0 => false,
+        1 => true,
+        t => {
+            return Err(Error::Onnx(format!(
+                "node '{name}' (Gemm): transB must be 0 or 1, got {t}"
+            )))
+        }
+    };
+    let alpha = attr_f(n, name, "alpha", 1.0)? as f64;
+    let beta = attr_f(n, name, "beta", 1.0)? as f64;
+    let (out, inp) = if trans_b {
+        (b.shape[0], b.shape[1])
+    } else {
+        (b.shape[1], b.shape[0])
+    };
+    let mut w = vec![0f32; out * inp];
+    for o in 0..out {
+        for i in 0..inp {
+            let v = if trans_b {
+                b.data[o * inp + i]
+            } else {
+                b.data[i * out + o]
+            };
+            w[o * inp + i] = (alpha * v as f64) as f32;
+        }
+    }
+    let bias = match imp.opt_const_f32(n, name, 2)? {
+        Some(c) if beta != 0.0 => Some(
+            row_bias(&c, out)
+                .ok_or_else(|| {
+                    Error::Shape(format!(
+                        "node '{name}' (Gemm): C has shape {:?}; glimpse supports a scalar, [{out}] or [1, {out}]",
+                        c.shape
+                    ))
+                })?
+                .into_iter()
+                .map(|v| (beta * v as f64) as f32)
+                .collect(),
+        ),
+        _ => None,
+    };
+    let has_bias = bias.is_some();
+    let op = Op::Dense(Dense {
+        weight: Tensor::new(vec![out, inp], w)?,
+        bias,
+    });
+    let id = imp.push_node(name, op, vec![a])?;
+    if !has_bias {
+        imp.bias_free_dense.insert(id, n.output[0].as_str());
+    }
+    imp.set(n, Val::Node(id))
+}
+
+pub(crate) fn matmul<'m>(imp: &mut Importer<'m, '_>, n: &'m NodeProto, name: &str) -> Result<()> {
+    let a = imp.act(n, name, 0)?;
+    flat_input(imp, name, "MatMul", a)?;
+    let b = match imp.input(n, name, 1)? {
+        Val::Const(t) => tensor::to_f32(&t, imp.base_dir)?,
+        Val::Node(_) => {
+            return Err(unsupported(
+                n,
+                name,
+                "the right operand must be a constant weight [in, out]; a product of two activations is not supported".into(),
+            ))
+        }
+    };
+    if b.shape.len() != 2 {
+        return Err(unsupported(
+            n,
+            name,
+            format!("the weight must be 2-D [in, out], has shape {:?}", b.shape),
+        ));
+    }
+    let (inp, out) = (b.shape[0], b.shape[1]);
+    let mut w = vec![0f32; out * inp];
+    for i in 0..inp {
+        for o in 0..out {
+            w[o * inp + i] = b.data[i * out + o];
+        }
+    }
+    let op = Op::Dense(Dense {
+        weight: Tensor::new(vec![out, inp], w)?,
+        bias: None,
+    });
+    let id = imp.push_node(name, op, vec![a])?;
+    imp.bias_free_dense.insert(id, n.output[0].as_str());
+    imp.set(n, Val::Node(id))
+}
+
+/// Gemm and MatMul read `[N, F]` activations only.
+fn flat_input(imp: &Importer, name: &str, op: &str, id: NodeId) -> Result<()> {
+    let s = imp.shape(id);
+    if s.len() != 1 {
+        return Err(Error::Shape(format!(
+            "node '{name}' ({op}) needs a 2-D input [N, F], got per-item shape {s:?} (add a Flatten)"
+        )));
+    }
+    Ok(())
+}
+
+/// `MatMul` (or a Gemm without C) then `Add` of a constant row: the constant becomes the
+/// Dense layer's bias.
+pub(crate) fn fold_bias<'m>(
+    imp: &mut Importer<'m, '_>,
+    n: &'m NodeProto,
+    name: &str,
+    x: NodeId,
+    c: &TensorProto,
+) -> Result<()> {
+    let foldable = imp
+        .bias_free_dense
+        .get(&x)
+        .is_some_and(|t| imp.readers.get(t).copied() == Some(1));
+    if !foldable {
+        return Err(unsupported(
+            n,
+            name,
+            format!(
+                "adding a constant ('{}') is supported only as the bias right after a MatMul, \
+                 whose output nothing else reads; here it follows {} node '{}'",
+                c.name,
+                imp.graph.nodes[x].op.kind(),
+                imp.graph.nodes[x].name
+            ),
+        ));
+    }
+    let c = tensor::to_f32(c, imp.base_dir)?;
+    let Op::Dense(d) = &mut imp.graph.nodes[x].op else {
+        unreachable!("bias_free_dense holds Dense nodes only")
+    };
+    let out = d.weight.shape[0];
+    let bias = row_bias(&c, out).ok_or_else(|| {
+        Error::Shape(format!(
+            "node '{name}' (Add): the bias has shape {:?}; glimpse supports [{out}] or [1, {out}]",
+            c.shape
+        ))
+    })?;
+    d.bias = Some(bias);
+    imp.bias_free_dense.remove(&x);
+    imp.set(n, Val::Node(x))
+}
+
+/// A per-output bias from a constant of shape `[]`/`[1]`/`[1, 1]` (broadcast), `[out]` or `[1, out]`.
+fn row_bias(c: &Tensor, out: usize) -> Option<Vec<f32>> {
+    match c.shape.as_slice() {
+        _ if c.data.len() == 1 && c.shape.len() <= 2 => Some(vec![c.data[0]; out]),
+        [o] | [1, o] if *o == out => Some(c.data.clone()),
+        _ => None,
+    }
+}
+
+/// The ONNX operators imported as [`Dense`].
+pub(crate) const ONNX: &[OnnxOp] = &[
+    OnnxOp {
+        op_type: "Gemm",
+        layer: "Dense",
+        notes: "transB, alpha, beta; transA only with a constant A is refused",
+        import: gemm,
+    },
+    OnnxOp {
+        op_type: "MatMul",
+        layer: "Dense",
+        notes: "constant right operand; a following constant Add becomes the bias",
+        import: matmul,
+    },
+];
