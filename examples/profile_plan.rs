@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use glimpse::explain::{LrpPlan, Target};
-use glimpse::{ForwardPlan, Gpu};
+use glimpse::{DeviceModel, Gpu, Predictor};
 use glimpse_cli::measure::{bench_composite, bench_input};
 
 fn summarise(what: &str, passes: Vec<(String, Duration)>) {
@@ -33,19 +33,19 @@ fn main() -> glimpse::Result<()> {
         .filter(|a| !a.starts_with("--"))
         .map_or(1, |b| b.parse().expect("a batch size"));
     let graph = glimpse::load_model(std::path::Path::new(path))?;
-    let gpu = Gpu::new()?;
     let x = bench_input(&graph, batch);
-    let mut fwd = ForwardPlan::new(&gpu, &graph, batch)?;
+    let model = DeviceModel::new(&Gpu::new()?, graph);
+    let mut fwd = Predictor::new(&model, batch)?;
     fwd.run(&x)?;
-    let passes = fwd.plan().profile()?;
+    let passes = fwd.executable().profile()?;
     if args.iter().any(|a| a == "--each") {
         for (label, d) in &passes {
             println!("  {:>8.2} ms  {label}", d.as_secs_f64() * 1e3);
         }
     }
     summarise("forward", passes);
-    let mut lrp = LrpPlan::new(&gpu, &graph, &bench_composite(), batch, false)?;
+    let mut lrp = LrpPlan::new(&model, &bench_composite(), batch, false)?;
     lrp.run(&x, &[Target::Predicted])?;
-    summarise("LRP (EpsilonPlusFlat)", lrp.plan().profile()?);
+    summarise("LRP (EpsilonPlusFlat)", lrp.executable().profile()?);
     Ok(())
 }

@@ -5,12 +5,11 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::classes::ClassNames;
-use super::load_batch;
 use super::options::InputArgs;
 use glimpse::error::{Error, Result};
-use glimpse::gpu::Gpu;
+use glimpse::io::inputs::{list_inputs, load_items};
 use glimpse::model::Op;
-use glimpse::plan::ForwardPlan;
+use glimpse::{DeviceModel, Gpu, Predictor};
 
 /// Arguments of `glimpse predict`.
 #[derive(Args, Debug)]
@@ -40,50 +39,59 @@ pub struct PredictArgs {
 /// Runs `glimpse predict`, printing to stdout.
 pub fn run(args: &PredictArgs) -> Result<()> {
     let graph = glimpse::load_model(&args.model)?;
-    let (names, x) = load_batch(&graph, &args.input)?;
+    let opts = args.input.image_options()?;
+    let shape = graph.input_shape().to_vec();
+    let items = list_inputs(&args.input.inputs, &shape)?;
+    if items.is_empty() {
+        return Err(Error::Invalid("no inputs given".into()));
+    }
     let f = graph.output_len();
     let class_names = ClassNames::load_optional(args.classes.as_deref(), f)?;
-    let gpu = Gpu::new()?;
-    let mut plan = ForwardPlan::new(&gpu, &graph, args.batch)?;
-    let out = plan.run(&x)?;
+    let ends_in_softmax = matches!(graph.nodes[graph.output].op, Op::Softmax(_));
+    let model = DeviceModel::new(&Gpu::new()?, graph);
+    // Never more batch slots than inputs.
+    let mut plan = Predictor::new(&model, args.batch.min(items.len()))?;
     let label = |k: usize| class_names.as_ref().map(|c| c.name(k));
-    let ends_in_softmax = matches!(graph.nodes[graph.output].op, Op::Softmax);
-    let mut predicted = Vec::with_capacity(names.len());
-    for (i, name) in names.iter().enumerate() {
-        let row = &out.data[i * f..(i + 1) * f];
-        let probs = if ends_in_softmax {
-            row.to_vec()
-        } else {
-            softmax(row)
-        };
-        let mut order: Vec<usize> = (0..f).collect();
-        order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]).then(a.cmp(&b)));
-        order.truncate(args.top.max(1));
-        predicted.push(order[0]);
-        if args.json {
-            let top: Vec<_> = order
-                .iter()
-                .map(|&k| {
-                    let mut entry = serde_json::json!({"class": k, "probability": probs[k]});
-                    if let Some(name) = label(k) {
-                        entry["name"] = name.into();
-                    }
-                    entry
-                })
-                .collect();
-            say!(
-                "{}",
-                serde_json::json!({"input": name, "output": row, "top": top})
-            );
-        } else {
-            let top: Vec<String> = order
-                .iter()
-                .map(|&k| match label(k) {
-                    Some(name) => format!("{k} {name} ({:.4})", probs[k]),
-                    None => format!("{k} ({:.4})", probs[k]),
-                })
-                .collect();
-            say!("{name}: {}", top.join(", "));
+    let mut predicted = Vec::with_capacity(items.len());
+    for chunk in items.chunks(plan.batch()) {
+        let out = plan.run(&load_items(chunk, &shape, &opts)?)?;
+        for (i, it) in chunk.iter().enumerate() {
+            let name = &it.name;
+            let row = &out.data[i * f..(i + 1) * f];
+            let probs = if ends_in_softmax {
+                row.to_vec()
+            } else {
+                softmax(row)
+            };
+            let mut order: Vec<usize> = (0..f).collect();
+            order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]).then(a.cmp(&b)));
+            order.truncate(args.top.max(1));
+            predicted.push(order[0]);
+            if args.json {
+                let top: Vec<_> = order
+                    .iter()
+                    .map(|&k| {
+                        let mut entry = serde_json::json!({"class": k, "probability": probs[k]});
+                        if let Some(name) = label(k) {
+                            entry["name"] = name.into();
+                        }
+                        entry
+                    })
+                    .collect();
+                say!(
+                    "{}",
+                    serde_json::json!({"input": name, "output": row, "top": top})
+                );
+            } else {
+                let top: Vec<String> = order
+                    .iter()
+                    .map(|&k| match label(k) {
+                        Some(name) => format!("{k} {name} ({:.4})", probs[k]),
+                        None => format!("{k} ({:.4})", probs[k]),
+                    })
+                    .collect();
+                say!("{name}: {}", top.join(", "));
+            }
         }
     }
     if let Some(path) = &args.labels {

@@ -94,7 +94,7 @@ pub fn vgg(
                     groups: 1,
                 };
                 at = g.push(format!("conv{conv}"), Op::Conv2d(c), vec![at])?;
-                at = g.push(format!("relu{conv}"), Op::Relu, vec![at])?;
+                at = g.push(format!("relu{conv}"), Op::relu(), vec![at])?;
             }
             VggStage::Pool => {
                 pool += 1;
@@ -105,7 +105,7 @@ pub fn vgg(
                     count_include_pad: false,
                     ceil_mode: false,
                 };
-                at = g.push(format!("pool{pool}"), Op::MaxPool2d(p), vec![at])?;
+                at = g.push(format!("pool{pool}"), Op::max_pool(p), vec![at])?;
             }
         }
     }
@@ -120,7 +120,7 @@ pub fn vgg(
         };
         at = g.push(format!("fc{}", i + 1), Op::Dense(d), vec![at])?;
         if i + 1 < widths.len() {
-            at = g.push(format!("fc{}_relu", i + 1), Op::Relu, vec![at])?;
+            at = g.push(format!("fc{}_relu", i + 1), Op::relu(), vec![at])?;
         }
     }
     Ok(g)

@@ -111,7 +111,9 @@ impl LayerClass {
 /// A mapping from layers to rules.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Composite {
-    layers: Vec<(LayerClass, Rule)>,
+    /// The rule of each layer class (classes absent get [`LayerClass::default_rule`]); set it
+    /// with [`Composite::set`], which refuses a rule the class does not take.
+    pub layers: Vec<(LayerClass, Rule)>,
     /// Rule for the first linear layer, and which kinds count as that layer.
     pub first: Option<(Rule, FirstLayer)>,
     /// Per-layer overrides, applied last.

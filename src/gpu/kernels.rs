@@ -101,6 +101,76 @@ pub fn validate(name: &str, src: &str) -> Result<()> {
     Ok(())
 }
 
+/// One member of a kernel's WGSL `Params` struct as naga reflects it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WgslMember {
+    /// Its name.
+    pub name: String,
+    /// Byte offset.
+    pub offset: usize,
+    /// Bytes.
+    pub size: usize,
+    /// Its scalar type (`u32`, `f32`, `i32`), or what else it is.
+    pub ty: String,
+}
+
+/// The members of the uniform struct bound at group 0, binding 0 of WGSL `src` (a kernel's
+/// `Params`), reflected with naga: what its Rust twin must repeat.
+pub fn reflect_params(name: &str, src: &str) -> Result<Vec<WgslMember>> {
+    let module = naga::front::wgsl::parse_str(src).map_err(|e| Error::Shader {
+        name: name.into(),
+        message: e.emit_to_string(src),
+    })?;
+    let mut layouter = naga::proc::Layouter::default();
+    layouter
+        .update(module.to_ctx())
+        .map_err(|e| Error::Shader {
+            name: name.into(),
+            message: e.to_string(),
+        })?;
+    let var = module
+        .global_variables
+        .iter()
+        .map(|(_, v)| v)
+        .find(|v| {
+            v.space == naga::AddressSpace::Uniform
+                && v.binding
+                    .as_ref()
+                    .is_some_and(|b| b.group == 0 && b.binding == 0)
+        })
+        .ok_or_else(|| Error::Shader {
+            name: name.into(),
+            message: "no uniform at group 0, binding 0".into(),
+        })?;
+    let naga::TypeInner::Struct { members, .. } = &module.types[var.ty].inner else {
+        return Err(Error::Shader {
+            name: name.into(),
+            message: "the uniform at binding 0 is not a struct".into(),
+        });
+    };
+    Ok(members
+        .iter()
+        .map(|m| {
+            let inner = &module.types[m.ty].inner;
+            let ty = match inner {
+                naga::TypeInner::Scalar(s) => match (s.kind, s.width) {
+                    (naga::ScalarKind::Uint, 4) => "u32".to_string(),
+                    (naga::ScalarKind::Sint, 4) => "i32".to_string(),
+                    (naga::ScalarKind::Float, 4) => "f32".to_string(),
+                    other => format!("{other:?}"),
+                },
+                other => format!("{other:?}"),
+            };
+            WgslMember {
+                name: m.name.clone().unwrap_or_default(),
+                offset: m.offset as usize,
+                size: layouter[m.ty].size as usize,
+                ty,
+            }
+        })
+        .collect())
+}
+
 type Key = (String, String, Vec<(String, u64)>);
 
 /// Compiled shader modules and pipelines, built on first use.

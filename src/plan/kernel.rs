@@ -14,6 +14,8 @@ pub struct Field {
     pub offset: usize,
     /// Bytes.
     pub size: usize,
+    /// The Rust type's name (`u32`, `f32`, `i32`), which the WGSL member's scalar must be.
+    pub ty: &'static str,
 }
 
 /// A kernel's parameter struct: plain old data whose layout the WGSL `Params` struct repeats.
@@ -35,6 +37,7 @@ macro_rules! params {
                 name: stringify!($f),
                 offset: std::mem::offset_of!($name, $f),
                 size: std::mem::size_of::<$t>(),
+                ty: stringify!($t),
             }),*];
         }
     };

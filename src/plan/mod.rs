@@ -20,3 +20,6 @@ pub use program::{
 };
 pub use update::{record_ascent, AscentParams, ASCENT};
 pub use weights::{Param, WeightKey, WeightMod};
+
+#[cfg(test)]
+mod tests;

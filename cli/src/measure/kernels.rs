@@ -55,7 +55,7 @@ pub fn ceiling_gflops(gpu: &Gpu, reps: usize) -> Result<f64> {
 pub fn conv_gflops(gpu: &Gpu, reps: usize) -> Result<f64> {
     let g = vgg_conv_graph()?;
     let flops = 2.0 * g.macs_per_item() as f64;
-    let mut f = ForwardBench::new(gpu, &g, 1)?;
+    let mut f = ForwardBench::new(&glimpse::DeviceModel::new(gpu, g), 1)?;
     let t = median_time(reps, || f.run())?;
     Ok(flops / t.as_secs_f64() / 1e9)
 }

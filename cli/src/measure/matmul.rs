@@ -2,13 +2,13 @@
 //! other plan.
 
 use glimpse::error::Result;
+use glimpse::gpu::Executable;
 use glimpse::gpu::Gpu;
-use glimpse::plan::matmul_plan;
-use glimpse::plan::Plan;
+use glimpse::plan::matmul_program;
 
 /// A planned `n³` matmul with seeded inputs, ready to be run repeatedly.
 pub struct MatmulBench {
-    plan: Plan,
+    plan: Executable,
     n: usize,
 }
 
@@ -16,7 +16,8 @@ impl MatmulBench {
     /// Plans an `n³` matmul (`n` rounded up to a multiple of 4) on `gpu` in its flavor.
     pub fn new(gpu: &Gpu, n: usize) -> Result<Self> {
         let n = n.div_ceil(4).max(1) * 4;
-        let (plan, [ta, tb, _]) = matmul_plan(gpu, n, n, n)?;
+        let (program, [ta, tb, _]) = matmul_program(&gpu.profile(), n, n, n)?;
+        let plan = Executable::standalone(gpu, program)?;
         let values: Vec<f32> = (0..n * n)
             .map(|i| ((i * 7919) % 13) as f32 / 13.0 - 0.5)
             .collect();

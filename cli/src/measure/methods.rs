@@ -50,20 +50,21 @@ pub fn measure_methods(
     reps: usize,
 ) -> Result<MethodRow> {
     let graph = &model.graph;
-    let mut fwd = ForwardBench::new(gpu, graph, batch)?;
+    let dm = glimpse::DeviceModel::new(gpu, graph.clone());
+    let mut fwd = ForwardBench::new(&dm, batch)?;
     let forward = median_time(reps, || fwd.run())?;
     drop(fwd);
     let x = bench_input(graph, batch);
     let t = vec![Target::Predicted];
     // Gradients per submission: the batch, or all steps / samples of one input and more.
     let per = (batch * IG_STEPS).min(64).max(batch);
-    let mut saliency = GradientPlan::new(gpu, graph, GradientMap::Saliency, batch)?;
-    let mut guided = GradientPlan::new(gpu, graph, GradientMap::GuidedBackprop, batch)?;
-    let mut cam = CamPlan::new(gpu, graph, CamKind::GradCam, None, batch)?;
+    let mut saliency = GradientPlan::new(&dm, GradientMap::Saliency, batch)?;
+    let mut guided = GradientPlan::new(&dm, GradientMap::GuidedBackprop, batch)?;
+    let mut cam = CamPlan::new(&dm, CamKind::GradCam, None, batch)?;
     let per_sample = batch == 1 || graph.macs_per_item() <= PER_SAMPLE_ABOVE_MACS;
     let (ig, smooth) = if per_sample {
         let zero = Baseline::parse("zero")?;
-        let mut ig = IntegratedGradients::new(gpu, graph, zero, IG_STEPS, Riemann::Middle, per)?;
+        let mut ig = IntegratedGradients::new(&dm, zero, IG_STEPS, Riemann::Middle, per)?;
         let options = SmoothOptions {
             kind: SmoothKind::Mean,
             samples: SG_SAMPLES,
@@ -71,7 +72,7 @@ pub fn measure_methods(
             abs: true,
             ..SmoothOptions::default()
         };
-        let mut smooth = SmoothGrad::new(gpu, graph, options, per)?;
+        let mut smooth = SmoothGrad::new(&dm, options, per)?;
         (
             Some(median_time(reps, || ig.run(&x, &t).map(|_| ()))?),
             Some(median_time(reps, || smooth.run(&x, &t).map(|_| ()))?),

@@ -8,7 +8,7 @@ use glimpse::error::Result;
 use glimpse::explain::{Bound, Composite, LrpPlan, Target};
 use glimpse::gpu::Gpu;
 use glimpse::model::{Graph, Tensor};
-use glimpse::plan::ForwardPlan;
+use glimpse::{DeviceModel, Predictor};
 
 /// The LRP composite benchmarks time: Zennit's EpsilonPlusFlat with box bounds [0, 1].
 pub fn bench_composite() -> Composite {
@@ -26,16 +26,16 @@ pub fn bench_input(graph: &Graph, batch: usize) -> Tensor {
 
 /// A forward plan with its input, ready to be run repeatedly.
 pub struct ForwardBench {
-    plan: ForwardPlan,
+    plan: Predictor,
     x: Tensor,
 }
 
 impl ForwardBench {
-    /// Plans `graph`'s forward pass for `batch` items.
-    pub fn new(gpu: &Gpu, graph: &Graph, batch: usize) -> Result<Self> {
+    /// Plans the model's forward pass for `batch` items.
+    pub fn new(model: &DeviceModel, batch: usize) -> Result<Self> {
         Ok(ForwardBench {
-            plan: ForwardPlan::new(gpu, graph, batch)?,
-            x: bench_input(graph, batch),
+            plan: Predictor::new(model, batch)?,
+            x: bench_input(model.graph(), batch),
         })
     }
 
@@ -44,9 +44,9 @@ impl ForwardBench {
         self.plan.batch()
     }
 
-    /// The plan (to profile it).
-    pub fn plan(&self) -> &glimpse::plan::Plan {
-        self.plan.plan()
+    /// The program (to profile it).
+    pub fn executable(&self) -> &glimpse::gpu::Executable {
+        self.plan.executable()
     }
 
     /// Runs the batch once, outputs read back.
@@ -63,18 +63,18 @@ pub struct LrpBench {
 }
 
 impl LrpBench {
-    /// Plans LRP with `composite` on `graph` for `batch` items, explaining the predicted class.
-    pub fn new(gpu: &Gpu, graph: &Graph, composite: &Composite, batch: usize) -> Result<Self> {
+    /// Plans LRP with `composite` for `batch` items, explaining the predicted class.
+    pub fn new(model: &DeviceModel, composite: &Composite, batch: usize) -> Result<Self> {
         Ok(LrpBench {
-            plan: LrpPlan::new(gpu, graph, composite, batch, false)?,
-            x: bench_input(graph, batch),
+            plan: LrpPlan::new(model, composite, batch, false)?,
+            x: bench_input(model.graph(), batch),
             targets: vec![Target::parse("pred")?],
         })
     }
 
-    /// The plan (to profile it).
-    pub fn plan(&self) -> &glimpse::plan::Plan {
-        self.plan.plan()
+    /// The program (to profile it).
+    pub fn executable(&self) -> &glimpse::gpu::Executable {
+        self.plan.executable()
     }
 
     /// Explains the batch once, relevance read back.
@@ -140,9 +140,10 @@ pub fn measure(
     reps: usize,
     lrp: Option<&Composite>,
 ) -> Result<Row> {
-    let mut fwd = ForwardBench::new(gpu, &model.graph, batch)?;
+    let dm = DeviceModel::new(gpu, model.graph.clone());
+    let mut fwd = ForwardBench::new(&dm, batch)?;
     let mut exp = match lrp {
-        Some(c) => Some(LrpBench::new(gpu, &model.graph, c, batch)?),
+        Some(c) => Some(LrpBench::new(&dm, c, batch)?),
         None => None,
     };
     fwd.run()?;

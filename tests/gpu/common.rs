@@ -1,9 +1,9 @@
-//! Shared by the GPU test binaries: one device per binary, seeded data, the tolerance check.
+//! Shared by the GPU tests: one device, seeded data, the tolerance check, the f64 references.
 #![allow(dead_code)]
 
 use std::sync::OnceLock;
 
-use glimpse::{Gpu, Tensor};
+use glimpse::{DeviceModel, Gpu, Graph, Tensor};
 
 /// The device every test of this binary shares. No adapter is a failure, never a skip.
 pub fn gpu() -> &'static Gpu {
@@ -12,6 +12,11 @@ pub fn gpu() -> &'static Gpu {
         Ok(g) => g,
         Err(e) => panic!("GPU tests need an adapter: {e}"),
     })
+}
+
+/// `graph` on the shared device.
+pub fn model(graph: &Graph) -> DeviceModel {
+    DeviceModel::new(gpu(), graph.clone())
 }
 
 /// A small seeded generator (xorshift64*), so tests need no extra crate.
@@ -66,7 +71,8 @@ pub fn reference_relevance(
     targets: &[glimpse::explain::Target],
 ) -> Tensor<f64> {
     let xs = x.to_f64();
-    let out = &glimpse::layers::reference_forward(graph, &xs)[graph.output];
+    let start = glimpse::explain::explained_node(graph);
+    let out = &glimpse::layers::reference_forward(graph, &xs)[start];
     let f = out.shape[1];
     let mut seed = Tensor::zeros(out.shape.clone());
     for i in 0..x.shape[0] {
@@ -79,15 +85,7 @@ pub fn reference_relevance(
             seed.data[i * f + j] = *wj as f64 * out.data[i * f + j];
         }
     }
-    let rules = composite.rules_for(graph).unwrap();
-    let r = glimpse::explain::lrp::reference_lrp(
-        graph,
-        &rules,
-        composite.stabilizer,
-        composite.ignore_bias,
-        &xs,
-        graph.output,
-        &seed,
-    );
+    let rules = composite.node_rules(graph, start).unwrap();
+    let r = glimpse::explain::backward::reference_backward(graph, &rules, &xs, start, &seed, None);
     r[0].clone().expect("relevance reaches the input")
 }

@@ -1,13 +1,11 @@
 //! Every forward kernel against the f64 CPU reference, on seeded random inputs, in every kernel
 //! variant the device supports: |gpu − ref| ≤ 1e-5 + 1e-4·|ref|.
 
-mod common;
-
-use common::{assert_close, gpu, Rng};
+use crate::common::{assert_close, gpu, Rng};
 use glimpse::gpu::KernelFlavor;
 use glimpse::layers::{reference_forward, BatchNorm, Conv2d, Dense, Pool2d};
 use glimpse::model::{Graph, Op};
-use glimpse::{ForwardPlan, Gpu, Tensor};
+use glimpse::{Gpu, Predictor, Tensor};
 
 const ATOL: f64 = 1e-5;
 const RTOL: f64 = 1e-4;
@@ -18,7 +16,8 @@ fn check_on(gpu: &Gpu, what: &str, graph: &Graph, batch: usize, seed: u64) {
     let mut shape = vec![batch];
     shape.extend_from_slice(graph.input_shape());
     let x = rng.tensor(&shape);
-    let mut plan = ForwardPlan::new(gpu, graph, batch).unwrap_or_else(|e| panic!("{what}: {e}"));
+    let mut plan = Predictor::new(&glimpse::DeviceModel::new(gpu, (graph).clone()), batch)
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
     let got = plan.run(&x).unwrap_or_else(|e| panic!("{what}: {e}"));
     let want = reference_forward(graph, &x.to_f64());
     let want = &want[graph.output];
@@ -198,7 +197,7 @@ fn matmul_ceiling_kernel_in_every_flavor() {
             }
         }
         for flavor in flavors() {
-            let got = glimpse::plan::matmul(&gpu().with_flavor(flavor), m, k, n, &a, &b).unwrap();
+            let got = glimpse::gpu::matmul(&gpu().with_flavor(flavor), m, k, n, &a, &b).unwrap();
             assert_close(
                 &format!("matmul {m}×{k}×{n} ({flavor:?})"),
                 &got,
@@ -241,7 +240,7 @@ fn pools_overlapping_padded_and_ceil() {
     };
     check(
         "max pool 3×3/2 pad 1",
-        &single(&[3, 9, 8], Op::MaxPool2d(max.clone())),
+        &single(&[3, 9, 8], Op::max_pool(max.clone())),
         2,
         21,
     );
@@ -252,7 +251,7 @@ fn pools_overlapping_padded_and_ceil() {
     };
     check(
         "max pool ceil mode",
-        &single(&[2, 8, 8], Op::MaxPool2d(ceil.clone())),
+        &single(&[2, 8, 8], Op::max_pool(ceil.clone())),
         2,
         22,
     );
@@ -263,7 +262,7 @@ fn pools_overlapping_padded_and_ceil() {
         };
         check(
             &format!("avg pool count_include_pad={include}"),
-            &single(&[3, 7, 6], Op::AvgPool2d(avg)),
+            &single(&[3, 7, 6], Op::avg_pool(avg)),
             2,
             23,
         );
@@ -275,13 +274,16 @@ fn pools_overlapping_padded_and_ceil() {
     };
     check(
         "avg pool ceil + include pad",
-        &single(&[2, 8, 8], Op::AvgPool2d(avg_ceil)),
+        &single(&[2, 8, 8], Op::avg_pool(avg_ceil)),
         1,
         24,
     );
     check(
         "global average pool",
-        &single(&[4, 5, 7], Op::GlobalAvgPool),
+        &single(
+            &[4, 5, 7],
+            Op::GlobalAvgPool(glimpse::layers::GlobalAvgPool),
+        ),
         3,
         25,
     );
@@ -289,19 +291,8 @@ fn pools_overlapping_padded_and_ceil() {
 
 #[test]
 fn element_wise_layers() {
-    check("relu", &single(&[3, 4, 5], Op::Relu), 2, 31);
-    check(
-        "clip",
-        &single(
-            &[3, 4, 5],
-            Op::Clip {
-                min: -0.25,
-                max: 0.5,
-            },
-        ),
-        2,
-        32,
-    );
+    check("relu", &single(&[3, 4, 5], Op::relu()), 2, 31);
+    check("clip", &single(&[3, 4, 5], Op::clip(-0.25, 0.5)), 2, 32);
     let bn = BatchNorm::from_stats(
         &[1.5, -0.5, 2.0],
         &[0.1, 0.2, -0.3],
@@ -311,7 +302,12 @@ fn element_wise_layers() {
     )
     .unwrap();
     check("batch norm", &single(&[3, 4, 5], Op::BatchNorm(bn)), 2, 33);
-    check("softmax", &single(&[10], Op::Softmax), 4, 34);
+    check(
+        "softmax",
+        &single(&[10], Op::Softmax(glimpse::layers::Softmax)),
+        4,
+        34,
+    );
 }
 
 #[test]
@@ -321,12 +317,16 @@ fn dag_with_residual_add_concat_and_reshape() {
     let mut c1 = conv(&mut rng, 4, 3, [3, 3], 1, true);
     c1.pads = [1, 1, 1, 1];
     let a = g.push("c1", Op::Conv2d(c1), vec![0]).unwrap();
-    let r = g.push("r1", Op::Relu, vec![a]).unwrap();
+    let r = g.push("r1", Op::relu(), vec![a]).unwrap();
     let mut c2 = conv(&mut rng, 4, 4, [3, 3], 1, false);
     c2.pads = [1, 1, 1, 1];
     let b = g.push("c2", Op::Conv2d(c2), vec![r]).unwrap();
-    let s = g.push("add", Op::Add, vec![a, b, r]).unwrap();
-    let cat = g.push("cat", Op::Concat, vec![s, r, a]).unwrap();
+    let s = g
+        .push("add", Op::Add(glimpse::layers::Add), vec![a, b, r])
+        .unwrap();
+    let cat = g
+        .push("cat", Op::Concat(glimpse::layers::Concat), vec![s, r, a])
+        .unwrap();
     let f = g.push_reshape("flat", cat, vec![12 * 64]).unwrap();
     let d = Dense {
         weight: rng.tensor(&[5, 12 * 64]),
@@ -344,7 +344,7 @@ fn batch_splits_when_the_binding_limit_is_small() {
     let graph = single(&[2, 16, 16], Op::Conv2d(c));
     // One item's largest tensor is 8·16·16·4 = 8 KiB; a 20 KiB limit fits two items per submission.
     let small = Gpu::with_limits(Some(20 * 1024)).unwrap();
-    let mut plan = ForwardPlan::new(&small, &graph, 5).unwrap();
+    let mut plan = Predictor::new(&glimpse::DeviceModel::new(&small, (&graph).clone()), 5).unwrap();
     assert_eq!(plan.batch(), 2);
     let x = rng.tensor(&[5, 2, 16, 16]);
     let got = plan.run(&x).unwrap();
@@ -352,7 +352,7 @@ fn batch_splits_when_the_binding_limit_is_small() {
     assert_close("split batch", &got.data, &want[1].data, ATOL, RTOL);
     // A limit below one item is a clear error naming the tensor.
     let tiny = Gpu::with_limits(Some(4096)).unwrap();
-    let err = ForwardPlan::new(&tiny, &graph, 1)
+    let err = Predictor::new(&glimpse::DeviceModel::new(&tiny, (&graph).clone()), 1)
         .err()
         .expect("must fail")
         .to_string();
@@ -361,8 +361,8 @@ fn batch_splits_when_the_binding_limit_is_small() {
 
 #[test]
 fn wrong_input_shape_and_nan_are_errors() {
-    let graph = single(&[3, 4, 4], Op::Relu);
-    let mut plan = ForwardPlan::new(gpu(), &graph, 1).unwrap();
+    let graph = single(&[3, 4, 4], Op::relu());
+    let mut plan = Predictor::new(&glimpse::DeviceModel::new(gpu(), (&graph).clone()), 1).unwrap();
     let err = plan
         .run(&Tensor::zeros(vec![1, 3, 4, 5]))
         .unwrap_err()

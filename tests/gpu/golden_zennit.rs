@@ -1,11 +1,9 @@
 //! LRP against Zennit on the fixture models: golden files made by scripts/golden_zennit.py
 //! (assets/golden/README.md says what each holds) must match to ≤ 1e-4 of each map's max |R|.
 
-mod common;
+use crate::common::gpu;
 
-use common::gpu;
-
-use glimpse::explain::lrp::reference_lrp;
+use glimpse::explain::backward::reference_backward;
 use glimpse::explain::{Bound, Composite, LayerRef, LrpPlan, Rule, Target};
 use glimpse::io::npy::read_f32;
 use glimpse::layers::reference_forward;
@@ -54,7 +52,6 @@ fn composite(name: &str) -> Composite {
             Composite::preset(&name.replace('_', "-"), low, high).unwrap()
         }
     };
-    c.max_pool = Rule::ArgMax;
     if bn_norm {
         c.overrides.push((
             LayerRef::Name("/bn_final/BatchNormalization".into()),
@@ -103,16 +100,8 @@ fn check_ill_conditioned(
         let Target::Class(k) = t else { unreachable!() };
         seed.data[i * 10 + k] = logits.data[i * 10 + k];
     }
-    let rules = c.rules_for(&graph).unwrap();
-    let r = reference_lrp(
-        &graph,
-        &rules,
-        c.stabilizer,
-        c.ignore_bias,
-        &xs,
-        graph.output,
-        &seed,
-    );
+    let rules = c.node_rules(&graph, graph.output).unwrap();
+    let r = reference_backward(&graph, &rules, &xs, graph.output, &seed, None);
     let reference_err = worst_error(
         &r[0].as_ref().unwrap().data,
         &want.data,
@@ -123,9 +112,15 @@ fn check_ill_conditioned(
         reference_err <= 1e-4,
         "{model} {golden}: f64 reference off by {reference_err:.3e}"
     );
-    let mut plan = LrpPlan::new(gpu(), &graph, &c, 8, false).unwrap();
+    let mut plan = LrpPlan::new(
+        &glimpse::DeviceModel::new(gpu(), (&graph).clone()),
+        &c,
+        8,
+        false,
+    )
+    .unwrap();
     let got = plan.run(&x, &targets(model)).unwrap();
-    let got: Vec<f64> = got.relevance.data.iter().map(|&v| v as f64).collect();
+    let got: Vec<f64> = got.map.data.iter().map(|&v| v as f64).collect();
     let gpu_err = worst_error(&got, &want.data, item, stable_items);
     assert!(
         gpu_err <= 1e-4,
@@ -157,9 +152,15 @@ fn check(model: &str, golden: &str) -> f64 {
     ))))
     .unwrap();
     let (x, want, item) = inputs_and_golden(model, golden);
-    let mut plan = LrpPlan::new(gpu(), &graph, &composite(golden), 8, false).unwrap();
+    let mut plan = LrpPlan::new(
+        &glimpse::DeviceModel::new(gpu(), (&graph).clone()),
+        &composite(golden),
+        8,
+        false,
+    )
+    .unwrap();
     let got = plan.run(&x, &targets(model)).unwrap();
-    let got: Vec<f64> = got.relevance.data.iter().map(|&v| v as f64).collect();
+    let got: Vec<f64> = got.map.data.iter().map(|&v| v as f64).collect();
     let worst = worst_error(&got, &want.data, item, &(0..8).collect::<Vec<_>>());
     assert!(
         worst <= 1e-4,
@@ -245,9 +246,15 @@ fn efficientnet_lite0_photos_match_zennit() {
         )))
         .unwrap();
         let c = Composite::preset(&golden.replace('_', "-"), low.clone(), high.clone()).unwrap();
-        let mut plan = LrpPlan::new(gpu(), &graph, &c, 4, false).unwrap();
+        let mut plan = LrpPlan::new(
+            &glimpse::DeviceModel::new(gpu(), (&graph).clone()),
+            &c,
+            4,
+            false,
+        )
+        .unwrap();
         let got = plan.run(&x, &targets).unwrap();
-        let got: Vec<f64> = got.relevance.data.iter().map(|&v| v as f64).collect();
+        let got: Vec<f64> = got.map.data.iter().map(|&v| v as f64).collect();
         let worst = worst_error(&got, &want.data, item, &[0, 1, 2, 3]);
         println!("efficientnet_lite0 {golden}: {worst:.2e}");
         assert!(

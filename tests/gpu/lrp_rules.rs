@@ -1,10 +1,9 @@
 //! LRP on the GPU against the f64 reference for every rule, the hand cases of the issue,
 //! conservation, LRP-0 = gradient × input, z⁺ = α1β0, and the continuity toy.
 
-mod common;
-
-use common::{assert_close, gpu, reference_relevance, Rng};
+use crate::common::{assert_close, gpu, reference_relevance, Rng};
 use glimpse::explain::{Bound, Composite, LayerRef, LrpPlan, Rule, Target};
+use glimpse::layers::LayerClass;
 use glimpse::layers::{reference_forward, Conv2d, Dense, Pool2d};
 use glimpse::model::{Graph, Op, Tensor};
 
@@ -22,7 +21,7 @@ fn small_cnn(rng: &mut Rng, bias: bool) -> Graph {
     let c1 = g
         .push("conv1", Op::Conv2d(conv(rng, 4, 3, 1)), vec![0])
         .unwrap();
-    let r1 = g.push("relu1", Op::Relu, vec![c1]).unwrap();
+    let r1 = g.push("relu1", Op::relu(), vec![c1]).unwrap();
     let pool = Pool2d {
         kernel: [2, 2],
         stride: [2, 2],
@@ -30,11 +29,11 @@ fn small_cnn(rng: &mut Rng, bias: bool) -> Graph {
         count_include_pad: false,
         ceil_mode: false,
     };
-    let p = g.push("pool", Op::MaxPool2d(pool), vec![r1]).unwrap();
+    let p = g.push("pool", Op::max_pool(pool), vec![r1]).unwrap();
     let c2 = g
         .push("conv2", Op::Conv2d(conv(rng, 4, 4, 0)), vec![p])
         .unwrap();
-    let r2 = g.push("relu2", Op::Relu, vec![c2]).unwrap();
+    let r2 = g.push("relu2", Op::relu(), vec![c2]).unwrap();
     let f = g.push_reshape("flatten", r2, vec![4]).unwrap();
     let d = Dense {
         weight: rng.tensor(&[5, 4]),
@@ -63,20 +62,19 @@ fn check_on(
     x: &Tensor,
     targets: &[Target],
 ) -> glimpse::explain::Explanation {
-    let mut plan = LrpPlan::new(gpu, graph, composite, x.shape[0], true)
-        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    let mut plan = LrpPlan::new(
+        &glimpse::DeviceModel::new(gpu, (graph).clone()),
+        composite,
+        x.shape[0],
+        true,
+    )
+    .unwrap_or_else(|e| panic!("{what}: {e}"));
     let got = plan
         .run(x, targets)
         .unwrap_or_else(|e| panic!("{what}: {e}"));
     let want = reference_relevance(graph, composite, x, targets);
     let scale = want.data.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    assert_close(
-        what,
-        &got.relevance.data,
-        &want.data,
-        1e-4 * scale + 1e-7,
-        1e-4,
-    );
+    assert_close(what, &got.map.data, &want.data, 1e-4 * scale + 1e-7, 1e-4);
     got
 }
 
@@ -160,7 +158,7 @@ fn hand_net(w00: f32) -> Graph {
             vec![0],
         )
         .unwrap();
-    let r = g.push("relu", Op::Relu, vec![a]).unwrap();
+    let r = g.push("relu", Op::relu(), vec![a]).unwrap();
     g.push(
         "l2",
         Op::Dense(Dense {
@@ -181,7 +179,13 @@ fn explain(
 ) -> glimpse::explain::Explanation {
     let mut shape = vec![n];
     shape.extend_from_slice(graph.input_shape());
-    let mut plan = LrpPlan::new(gpu(), graph, composite, n, true).unwrap();
+    let mut plan = LrpPlan::new(
+        &glimpse::DeviceModel::new(gpu(), (graph).clone()),
+        composite,
+        n,
+        true,
+    )
+    .unwrap();
     plan.run(&Tensor::new(shape, x).unwrap(), &[Target::Class(0)])
         .unwrap()
 }
@@ -195,7 +199,7 @@ fn hand_case_epsilon() {
         1,
     );
     assert_eq!(e.outputs.data, vec![108.0]);
-    assert_close("ε", &e.relevance.data, &[18.0, 36.0, 54.0], 1e-4, 1e-5);
+    assert_close("ε", &e.map.data, &[18.0, 36.0, 54.0], 1e-4, 1e-5);
 }
 
 #[test]
@@ -207,16 +211,10 @@ fn hand_case_alpha1beta0_gamma_and_batch_scaling() {
         vec![1.0, 2.0, 3.0, 3.0, 6.0, 9.0],
         2,
     );
-    assert_close(
-        "α1β0",
-        &e.relevance.data[..3],
-        &[12.0, 33.6, 50.4],
-        1e-4,
-        1e-5,
-    );
+    assert_close("α1β0", &e.map.data[..3], &[12.0, 33.6, 50.4], 1e-4, 1e-5);
     assert_close(
         "α1β0 on 3x",
-        &e.relevance.data[3..],
+        &e.map.data[3..],
         &[36.0, 100.8, 151.2],
         1e-4,
         1e-5,
@@ -228,14 +226,14 @@ fn hand_case_alpha1beta0_gamma_and_batch_scaling() {
     let e = explain(&g, &gamma, vec![1.0, 2.0, 3.0, 3.0, 6.0, 9.0], 2);
     assert_close(
         "γ",
-        &e.relevance.data[..3],
+        &e.map.data[..3],
         &[28.0 / 3.0, 104.0 / 3.0, 52.0],
         1e-4,
         1e-5,
     );
     assert_close(
         "γ on 3x",
-        &e.relevance.data[3..],
+        &e.map.data[3..],
         &[28.0, 104.0, 156.0],
         1e-4,
         1e-5,
@@ -252,7 +250,7 @@ fn hand_case_max_pool_winner_takes_all() {
         count_include_pad: false,
         ceil_mode: false,
     };
-    let p = g.push("pool", Op::MaxPool2d(pool), vec![0]).unwrap();
+    let p = g.push("pool", Op::max_pool(pool), vec![0]).unwrap();
     g.push_reshape("out", p, vec![1]).unwrap();
     let e = explain(
         &g,
@@ -260,22 +258,17 @@ fn hand_case_max_pool_winner_takes_all() {
         vec![1.0, 2.0, 5.0, 6.0],
         1,
     );
-    assert_eq!(e.relevance.data, vec![0.0, 0.0, 0.0, 6.0]);
+    assert_eq!(e.map.data, vec![0.0, 0.0, 0.0, 6.0]);
     // Ties split equally, and overlapping windows still conserve.
-    let e = explain(
-        &g,
-        &Composite::uniform(Rule::ZPlus),
-        vec![6.0, 2.0, 5.0, 6.0],
-        1,
-    );
-    assert_eq!(e.relevance.data, vec![3.0, 0.0, 0.0, 3.0]);
-    // Zennit's choice (PyTorch's max-pool gradient): the first maximum takes all.
-    let argmax = Composite {
-        max_pool: Rule::ArgMax,
-        ..Composite::uniform(Rule::ZPlus)
-    };
+    let split = Composite::uniform(Rule::ZPlus)
+        .with(LayerClass::MaxPool, Rule::WinnerTakeAll)
+        .unwrap();
+    let e = explain(&g, &split, vec![6.0, 2.0, 5.0, 6.0], 1);
+    assert_eq!(e.map.data, vec![3.0, 0.0, 0.0, 3.0]);
+    // The default, Zennit's choice (PyTorch's max-pool gradient): the first maximum takes all.
+    let argmax = Composite::uniform(Rule::ZPlus);
     let e = explain(&g, &argmax, vec![6.0, 2.0, 5.0, 6.0], 1);
-    assert_eq!(e.relevance.data, vec![6.0, 0.0, 0.0, 0.0]);
+    assert_eq!(e.map.data, vec![6.0, 0.0, 0.0, 0.0]);
 }
 
 #[test]
@@ -339,17 +332,24 @@ fn hand_case_residual_add_is_proportional() {
             vec![0],
         )
         .unwrap();
-    g.push("add", Op::Add, vec![lin, 0]).unwrap();
+    g.push("add", Op::Add(glimpse::layers::Add), vec![lin, 0])
+        .unwrap();
     let mut c = Composite::uniform(Rule::Epsilon { epsilon: 1e-9 });
     c.stabilizer = 1e-9;
-    let mut plan = LrpPlan::new(gpu(), &g, &c, 1, false).unwrap();
+    let mut plan = LrpPlan::new(
+        &glimpse::DeviceModel::new(gpu(), (&g).clone()),
+        &c,
+        1,
+        false,
+    )
+    .unwrap();
     let e = plan
         .run(
             &Tensor::new(vec![1, 2], vec![2.0, 3.0]).unwrap(),
             &[Target::Class(1)],
         )
         .unwrap();
-    assert_close("residual", &e.relevance.data, &[10.0, 18.0], 1e-4, 1e-5);
+    assert_close("residual", &e.map.data, &[10.0, 18.0], 1e-4, 1e-5);
 }
 
 #[test]
@@ -408,7 +408,7 @@ fn lrp0_is_gradient_times_input_and_zplus_is_alpha1beta0() {
     let scale = gxi.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     assert_close(
         "LRP-0 vs gradient × input",
-        &e.relevance.data,
+        &e.map.data,
         &gxi,
         1e-4 * scale,
         1e-3,
@@ -427,7 +427,7 @@ fn lrp0_is_gradient_times_input_and_zplus_is_alpha1beta0() {
         &x,
         &[Target::Class(2)],
     );
-    assert_eq!(zp.relevance.data, ab.relevance.data);
+    assert_eq!(zp.map.data, ab.map.data);
 }
 
 /// f(x) = max(x1, x2) for x ≥ 0 as a ReLU network: ½(relu(x1−x2) + relu(x2−x1) + relu(x1+x2)).
@@ -444,7 +444,7 @@ fn max_net() -> Graph {
             vec![0],
         )
         .unwrap();
-    let r = g.push("relu", Op::Relu, vec![h]).unwrap();
+    let r = g.push("relu", Op::relu(), vec![h]).unwrap();
     g.push(
         "out",
         Op::Dense(Dense {
@@ -477,15 +477,11 @@ fn continuity_toy_zplus_is_continuous_where_gradient_times_input_jumps() {
         1e-6,
     );
     let jump = |r: &[f32]| (r[0] - r[2]).abs().max((r[1] - r[3]).abs());
+    assert!(jump(&zp.map.data) < 0.01, "z⁺ jumps: {:?}", zp.map.data);
     assert!(
-        jump(&zp.relevance.data) < 0.01,
-        "z⁺ jumps: {:?}",
-        zp.relevance.data
-    );
-    assert!(
-        jump(&gi.relevance.data) > 0.9,
+        jump(&gi.map.data) > 0.9,
         "gradient × input should jump: {:?}",
-        gi.relevance.data
+        gi.map.data
     );
 }
 
@@ -494,13 +490,14 @@ fn composites_resolve_names_overrides_and_errors() {
     let mut rng = Rng::new(13);
     let graph = small_cnn(&mut rng, true);
     let c = Composite::preset("epsilon-gamma-box", Bound::Scalar(0.0), Bound::Scalar(1.0)).unwrap();
-    let rules = c.rules_for(&graph).unwrap();
+    let rules = c.rules(&graph).unwrap();
     assert!(matches!(rules[1], Rule::ZBox { .. }), "{:?}", rules[1]);
     assert!(matches!(rules[4], Rule::Gamma { .. }));
-    assert!(matches!(rules[3], Rule::WinnerTakeAll));
+    assert!(matches!(rules[3], Rule::ArgMax));
+    let start = graph.output;
     let flat =
         Composite::preset("epsilon-plus-flat", Bound::Scalar(0.0), Bound::Scalar(1.0)).unwrap();
-    assert_eq!(flat.rules_for(&graph).unwrap()[1], Rule::Flat);
+    assert_eq!(flat.rules(&graph).unwrap()[1], Rule::Flat);
     let err = Composite::preset("nope", Bound::Scalar(0.0), Bound::Scalar(1.0))
         .unwrap_err()
         .to_string();
@@ -509,7 +506,7 @@ fn composites_resolve_names_overrides_and_errors() {
     bad.overrides
         .push((LayerRef::Name("relu1".into()), Rule::ZPlus));
     assert!(bad
-        .rules_for(&graph)
+        .node_rules(&graph, start)
         .unwrap_err()
         .to_string()
         .contains("relu1"));
@@ -518,13 +515,13 @@ fn composites_resolve_names_overrides_and_errors() {
         .overrides
         .push((LayerRef::Name("nothing".into()), Rule::Flat));
     assert!(missing
-        .rules_for(&graph)
+        .node_rules(&graph, start)
         .unwrap_err()
         .to_string()
         .contains("conv1"));
     let mut by_index = Composite::uniform(Rule::ZPlus);
     by_index.overrides.push((LayerRef::Index(4), Rule::Flat));
-    assert_eq!(by_index.rules_for(&graph).unwrap()[4], Rule::Flat);
+    assert_eq!(by_index.rules(&graph).unwrap()[4], Rule::Flat);
 }
 
 #[test]
@@ -533,15 +530,21 @@ fn many_classes_of_one_input_in_one_plan() {
     let graph = small_cnn(&mut rng, true);
     let x = rng.tensor(&[3, 6, 6]);
     let c = Composite::uniform(Rule::Epsilon { epsilon: 0.25 });
-    let mut plan = LrpPlan::new(gpu(), &graph, &c, 5, false).unwrap();
+    let mut plan = LrpPlan::new(
+        &glimpse::DeviceModel::new(gpu(), (&graph).clone()),
+        &c,
+        5,
+        false,
+    )
+    .unwrap();
     let all = plan.run_classes(&x, &[0, 1, 2, 3, 4]).unwrap();
     assert_eq!(all.classes, vec![0, 1, 2, 3, 4]);
     let one = Tensor::new(vec![1, 3, 6, 6], x.data.clone()).unwrap();
     for k in 0..5 {
         let single = plan.run(&one, &[Target::Class(k)]).unwrap();
         assert_eq!(
-            single.relevance.data,
-            all.relevance.data[k * 108..(k + 1) * 108].to_vec(),
+            single.map.data,
+            all.map.data[k * 108..(k + 1) * 108].to_vec(),
             "class {k}"
         );
     }
@@ -550,7 +553,13 @@ fn many_classes_of_one_input_in_one_plan() {
 #[test]
 fn wrong_targets_are_errors() {
     let g = hand_net(2.0);
-    let mut plan = LrpPlan::new(gpu(), &g, &Composite::uniform(Rule::ZPlus), 1, false).unwrap();
+    let mut plan = LrpPlan::new(
+        &glimpse::DeviceModel::new(gpu(), (&g).clone()),
+        &Composite::uniform(Rule::ZPlus),
+        1,
+        false,
+    )
+    .unwrap();
     let x = Tensor::new(vec![1, 3], vec![1.0, 2.0, 3.0]).unwrap();
     assert!(plan
         .run(&x, &[Target::Class(4)])
@@ -575,7 +584,7 @@ fn strided_grouped_dilated_convs_match_the_reference() {
         groups: 2,
     };
     let a = g.push("strided", Op::Conv2d(c1), vec![0]).unwrap();
-    let r = g.push("relu", Op::Relu, vec![a]).unwrap();
+    let r = g.push("relu", Op::relu(), vec![a]).unwrap();
     let c2 = Conv2d {
         weight: rng.tensor(&[4, 6, 3, 3]),
         bias: Some(rng.vec(4)),
@@ -585,7 +594,7 @@ fn strided_grouped_dilated_convs_match_the_reference() {
         groups: 1,
     };
     let b = g.push("dilated", Op::Conv2d(c2), vec![r]).unwrap();
-    let r2 = g.push("relu2", Op::Relu, vec![b]).unwrap();
+    let r2 = g.push("relu2", Op::relu(), vec![b]).unwrap();
     let features: usize = g.nodes[r2].shape.iter().product();
     let f = g.push_reshape("flatten", r2, vec![features]).unwrap();
     g.push(
@@ -626,13 +635,17 @@ fn concat_and_residual_sum_match_the_reference() {
     let a = g
         .push("a", Op::Conv2d(conv(&mut rng, 3, 2)), vec![0])
         .unwrap();
-    let ra = g.push("ra", Op::Relu, vec![a]).unwrap();
+    let ra = g.push("ra", Op::relu(), vec![a]).unwrap();
     let b = g
         .push("b", Op::Conv2d(conv(&mut rng, 3, 3)), vec![ra])
         .unwrap();
-    let sum = g.push("sum", Op::Add, vec![ra, b]).unwrap();
-    let rs = g.push("rs", Op::Relu, vec![sum]).unwrap();
-    let cat = g.push("cat", Op::Concat, vec![rs, ra]).unwrap();
+    let sum = g
+        .push("sum", Op::Add(glimpse::layers::Add), vec![ra, b])
+        .unwrap();
+    let rs = g.push("rs", Op::relu(), vec![sum]).unwrap();
+    let cat = g
+        .push("cat", Op::Concat(glimpse::layers::Concat), vec![rs, ra])
+        .unwrap();
     let f = g.push_reshape("flatten", cat, vec![6 * 25]).unwrap();
     g.push(
         "fc",

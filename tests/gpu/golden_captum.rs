@@ -2,11 +2,9 @@
 //! 1.5.7 (assets/golden/, made by scripts/golden_captum.py) on the fixture models: each map
 //! within 1e-4 of its largest |value|, per input.
 
-mod common;
-
 use std::path::Path;
 
-use common::gpu;
+use crate::common::gpu;
 use glimpse::explain::cam::{CamKind, CamPlan};
 use glimpse::explain::gradient::{
     Baseline, DeepLiftPlan, GradientMap, GradientPlan, IntegratedGradients, Riemann, SmoothGrad,
@@ -137,7 +135,7 @@ fn ill_conditioned_items_sit_on_a_relu_kink() {
                 .collect(),
         };
         let values = glimpse::layers::reference_forward(&graph, &point);
-        assert!(matches!(graph.nodes[node].op, glimpse::model::Op::Relu));
+        assert_eq!(graph.nodes[node].op.kind(), "Relu");
         let z = &values[graph.nodes[node].inputs[0]];
         let max = z.data.iter().fold(0.0f64, |m, v| m.max(v.abs()));
         let margin = z.data[element].abs() / max;
@@ -154,7 +152,8 @@ fn ill_conditioned_items_sit_on_a_relu_kink() {
 
 fn gradient_map(model_name: &str, map: GradientMap, golden_name: &str) {
     let graph = model(model_name);
-    let mut plan = GradientPlan::new(gpu(), &graph, map, 8).unwrap();
+    let mut plan =
+        GradientPlan::new(&glimpse::DeviceModel::new(gpu(), (&graph).clone()), map, 8).unwrap();
     let got = plan.run(&inputs(model_name), &targets(model_name)).unwrap();
     check(golden_name, &got.map, &golden(golden_name));
 }
@@ -201,8 +200,14 @@ fn integrated_gradients_match_captum() {
             (Riemann::Trapezoid, "trapezoid"),
             (Riemann::Middle, "middle"),
         ] {
-            let mut plan =
-                IntegratedGradients::new(gpu(), &graph, Baseline::Zero, 64, riemann, 8).unwrap();
+            let mut plan = IntegratedGradients::new(
+                &glimpse::DeviceModel::new(gpu(), (&graph).clone()),
+                Baseline::Zero,
+                64,
+                riemann,
+                8,
+            )
+            .unwrap();
             let got = plan.run(&inputs(m), &targets(m)).unwrap();
             check(
                 &format!("captum_{m}_ig_{short}"),
@@ -217,7 +222,12 @@ fn integrated_gradients_match_captum() {
 fn deeplift_matches_captum() {
     for m in MODELS {
         let graph = model(m);
-        let mut plan = DeepLiftPlan::new(gpu(), &graph, Baseline::Zero, 8).unwrap();
+        let mut plan = DeepLiftPlan::new(
+            &glimpse::DeviceModel::new(gpu(), (&graph).clone()),
+            Baseline::Zero,
+            8,
+        )
+        .unwrap();
         let got = plan.run(&inputs(m), &targets(m)).unwrap();
         check(
             &format!("captum_{m}_deeplift"),
@@ -238,7 +248,12 @@ fn smoothgrad_with_captums_noise_matches_captum() {
             abs: true,
             ..SmoothOptions::default()
         };
-        let mut plan = SmoothGrad::new(gpu(), &graph, options, 8).unwrap();
+        let mut plan = SmoothGrad::new(
+            &glimpse::DeviceModel::new(gpu(), (&graph).clone()),
+            options,
+            8,
+        )
+        .unwrap();
         let got = plan.run(&inputs(m), &targets(m)).unwrap();
         check(
             &format!("captum_{m}_smoothgrad"),
@@ -261,14 +276,20 @@ const CAM_LAYERS: [(&str, &str, &str, bool); 3] = [
     ),
 ];
 
-fn cam(kind: CamKind, m: &str, node: &str, unfolded: bool) -> glimpse::explain::cam::CamMaps {
+fn cam(kind: CamKind, m: &str, node: &str, unfolded: bool) -> glimpse::Explanation {
     let graph = if unfolded {
         glimpse::onnx::load(&asset(&format!("models/{m}.onnx"))).unwrap()
     } else {
         model(m)
     };
     let layer = LayerRef::Name(node.to_string());
-    let mut plan = CamPlan::new(gpu(), &graph, kind, Some(&layer), 8).unwrap();
+    let mut plan = CamPlan::new(
+        &glimpse::DeviceModel::new(gpu(), (&graph).clone()),
+        kind,
+        Some(&layer),
+        8,
+    )
+    .unwrap();
     plan.run(&inputs(m), &targets(m)).unwrap()
 }
 
@@ -277,9 +298,10 @@ fn grad_cam_matches_captum_and_pytorch_grad_cam() {
     for (m, tag, node, unfolded) in CAM_LAYERS {
         let got = cam(CamKind::GradCam, m, node, unfolded);
         let name = format!("captum_{m}_layergradcam_{tag}");
-        check(&name, &got.raw, &golden(&name));
+        let raw = &got.cam.as_ref().unwrap().raw;
+        check(&name, raw, &golden(&name));
         let name = format!("gradcam_{m}_{tag}_raw");
-        check(&name, &got.raw, &golden(&name));
+        check(&name, raw, &golden(&name));
         let name = format!("gradcam_{m}_{tag}_upsampled");
         check(&name, &got.map, &golden(&name));
     }
@@ -290,7 +312,7 @@ fn grad_cam_plus_plus_matches_pytorch_grad_cam() {
     for (m, tag, node, unfolded) in CAM_LAYERS {
         let got = cam(CamKind::GradCamPlusPlus, m, node, unfolded);
         let name = format!("gradcampp_{m}_{tag}_raw");
-        check(&name, &got.raw, &golden(&name));
+        check(&name, &got.cam.as_ref().unwrap().raw, &golden(&name));
         let name = format!("gradcampp_{m}_{tag}_upsampled");
         check(&name, &got.map, &golden(&name));
     }

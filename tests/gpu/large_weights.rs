@@ -2,13 +2,11 @@
 //! classifier layer needs it on lavapipe): forward against the f64 reference, LRP against the
 //! same plan on a device that binds the weight whole.
 
-mod common;
-
-use common::{assert_close, gpu, Rng};
+use crate::common::{assert_close, gpu, Rng};
 use glimpse::explain::{Bound, Composite, LrpPlan, Target};
 use glimpse::layers::{reference_forward, Dense};
 use glimpse::model::{Graph, Op};
-use glimpse::{ForwardPlan, Gpu};
+use glimpse::{Gpu, Predictor};
 
 /// 70 inputs → dense 300 (84 000-byte weight) → ReLU → dense 10.
 fn wide_dense(rng: &mut Rng) -> Graph {
@@ -18,7 +16,7 @@ fn wide_dense(rng: &mut Rng) -> Graph {
         bias: Some(rng.vec(300)),
     };
     let a = g.push("fc1", Op::Dense(d1), vec![0]).unwrap();
-    let r = g.push("relu", Op::Relu, vec![a]).unwrap();
+    let r = g.push("relu", Op::relu(), vec![a]).unwrap();
     let d2 = Dense {
         weight: rng.tensor(&[10, 300]),
         bias: Some(rng.vec(10)),
@@ -38,8 +36,14 @@ fn chunked_dense_forward_matches_the_reference() {
     let g = wide_dense(&mut rng);
     let x = rng.tensor(&[5, 70]);
     let small = small_binding();
-    let mut plan = ForwardPlan::new(&small, &g, 5).unwrap();
-    assert!(plan.plan().pass_count() > ForwardPlan::new(gpu(), &g, 5).unwrap().plan().pass_count());
+    let mut plan = Predictor::new(&glimpse::DeviceModel::new(&small, (&g).clone()), 5).unwrap();
+    assert!(
+        plan.executable().pass_count()
+            > Predictor::new(&glimpse::DeviceModel::new(gpu(), (&g).clone()), 5)
+                .unwrap()
+                .executable()
+                .pass_count()
+    );
     let got = plan.run(&x).unwrap();
     let want = reference_forward(&g, &x.to_f64());
     assert_close("chunked dense", &got.data, &want[g.output].data, 1e-5, 1e-4);
@@ -54,8 +58,14 @@ fn chunked_dense_lrp_matches_the_whole_weight() {
         Composite::preset("epsilon-plus-flat", Bound::Scalar(0.0), Bound::Scalar(1.0)).unwrap();
     let targets = [Target::parse("pred").unwrap()];
     let explain = |gpu: &Gpu| {
-        let mut plan = LrpPlan::new(gpu, &g, &composite, 3, false).unwrap();
-        plan.run(&x, &targets).unwrap().relevance
+        let mut plan = LrpPlan::new(
+            &glimpse::DeviceModel::new(gpu, (&g).clone()),
+            &composite,
+            3,
+            false,
+        )
+        .unwrap();
+        plan.run(&x, &targets).unwrap().map
     };
     let want = explain(gpu());
     let got = explain(&small_binding());
@@ -79,9 +89,14 @@ fn batches_beyond_the_binding_limit_split_evenly() {
     };
     g.push("conv", Op::Conv2d(c), vec![0]).unwrap();
     let limited = Gpu::with_limits(Some(33 * 1024)).unwrap();
-    let mut plan = ForwardPlan::new(&limited, &g, 5).unwrap();
+    let mut plan = Predictor::new(&glimpse::DeviceModel::new(&limited, (&g).clone()), 5).unwrap();
     assert_eq!(plan.batch(), 3);
-    assert_eq!(ForwardPlan::new(&limited, &g, 4).unwrap().batch(), 4);
+    assert_eq!(
+        Predictor::new(&glimpse::DeviceModel::new(&limited, (&g).clone()), 4)
+            .unwrap()
+            .batch(),
+        4
+    );
     let x = rng.tensor(&[5, 2, 16, 16]);
     let want = reference_forward(&g, &x.to_f64());
     assert_close(

@@ -3,9 +3,7 @@
 //! zero-noise case, DeepLIFT's summation-to-delta with Captum's max-pool rule, Taylor's root
 //! search, the continuity toy, CAM = Grad-CAM · HW on a GAP head, and bad input as errors.
 
-mod common;
-
-use common::{assert_close, gpu, Rng};
+use crate::common::{assert_close, gpu, Rng};
 use glimpse::explain::cam::{CamKind, CamPlan};
 use glimpse::explain::gradient::{
     Baseline, DeepLiftPlan, GradientMap, GradientPlan, IntegratedGradients, Riemann, RootPoint,
@@ -56,18 +54,26 @@ fn zoo(rng: &mut Rng, softmax: bool) -> Graph {
         shift: vec![0.1, -0.2, 0.3, 0.0],
     };
     let b = g.push("bn", Op::BatchNorm(bn), vec![c1]).unwrap();
-    let r1 = g.push("relu1", Op::Relu, vec![b]).unwrap();
-    let mp = g.push("maxpool", Op::MaxPool2d(pool(2)), vec![r1]).unwrap();
+    let r1 = g.push("relu1", Op::relu(), vec![b]).unwrap();
+    let mp = g.push("maxpool", Op::max_pool(pool(2)), vec![r1]).unwrap();
     let c2 = g
         .push("conv2", Op::Conv2d(conv(rng, 4, 4, 3, 1)), vec![mp])
         .unwrap();
-    let r2 = g
-        .push("relu6", Op::Clip { min: 0.0, max: 0.6 }, vec![c2])
+    let r2 = g.push("relu6", Op::clip(0.0, 0.6), vec![c2]).unwrap();
+    let add = g
+        .push("add", Op::Add(glimpse::layers::Add), vec![r2, mp])
         .unwrap();
-    let add = g.push("add", Op::Add, vec![r2, mp]).unwrap();
-    let ap = g.push("avgpool", Op::AvgPool2d(pool(2)), vec![r1]).unwrap();
-    let cat = g.push("concat", Op::Concat, vec![add, ap]).unwrap();
-    let gap = g.push("gap", Op::GlobalAvgPool, vec![cat]).unwrap();
+    let ap = g.push("avgpool", Op::avg_pool(pool(2)), vec![r1]).unwrap();
+    let cat = g
+        .push("concat", Op::Concat(glimpse::layers::Concat), vec![add, ap])
+        .unwrap();
+    let gap = g
+        .push(
+            "gap",
+            Op::GlobalAvgPool(glimpse::layers::GlobalAvgPool),
+            vec![cat],
+        )
+        .unwrap();
     let flat = g.push_reshape("flatten", gap, vec![8]).unwrap();
     let d = Dense {
         weight: rng.tensor(&[5, 8]),
@@ -75,7 +81,8 @@ fn zoo(rng: &mut Rng, softmax: bool) -> Graph {
     };
     let fc = g.push("fc", Op::Dense(d), vec![flat]).unwrap();
     if softmax {
-        g.push("softmax", Op::Softmax, vec![fc]).unwrap();
+        g.push("softmax", Op::Softmax(glimpse::layers::Softmax), vec![fc])
+            .unwrap();
     }
     g
 }
@@ -92,7 +99,7 @@ fn score(graph: &Graph, x: &[f64], shape: &[usize], w: &[f32]) -> f64 {
         },
     );
     let logits = match graph.nodes[graph.output].op {
-        Op::Softmax => &values[graph.nodes[graph.output].inputs[0]],
+        Op::Softmax(glimpse::layers::Softmax) => &values[graph.nodes[graph.output].inputs[0]],
         _ => &values[graph.output],
     };
     logits.data.iter().zip(w).map(|(a, b)| a * *b as f64).sum()
@@ -128,7 +135,12 @@ fn gradients_match_finite_differences_through_every_layer_kind() {
             Target::Weights(vec![1.0, -1.0, 0.0, 0.5, 0.0]),
             Target::Predicted,
         ];
-        let mut plan = GradientPlan::new(gpu(), &graph, GradientMap::Gradient, 2).unwrap();
+        let mut plan = GradientPlan::new(
+            &glimpse::DeviceModel::new(gpu(), (&graph).clone()),
+            GradientMap::Gradient,
+            2,
+        )
+        .unwrap();
         assert_eq!(plan.batch(), 2);
         let got = plan.run(&x, &targets).unwrap();
         let d = 72;
@@ -164,7 +176,9 @@ fn gradients_match_finite_differences_through_every_layer_kind() {
             ),
         ];
         for (map, want) in derived {
-            let mut p = GradientPlan::new(gpu(), &graph, map, 3).unwrap();
+            let mut p =
+                GradientPlan::new(&glimpse::DeviceModel::new(gpu(), (&graph).clone()), map, 3)
+                    .unwrap();
             let got = p.run(&x, &targets).unwrap();
             assert_close(&format!("{map:?}"), &got.map.data, &want, 1e-6, 1e-5);
         }
@@ -186,8 +200,14 @@ fn mnist(n: usize) -> Tensor {
 fn integrated_gradients_are_complete_at_64_steps() {
     let graph = fixture("lenet_mnist");
     let x = mnist(6);
-    let mut ig =
-        IntegratedGradients::new(gpu(), &graph, Baseline::Zero, 64, Riemann::Middle, 4).unwrap();
+    let mut ig = IntegratedGradients::new(
+        &glimpse::DeviceModel::new(gpu(), (&graph).clone()),
+        Baseline::Zero,
+        64,
+        Riemann::Middle,
+        4,
+    )
+    .unwrap();
     let got = ig.run(&x, &[Target::Predicted]).unwrap();
     let refs = got.reference_scores.as_ref().unwrap();
     let residuals = got.residuals.as_ref().unwrap();
@@ -213,30 +233,48 @@ fn one_step_ig_from_zero_is_gradient_times_input_and_noiseless_smoothgrad_is_the
     let graph = zoo(&mut rng, false);
     let x = rng.tensor(&[2, 2, 6, 6]);
     let t = [Target::Class(1)];
-    let gxi = GradientPlan::new(gpu(), &graph, GradientMap::GradientTimesInput, 2)
-        .unwrap()
-        .run(&x, &t)
-        .unwrap();
-    let mut ig =
-        IntegratedGradients::new(gpu(), &graph, Baseline::Zero, 1, Riemann::Right, 2).unwrap();
+    let gxi = GradientPlan::new(
+        &glimpse::DeviceModel::new(gpu(), (&graph).clone()),
+        GradientMap::GradientTimesInput,
+        2,
+    )
+    .unwrap()
+    .run(&x, &t)
+    .unwrap();
+    let mut ig = IntegratedGradients::new(
+        &glimpse::DeviceModel::new(gpu(), (&graph).clone()),
+        Baseline::Zero,
+        1,
+        Riemann::Right,
+        2,
+    )
+    .unwrap();
     let got = ig.run(&x, &t).unwrap();
     let want: Vec<f64> = gxi.map.data.iter().map(|&v| v as f64).collect();
     assert_close("IG, 1 step", &got.map.data, &want, 1e-7, 1e-6);
 
-    let grad = GradientPlan::new(gpu(), &graph, GradientMap::Gradient, 2)
-        .unwrap()
-        .run(&x, &t)
-        .unwrap();
+    let grad = GradientPlan::new(
+        &glimpse::DeviceModel::new(gpu(), (&graph).clone()),
+        GradientMap::Gradient,
+        2,
+    )
+    .unwrap()
+    .run(&x, &t)
+    .unwrap();
     let options = SmoothOptions {
         samples: 1,
         sigma: 0.0,
         abs: false,
         ..SmoothOptions::default()
     };
-    let got = SmoothGrad::new(gpu(), &graph, options, 2)
-        .unwrap()
-        .run(&x, &t)
-        .unwrap();
+    let got = SmoothGrad::new(
+        &glimpse::DeviceModel::new(gpu(), (&graph).clone()),
+        options,
+        2,
+    )
+    .unwrap()
+    .run(&x, &t)
+    .unwrap();
     let want: Vec<f64> = grad.map.data.iter().map(|&v| v as f64).collect();
     assert_close("SmoothGrad, σ = 0", &got.map.data, &want, 1e-7, 1e-6);
 }
@@ -249,7 +287,12 @@ fn smoothgrad_variants_are_moments_of_the_noisy_gradients() {
     let t = [Target::Class(0)];
     let noise = rng.tensor(&[3, 2, 2, 6, 6]);
     // The gradients at each noisy copy, from the plain gradient plan.
-    let mut plain = GradientPlan::new(gpu(), &graph, GradientMap::Gradient, 2).unwrap();
+    let mut plain = GradientPlan::new(
+        &glimpse::DeviceModel::new(gpu(), (&graph).clone()),
+        GradientMap::Gradient,
+        2,
+    )
+    .unwrap();
     let d = 72;
     let mut grads = Vec::new();
     for s in 0..3 {
@@ -283,7 +326,12 @@ fn smoothgrad_variants_are_moments_of_the_noisy_gradients() {
         // Both inputs' 3 samples in one submission, one input's per submission, and (on a
         // device binding only 2 items of the largest tensor) one input's samples over two.
         for (device, batch) in [(gpu(), 6), (gpu(), 3), (&small, 6)] {
-            let mut plan = SmoothGrad::new(device, &graph, options.clone(), batch).unwrap();
+            let mut plan = SmoothGrad::new(
+                &glimpse::DeviceModel::new(device, (&graph).clone()),
+                options.clone(),
+                batch,
+            )
+            .unwrap();
             let got = plan.run(&x, &t).unwrap();
             assert_close(
                 &format!("{kind:?}, batch {batch}"),
@@ -302,12 +350,16 @@ fn smoothgrad_variants_are_moments_of_the_noisy_gradients() {
             seed,
             ..SmoothOptions::default()
         };
-        SmoothGrad::new(gpu(), &graph, options, 2)
-            .unwrap()
-            .run(&x, &t)
-            .unwrap()
-            .map
-            .data
+        SmoothGrad::new(
+            &glimpse::DeviceModel::new(gpu(), (&graph).clone()),
+            options,
+            2,
+        )
+        .unwrap()
+        .run(&x, &t)
+        .unwrap()
+        .map
+        .data
     };
     assert_eq!(seeded(5), seeded(5));
     assert_ne!(seeded(5), seeded(6));
@@ -320,8 +372,8 @@ fn pool_after_conv(rng: &mut Rng) -> Graph {
     let c = g
         .push("conv", Op::Conv2d(conv(rng, 2, 1, 3, 1)), vec![0])
         .unwrap();
-    let p = g.push("pool", Op::MaxPool2d(pool(2)), vec![c]).unwrap();
-    let r = g.push("relu", Op::Relu, vec![p]).unwrap();
+    let p = g.push("pool", Op::max_pool(pool(2)), vec![c]).unwrap();
+    let r = g.push("relu", Op::relu(), vec![p]).unwrap();
     let f = g.push_reshape("flatten", r, vec![8]).unwrap();
     let d = Dense {
         weight: rng.tensor(&[3, 8]),
@@ -346,7 +398,12 @@ fn deeplift_sums_to_the_output_difference() {
         let mut xs = vec![3];
         xs.extend(graph.input_shape());
         let x = rng.tensor(&xs);
-        let mut plan = DeepLiftPlan::new(gpu(), &graph, baseline, 2).unwrap();
+        let mut plan = DeepLiftPlan::new(
+            &glimpse::DeviceModel::new(gpu(), (&graph).clone()),
+            baseline,
+            2,
+        )
+        .unwrap();
         let got = plan
             .run(&x, &[Target::Class(1), Target::Predicted, Target::Class(0)])
             .unwrap();
@@ -355,7 +412,7 @@ fn deeplift_sums_to_the_output_difference() {
 }
 
 /// DeepLIFT's completeness: every item's map sums to f(x) − f(x′) within 1e-5 of the difference.
-fn assert_complete(what: &str, got: &glimpse::explain::gradient::Attribution) {
+fn assert_complete(what: &str, got: &glimpse::Explanation) {
     let residuals = got.residuals.as_ref().unwrap();
     for (i, r) in residuals.iter().enumerate() {
         let delta = got.scores[i] - got.reference_scores.as_ref().unwrap()[i];
@@ -376,7 +433,12 @@ fn deeplift_is_complete_on_efficientnet_lite0() {
     let photos = glimpse::io::npy::read_f32(root.join("data/photos_x.npy")).unwrap();
     let item: usize = photos.shape[1..].iter().product();
     let x = Tensor::new(vec![2, 3, 224, 224], photos.data[..2 * item].to_vec()).unwrap();
-    let mut plan = DeepLiftPlan::new(gpu(), &graph, Baseline::Zero, 2).unwrap();
+    let mut plan = DeepLiftPlan::new(
+        &glimpse::DeviceModel::new(gpu(), (&graph).clone()),
+        Baseline::Zero,
+        2,
+    )
+    .unwrap();
     let got = plan
         .run(&x, &[Target::Predicted, Target::Predicted])
         .unwrap();
@@ -390,12 +452,21 @@ fn taylor_expands_at_zero_a_given_point_or_a_root_on_the_segment() {
     let x = mnist(3);
     let t = [Target::Predicted];
     // At zero: R = ∇f(0) ⊙ x.
-    let got = TaylorPlan::new(gpu(), &graph, RootPoint::Zero, 3)
-        .unwrap()
-        .run(&x, &t)
-        .unwrap();
+    let got = TaylorPlan::new(
+        &glimpse::DeviceModel::new(gpu(), (&graph).clone()),
+        RootPoint::Zero,
+        3,
+    )
+    .unwrap()
+    .run(&x, &t)
+    .unwrap();
     let zero = Tensor::zeros(x.shape.clone());
-    let mut grad = GradientPlan::new(gpu(), &graph, GradientMap::Gradient, 3).unwrap();
+    let mut grad = GradientPlan::new(
+        &glimpse::DeviceModel::new(gpu(), (&graph).clone()),
+        GradientMap::Gradient,
+        3,
+    )
+    .unwrap();
     let classes: Vec<Target> = got.classes.iter().map(|&c| Target::Class(c)).collect();
     let g0 = grad.run(&zero, &classes).unwrap();
     let want: Vec<f64> = g0
@@ -408,8 +479,7 @@ fn taylor_expands_at_zero_a_given_point_or_a_root_on_the_segment() {
     assert_close("Taylor at 0", &got.map.data, &want, 1e-6, 1e-5);
     // A given point equal to x: nothing to explain, the residual is f(x).
     let same = TaylorPlan::new(
-        gpu(),
-        &graph,
+        &glimpse::DeviceModel::new(gpu(), (&graph).clone()),
         RootPoint::Given(Baseline::Tensor(x.clone())),
         3,
     )
@@ -421,10 +491,14 @@ fn taylor_expands_at_zero_a_given_point_or_a_root_on_the_segment() {
         assert!((same.residuals.as_ref().unwrap()[i] - same.scores[i]).abs() < 1e-9);
     }
     // The root search finds f(t·x) ≈ 0 where f changes sign on the segment.
-    let found = TaylorPlan::new(gpu(), &graph, RootPoint::Search, 3)
-        .unwrap()
-        .run(&x, &t)
-        .unwrap();
+    let found = TaylorPlan::new(
+        &glimpse::DeviceModel::new(gpu(), (&graph).clone()),
+        RootPoint::Search,
+        3,
+    )
+    .unwrap()
+    .run(&x, &t)
+    .unwrap();
     let at_zero = got.reference_scores.as_ref().unwrap();
     let roots = found.reference_scores.as_ref().unwrap();
     let sums = found.sums();
@@ -463,7 +537,7 @@ fn max_net() -> Graph {
             vec![0],
         )
         .unwrap();
-    let r = g.push("relu", Op::Relu, vec![h]).unwrap();
+    let r = g.push("relu", Op::relu(), vec![h]).unwrap();
     let w2 = Tensor::new(vec![1, 3], vec![0.5; 3]).unwrap();
     g.push(
         "out",
@@ -484,7 +558,7 @@ fn continuity_toy_sensitivity_and_gradient_times_input_jump_where_x1_equals_x2()
     // Just above and just below the diagonal x1 = x2: f moves by d only.
     let x = Tensor::new(vec![2, 2], vec![1.0 + d, 1.0, 1.0 - d, 1.0]).unwrap();
     for map in [GradientMap::Sensitivity, GradientMap::GradientTimesInput] {
-        let got = GradientPlan::new(gpu(), &g, map, 2)
+        let got = GradientPlan::new(&glimpse::DeviceModel::new(gpu(), (&g).clone()), map, 2)
             .unwrap()
             .run(&x, &[Target::Class(0)])
             .unwrap();
@@ -509,18 +583,30 @@ fn cam_is_grad_cam_times_the_pooled_area_on_a_gap_dense_head() {
     let all = glimpse::io::npy::read_f32(root.join("data/fashion_test_x.npy")).unwrap();
     let x = Tensor::new(vec![2, 1, 28, 28], all.data[..2 * 784].to_vec()).unwrap();
     let t = [Target::Predicted];
-    let cam = CamPlan::new(gpu(), &graph, CamKind::Cam, None, 2)
-        .unwrap()
-        .run(&x, &t)
-        .unwrap();
-    let layer = LayerRef::Index(cam.layer);
-    let grad_cam = CamPlan::new(gpu(), &graph, CamKind::GradCam, Some(&layer), 2)
-        .unwrap()
-        .run(&x, &t)
-        .unwrap();
-    assert_eq!(graph.nodes[cam.layer].name, "/bn_final/BatchNormalization");
-    let want: Vec<f64> = grad_cam.raw.data.iter().map(|&v| v as f64 * 49.0).collect();
-    assert_close("CAM", &cam.raw.data, &want, 1e-5, 1e-4);
+    let cam = CamPlan::new(
+        &glimpse::DeviceModel::new(gpu(), (&graph).clone()),
+        CamKind::Cam,
+        None,
+        2,
+    )
+    .unwrap()
+    .run(&x, &t)
+    .unwrap();
+    let c = cam.cam.as_ref().unwrap();
+    let layer = LayerRef::Index(c.layer);
+    let grad_cam = CamPlan::new(
+        &glimpse::DeviceModel::new(gpu(), (&graph).clone()),
+        CamKind::GradCam,
+        Some(&layer),
+        2,
+    )
+    .unwrap()
+    .run(&x, &t)
+    .unwrap();
+    assert_eq!(graph.nodes[c.layer].name, "/bn_final/BatchNormalization");
+    let gc = grad_cam.cam.as_ref().unwrap();
+    let want: Vec<f64> = gc.raw.data.iter().map(|&v| v as f64 * 49.0).collect();
+    assert_close("CAM", &c.raw.data, &want, 1e-5, 1e-4);
     assert_eq!(cam.map.shape, vec![2, 1, 28, 28]);
     assert!(cam.map.data.iter().all(|v| (0.0..=1.0).contains(v)));
 }
@@ -542,7 +628,14 @@ fn bad_input_is_an_error_not_a_panic() {
     let lenet = fixture("lenet_mnist");
     let x = mnist(2);
     let t = [Target::Predicted];
-    let grad_cam = |layer: LayerRef| CamPlan::new(gpu(), &lenet, CamKind::GradCam, Some(&layer), 2);
+    let grad_cam = |layer: LayerRef| {
+        CamPlan::new(
+            &glimpse::DeviceModel::new(gpu(), (&lenet).clone()),
+            CamKind::GradCam,
+            Some(&layer),
+            2,
+        )
+    };
     let m = is_error(
         "unknown layer",
         grad_cam(LayerRef::Name("/conv9/Conv".into())),
@@ -557,30 +650,60 @@ fn bad_input_is_an_error_not_a_panic() {
     is_error("the input", grad_cam(LayerRef::Index(0)));
     let m = is_error(
         "CAM without a GAP head",
-        CamPlan::new(gpu(), &lenet, CamKind::Cam, None, 2),
+        CamPlan::new(
+            &glimpse::DeviceModel::new(gpu(), (&lenet).clone()),
+            CamKind::Cam,
+            None,
+            2,
+        ),
     );
     assert!(m.contains("global-average-pool"), "{m}");
     is_error(
         "IG with 0 steps",
-        IntegratedGradients::new(gpu(), &lenet, Baseline::Zero, 0, Riemann::Middle, 2),
+        IntegratedGradients::new(
+            &glimpse::DeviceModel::new(gpu(), (&lenet).clone()),
+            Baseline::Zero,
+            0,
+            Riemann::Middle,
+            2,
+        ),
     );
     is_error("riemann name", Riemann::parse("simpson"));
     let bad = Baseline::Tensor(Tensor::zeros(vec![1, 27, 28]));
     is_error(
         "baseline shape (IG)",
-        IntegratedGradients::new(gpu(), &lenet, bad.clone(), 8, Riemann::Middle, 2),
+        IntegratedGradients::new(
+            &glimpse::DeviceModel::new(gpu(), (&lenet).clone()),
+            bad.clone(),
+            8,
+            Riemann::Middle,
+            2,
+        ),
     );
     is_error(
         "baseline shape (DeepLIFT)",
-        DeepLiftPlan::new(gpu(), &lenet, bad.clone(), 2),
+        DeepLiftPlan::new(
+            &glimpse::DeviceModel::new(gpu(), (&lenet).clone()),
+            bad.clone(),
+            2,
+        ),
     );
     is_error(
         "root point shape",
-        TaylorPlan::new(gpu(), &lenet, RootPoint::Given(bad), 2),
+        TaylorPlan::new(
+            &glimpse::DeviceModel::new(gpu(), (&lenet).clone()),
+            RootPoint::Given(bad),
+            2,
+        ),
     );
     // A per-item baseline for a different number of inputs.
     let three = Baseline::Tensor(Tensor::zeros(vec![3, 1, 28, 28]));
-    let mut dl = DeepLiftPlan::new(gpu(), &lenet, three, 2).unwrap();
+    let mut dl = DeepLiftPlan::new(
+        &glimpse::DeviceModel::new(gpu(), (&lenet).clone()),
+        three,
+        2,
+    )
+    .unwrap();
     is_error("baseline count", dl.run(&x, &t));
     let no_samples = SmoothOptions {
         samples: 0,
@@ -588,13 +711,24 @@ fn bad_input_is_an_error_not_a_panic() {
     };
     is_error(
         "SmoothGrad with 0 samples",
-        SmoothGrad::new(gpu(), &lenet, no_samples, 2),
+        SmoothGrad::new(
+            &glimpse::DeviceModel::new(gpu(), (&lenet).clone()),
+            no_samples,
+            2,
+        ),
     );
     let bad_sigma = SmoothOptions {
         sigma: f32::NAN,
         ..SmoothOptions::default()
     };
-    is_error("σ = NaN", SmoothGrad::new(gpu(), &lenet, bad_sigma, 2));
+    is_error(
+        "σ = NaN",
+        SmoothGrad::new(
+            &glimpse::DeviceModel::new(gpu(), (&lenet).clone()),
+            bad_sigma,
+            2,
+        ),
+    );
     let bad_noise = SmoothOptions {
         samples: 2,
         noise: Some(Tensor::zeros(vec![2, 5, 1, 28, 28])),
@@ -602,11 +736,20 @@ fn bad_input_is_an_error_not_a_panic() {
     };
     is_error(
         "noise for 5 inputs",
-        SmoothGrad::new(gpu(), &lenet, bad_noise, 2)
-            .unwrap()
-            .run(&x, &t),
+        SmoothGrad::new(
+            &glimpse::DeviceModel::new(gpu(), (&lenet).clone()),
+            bad_noise,
+            2,
+        )
+        .unwrap()
+        .run(&x, &t),
     );
-    let mut plan = GradientPlan::new(gpu(), &lenet, GradientMap::Saliency, 2).unwrap();
+    let mut plan = GradientPlan::new(
+        &glimpse::DeviceModel::new(gpu(), (&lenet).clone()),
+        GradientMap::Saliency,
+        2,
+    )
+    .unwrap();
     is_error(
         "input shape",
         plan.run(&Tensor::zeros(vec![2, 1, 27, 28]), &t),

@@ -1,12 +1,10 @@
 //! The fixture models on the GPU: logits equal onnxruntime's reference logits (≤ 1e-4 relative),
 //! and the planner shares buffers on real models.
 
-mod common;
-
-use common::gpu;
+use crate::common::gpu;
 
 use glimpse::io::npy::read_f32;
-use glimpse::ForwardPlan;
+use glimpse::Predictor;
 
 fn asset(path: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
@@ -18,7 +16,8 @@ fn check(model: &str, inputs: &str, reference: &str, batch: usize) {
     let graph = glimpse::load_model(asset(&format!("assets/models/{model}.onnx"))).unwrap();
     let x = read_f32(asset(inputs)).unwrap();
     let want = read_f32(asset(reference)).unwrap();
-    let mut plan = ForwardPlan::new(gpu(), &graph, batch).unwrap();
+    let mut plan =
+        Predictor::new(&glimpse::DeviceModel::new(gpu(), (&graph).clone()), batch).unwrap();
     let got = plan.run(&x).unwrap();
     assert_eq!(got.shape, want.shape, "{model}");
     let mut worst = 0.0f64;
@@ -32,8 +31,8 @@ fn check(model: &str, inputs: &str, reference: &str, batch: usize) {
     );
     println!(
         "{model}: worst error {worst:.3} of the tolerance; {} buffers, {} bytes",
-        plan.plan().buffer_count(),
-        plan.plan().buffer_bytes()
+        plan.executable().buffer_count(),
+        plan.executable().buffer_bytes()
     );
 }
 
@@ -104,15 +103,15 @@ fn folding_removes_the_adjacent_batch_norms_and_buffers_are_shared() {
         .filter(|n| n.op.kind() == "BatchNorm")
         .count();
     assert_eq!((before, folded, after), (7, 6, 1));
-    let plan = ForwardPlan::new(gpu(), &graph, 4).unwrap();
+    let plan = Predictor::new(&glimpse::DeviceModel::new(gpu(), (&graph).clone()), 4).unwrap();
     let tensors = graph
         .nodes
         .iter()
         .filter(|n| n.op.kind() != "Reshape")
         .count();
     assert!(
-        plan.plan().buffer_count() < tensors / 2,
+        plan.executable().buffer_count() < tensors / 2,
         "{} buffers for {tensors} tensors",
-        plan.plan().buffer_count()
+        plan.executable().buffer_count()
     );
 }

@@ -2,9 +2,7 @@
 //! reference: the adjoint kernels (plain and `subgroup`, one and two channel quads per lane),
 //! strides, dilation, groups, padding, and the terms of min(x, 0) skipped after ReLUs.
 
-mod common;
-
-use common::{assert_close, gpu, reference_relevance, Rng};
+use crate::common::{assert_close, gpu, reference_relevance, Rng};
 use glimpse::explain::{Bound, Composite, LrpPlan, Rule, Target};
 use glimpse::layers::{Conv2d, Dense};
 use glimpse::model::{Graph, Op, Tensor};
@@ -21,9 +19,9 @@ fn net(rng: &mut Rng, mid: usize, second: Conv2d) -> Graph {
         groups: 1,
     };
     let a = g.push("conv1", Op::Conv2d(c1), vec![0]).unwrap();
-    let r = g.push("relu1", Op::Relu, vec![a]).unwrap();
+    let r = g.push("relu1", Op::relu(), vec![a]).unwrap();
     let b = g.push("conv2", Op::Conv2d(second), vec![r]).unwrap();
-    let r = g.push("relu2", Op::Relu, vec![b]).unwrap();
+    let r = g.push("relu2", Op::relu(), vec![b]).unwrap();
     let n: usize = g.nodes[r].shape.iter().product();
     let f = g.push_reshape("flatten", r, vec![n]).unwrap();
     let d = Dense {
@@ -51,16 +49,16 @@ fn check(what: &str, graph: &Graph, composite: &Composite, x: &Tensor) {
     let scale = want.data.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     for flavor in gpu().supported_flavors() {
         let g = gpu().with_flavor(flavor);
-        let mut plan = LrpPlan::new(&g, graph, composite, x.shape[0], false).unwrap();
+        let mut plan = LrpPlan::new(
+            &glimpse::DeviceModel::new(&g, (graph).clone()),
+            composite,
+            x.shape[0],
+            false,
+        )
+        .unwrap();
         let got = plan.run(x, &[Target::Predicted]).unwrap();
         let what = format!("{what} ({flavor:?})");
-        assert_close(
-            &what,
-            &got.relevance.data,
-            &want.data,
-            1e-4 * scale + 1e-7,
-            1e-4,
-        );
+        assert_close(&what, &got.map.data, &want.data, 1e-4 * scale + 1e-7, 1e-4);
     }
 }
 
@@ -163,8 +161,8 @@ fn max_pool_winner_takes_all_tiling_overlapping_and_ragged() {
         let mut g = Graph::new(vec![3, hw[0], hw[1]]).unwrap();
         let c = conv(&mut rng, 4, 3, 1);
         let a = g.push("conv", Op::Conv2d(c), vec![0]).unwrap();
-        let r = g.push("relu", Op::Relu, vec![a]).unwrap();
-        let p = g.push("pool", Op::MaxPool2d(pool), vec![r]).unwrap();
+        let r = g.push("relu", Op::relu(), vec![a]).unwrap();
+        let p = g.push("pool", Op::max_pool(pool), vec![r]).unwrap();
         let n: usize = g.nodes[p].shape.iter().product();
         let f = g.push_reshape("flatten", p, vec![n]).unwrap();
         let d = Dense {

@@ -1,0 +1,129 @@
+//! What `glimpse explain` writes per input: the map as .npy (and a CAM's raw map), for image
+//! models a heatmap, an overlay and the masked input as PNG, and one summary line.
+
+use std::path::{Path, PathBuf};
+
+use glimpse::error::Result;
+use glimpse::render::cmap::Cmap;
+use glimpse::render::heatmap::{
+    heatmap, input_image, mask_input, overlay, save_png, HeatmapOptions,
+};
+use glimpse::{Explanation, Tensor};
+
+/// Item `i` of a batch tensor `[N, ...]`.
+pub fn item(t: &Tensor, i: usize) -> Result<Tensor> {
+    let shape = t.shape[1..].to_vec();
+    let d: usize = shape.iter().product();
+    Tensor::new(shape, t.data[i * d..(i + 1) * d].to_vec())
+}
+
+/// Where and how to write.
+pub struct Writer<'a> {
+    pub out: &'a Path,
+    pub cmap: &'a Cmap,
+    pub bgr: bool,
+    pub method: &'a str,
+}
+
+impl Writer<'_> {
+    fn path(&self, stem: &str, suffix: &str, ext: &str) -> PathBuf {
+        self.out.join(format!("{stem}{suffix}.{ext}"))
+    }
+
+    /// Writes input `i`'s files; returns its summary line.
+    pub fn item(
+        &self,
+        name: &str,
+        x: &Tensor,
+        e: &Explanation,
+        i: usize,
+    ) -> Result<serde_json::Value> {
+        let map = item(&e.map, i)?;
+        let input = item(x, i)?;
+        let stem = file_stem(name);
+        glimpse::io::npy::write_f32(self.path(&stem, "", "npy"), &map)?;
+        if let Some(cam) = &e.cam {
+            glimpse::io::npy::write_f32(self.path(&stem, "_raw", "npy"), &item(&cam.raw, i)?)?;
+        }
+        if map.shape.len() == 3 {
+            let opts = HeatmapOptions {
+                cmap: self.cmap.clone(),
+                ..HeatmapOptions::default()
+            };
+            let heat = heatmap(&map, &opts)?;
+            save_png(self.path(&stem, "", "png"), &heat)?;
+            let image = input_image(&input, self.bgr)?;
+            save_png(
+                self.path(&stem, "_overlay", "png"),
+                &overlay(&heat, &image, 0.6)?,
+            )?;
+            save_png(
+                self.path(&stem, "_mask", "png"),
+                &mask_input(&map, &input, false, self.bgr)?,
+            )?;
+        }
+        let sum: f64 = map.data.iter().map(|&v| v as f64).sum();
+        let mut line = serde_json::json!({
+            "input": name,
+            "method": self.method,
+            "class": e.classes[i],
+            "score": e.scores[i],
+            "relevance_sum": sum,
+        });
+        if e.layers.is_some() || self.method == "lrp" {
+            line["conservation_error"] = (sum - e.scores[i]).into();
+        }
+        if let Some(r) = &e.reference_scores {
+            line["reference_score"] = r[i].into();
+        }
+        if let Some(r) = &e.residuals {
+            line["residual"] = r[i].into();
+        }
+        if let Some(cam) = &e.cam {
+            line["layer"] = cam.layer_name.clone().into();
+        }
+        Ok(line)
+    }
+}
+
+/// Every layer's relevance sum of input `i` and its deviation from f(x).
+pub fn print_conservation(name: &str, e: &Explanation, i: usize) -> Result<()> {
+    let Some(layers) = &e.layers else {
+        return Ok(());
+    };
+    let fx = e.scores[i];
+    say!("{name}: f(x) = {fx:.6} (class {})", e.classes[i]);
+    for l in layers {
+        let s = l.sums[i] as f64;
+        say!(
+            "  {:<32} {:<14} {:>14.6}  {:>+12.3e}",
+            l.name,
+            l.kind,
+            s,
+            s - fx
+        );
+    }
+    Ok(())
+}
+
+/// A file-name-safe stem for an input name (`digits.npy[3]` → `digits_3`).
+pub fn file_stem(name: &str) -> String {
+    let base = Path::new(name)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| name.to_string());
+    let index = name.rsplit_once('[').and_then(|(_, r)| r.strip_suffix(']'));
+    let stem = match index {
+        Some(i) => format!("{}_{i}", base.split('.').next().unwrap_or(&base)),
+        None => base,
+    };
+    stem.chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,14 @@
+//! The GPU tests, in one binary sharing one device: kernels against f64 references, LRP and the
+//! gradient family against the references and the peers' golden files, programs and the device
+//! model. No adapter is a failure, never a skip.
+
+mod adjoint_kernels;
+mod common;
+mod fixtures_gpu;
+mod forward_kernels;
+mod golden_captum;
+mod golden_zennit;
+mod golden_zennit_zoo;
+mod gradient_methods;
+mod large_weights;
+mod lrp_rules;
