@@ -27,6 +27,7 @@ fn every_kernel_validates_with_naga() {
 
 #[test]
 fn every_params_struct_matches_its_rust_twin() {
+    let mut wrong = Vec::new();
     for k in KERNELS {
         let wgsl = reflect_params(k.path, &source(k.path).unwrap()).unwrap();
         let rust: Vec<(String, usize, usize, String)> = k
@@ -38,8 +39,15 @@ fn every_params_struct_matches_its_rust_twin() {
             .into_iter()
             .map(|m| (m.name, m.offset, m.size, m.ty))
             .collect();
-        assert_eq!(rust, wgsl, "{}: Rust params vs WGSL Params", k.path);
+        if rust != wgsl {
+            wrong.push(format!("{}:\n  Rust {rust:?}\n  WGSL {wgsl:?}", k.path));
+        }
     }
+    assert!(
+        wrong.is_empty(),
+        "Rust params vs WGSL Params:\n{}",
+        wrong.join("\n")
+    );
 }
 
 #[test]

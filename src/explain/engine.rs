@@ -143,6 +143,11 @@ pub fn explained_node(graph: &Graph) -> NodeId {
 }
 
 impl Engine {
+    /// Bytes of the tensor buffers and own constants.
+    pub fn memory_bytes(&self) -> u64 {
+        self.exe.buffer_bytes() + self.exe.own_constant_bytes()
+    }
+
     pub fn new(model: &DeviceModel, spec: &EngineSpec) -> Result<Self> {
         let graph = model.graph();
         if spec.samples == 0 {
@@ -168,7 +173,11 @@ impl Engine {
         }
         let samples_per_run = spec.samples.min(fit);
         let inputs_per_run = if samples_per_run == spec.samples {
-            (spec.batch / spec.samples).clamp(1, (fit / spec.samples).max(1))
+            // As few submissions as the device allows, evenly filled (16 inputs where 10 fit
+            // run as 8 + 8).
+            let per_input = spec.samples * copies;
+            let wanted = (spec.batch / spec.samples).max(1) * per_input;
+            (items_per_submission(&profile, graph, wanted)? / per_input).max(1)
         } else {
             1
         };

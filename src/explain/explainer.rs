@@ -75,6 +75,19 @@ impl Explainer {
         self.batch
     }
 
+    /// Bytes this explainer allocated on the device besides the model's shared weights.
+    pub fn memory_bytes(&self) -> u64 {
+        match &self.plan {
+            Plan::Lrp(p) => p.memory_bytes(),
+            Plan::Gradient(p) => p.memory_bytes(),
+            Plan::Taylor(p) => p.memory_bytes(),
+            Plan::DeepLift(p) => p.memory_bytes(),
+            Plan::Integrated(p) => p.memory_bytes(),
+            Plan::Smooth(p) => p.memory_bytes(),
+            Plan::Cam(p) => p.memory_bytes(),
+        }
+    }
+
     /// Explains `x` (`[N, ...input]`) with one target per item, or one for all.
     pub fn explain(&mut self, x: &Tensor, targets: &[Target]) -> Result<Explanation> {
         match &mut self.plan {

@@ -20,6 +20,12 @@ pub struct LrpPlan {
 }
 
 impl LrpPlan {
+    /// Bytes this plan allocated on the device besides the model's shared weights (its
+    /// tensor buffers and its own constants).
+    pub fn memory_bytes(&self) -> u64 {
+        self.engine.memory_bytes()
+    }
+
     /// Plans forward + LRP for up to `batch` items per submission. `conservation` records the
     /// relevance sum of every layer. A rule that does not apply to a layer is an error here.
     pub fn new(

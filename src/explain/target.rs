@@ -48,7 +48,7 @@ impl Target {
     }
 
     /// The seed kernel's encoding: a mode (−1 = predicted) and one weight per output.
-    pub(crate) fn encode(&self, features: usize) -> Result<(f32, Vec<f32>)> {
+    pub fn encode(&self, features: usize) -> Result<(f32, Vec<f32>)> {
         match self {
             Target::Predicted => Ok((-1.0, vec![0.0; features])),
             Target::Class(k) if *k < features => {

@@ -183,6 +183,33 @@ fn lenet_presets_match_zennit() {
     }
 }
 
+/// LeNet's convolution biases make MNIST's black background constant, so its max-pool windows
+/// tie: the presets give a window to its first maximum by default, as Zennit does (the goldens
+/// above); splitting ties equally, still available, differs from Zennit measurably.
+#[test]
+fn max_pool_ties_go_to_the_first_maximum_by_default() {
+    use glimpse::layers::LayerClass;
+    let graph = glimpse::load_model(asset("assets/models/lenet_mnist.onnx")).unwrap();
+    let (x, want, item) = inputs_and_golden("lenet_mnist", "epsilon_plus_flat");
+    let m = glimpse::DeviceModel::new(gpu(), graph);
+    let preset = composite("epsilon_plus_flat");
+    assert_eq!(preset.rule_of(LayerClass::MaxPool), Rule::ArgMax);
+    let split = preset
+        .with(LayerClass::MaxPool, Rule::WinnerTakeAll)
+        .unwrap();
+    let got = LrpPlan::new(&m, &split, 8, false)
+        .unwrap()
+        .run(&x, &targets("lenet_mnist"))
+        .unwrap();
+    let got: Vec<f64> = got.map.data.iter().map(|&v| v as f64).collect();
+    let worst = worst_error(&got, &want.data, item, &(0..8).collect::<Vec<_>>());
+    println!("lenet_mnist epsilon_plus_flat with ties split: {worst:.2e} of max |R| from Zennit");
+    assert!(
+        worst > 1e-3,
+        "tie-splitting should differ from Zennit, got {worst:.2e}"
+    );
+}
+
 #[test]
 fn lenet_single_rules_match_zennit() {
     for g in [

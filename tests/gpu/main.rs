@@ -4,6 +4,7 @@
 
 mod adjoint_kernels;
 mod common;
+mod elementwise;
 mod fixtures_gpu;
 mod forward_kernels;
 mod golden_captum;
@@ -12,3 +13,4 @@ mod golden_zennit_zoo;
 mod gradient_methods;
 mod large_weights;
 mod lrp_rules;
+mod programs;

@@ -1,6 +1,6 @@
 // Unfolded batch normalisation: y = x · scale[c] + shift[c]; `affine` holds scale then shift.
 
-struct Params { count: u32, channels: u32, inner: u32, pad: u32 }
+struct Params { count: u32, channels: u32, inner: u32, pad0: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;

@@ -12,7 +12,7 @@ mod reference;
 pub(crate) use flow::Flow;
 pub use kernels::{DivideParams, ItemSumsParams, Mask, SeedParams, ZConst};
 pub(crate) use kernels::{DIVIDE, ITEM_SUMS, SEED};
-pub(crate) use record::{record_backward, BackwardSpec};
+pub use record::{record_backward, BackwardSpec, BackwardTensors};
 pub use reference::{reference_backward, stabilize};
 
 use super::rules::Rule;

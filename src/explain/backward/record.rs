@@ -13,7 +13,7 @@ use crate::model::{Graph, NodeId};
 use crate::plan::{binds, ConstId, Launch, Out, Program, Resource, TensorId, WeightMod, WgslEnum};
 
 /// What to record.
-pub(crate) struct BackwardSpec<'a> {
+pub struct BackwardSpec<'a> {
     /// Items whose backward pass runs (the forward tensors hold twice as many with DeepLIFT's
     /// references).
     pub batch: usize,
@@ -32,7 +32,7 @@ pub(crate) struct BackwardSpec<'a> {
 }
 
 /// What [`record_backward`] leaves in the program.
-pub(crate) struct BackwardTensors {
+pub struct BackwardTensors {
     /// Target modes and weights the host writes before each run (see `backward/seed.wgsl`).
     pub target: TensorId,
     /// Per node, what flowed back to it.
@@ -42,7 +42,7 @@ pub(crate) struct BackwardTensors {
 }
 
 /// Records the backward pass `spec` describes; `values` hold the forward pass.
-pub(crate) fn record_backward(
+pub fn record_backward(
     p: &mut Program,
     graph: &Graph,
     values: &[TensorId],

@@ -47,6 +47,12 @@ pub struct CamPlan {
 }
 
 impl CamPlan {
+    /// Bytes this plan allocated on the device besides the model's shared weights (its
+    /// tensor buffers and its own constants).
+    pub fn memory_bytes(&self) -> u64 {
+        self.engine.memory_bytes()
+    }
+
     /// Plans `kind` at `layer` (by default CAM's pooled map, or the last feature map before
     /// the head for Grad-CAM) for up to `batch` inputs per submission.
     pub fn new(

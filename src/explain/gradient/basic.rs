@@ -58,6 +58,12 @@ pub struct GradientPlan {
 }
 
 impl GradientPlan {
+    /// Bytes this plan allocated on the device besides the model's shared weights (its
+    /// tensor buffers and its own constants).
+    pub fn memory_bytes(&self) -> u64 {
+        self.engine.memory_bytes()
+    }
+
     /// Plans forward + backward for up to `batch` inputs per submission.
     pub fn new(model: &DeviceModel, map: GradientMap, batch: usize) -> Result<Self> {
         let (mode, combine) = map.spec();

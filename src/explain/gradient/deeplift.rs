@@ -22,6 +22,12 @@ pub struct DeepLiftPlan {
 }
 
 impl DeepLiftPlan {
+    /// Bytes this plan allocated on the device besides the model's shared weights (its
+    /// tensor buffers and its own constants).
+    pub fn memory_bytes(&self) -> u64 {
+        self.engine.memory_bytes()
+    }
+
     /// Plans DeepLIFT for up to `batch` inputs per submission against `baseline`.
     pub fn new(model: &DeviceModel, baseline: Baseline, batch: usize) -> Result<Self> {
         baseline.check_shape(model.graph().input_shape())?;

@@ -100,6 +100,12 @@ pub struct IntegratedGradients {
 }
 
 impl IntegratedGradients {
+    /// Bytes this plan allocated on the device besides the model's shared weights (its
+    /// tensor buffers and its own constants).
+    pub fn memory_bytes(&self) -> u64 {
+        self.engine.memory_bytes() + self.scorer.memory_bytes()
+    }
+
     /// Plans IG with `steps` path points. All points of one input run in one submission
     /// (several inputs when `batch` gradients per submission allow, e.g. 2 inputs at 64 steps
     /// with `batch` 128), fewer only when the device cannot bind them.

@@ -16,6 +16,12 @@ pub(crate) struct Scorer {
 }
 
 impl Scorer {
+    /// Bytes of the tensor buffers and own constants.
+    pub fn memory_bytes(&self) -> u64 {
+        let e = self.plan.executable();
+        e.buffer_bytes() + e.own_constant_bytes()
+    }
+
     pub fn new(model: &DeviceModel, batch: usize) -> Result<Self> {
         Ok(Scorer {
             plan: Predictor::logits(model, batch)?,

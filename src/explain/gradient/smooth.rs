@@ -65,6 +65,12 @@ pub struct SmoothGrad {
 }
 
 impl SmoothGrad {
+    /// Bytes this plan allocated on the device besides the model's shared weights (its
+    /// tensor buffers and its own constants).
+    pub fn memory_bytes(&self) -> u64 {
+        self.engine.memory_bytes() + self.scorer.memory_bytes()
+    }
+
     /// Plans the method: all noisy copies of one input run in one submission (several inputs
     /// when `batch` gradients per submission allow).
     pub fn new(model: &DeviceModel, options: SmoothOptions, batch: usize) -> Result<Self> {

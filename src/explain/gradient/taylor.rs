@@ -40,6 +40,12 @@ pub struct TaylorPlan {
 }
 
 impl TaylorPlan {
+    /// Bytes this plan allocated on the device besides the model's shared weights (its
+    /// tensor buffers and its own constants).
+    pub fn memory_bytes(&self) -> u64 {
+        self.engine.memory_bytes() + self.scorer.memory_bytes()
+    }
+
     /// Plans the decomposition for up to `batch` inputs per submission.
     pub fn new(model: &DeviceModel, root: RootPoint, batch: usize) -> Result<Self> {
         if let RootPoint::Given(b) = &root {
