@@ -2,15 +2,8 @@
 //! rule is a WGSL compute shader run through wgpu, recorded once per model, method and batch
 //! size as a program over buffers planned from lifetimes.
 //!
-//! ```no_run
-//! # fn main() -> glimpse::Result<()> {
-//! let model = glimpse::DeviceModel::new(&glimpse::Gpu::new()?, glimpse::load_model("m.onnx")?);
-//! let method: glimpse::Method = "lrp:epsilon-plus-flat".parse()?;
-//! let mut explainer = glimpse::Explainer::new(&model, &method, 16)?;
-//! # let x = glimpse::Tensor::zeros(vec![1, 1, 28, 28]);
-//! let e = explainer.explain(&x, &[glimpse::Target::Predicted])?; // e.map: the relevance maps
-//! # Ok(()) }
-//! ```
+//! The README's library example (a doc test) shows the API: `load_model`, a `DeviceModel`, a
+//! `Method`, an `Explainer`, one `Explanation`.
 
 pub mod error;
 pub mod explain;
@@ -24,6 +17,11 @@ mod predict;
 pub mod render;
 
 pub use error::{Error, Result};
+
+/// The README's code runs as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 pub use explain::{Explainer, Explanation, Method, Target};
 pub use gpu::{DeviceModel, Gpu};
 pub use model::{load_model, load_model_with, Graph, LoadOptions, Tensor};

@@ -18,6 +18,8 @@ struct Cli {
 enum Command {
     /// Print the GPU adapter, backend, driver and the limits that matter.
     Info,
+    /// Print the ONNX operators glimpse imports, as a Markdown table.
+    Ops,
     /// Print the top classes of each input.
     Predict(Box<predict::PredictArgs>),
     /// Write relevance heatmaps (PNG), raw relevance (.npy) and a JSON-lines summary.
@@ -31,6 +33,10 @@ fn main() {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Info => glimpse::Gpu::new().map(|g| println!("{}", g.describe())),
+        Command::Ops => {
+            print!("{}", glimpse::onnx::markdown_table());
+            Ok(())
+        }
         Command::Predict(a) => predict::run(a),
         Command::Explain(a) => explain::run(a),
         Command::Bench(a) => bench::run(a),

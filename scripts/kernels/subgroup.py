@@ -140,13 +140,20 @@ fn subgroup(
         }
     }"""
     )
-    for i in range(pixels):
-        out.append(f"    store4(n, g, m0 * 4u, pb * {pixels}u + {i}u, a0_{i});")
-    for q in range(1, max_quads):
-        out.append(f"    if (QUADS > {q}u) {{")
+    # The stores go through a private array and one loop: written out, their bounds checks
+    # made the kernel's code so long that lavapipe took minutes to compile it.
+    out.append(f"    var res: array<vec4<f32>, {pixels}>;")
+    for q in range(max_quads):
+        ind = "    " if q == 0 else "        "
+        if q > 0:
+            out.append(f"    if (QUADS > {q}u) {{")
         for i in range(pixels):
-            out.append(f"        store4(n, g, (m0 + {8 * q}u) * 4u, pb * {pixels}u + {i}u, a{q}_{i});")
-        out.append("    }")
+            out.append(f"{ind}res[{i}] = a{q}_{i};")
+        out.append(f"{ind}for (var i = 0u; i < {pixels}u; i++) {{")
+        out.append(f"{ind}    store4(n, g, (m0 + {8 * q}u) * 4u, pb * {pixels}u + i, res[i]);")
+        out.append(f"{ind}}}")
+        if q > 0:
+            out.append("    }")
     out.append("}")
     return "\n".join(out) + "\n"
 
@@ -298,13 +305,20 @@ fn subgroup(
         }
     }"""
     )
-    for i in range(pixels):
-        out.append(f"    put4(n, g, c0 * 4u, pb * {pixels}u + {i}u, a0_{i});")
-    for q in range(1, max_quads):
-        out.append(f"    if (QUADS > {q}u) {{")
+    # The stores go through a private array and one loop: written out, their bounds checks
+    # made the kernel's code so long that lavapipe took minutes to compile it.
+    out.append(f"    var res: array<vec4<f32>, {pixels}>;")
+    for q in range(max_quads):
+        ind = "    " if q == 0 else "        "
+        if q > 0:
+            out.append(f"    if (QUADS > {q}u) {{")
         for i in range(pixels):
-            out.append(f"        put4(n, g, (c0 + {8 * q}u) * 4u, pb * {pixels}u + {i}u, a{q}_{i});")
-        out.append("    }")
+            out.append(f"{ind}res[{i}] = a{q}_{i};")
+        out.append(f"{ind}for (var i = 0u; i < {pixels}u; i++) {{")
+        out.append(f"{ind}    put4(n, g, (c0 + {8 * q}u) * 4u, pb * {pixels}u + i, res[i]);")
+        out.append(f"{ind}}}")
+        if q > 0:
+            out.append("    }")
     out.append("}")
     return "\n".join(out) + "\n"
 

@@ -239,10 +239,10 @@ impl Composite {
             graph
                 .nodes
                 .iter()
-                .position(|n| match n.op.layer().class() {
-                    LayerClass::Convolution => true,
-                    LayerClass::Dense => *kinds == FirstLayer::Linear,
-                    _ => false,
+                .position(|n| {
+                    let class = n.op.layer().class();
+                    class == LayerClass::Convolution
+                        || (class == LayerClass::Dense && *kinds == FirstLayer::Linear)
                 })
                 .map(|i| (i, rule))
         });

@@ -8,7 +8,8 @@ use super::backward::{record_backward, BackwardSpec, NodeRule, Seed};
 use super::Target;
 use crate::error::{Error, Result};
 use crate::gpu::{DeviceModel, Executable};
-use crate::model::{Graph, NodeId, Op};
+use crate::layers::LayerClass;
+use crate::model::{Graph, NodeId};
 use crate::plan::{
     binds, items_per_submission, record_forward, Launch, Out, Program, Resource, TensorId, WgslEnum,
 };
@@ -136,9 +137,11 @@ pub(crate) struct Engine {
 
 /// The node an explanation starts from: the output, or the logits before a final softmax.
 pub fn explained_node(graph: &Graph) -> NodeId {
-    match graph.nodes[graph.output].op {
-        Op::Softmax(_) => graph.nodes[graph.output].inputs[0],
-        _ => graph.output,
+    let out = &graph.nodes[graph.output];
+    if out.op.layer().class() == LayerClass::Softmax {
+        out.inputs[0]
+    } else {
+        graph.output
     }
 }
 

@@ -5,10 +5,12 @@
 //! the gradient, winner-take-all; see `backward::NodeRule`).
 //!
 //! Adding a rule touches, and only touches:
-//! 1. one variant of [`Rule`] and its arm in [`Rule::recipe`] (a linear-layer rule: its terms
-//!    of [`InputMod`] and [`WeightMod`]) or in `Rule::node_rule` (any other class);
+//! 1. one variant of [`Rule`] and its arm in [`Rule::recipe`]: for a linear-layer rule its
+//!    groups of terms of [`InputMod`] and [`WeightMod`]; any other rule returns `None` there and
+//!    gets its arm in `Composite::node_rules` (`composite.rs`), which maps it onto one of the
+//!    backward recorder's node rules (pass, proportional, a VJP mode);
 //! 2. its name in [`Rule::parse`] and [`RULE_NAMES`];
-//! 3. the classes that take it in [`crate::layers::LayerClass::accepts`] (`composite.rs`).
+//! 3. the classes that take it in `LayerClass::accepts` (`composite.rs`).
 //!
 //! No WGSL: the GPU recorder and the f64 reference both read the recipe, and modified weights
 //! are computed once per device model by the weight store.

@@ -11,7 +11,12 @@
 //! 2. its WGSL under `shaders/layers/<kind>/`, and one line per kernel in the registry
 //!    (`src/gpu/kernels.rs`);
 //! 3. one variant of [`crate::model::Op`] and its arm in `Op::layer`;
-//! 4. its `ONNX` list in [`ONNX_OPS`] (the README's operator table is generated from it).
+//! 4. its `ONNX` list in [`ONNX_OPS`] (the README's operator table is generated from it:
+//!    `glimpse ops` prints it, a test holds the README to it).
+//!
+//! A kind says which [`LayerClass`] it is; a new class (rare) is a variant there, and every
+//! `match` on classes (what a composite accepts and gives it, where a CAM may be taken) is
+//! exhaustive, so it does not compile until each says what the class means.
 //!
 //! An element-wise function is not a layer kind: it is one row of
 //! `elementwise::table::FUNCTIONS` and two WGSL functions (see that module).
@@ -211,6 +216,48 @@ pub fn apply_factor(
             Factor::XTimesChannel => xv * cv(i),
         };
     }
+}
+
+/// The forward pass of a linear layer: `y = W·x + b` through its [`LinearLayer::record_linear`].
+pub(crate) fn record_linear_forward(
+    layer: &dyn LinearLayer,
+    p: &mut Program,
+    io: &ForwardIo,
+) -> Result<TensorId> {
+    let y = p.tensor(io.name, io.batch * io.out_shape.iter().product::<usize>())?;
+    let lin = LinearIo {
+        node: io.node,
+        name: io.name,
+        batch: io.batch,
+        x: io.xs[0],
+        in_shape: io.in_shapes[0],
+        out_shape: io.out_shape,
+        out: crate::plan::Out::Write(y),
+        input: Factor::X,
+        weights: WeightMod::Plain,
+        bias: true,
+    };
+    layer.record_linear(p, &lin)?;
+    Ok(y)
+}
+
+/// A weight and bias with a rule's modification applied to both (the bias dropped unless
+/// `keep_bias`).
+pub(crate) fn modify_parameters(
+    weight: &Tensor,
+    bias: &Option<Vec<f32>>,
+    m: WeightMod,
+    keep_bias: bool,
+) -> (Tensor, Option<Vec<f32>>) {
+    let w = Tensor {
+        shape: weight.shape.clone(),
+        data: weight.data.iter().map(|&v| m.apply(v)).collect(),
+    };
+    let b = bias
+        .as_ref()
+        .filter(|_| keep_bias)
+        .map(|b| b.iter().map(|&v| m.apply(v)).collect());
+    (w, b)
 }
 
 /// The one input shape of a single-input layer.

@@ -4,7 +4,7 @@
 
 use crate::common::{assert_close, gpu, reference_relevance, Rng};
 use glimpse::explain::{Bound, Composite, LrpPlan, Rule, Target};
-use glimpse::layers::{Conv2d, Dense};
+use glimpse::layers::{Conv2d, Dense, LayerClass};
 use glimpse::model::{Graph, Op, Tensor};
 
 /// input [3, 9, 8] → conv 3→`mid` (pad 1) → ReLU → `second` → ReLU → flatten → dense → 4.
@@ -175,7 +175,14 @@ fn max_pool_winner_takes_all_tiling_overlapping_and_ragged() {
         x.data
             .iter_mut()
             .for_each(|v| *v = (*v * 2.0).round() * 0.5);
-        let c = Composite::preset("epsilon-plus", Bound::Scalar(-1.0), Bound::Scalar(1.0));
-        check(&format!("max pool {what}"), &g, &c.unwrap(), &x);
+        let preset =
+            Composite::preset("epsilon-plus", Bound::Scalar(-1.0), Bound::Scalar(1.0)).unwrap();
+        for rule in [Rule::WinnerTakeAll, Rule::ArgMax] {
+            let c = preset
+                .clone()
+                .with(LayerClass::MaxPool, rule.clone())
+                .unwrap();
+            check(&format!("max pool {what}, {rule:?}"), &g, &c, &x);
+        }
     }
 }

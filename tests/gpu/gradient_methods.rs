@@ -1,7 +1,7 @@
 //! The gradient family on the GPU: gradients against central finite differences of the f64
 //! reference through every layer kind, IG completeness and its one-step case, SmoothGrad's
 //! zero-noise case, DeepLIFT's summation-to-delta with Captum's max-pool rule, Taylor's root
-//! search, the continuity toy, CAM = Grad-CAM · HW on a GAP head, and bad input as errors.
+//! search, the continuity toy, CAM = Grad-CAM · HW on a GAP head (bad input: method_errors.rs).
 
 use crate::common::{assert_close, gpu, Rng};
 use glimpse::explain::cam::{CamKind, CamPlan};
@@ -12,9 +12,8 @@ use glimpse::explain::gradient::{
 use glimpse::explain::{LayerRef, Target};
 use glimpse::layers::{reference_forward, BatchNorm, Conv2d, Dense, Pool2d};
 use glimpse::model::{Graph, Op, Tensor};
-use glimpse::Error;
 
-fn conv(rng: &mut Rng, cout: usize, cin: usize, k: usize, pad: usize) -> Conv2d {
+pub(crate) fn conv(rng: &mut Rng, cout: usize, cin: usize, k: usize, pad: usize) -> Conv2d {
     Conv2d {
         weight: Tensor::new(
             vec![cout, cin, k, k],
@@ -32,7 +31,7 @@ fn conv(rng: &mut Rng, cout: usize, cin: usize, k: usize, pad: usize) -> Conv2d 
     }
 }
 
-fn pool(k: usize) -> Pool2d {
+pub(crate) fn pool(k: usize) -> Pool2d {
     Pool2d {
         kernel: [k, k],
         stride: [k, k],
@@ -44,7 +43,7 @@ fn pool(k: usize) -> Pool2d {
 
 /// Every layer kind the backward pass knows: conv → BN → ReLU → max pool → conv → Clip, a
 /// residual Add, an average-pool branch, Concat, GAP, flatten, dense (optionally a softmax).
-fn zoo(rng: &mut Rng, softmax: bool) -> Graph {
+pub(crate) fn zoo(rng: &mut Rng, softmax: bool) -> Graph {
     let mut g = Graph::new(vec![2, 6, 6]).unwrap();
     let c1 = g
         .push("conv1", Op::Conv2d(conv(rng, 4, 2, 3, 1)), vec![0])
@@ -185,12 +184,12 @@ fn gradients_match_finite_differences_through_every_layer_kind() {
     }
 }
 
-fn fixture(name: &str) -> Graph {
+pub(crate) fn fixture(name: &str) -> Graph {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets");
     glimpse::load_model(root.join(format!("models/{name}.onnx"))).unwrap()
 }
 
-fn mnist(n: usize) -> Tensor {
+pub(crate) fn mnist(n: usize) -> Tensor {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets");
     let all = glimpse::io::npy::read_f32(root.join("data/mnist_test_x.npy")).unwrap();
     Tensor::new(vec![n, 1, 28, 28], all.data[..n * 784].to_vec()).unwrap()
@@ -367,7 +366,7 @@ fn smoothgrad_variants_are_moments_of_the_noisy_gradients() {
 
 /// input [1,4,4] → conv 1→2 (pad 1) → max pool 2 (reads a conv, so Captum's max-pool rule
 /// applies) → ReLU → flatten → dense 8→3.
-fn pool_after_conv(rng: &mut Rng) -> Graph {
+pub(crate) fn pool_after_conv(rng: &mut Rng) -> Graph {
     let mut g = Graph::new(vec![1, 4, 4]).unwrap();
     let c = g
         .push("conv", Op::Conv2d(conv(rng, 2, 1, 3, 1)), vec![0])
@@ -524,7 +523,7 @@ fn taylor_expands_at_zero_a_given_point_or_a_root_on_the_segment() {
 }
 
 /// f(x) = max(x1, x2) for x ≥ 0 as a ReLU network: ½(relu(x1−x2) + relu(x2−x1) + relu(x1+x2)).
-fn max_net() -> Graph {
+pub(crate) fn max_net() -> Graph {
     let mut g = Graph::new(vec![2]).unwrap();
     let w1 = Tensor::new(vec![3, 2], vec![1.0, -1.0, -1.0, 1.0, 1.0, 1.0]).unwrap();
     let h = g
@@ -609,191 +608,4 @@ fn cam_is_grad_cam_times_the_pooled_area_on_a_gap_dense_head() {
     assert_close("CAM", &c.raw.data, &want, 1e-5, 1e-4);
     assert_eq!(cam.map.shape, vec![2, 1, 28, 28]);
     assert!(cam.map.data.iter().all(|v| (0.0..=1.0).contains(v)));
-}
-
-fn is_error<T>(what: &str, r: glimpse::Result<T>) -> String {
-    match r {
-        Ok(_) => panic!("{what}: expected an error"),
-        Err(e) => {
-            let msg = e.to_string();
-            println!("{what}: {msg}");
-            assert!(!msg.is_empty());
-            msg
-        }
-    }
-}
-
-#[test]
-fn bad_input_is_an_error_not_a_panic() {
-    let lenet = fixture("lenet_mnist");
-    let x = mnist(2);
-    let t = [Target::Predicted];
-    let grad_cam = |layer: LayerRef| {
-        CamPlan::new(
-            &glimpse::DeviceModel::new(gpu(), (&lenet).clone()),
-            CamKind::GradCam,
-            Some(&layer),
-            2,
-        )
-    };
-    let m = is_error(
-        "unknown layer",
-        grad_cam(LayerRef::Name("/conv9/Conv".into())),
-    );
-    assert!(
-        m.contains("/conv9/Conv") && m.contains("/conv1/Conv"),
-        "{m}"
-    );
-    is_error("layer index past the end", grad_cam(LayerRef::Index(99)));
-    let m = is_error("dense layer", grad_cam(LayerRef::Name("/fc1/Gemm".into())));
-    assert!(m.contains("not a convolutional feature map"), "{m}");
-    is_error("the input", grad_cam(LayerRef::Index(0)));
-    let m = is_error(
-        "CAM without a GAP head",
-        CamPlan::new(
-            &glimpse::DeviceModel::new(gpu(), (&lenet).clone()),
-            CamKind::Cam,
-            None,
-            2,
-        ),
-    );
-    assert!(m.contains("global-average-pool"), "{m}");
-    is_error(
-        "IG with 0 steps",
-        IntegratedGradients::new(
-            &glimpse::DeviceModel::new(gpu(), (&lenet).clone()),
-            Baseline::Zero,
-            0,
-            Riemann::Middle,
-            2,
-        ),
-    );
-    is_error("riemann name", Riemann::parse("simpson"));
-    let bad = Baseline::Tensor(Tensor::zeros(vec![1, 27, 28]));
-    is_error(
-        "baseline shape (IG)",
-        IntegratedGradients::new(
-            &glimpse::DeviceModel::new(gpu(), (&lenet).clone()),
-            bad.clone(),
-            8,
-            Riemann::Middle,
-            2,
-        ),
-    );
-    is_error(
-        "baseline shape (DeepLIFT)",
-        DeepLiftPlan::new(
-            &glimpse::DeviceModel::new(gpu(), (&lenet).clone()),
-            bad.clone(),
-            2,
-        ),
-    );
-    is_error(
-        "root point shape",
-        TaylorPlan::new(
-            &glimpse::DeviceModel::new(gpu(), (&lenet).clone()),
-            RootPoint::Given(bad),
-            2,
-        ),
-    );
-    // A per-item baseline for a different number of inputs.
-    let three = Baseline::Tensor(Tensor::zeros(vec![3, 1, 28, 28]));
-    let mut dl = DeepLiftPlan::new(
-        &glimpse::DeviceModel::new(gpu(), (&lenet).clone()),
-        three,
-        2,
-    )
-    .unwrap();
-    is_error("baseline count", dl.run(&x, &t));
-    let no_samples = SmoothOptions {
-        samples: 0,
-        ..SmoothOptions::default()
-    };
-    is_error(
-        "SmoothGrad with 0 samples",
-        SmoothGrad::new(
-            &glimpse::DeviceModel::new(gpu(), (&lenet).clone()),
-            no_samples,
-            2,
-        ),
-    );
-    let bad_sigma = SmoothOptions {
-        sigma: f32::NAN,
-        ..SmoothOptions::default()
-    };
-    is_error(
-        "σ = NaN",
-        SmoothGrad::new(
-            &glimpse::DeviceModel::new(gpu(), (&lenet).clone()),
-            bad_sigma,
-            2,
-        ),
-    );
-    let bad_noise = SmoothOptions {
-        samples: 2,
-        noise: Some(Tensor::zeros(vec![2, 5, 1, 28, 28])),
-        ..SmoothOptions::default()
-    };
-    is_error(
-        "noise for 5 inputs",
-        SmoothGrad::new(
-            &glimpse::DeviceModel::new(gpu(), (&lenet).clone()),
-            bad_noise,
-            2,
-        )
-        .unwrap()
-        .run(&x, &t),
-    );
-    let mut plan = GradientPlan::new(
-        &glimpse::DeviceModel::new(gpu(), (&lenet).clone()),
-        GradientMap::Saliency,
-        2,
-    )
-    .unwrap();
-    is_error(
-        "input shape",
-        plan.run(&Tensor::zeros(vec![2, 1, 27, 28]), &t),
-    );
-    is_error("target class", plan.run(&x, &[Target::Class(10)]));
-    is_error("target count", plan.run(&x, &vec![Target::Predicted; 3]));
-    let mut nan = x.clone();
-    nan.data[5] = f32::NAN;
-    assert!(matches!(plan.run(&nan, &t), Err(Error::NonFinite { .. })));
-}
-
-/// IG's path points and step sizes, bit for bit as Captum 0.9 computes them (tests/data/
-/// captum_riemann.json, written by Captum's `approximation_parameters`).
-#[test]
-fn riemann_points_are_captums_bit_for_bit() {
-    use glimpse::explain::gradient::riemann_alphas;
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/captum_riemann.json");
-    let data: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    for (name, method) in [
-        ("riemann_left", Riemann::Left),
-        ("riemann_right", Riemann::Right),
-        ("riemann_middle", Riemann::Middle),
-        ("riemann_trapezoid", Riemann::Trapezoid),
-    ] {
-        assert_eq!(Riemann::parse(name).unwrap(), method);
-        for (n, want) in data["methods"][name].as_object().unwrap() {
-            let (alphas, sizes) = riemann_alphas(method, n.parse().unwrap()).unwrap();
-            let bits: Vec<u64> = alphas.iter().map(|a| a.to_bits() as u64).collect();
-            let want_bits: Vec<u64> = want["alpha_bits"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|v| v.as_u64().unwrap())
-                .collect();
-            assert_eq!(bits, want_bits, "{name}, {n} steps: alphas");
-            let want_sizes: Vec<f32> = want["step_sizes"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|v| v.as_f64().unwrap() as f32)
-                .collect();
-            assert_eq!(sizes, want_sizes, "{name}, {n} steps: step sizes");
-        }
-    }
 }

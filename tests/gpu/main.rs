@@ -12,5 +12,7 @@ mod golden_zennit;
 mod golden_zennit_zoo;
 mod gradient_methods;
 mod large_weights;
+mod lrp_hand_cases;
 mod lrp_rules;
+mod method_errors;
 mod programs;

@@ -74,11 +74,10 @@ pub fn gradient_rules(graph: &Graph, mode: GradMode) -> Vec<NodeRule> {
                 .inputs
                 .first()
                 .is_some_and(|&i| graph.nodes[i].op.layer().class() == LayerClass::Activation);
-            match (mode, class) {
-                (GradMode::Rescale, LayerClass::MaxPool) if after_activation => {
-                    NodeRule::Vjp(GradMode::Gradient)
-                }
-                _ => NodeRule::Vjp(mode),
+            if mode == GradMode::Rescale && class == LayerClass::MaxPool && after_activation {
+                NodeRule::Vjp(GradMode::Gradient)
+            } else {
+                NodeRule::Vjp(mode)
             }
         })
         .collect()

@@ -77,7 +77,7 @@ impl CamPlan {
                 }
                 (pooled, Some(w))
             }
-            _ => match layer {
+            CamKind::GradCam | CamKind::GradCamPlusPlus => match layer {
                 Some(l) => (feature_layer(graph, l, start)?, None),
                 None => (last_feature_map(graph, start)?, None),
             },

@@ -11,7 +11,7 @@ pub(crate) use record::{
     DEPTHWISE, DEPTHWISE_VJP, FORWARD, FORWARD_SUBGROUP, VJP, VJP_REGISTERS, VJP_SUBGROUP,
 };
 
-use super::{Factor, Layer, LayerClass, LinearIo, LinearLayer, RefVjp, VjpIo};
+use super::{ForwardIo, Layer, LayerClass, LinearIo, LinearLayer, RefVjp, VjpIo};
 use crate::error::{Error, Result};
 use crate::model::Tensor;
 use crate::plan::{Param, Program, TensorId, WeightMod};
@@ -233,16 +233,10 @@ pub(crate) fn dims4(shape: &[usize]) -> [usize; 4] {
 impl Conv2d {
     /// The same convolution with its weight (and bias, unless dropped) modified.
     pub fn modified(&self, weights: WeightMod, bias: bool) -> Conv2d {
+        let (weight, bias) = super::modify_parameters(&self.weight, &self.bias, weights, bias);
         Conv2d {
-            weight: Tensor {
-                shape: self.weight.shape.clone(),
-                data: self.weight.data.iter().map(|&w| weights.apply(w)).collect(),
-            },
-            bias: self
-                .bias
-                .as_ref()
-                .filter(|_| bias)
-                .map(|b| b.iter().map(|&v| weights.apply(v)).collect()),
+            weight,
+            bias,
             ..self.clone()
         }
     }
@@ -271,22 +265,8 @@ impl Layer for Conv2d {
         vec![m.reference_transpose(v.g, &x.shape[1..])]
     }
 
-    fn record_forward(&self, p: &mut Program, io: &super::ForwardIo) -> Result<TensorId> {
-        let y = p.tensor(io.name, io.batch * io.out_shape.iter().product::<usize>())?;
-        let lin = LinearIo {
-            node: io.node,
-            name: io.name,
-            batch: io.batch,
-            x: io.xs[0],
-            in_shape: io.in_shapes[0],
-            out_shape: io.out_shape,
-            out: crate::plan::Out::Write(y),
-            input: Factor::X,
-            weights: WeightMod::Plain,
-            bias: true,
-        };
-        record::forward(self, p, &lin)?;
-        Ok(y)
+    fn record_forward(&self, p: &mut Program, io: &ForwardIo) -> Result<TensorId> {
+        super::record_linear_forward(self, p, io)
     }
 
     fn record_vjp(&self, p: &mut Program, io: &VjpIo) -> Result<()> {

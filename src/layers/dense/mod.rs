@@ -13,7 +13,7 @@ pub(crate) use record::{FORWARD, FORWARD_SUBGROUP, VJP, VJP_SUBGROUP};
 use super::{Factor, ForwardIo, Layer, LayerClass, LinearIo, LinearLayer, RefVjp, VjpIo};
 use crate::error::{Error, Result};
 use crate::model::Tensor;
-use crate::plan::{Out, Param, Program, TensorId, WeightMod};
+use crate::plan::{Param, Program, TensorId, WeightMod};
 
 /// `y = W x + b` with `W` stored `[out, in]`.
 #[derive(Clone, Debug)]
@@ -83,17 +83,8 @@ impl Dense {
 impl Dense {
     /// The same layer with its weight (and bias, unless dropped) modified.
     pub fn modified(&self, weights: WeightMod, bias: bool) -> Dense {
-        Dense {
-            weight: Tensor {
-                shape: self.weight.shape.clone(),
-                data: self.weight.data.iter().map(|&w| weights.apply(w)).collect(),
-            },
-            bias: self
-                .bias
-                .as_ref()
-                .filter(|_| bias)
-                .map(|b| b.iter().map(|&v| weights.apply(v)).collect()),
-        }
+        let (weight, bias) = super::modify_parameters(&self.weight, &self.bias, weights, bias);
+        Dense { weight, bias }
     }
 
     /// A batch as `[N, features]`.
@@ -132,21 +123,7 @@ impl Layer for Dense {
     }
 
     fn record_forward(&self, p: &mut Program, io: &ForwardIo) -> Result<TensorId> {
-        let y = p.tensor(io.name, io.batch * io.out_shape.iter().product::<usize>())?;
-        let lin = LinearIo {
-            node: io.node,
-            name: io.name,
-            batch: io.batch,
-            x: io.xs[0],
-            in_shape: io.in_shapes[0],
-            out_shape: io.out_shape,
-            out: Out::Write(y),
-            input: Factor::X,
-            weights: WeightMod::Plain,
-            bias: true,
-        };
-        record::forward(self, p, &lin)?;
-        Ok(y)
+        super::record_linear_forward(self, p, io)
     }
 
     fn record_vjp(&self, p: &mut Program, io: &VjpIo) -> Result<()> {

@@ -1,0 +1,5 @@
+//! The command line as a user runs it, in one test binary: the `glimpse` executable's commands,
+//! and `glimpse explain`'s methods through the library entry point.
+
+mod commands;
+mod explain_methods;
