@@ -33,7 +33,8 @@ fn forward(c: &mut Criterion) {
         if flavor == gpu.flavor() {
             ceiling = gflops;
         }
-        let mut f = ForwardBench::new(&g, &conv, 1).expect("conv plan");
+        let dm = glimpse::DeviceModel::new(&g, conv.clone());
+        let mut f = ForwardBench::new(&dm, 1).expect("conv plan");
         let conv_times = Times::default();
         group.throughput(Throughput::Elements(conv_flops));
         group.bench_function(format!("vgg_conv3/{}", flavor.name()), |b| {
@@ -49,10 +50,11 @@ fn forward(c: &mut Criterion) {
 
     let mut rows = Vec::new();
     for model in models() {
+        let dm = glimpse::DeviceModel::new(&gpu, model.graph.clone());
         let mut group = c.benchmark_group(format!("forward/{}", model.name));
         configure(&mut group, is_slow(&model));
         for batch in batches() {
-            let mut f = ForwardBench::new(&gpu, &model.graph, batch).expect("forward plan");
+            let mut f = ForwardBench::new(&dm, batch).expect("forward plan");
             let times = Times::default();
             group.throughput(Throughput::Elements(batch as u64));
             group.bench_function(format!("batch{batch}"), |b| {

@@ -18,18 +18,19 @@ fn lrp(c: &mut Criterion) {
     let composite = bench_composite();
     let mut rows = Vec::new();
     for model in models() {
+        let dm = glimpse::DeviceModel::new(&gpu, model.graph.clone());
         let mut group = c.benchmark_group(format!("lrp/{}", model.name));
         configure(&mut group, is_slow(&model));
         for batch in batches() {
             group.throughput(Throughput::Elements(batch as u64));
-            let mut f = ForwardBench::new(&gpu, &model.graph, batch).expect("forward plan");
+            let mut f = ForwardBench::new(&dm, batch).expect("forward plan");
             let forward = Times::default();
             group.bench_function(format!("forward/batch{batch}"), |b| {
                 b.iter_custom(timed(&forward, || f.run().expect("forward")))
             });
             let per_submission = f.per_submission();
             drop(f);
-            let mut l = LrpBench::new(&gpu, &model.graph, &composite, batch).expect("LRP plan");
+            let mut l = LrpBench::new(&dm, &composite, batch).expect("LRP plan");
             let explain = Times::default();
             group.bench_function(format!("epsilon-plus-flat/batch{batch}"), |b| {
                 b.iter_custom(timed(&explain, || l.run().expect("LRP")))

@@ -192,6 +192,7 @@ mod tests {
             "const DEMO_ONE: u32 = 0u;\nconst DEMO_X_TIMES_CHANNEL: u32 = 5u;\n"
         );
         assert_eq!(Demo::XTimesChannel.code(), 5);
+        assert_eq!(Demo::One.code(), 0);
     }
 
     #[test]

@@ -232,7 +232,7 @@ impl Program {
         if let Some(&id) = self.weights.get(&key) {
             return Ok(id);
         }
-        let id = self.push_const(name, numel, ConstSource::Weight(key.clone()))?;
+        let id = self.push_const(name, numel, ConstSource::Weight(key))?;
         self.weights.insert(key, id);
         Ok(id)
     }

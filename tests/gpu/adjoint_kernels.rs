@@ -50,7 +50,7 @@ fn check(what: &str, graph: &Graph, composite: &Composite, x: &Tensor) {
     for flavor in gpu().supported_flavors() {
         let g = gpu().with_flavor(flavor);
         let mut plan = LrpPlan::new(
-            &glimpse::DeviceModel::new(&g, (graph).clone()),
+            &glimpse::DeviceModel::new(&g, graph.clone()),
             composite,
             x.shape[0],
             false,

@@ -1,8 +1,6 @@
 //! The fixture models on the GPU: logits equal onnxruntime's reference logits (≤ 1e-4 relative),
 //! and the planner shares buffers on real models.
 
-use crate::common::gpu;
-
 use glimpse::io::npy::read_f32;
 use glimpse::Predictor;
 
@@ -16,8 +14,7 @@ fn check(model: &str, inputs: &str, reference: &str, batch: usize) {
     let graph = glimpse::load_model(asset(&format!("assets/models/{model}.onnx"))).unwrap();
     let x = read_f32(asset(inputs)).unwrap();
     let want = read_f32(asset(reference)).unwrap();
-    let mut plan =
-        Predictor::new(&glimpse::DeviceModel::new(gpu(), (&graph).clone()), batch).unwrap();
+    let mut plan = Predictor::new(&crate::common::model(&graph), batch).unwrap();
     let got = plan.run(&x).unwrap();
     assert_eq!(got.shape, want.shape, "{model}");
     let mut worst = 0.0f64;
@@ -103,7 +100,7 @@ fn folding_removes_the_adjacent_batch_norms_and_buffers_are_shared() {
         .filter(|n| n.op.kind() == "BatchNorm")
         .count();
     assert_eq!((before, folded, after), (7, 6, 1));
-    let plan = Predictor::new(&glimpse::DeviceModel::new(gpu(), (&graph).clone()), 4).unwrap();
+    let plan = Predictor::new(&crate::common::model(&graph), 4).unwrap();
     let tensors = graph
         .nodes
         .iter()

@@ -344,7 +344,7 @@ fn batch_splits_when_the_binding_limit_is_small() {
     let graph = single(&[2, 16, 16], Op::Conv2d(c));
     // One item's largest tensor is 8·16·16·4 = 8 KiB; a 20 KiB limit fits two items per submission.
     let small = Gpu::with_limits(Some(20 * 1024)).unwrap();
-    let mut plan = Predictor::new(&glimpse::DeviceModel::new(&small, (&graph).clone()), 5).unwrap();
+    let mut plan = Predictor::new(&glimpse::DeviceModel::new(&small, graph.clone()), 5).unwrap();
     assert_eq!(plan.batch(), 2);
     let x = rng.tensor(&[5, 2, 16, 16]);
     let got = plan.run(&x).unwrap();
@@ -352,7 +352,7 @@ fn batch_splits_when_the_binding_limit_is_small() {
     assert_close("split batch", &got.data, &want[1].data, ATOL, RTOL);
     // A limit below one item is a clear error naming the tensor.
     let tiny = Gpu::with_limits(Some(4096)).unwrap();
-    let err = Predictor::new(&glimpse::DeviceModel::new(&tiny, (&graph).clone()), 1)
+    let err = Predictor::new(&glimpse::DeviceModel::new(&tiny, graph.clone()), 1)
         .err()
         .expect("must fail")
         .to_string();
@@ -362,7 +362,7 @@ fn batch_splits_when_the_binding_limit_is_small() {
 #[test]
 fn wrong_input_shape_and_nan_are_errors() {
     let graph = single(&[3, 4, 4], Op::relu());
-    let mut plan = Predictor::new(&glimpse::DeviceModel::new(gpu(), (&graph).clone()), 1).unwrap();
+    let mut plan = Predictor::new(&crate::common::model(&graph), 1).unwrap();
     let err = plan
         .run(&Tensor::zeros(vec![1, 3, 4, 5]))
         .unwrap_err()

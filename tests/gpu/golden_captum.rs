@@ -4,7 +4,6 @@
 
 use std::path::Path;
 
-use crate::common::gpu;
 use glimpse::explain::cam::{CamKind, CamPlan};
 use glimpse::explain::gradient::{
     Baseline, DeepLiftPlan, GradientMap, GradientPlan, IntegratedGradients, Riemann, SmoothGrad,
@@ -152,8 +151,7 @@ fn ill_conditioned_items_sit_on_a_relu_kink() {
 
 fn gradient_map(model_name: &str, map: GradientMap, golden_name: &str) {
     let graph = model(model_name);
-    let mut plan =
-        GradientPlan::new(&glimpse::DeviceModel::new(gpu(), (&graph).clone()), map, 8).unwrap();
+    let mut plan = GradientPlan::new(&crate::common::model(&graph), map, 8).unwrap();
     let got = plan.run(&inputs(model_name), &targets(model_name)).unwrap();
     check(golden_name, &got.map, &golden(golden_name));
 }
@@ -201,7 +199,7 @@ fn integrated_gradients_match_captum() {
             (Riemann::Middle, "middle"),
         ] {
             let mut plan = IntegratedGradients::new(
-                &glimpse::DeviceModel::new(gpu(), (&graph).clone()),
+                &crate::common::model(&graph),
                 Baseline::Zero,
                 64,
                 riemann,
@@ -222,12 +220,7 @@ fn integrated_gradients_match_captum() {
 fn deeplift_matches_captum() {
     for m in MODELS {
         let graph = model(m);
-        let mut plan = DeepLiftPlan::new(
-            &glimpse::DeviceModel::new(gpu(), (&graph).clone()),
-            Baseline::Zero,
-            8,
-        )
-        .unwrap();
+        let mut plan = DeepLiftPlan::new(&crate::common::model(&graph), Baseline::Zero, 8).unwrap();
         let got = plan.run(&inputs(m), &targets(m)).unwrap();
         check(
             &format!("captum_{m}_deeplift"),
@@ -248,12 +241,7 @@ fn smoothgrad_with_captums_noise_matches_captum() {
             abs: true,
             ..SmoothOptions::default()
         };
-        let mut plan = SmoothGrad::new(
-            &glimpse::DeviceModel::new(gpu(), (&graph).clone()),
-            options,
-            8,
-        )
-        .unwrap();
+        let mut plan = SmoothGrad::new(&crate::common::model(&graph), options, 8).unwrap();
         let got = plan.run(&inputs(m), &targets(m)).unwrap();
         check(
             &format!("captum_{m}_smoothgrad"),
@@ -283,13 +271,7 @@ fn cam(kind: CamKind, m: &str, node: &str, unfolded: bool) -> glimpse::Explanati
         model(m)
     };
     let layer = LayerRef::Name(node.to_string());
-    let mut plan = CamPlan::new(
-        &glimpse::DeviceModel::new(gpu(), (&graph).clone()),
-        kind,
-        Some(&layer),
-        8,
-    )
-    .unwrap();
+    let mut plan = CamPlan::new(&crate::common::model(&graph), kind, Some(&layer), 8).unwrap();
     plan.run(&inputs(m), &targets(m)).unwrap()
 }
 

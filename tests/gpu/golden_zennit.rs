@@ -112,13 +112,7 @@ fn check_ill_conditioned(
         reference_err <= 1e-4,
         "{model} {golden}: f64 reference off by {reference_err:.3e}"
     );
-    let mut plan = LrpPlan::new(
-        &glimpse::DeviceModel::new(gpu(), (&graph).clone()),
-        &c,
-        8,
-        false,
-    )
-    .unwrap();
+    let mut plan = LrpPlan::new(&crate::common::model(&graph), &c, 8, false).unwrap();
     let got = plan.run(&x, &targets(model)).unwrap();
     let got: Vec<f64> = got.map.data.iter().map(|&v| v as f64).collect();
     let gpu_err = worst_error(&got, &want.data, item, stable_items);
@@ -152,13 +146,8 @@ fn check(model: &str, golden: &str) -> f64 {
     ))))
     .unwrap();
     let (x, want, item) = inputs_and_golden(model, golden);
-    let mut plan = LrpPlan::new(
-        &glimpse::DeviceModel::new(gpu(), (&graph).clone()),
-        &composite(golden),
-        8,
-        false,
-    )
-    .unwrap();
+    let mut plan =
+        LrpPlan::new(&crate::common::model(&graph), &composite(golden), 8, false).unwrap();
     let got = plan.run(&x, &targets(model)).unwrap();
     let got: Vec<f64> = got.map.data.iter().map(|&v| v as f64).collect();
     let worst = worst_error(&got, &want.data, item, &(0..8).collect::<Vec<_>>());
@@ -273,13 +262,7 @@ fn efficientnet_lite0_photos_match_zennit() {
         )))
         .unwrap();
         let c = Composite::preset(&golden.replace('_', "-"), low.clone(), high.clone()).unwrap();
-        let mut plan = LrpPlan::new(
-            &glimpse::DeviceModel::new(gpu(), (&graph).clone()),
-            &c,
-            4,
-            false,
-        )
-        .unwrap();
+        let mut plan = LrpPlan::new(&crate::common::model(&graph), &c, 4, false).unwrap();
         let got = plan.run(&x, &targets).unwrap();
         let got: Vec<f64> = got.map.data.iter().map(|&v| v as f64).collect();
         let worst = worst_error(&got, &want.data, item, &[0, 1, 2, 3]);

@@ -134,12 +134,8 @@ fn gradients_match_finite_differences_through_every_layer_kind() {
             Target::Weights(vec![1.0, -1.0, 0.0, 0.5, 0.0]),
             Target::Predicted,
         ];
-        let mut plan = GradientPlan::new(
-            &glimpse::DeviceModel::new(gpu(), (&graph).clone()),
-            GradientMap::Gradient,
-            2,
-        )
-        .unwrap();
+        let mut plan =
+            GradientPlan::new(&crate::common::model(&graph), GradientMap::Gradient, 2).unwrap();
         assert_eq!(plan.batch(), 2);
         let got = plan.run(&x, &targets).unwrap();
         let d = 72;
@@ -175,9 +171,7 @@ fn gradients_match_finite_differences_through_every_layer_kind() {
             ),
         ];
         for (map, want) in derived {
-            let mut p =
-                GradientPlan::new(&glimpse::DeviceModel::new(gpu(), (&graph).clone()), map, 3)
-                    .unwrap();
+            let mut p = GradientPlan::new(&crate::common::model(&graph), map, 3).unwrap();
             let got = p.run(&x, &targets).unwrap();
             assert_close(&format!("{map:?}"), &got.map.data, &want, 1e-6, 1e-5);
         }
@@ -200,7 +194,7 @@ fn integrated_gradients_are_complete_at_64_steps() {
     let graph = fixture("lenet_mnist");
     let x = mnist(6);
     let mut ig = IntegratedGradients::new(
-        &glimpse::DeviceModel::new(gpu(), (&graph).clone()),
+        &crate::common::model(&graph),
         Baseline::Zero,
         64,
         Riemann::Middle,
@@ -233,7 +227,7 @@ fn one_step_ig_from_zero_is_gradient_times_input_and_noiseless_smoothgrad_is_the
     let x = rng.tensor(&[2, 2, 6, 6]);
     let t = [Target::Class(1)];
     let gxi = GradientPlan::new(
-        &glimpse::DeviceModel::new(gpu(), (&graph).clone()),
+        &crate::common::model(&graph),
         GradientMap::GradientTimesInput,
         2,
     )
@@ -241,7 +235,7 @@ fn one_step_ig_from_zero_is_gradient_times_input_and_noiseless_smoothgrad_is_the
     .run(&x, &t)
     .unwrap();
     let mut ig = IntegratedGradients::new(
-        &glimpse::DeviceModel::new(gpu(), (&graph).clone()),
+        &crate::common::model(&graph),
         Baseline::Zero,
         1,
         Riemann::Right,
@@ -252,28 +246,20 @@ fn one_step_ig_from_zero_is_gradient_times_input_and_noiseless_smoothgrad_is_the
     let want: Vec<f64> = gxi.map.data.iter().map(|&v| v as f64).collect();
     assert_close("IG, 1 step", &got.map.data, &want, 1e-7, 1e-6);
 
-    let grad = GradientPlan::new(
-        &glimpse::DeviceModel::new(gpu(), (&graph).clone()),
-        GradientMap::Gradient,
-        2,
-    )
-    .unwrap()
-    .run(&x, &t)
-    .unwrap();
+    let grad = GradientPlan::new(&crate::common::model(&graph), GradientMap::Gradient, 2)
+        .unwrap()
+        .run(&x, &t)
+        .unwrap();
     let options = SmoothOptions {
         samples: 1,
         sigma: 0.0,
         abs: false,
         ..SmoothOptions::default()
     };
-    let got = SmoothGrad::new(
-        &glimpse::DeviceModel::new(gpu(), (&graph).clone()),
-        options,
-        2,
-    )
-    .unwrap()
-    .run(&x, &t)
-    .unwrap();
+    let got = SmoothGrad::new(&crate::common::model(&graph), options, 2)
+        .unwrap()
+        .run(&x, &t)
+        .unwrap();
     let want: Vec<f64> = grad.map.data.iter().map(|&v| v as f64).collect();
     assert_close("SmoothGrad, σ = 0", &got.map.data, &want, 1e-7, 1e-6);
 }
@@ -286,12 +272,8 @@ fn smoothgrad_variants_are_moments_of_the_noisy_gradients() {
     let t = [Target::Class(0)];
     let noise = rng.tensor(&[3, 2, 2, 6, 6]);
     // The gradients at each noisy copy, from the plain gradient plan.
-    let mut plain = GradientPlan::new(
-        &glimpse::DeviceModel::new(gpu(), (&graph).clone()),
-        GradientMap::Gradient,
-        2,
-    )
-    .unwrap();
+    let mut plain =
+        GradientPlan::new(&crate::common::model(&graph), GradientMap::Gradient, 2).unwrap();
     let d = 72;
     let mut grads = Vec::new();
     for s in 0..3 {
@@ -326,7 +308,7 @@ fn smoothgrad_variants_are_moments_of_the_noisy_gradients() {
         // device binding only 2 items of the largest tensor) one input's samples over two.
         for (device, batch) in [(gpu(), 6), (gpu(), 3), (&small, 6)] {
             let mut plan = SmoothGrad::new(
-                &glimpse::DeviceModel::new(device, (&graph).clone()),
+                &glimpse::DeviceModel::new(device, graph.clone()),
                 options.clone(),
                 batch,
             )
@@ -349,16 +331,12 @@ fn smoothgrad_variants_are_moments_of_the_noisy_gradients() {
             seed,
             ..SmoothOptions::default()
         };
-        SmoothGrad::new(
-            &glimpse::DeviceModel::new(gpu(), (&graph).clone()),
-            options,
-            2,
-        )
-        .unwrap()
-        .run(&x, &t)
-        .unwrap()
-        .map
-        .data
+        SmoothGrad::new(&crate::common::model(&graph), options, 2)
+            .unwrap()
+            .run(&x, &t)
+            .unwrap()
+            .map
+            .data
     };
     assert_eq!(seeded(5), seeded(5));
     assert_ne!(seeded(5), seeded(6));
@@ -397,12 +375,7 @@ fn deeplift_sums_to_the_output_difference() {
         let mut xs = vec![3];
         xs.extend(graph.input_shape());
         let x = rng.tensor(&xs);
-        let mut plan = DeepLiftPlan::new(
-            &glimpse::DeviceModel::new(gpu(), (&graph).clone()),
-            baseline,
-            2,
-        )
-        .unwrap();
+        let mut plan = DeepLiftPlan::new(&crate::common::model(&graph), baseline, 2).unwrap();
         let got = plan
             .run(&x, &[Target::Class(1), Target::Predicted, Target::Class(0)])
             .unwrap();
@@ -432,12 +405,7 @@ fn deeplift_is_complete_on_efficientnet_lite0() {
     let photos = glimpse::io::npy::read_f32(root.join("data/photos_x.npy")).unwrap();
     let item: usize = photos.shape[1..].iter().product();
     let x = Tensor::new(vec![2, 3, 224, 224], photos.data[..2 * item].to_vec()).unwrap();
-    let mut plan = DeepLiftPlan::new(
-        &glimpse::DeviceModel::new(gpu(), (&graph).clone()),
-        Baseline::Zero,
-        2,
-    )
-    .unwrap();
+    let mut plan = DeepLiftPlan::new(&crate::common::model(&graph), Baseline::Zero, 2).unwrap();
     let got = plan
         .run(&x, &[Target::Predicted, Target::Predicted])
         .unwrap();
@@ -451,21 +419,13 @@ fn taylor_expands_at_zero_a_given_point_or_a_root_on_the_segment() {
     let x = mnist(3);
     let t = [Target::Predicted];
     // At zero: R = ∇f(0) ⊙ x.
-    let got = TaylorPlan::new(
-        &glimpse::DeviceModel::new(gpu(), (&graph).clone()),
-        RootPoint::Zero,
-        3,
-    )
-    .unwrap()
-    .run(&x, &t)
-    .unwrap();
+    let got = TaylorPlan::new(&crate::common::model(&graph), RootPoint::Zero, 3)
+        .unwrap()
+        .run(&x, &t)
+        .unwrap();
     let zero = Tensor::zeros(x.shape.clone());
-    let mut grad = GradientPlan::new(
-        &glimpse::DeviceModel::new(gpu(), (&graph).clone()),
-        GradientMap::Gradient,
-        3,
-    )
-    .unwrap();
+    let mut grad =
+        GradientPlan::new(&crate::common::model(&graph), GradientMap::Gradient, 3).unwrap();
     let classes: Vec<Target> = got.classes.iter().map(|&c| Target::Class(c)).collect();
     let g0 = grad.run(&zero, &classes).unwrap();
     let want: Vec<f64> = g0
@@ -478,7 +438,7 @@ fn taylor_expands_at_zero_a_given_point_or_a_root_on_the_segment() {
     assert_close("Taylor at 0", &got.map.data, &want, 1e-6, 1e-5);
     // A given point equal to x: nothing to explain, the residual is f(x).
     let same = TaylorPlan::new(
-        &glimpse::DeviceModel::new(gpu(), (&graph).clone()),
+        &crate::common::model(&graph),
         RootPoint::Given(Baseline::Tensor(x.clone())),
         3,
     )
@@ -490,14 +450,10 @@ fn taylor_expands_at_zero_a_given_point_or_a_root_on_the_segment() {
         assert!((same.residuals.as_ref().unwrap()[i] - same.scores[i]).abs() < 1e-9);
     }
     // The root search finds f(t·x) ≈ 0 where f changes sign on the segment.
-    let found = TaylorPlan::new(
-        &glimpse::DeviceModel::new(gpu(), (&graph).clone()),
-        RootPoint::Search,
-        3,
-    )
-    .unwrap()
-    .run(&x, &t)
-    .unwrap();
+    let found = TaylorPlan::new(&crate::common::model(&graph), RootPoint::Search, 3)
+        .unwrap()
+        .run(&x, &t)
+        .unwrap();
     let at_zero = got.reference_scores.as_ref().unwrap();
     let roots = found.reference_scores.as_ref().unwrap();
     let sums = found.sums();
@@ -557,7 +513,7 @@ fn continuity_toy_sensitivity_and_gradient_times_input_jump_where_x1_equals_x2()
     // Just above and just below the diagonal x1 = x2: f moves by d only.
     let x = Tensor::new(vec![2, 2], vec![1.0 + d, 1.0, 1.0 - d, 1.0]).unwrap();
     for map in [GradientMap::Sensitivity, GradientMap::GradientTimesInput] {
-        let got = GradientPlan::new(&glimpse::DeviceModel::new(gpu(), (&g).clone()), map, 2)
+        let got = GradientPlan::new(&crate::common::model(&g), map, 2)
             .unwrap()
             .run(&x, &[Target::Class(0)])
             .unwrap();
@@ -582,19 +538,14 @@ fn cam_is_grad_cam_times_the_pooled_area_on_a_gap_dense_head() {
     let all = glimpse::io::npy::read_f32(root.join("data/fashion_test_x.npy")).unwrap();
     let x = Tensor::new(vec![2, 1, 28, 28], all.data[..2 * 784].to_vec()).unwrap();
     let t = [Target::Predicted];
-    let cam = CamPlan::new(
-        &glimpse::DeviceModel::new(gpu(), (&graph).clone()),
-        CamKind::Cam,
-        None,
-        2,
-    )
-    .unwrap()
-    .run(&x, &t)
-    .unwrap();
+    let cam = CamPlan::new(&crate::common::model(&graph), CamKind::Cam, None, 2)
+        .unwrap()
+        .run(&x, &t)
+        .unwrap();
     let c = cam.cam.as_ref().unwrap();
     let layer = LayerRef::Index(c.layer);
     let grad_cam = CamPlan::new(
-        &glimpse::DeviceModel::new(gpu(), (&graph).clone()),
+        &crate::common::model(&graph),
         CamKind::GradCam,
         Some(&layer),
         2,

@@ -36,10 +36,10 @@ fn chunked_dense_forward_matches_the_reference() {
     let g = wide_dense(&mut rng);
     let x = rng.tensor(&[5, 70]);
     let small = small_binding();
-    let mut plan = Predictor::new(&glimpse::DeviceModel::new(&small, (&g).clone()), 5).unwrap();
+    let mut plan = Predictor::new(&glimpse::DeviceModel::new(&small, g.clone()), 5).unwrap();
     assert!(
         plan.executable().pass_count()
-            > Predictor::new(&glimpse::DeviceModel::new(gpu(), (&g).clone()), 5)
+            > Predictor::new(&crate::common::model(&g), 5)
                 .unwrap()
                 .executable()
                 .pass_count()
@@ -59,7 +59,7 @@ fn chunked_dense_lrp_matches_the_whole_weight() {
     let targets = [Target::parse("pred").unwrap()];
     let explain = |gpu: &Gpu| {
         let mut plan = LrpPlan::new(
-            &glimpse::DeviceModel::new(gpu, (&g).clone()),
+            &glimpse::DeviceModel::new(gpu, g.clone()),
             &composite,
             3,
             false,
@@ -89,10 +89,10 @@ fn batches_beyond_the_binding_limit_split_evenly() {
     };
     g.push("conv", Op::Conv2d(c), vec![0]).unwrap();
     let limited = Gpu::with_limits(Some(33 * 1024)).unwrap();
-    let mut plan = Predictor::new(&glimpse::DeviceModel::new(&limited, (&g).clone()), 5).unwrap();
+    let mut plan = Predictor::new(&glimpse::DeviceModel::new(&limited, g.clone()), 5).unwrap();
     assert_eq!(plan.batch(), 3);
     assert_eq!(
-        Predictor::new(&glimpse::DeviceModel::new(&limited, (&g).clone()), 4)
+        Predictor::new(&glimpse::DeviceModel::new(&limited, g.clone()), 4)
             .unwrap()
             .batch(),
         4

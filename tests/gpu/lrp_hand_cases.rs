@@ -1,7 +1,7 @@
 //! The hand cases of the LRP literature on the GPU: ε, α1β0, γ and batch scaling, max-pool
 //! winner-take-all, an unfolded BatchNorm, a residual sum.
 
-use crate::common::{assert_close, gpu, Rng};
+use crate::common::{assert_close, Rng};
 use crate::lrp_rules::{check, small_cnn};
 use glimpse::explain::{Composite, LayerRef, LrpPlan, Rule, Target};
 use glimpse::layers::LayerClass;
@@ -44,13 +44,7 @@ pub(crate) fn explain(
 ) -> glimpse::explain::Explanation {
     let mut shape = vec![n];
     shape.extend_from_slice(graph.input_shape());
-    let mut plan = LrpPlan::new(
-        &glimpse::DeviceModel::new(gpu(), (graph).clone()),
-        composite,
-        n,
-        true,
-    )
-    .unwrap();
+    let mut plan = LrpPlan::new(&crate::common::model(graph), composite, n, true).unwrap();
     plan.run(&Tensor::new(shape, x).unwrap(), &[Target::Class(0)])
         .unwrap()
 }
@@ -201,13 +195,7 @@ fn hand_case_residual_add_is_proportional() {
         .unwrap();
     let mut c = Composite::uniform(Rule::Epsilon { epsilon: 1e-9 });
     c.stabilizer = 1e-9;
-    let mut plan = LrpPlan::new(
-        &glimpse::DeviceModel::new(gpu(), (&g).clone()),
-        &c,
-        1,
-        false,
-    )
-    .unwrap();
+    let mut plan = LrpPlan::new(&crate::common::model(&g), &c, 1, false).unwrap();
     let e = plan
         .run(
             &Tensor::new(vec![1, 2], vec![2.0, 3.0]).unwrap(),

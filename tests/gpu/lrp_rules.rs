@@ -321,13 +321,7 @@ fn many_classes_of_one_input_in_one_plan() {
     let graph = small_cnn(&mut rng, true);
     let x = rng.tensor(&[3, 6, 6]);
     let c = Composite::uniform(Rule::Epsilon { epsilon: 0.25 });
-    let mut plan = LrpPlan::new(
-        &glimpse::DeviceModel::new(gpu(), (&graph).clone()),
-        &c,
-        5,
-        false,
-    )
-    .unwrap();
+    let mut plan = LrpPlan::new(&crate::common::model(&graph), &c, 5, false).unwrap();
     let all = plan.run_classes(&x, &[0, 1, 2, 3, 4]).unwrap();
     assert_eq!(all.classes, vec![0, 1, 2, 3, 4]);
     let one = Tensor::new(vec![1, 3, 6, 6], x.data.clone()).unwrap();
@@ -345,7 +339,7 @@ fn many_classes_of_one_input_in_one_plan() {
 fn wrong_targets_are_errors() {
     let g = hand_net(2.0);
     let mut plan = LrpPlan::new(
-        &glimpse::DeviceModel::new(gpu(), (&g).clone()),
+        &crate::common::model(&g),
         &Composite::uniform(Rule::ZPlus),
         1,
         false,

@@ -1,7 +1,6 @@
 //! Bad input to the gradient and CAM methods is an error naming the problem, never a panic; Captum's
 //! Riemann points reproduced bit for bit.
 
-use crate::common::gpu;
 use crate::gradient_methods::{fixture, mnist};
 use glimpse::explain::cam::{CamKind, CamPlan};
 use glimpse::explain::gradient::{
@@ -31,7 +30,7 @@ fn bad_input_is_an_error_not_a_panic() {
     let t = [Target::Predicted];
     let grad_cam = |layer: LayerRef| {
         CamPlan::new(
-            &glimpse::DeviceModel::new(gpu(), (&lenet).clone()),
+            &crate::common::model(&lenet),
             CamKind::GradCam,
             Some(&layer),
             2,
@@ -51,18 +50,13 @@ fn bad_input_is_an_error_not_a_panic() {
     is_error("the input", grad_cam(LayerRef::Index(0)));
     let m = is_error(
         "CAM without a GAP head",
-        CamPlan::new(
-            &glimpse::DeviceModel::new(gpu(), (&lenet).clone()),
-            CamKind::Cam,
-            None,
-            2,
-        ),
+        CamPlan::new(&crate::common::model(&lenet), CamKind::Cam, None, 2),
     );
     assert!(m.contains("global-average-pool"), "{m}");
     is_error(
         "IG with 0 steps",
         IntegratedGradients::new(
-            &glimpse::DeviceModel::new(gpu(), (&lenet).clone()),
+            &crate::common::model(&lenet),
             Baseline::Zero,
             0,
             Riemann::Middle,
@@ -74,7 +68,7 @@ fn bad_input_is_an_error_not_a_panic() {
     is_error(
         "baseline shape (IG)",
         IntegratedGradients::new(
-            &glimpse::DeviceModel::new(gpu(), (&lenet).clone()),
+            &crate::common::model(&lenet),
             bad.clone(),
             8,
             Riemann::Middle,
@@ -83,28 +77,15 @@ fn bad_input_is_an_error_not_a_panic() {
     );
     is_error(
         "baseline shape (DeepLIFT)",
-        DeepLiftPlan::new(
-            &glimpse::DeviceModel::new(gpu(), (&lenet).clone()),
-            bad.clone(),
-            2,
-        ),
+        DeepLiftPlan::new(&crate::common::model(&lenet), bad.clone(), 2),
     );
     is_error(
         "root point shape",
-        TaylorPlan::new(
-            &glimpse::DeviceModel::new(gpu(), (&lenet).clone()),
-            RootPoint::Given(bad),
-            2,
-        ),
+        TaylorPlan::new(&crate::common::model(&lenet), RootPoint::Given(bad), 2),
     );
     // A per-item baseline for a different number of inputs.
     let three = Baseline::Tensor(Tensor::zeros(vec![3, 1, 28, 28]));
-    let mut dl = DeepLiftPlan::new(
-        &glimpse::DeviceModel::new(gpu(), (&lenet).clone()),
-        three,
-        2,
-    )
-    .unwrap();
+    let mut dl = DeepLiftPlan::new(&crate::common::model(&lenet), three, 2).unwrap();
     is_error("baseline count", dl.run(&x, &t));
     let no_samples = SmoothOptions {
         samples: 0,
@@ -112,11 +93,7 @@ fn bad_input_is_an_error_not_a_panic() {
     };
     is_error(
         "SmoothGrad with 0 samples",
-        SmoothGrad::new(
-            &glimpse::DeviceModel::new(gpu(), (&lenet).clone()),
-            no_samples,
-            2,
-        ),
+        SmoothGrad::new(&crate::common::model(&lenet), no_samples, 2),
     );
     let bad_sigma = SmoothOptions {
         sigma: f32::NAN,
@@ -124,11 +101,7 @@ fn bad_input_is_an_error_not_a_panic() {
     };
     is_error(
         "σ = NaN",
-        SmoothGrad::new(
-            &glimpse::DeviceModel::new(gpu(), (&lenet).clone()),
-            bad_sigma,
-            2,
-        ),
+        SmoothGrad::new(&crate::common::model(&lenet), bad_sigma, 2),
     );
     let bad_noise = SmoothOptions {
         samples: 2,
@@ -137,20 +110,12 @@ fn bad_input_is_an_error_not_a_panic() {
     };
     is_error(
         "noise for 5 inputs",
-        SmoothGrad::new(
-            &glimpse::DeviceModel::new(gpu(), (&lenet).clone()),
-            bad_noise,
-            2,
-        )
-        .unwrap()
-        .run(&x, &t),
+        SmoothGrad::new(&crate::common::model(&lenet), bad_noise, 2)
+            .unwrap()
+            .run(&x, &t),
     );
-    let mut plan = GradientPlan::new(
-        &glimpse::DeviceModel::new(gpu(), (&lenet).clone()),
-        GradientMap::Saliency,
-        2,
-    )
-    .unwrap();
+    let mut plan =
+        GradientPlan::new(&crate::common::model(&lenet), GradientMap::Saliency, 2).unwrap();
     is_error(
         "input shape",
         plan.run(&Tensor::zeros(vec![2, 1, 27, 28]), &t),

@@ -44,6 +44,31 @@ pub struct MethodArgs {
     pub layer: Option<String>,
 }
 
+/// `--method`'s help: every method the library knows, one a line.
+pub fn method_help() -> String {
+    let mut h = String::from("The method:");
+    for (name, what) in glimpse::explain::METHOD_NAMES {
+        h.push_str(&format!("\n  {name:<22} {what}"));
+    }
+    h
+}
+
+/// `--composite`'s help: the library's presets.
+pub fn composite_help() -> String {
+    format!(
+        "LRP composite: {} (Zennit's and iNNvestigate's presets)",
+        glimpse::explain::PRESET_NAMES
+    )
+}
+
+/// `--rule`'s help: the library's rules.
+pub fn rule_help() -> String {
+    format!(
+        "One rule for every convolution and dense layer instead of a composite: {}",
+        glimpse::explain::RULE_NAMES
+    )
+}
+
 /// The method the arguments describe, for `graph` (whose input channels the box bounds follow).
 pub fn method_from(args: &ExplainArgs, graph: &Graph) -> Result<Method> {
     let mut method: Method = args.method.parse()?;

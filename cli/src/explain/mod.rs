@@ -25,16 +25,14 @@ pub struct ExplainArgs {
     /// The ONNX model.
     #[arg(long)]
     pub model: PathBuf,
-    /// The method: lrp, gradient (saliency), signed-gradient, sensitivity, gradient-x-input,
-    /// taylor, deeplift, deconvnet, guided-backprop, integrated-gradients, smoothgrad,
-    /// smoothgrad-squared, vargrad, cam, grad-cam, grad-cam++.
-    #[arg(long, default_value = "lrp")]
+    /// The method (the library's names: `glimpse::explain::METHOD_NAMES`).
+    #[arg(long, default_value = "lrp", long_help = method::method_help())]
     pub method: String,
-    /// LRP composite (see `--help` of glimpse for the list).
-    #[arg(long, default_value = "epsilon-plus-flat")]
+    /// LRP composite.
+    #[arg(long, default_value = "epsilon-plus-flat", long_help = method::composite_help())]
     pub composite: String,
     /// One rule for every convolution and dense layer instead of a composite, e.g. epsilon:0.25.
-    #[arg(long)]
+    #[arg(long, long_help = method::rule_help())]
     pub rule: Option<String>,
     /// Rule for the first linear layer (on top of the composite).
     #[arg(long)]

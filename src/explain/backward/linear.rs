@@ -233,11 +233,8 @@ fn bound_values(
     if !matches!(input, InputMod::Low | InputMod::High) {
         return Ok(None);
     }
-    let channels = if in_shape.len() == 1 {
-        in_shape[0]
-    } else {
-        in_shape[0]
-    };
+    // Per input channel of a convolution, per input feature of a dense layer.
+    let channels = in_shape[0];
     let per: Vec<f32> = (0..channels)
         .map(|c| constant_input(input, rule.rule.bounds(), c) as f32)
         .collect();
