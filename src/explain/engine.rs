@@ -196,7 +196,7 @@ impl Engine {
             sums: spec.sums,
             label: match spec.seed {
                 Seed::Relevance => "R",
-                Seed::Gradient => "grad",
+                Seed::Gradient | Seed::Tensor(_) => "grad",
             },
         };
         let t = record_backward(&mut p, graph, &values, &back)?;

@@ -268,7 +268,7 @@ impl Executable {
                     dispatch(&mut enc, &self.passes[..r.passes.start]);
                     for step in 1..=r.times {
                         dispatch(&mut enc, &self.passes[r.passes.clone()]);
-                        if r.every > 0 && step % r.every == 0 && !recorded.is_empty() {
+                        if r.records_after(step) && !recorded.is_empty() {
                             for &(t, bytes) in &recorded {
                                 enc.copy_buffer_to_buffer(
                                     &self.buffers[self.slot_of[t.0]],

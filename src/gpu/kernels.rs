@@ -45,6 +45,11 @@ pub const KERNELS: &[KernelInfo] = &[
     plan::MATMUL.info(),
     plan::MATMUL_SUBGROUP.info(),
     plan::ASCENT.info(),
+    crate::interpret::OBJECTIVE.info(),
+    crate::interpret::OBJECTIVE_GRAD.info(),
+    crate::interpret::PENALTIES.info(),
+    crate::interpret::UPDATE.info(),
+    crate::interpret::STEP.info(),
 ];
 
 /// The WGSL constants of every mode enum shared with the kernels.
@@ -62,6 +67,7 @@ fn enum_constants() -> String {
         of::<Mask>(),
         of::<ZConst>(),
         of::<SampleMap>(),
+        of::<crate::interpret::ObjectiveMode>(),
     ]
     .concat()
 }

@@ -8,8 +8,25 @@ use crate::model::Graph;
 /// Records the forward pass of `graph` for `batch` items; returns the tensor of each node (the
 /// input's is kept, for the host to write).
 pub fn record_forward(p: &mut Program, graph: &Graph, batch: usize) -> Result<Vec<TensorId>> {
-    let mut values: Vec<TensorId> = Vec::with_capacity(graph.nodes.len());
-    for (id, node) in graph.nodes.iter().enumerate() {
+    record_forward_to(p, graph, batch, graph.nodes.len() - 1, None)
+}
+
+/// Records the forward pass of the nodes up to `last` (in topological order: all that `last`
+/// reads), reading `input` for node 0 when given (a tensor earlier passes wrote, e.g. a
+/// transformed image) instead of a kept input tensor.
+pub fn record_forward_to(
+    p: &mut Program,
+    graph: &Graph,
+    batch: usize,
+    last: usize,
+    input: Option<TensorId>,
+) -> Result<Vec<TensorId>> {
+    let mut values: Vec<TensorId> = Vec::with_capacity(last + 1);
+    for (id, node) in graph.nodes.iter().enumerate().take(last + 1) {
+        if let (0, Some(x)) = (id, input) {
+            values.push(x);
+            continue;
+        }
         let xs: Vec<TensorId> = node.inputs.iter().map(|&i| values[i]).collect();
         let in_shapes: Vec<&[usize]> = node
             .inputs

@@ -113,6 +113,8 @@ pub struct Repeat {
     pub times: usize,
     /// Every how many steps `record` is copied aside (0: never).
     pub every: usize,
+    /// The first step after which `record` is copied aside (1-based; `every` by default).
+    pub first: usize,
     /// Tensors copied aside every `every` steps.
     pub record: Vec<TensorId>,
 }
@@ -120,11 +122,16 @@ pub struct Repeat {
 impl Repeat {
     /// How many times the recorded tensors are copied aside.
     pub fn records(&self) -> usize {
-        if self.every == 0 || self.record.is_empty() {
+        if self.every == 0 || self.record.is_empty() || self.first > self.times {
             0
         } else {
-            self.times / self.every
+            (self.times - self.first) / self.every + 1
         }
+    }
+
+    /// Whether `record` is copied aside after step `step` (1-based).
+    pub fn records_after(&self, step: usize) -> bool {
+        self.every > 0 && step >= self.first && (step - self.first) % self.every == 0
     }
 }
 
@@ -364,6 +371,22 @@ impl Program {
 
     /// Closes the step: it runs `times` times, `record` copied aside every `every` steps.
     pub fn end_repeat(&mut self, times: usize, every: usize, record: &[TensorId]) -> Result<()> {
+        self.end_repeat_from(times, every, every, record)
+    }
+
+    /// Like [`Program::end_repeat`], the first copy after step `first` (1-based): `first = 1`
+    /// records what the step computed at the state every step `0, every, 2·every, …` started
+    /// from (an objective curve from the initial point).
+    pub fn end_repeat_from(
+        &mut self,
+        times: usize,
+        first: usize,
+        every: usize,
+        record: &[TensorId],
+    ) -> Result<()> {
+        if first == 0 {
+            return Err(Error::Invalid("steps count from 1".into()));
+        }
         let start = self
             .repeat_start
             .take()
@@ -380,6 +403,7 @@ impl Program {
             passes: start..self.passes.len(),
             times,
             every,
+            first,
             record: record.to_vec(),
         });
         Ok(())

@@ -11,6 +11,7 @@ mod golden_captum;
 mod golden_zennit;
 mod golden_zennit_zoo;
 mod gradient_methods;
+mod interpret;
 mod large_weights;
 mod lrp_hand_cases;
 mod lrp_rules;

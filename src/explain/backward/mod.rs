@@ -59,6 +59,9 @@ pub enum Seed {
     Relevance,
     /// `w`: the gradient of `w · f(x)`.
     Gradient,
+    /// A gradient at the start node that earlier passes computed (an objective's, in
+    /// activation maximisation); no target tensor is read.
+    Tensor(crate::plan::TensorId),
 }
 
 /// The gradient family's policy: every node's VJP in `mode`. DeepLIFT's rescale gives a max

@@ -54,22 +54,34 @@ pub fn record_backward(
     let features: usize = graph.nodes[spec.start].shape.iter().product();
     let target = p.tensor("target", batch * (features + 1))?;
     p.keep(target);
-    let seed = flow.dest(p, graph, batch, spec.start)?;
-    let entry = match spec.seed {
-        Seed::Relevance => "main",
-        Seed::Gradient => "gradient",
-    };
-    let params = SeedParams {
-        n: batch as u32,
-        features: features as u32,
-        ..SeedParams::default()
-    };
-    let launch = Launch::Flat {
-        count: batch as u64,
-        size: 64,
-    };
-    let bindings = binds(&[values[spec.start], target], &[], seed.tensor);
-    p.pass(&SEED, entry, &params, bindings, seed.out(), launch)?;
+    match spec.seed {
+        Seed::Tensor(t) => {
+            if !flow.share(spec.start, t) {
+                return Err(Error::Invalid(
+                    "the start node of a backward pass already has a gradient".into(),
+                ));
+            }
+        }
+        Seed::Relevance | Seed::Gradient => {
+            let seed = flow.dest(p, graph, batch, spec.start)?;
+            let entry = if spec.seed == Seed::Relevance {
+                "main"
+            } else {
+                "gradient"
+            };
+            let params = SeedParams {
+                n: batch as u32,
+                features: features as u32,
+                ..SeedParams::default()
+            };
+            let launch = Launch::Flat {
+                count: batch as u64,
+                size: 64,
+            };
+            let bindings = binds(&[values[spec.start], target], &[], seed.tensor);
+            p.pass(&SEED, entry, &params, bindings, seed.out(), launch)?;
+        }
+    }
     let sums = if spec.sums {
         let s = p.tensor("relevance sums", graph.nodes.len() * batch)?;
         p.keep(s);

@@ -1,0 +1,299 @@
+//! One activation-maximisation run as one GPU program: the step (forward to the objective's
+//! node, the objective's gradient, the backward recorder to the input, the penalties, the
+//! update) repeats `steps` times in one submission; only the prototypes, the final terms and
+//! the curve (every `every` steps) are read back.
+
+use super::kernels::{
+    penalty_shape, record_objective, record_penalties, record_update, slot, TERMS,
+};
+use super::objective::Resolved;
+use super::{Objective, Settings};
+use crate::error::{Error, Result};
+use crate::explain::backward::{gradient_rules, record_backward, BackwardSpec, Seed};
+use crate::gpu::{DeviceModel, Executable};
+use crate::layers::GradMode;
+use crate::model::{NodeId, Tensor};
+use crate::plan::{items_per_submission, record_forward_to, Program, TensorId, WgslEnum as _};
+
+/// What one prototype's run computed at one step.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CurvePoint {
+    /// Updates done before these values were computed.
+    pub step: usize,
+    /// The objective (logit, log-probability, probability, or mean activation).
+    pub objective: f32,
+    /// The target class's probability (class objectives; 0 otherwise).
+    pub probability: f32,
+    /// Σx².
+    pub l2: f32,
+    /// Σ|x|.
+    pub l1: f32,
+    /// The total variation.
+    pub tv: f32,
+    /// `J`: the objective minus the weighted penalties.
+    pub total: f32,
+}
+
+/// Prototypes of one run.
+#[derive(Clone, Debug)]
+pub struct Prototypes {
+    /// The optimised inputs `[batch, …input shape]`.
+    pub inputs: Tensor,
+    /// Each prototype's curve: steps 0, every, 2·every, … and the final one.
+    pub curves: Vec<Vec<CurvePoint>>,
+}
+
+impl Prototypes {
+    /// The last point of each curve: the terms at the prototype.
+    pub fn finals(&self) -> Vec<CurvePoint> {
+        self.curves
+            .iter()
+            .filter_map(|c| c.last().copied())
+            .collect()
+    }
+}
+
+/// An activation-maximisation program for a batch of objectives on one node, reusable for
+/// several runs with other objectives on that node.
+pub struct Maximizer<'m> {
+    model: &'m DeviceModel,
+    settings: Settings,
+    batch: usize,
+    node: NodeId,
+    exe: Executable,
+    t: Tensors,
+}
+
+struct Tensors {
+    x: TensorId,
+    step: TensorId,
+    moments: TensorId,
+    spec: TensorId,
+    finals: TensorId,
+}
+
+impl<'m> Maximizer<'m> {
+    /// Records and prepares the program for `batch` prototypes whose objectives read `node`.
+    pub fn new(
+        model: &'m DeviceModel,
+        node: NodeId,
+        batch: usize,
+        settings: &Settings,
+    ) -> Result<Self> {
+        settings.check()?;
+        let graph = model.graph();
+        if node >= graph.nodes.len() || node == 0 {
+            return Err(Error::Invalid(format!(
+                "node {node} is not a layer of the model"
+            )));
+        }
+        let fit = items_per_submission(&model.profile(), graph, batch)?;
+        if fit < batch {
+            return Err(Error::Invalid(format!(
+                "{batch} prototypes do not fit one submission on this device ({fit} do)"
+            )));
+        }
+        let size: usize = graph.input_shape().iter().product();
+        let features: usize = graph.nodes[node].shape.iter().product();
+        let mut p = Program::new(&model.profile());
+        let x = p.tensor("prototype", batch * size)?;
+        let step = p.tensor("step", 1)?;
+        let moments = p.tensor("moments", 2 * batch * size)?;
+        let spec = p.tensor("objective spec", batch * (2 + features))?;
+        let terms = p.tensor("terms", batch * TERMS)?;
+        let finals = p.tensor("final terms", batch * TERMS)?;
+        for t in [x, step, moments, spec, finals] {
+            p.keep(t);
+        }
+        let shape = penalty_shape(graph.input_shape());
+        p.begin_repeat()?;
+        let values = record_forward_to(&mut p, graph, batch, node, Some(x))?;
+        let g_node = p.tensor("objective gradient", batch * features)?;
+        record_objective(
+            &mut p,
+            values[node],
+            spec,
+            terms,
+            Some(g_node),
+            (batch, features),
+        )?;
+        let rules = gradient_rules(graph, GradMode::Gradient);
+        let back = BackwardSpec {
+            batch,
+            start: node,
+            stop: 0,
+            rules: &rules,
+            seed: Seed::Tensor(g_node),
+            sums: false,
+            label: "grad",
+        };
+        let flow = record_backward(&mut p, graph, &values, &back)?;
+        let g = flow.flow[0].ok_or_else(|| {
+            Error::Invalid(format!(
+                "no gradient reaches the input from node '{}'",
+                graph.nodes[node].name
+            ))
+        })?;
+        record_penalties(&mut p, x, terms, Some(g), batch, shape, &settings.penalties)?;
+        record_update(
+            &mut p,
+            (x, g, step, moments),
+            batch * size,
+            &settings.optimizer,
+            settings.range,
+        )?;
+        p.end_repeat_from(settings.steps, 1, settings.every, &[terms])?;
+        let values = record_forward_to(&mut p, graph, batch, node, Some(x))?;
+        record_objective(&mut p, values[node], spec, finals, None, (batch, features))?;
+        record_penalties(&mut p, x, finals, None, batch, shape, &settings.penalties)?;
+        let exe = Executable::new(model, p)?;
+        Ok(Maximizer {
+            model,
+            settings: settings.clone(),
+            batch,
+            node,
+            exe,
+            t: Tensors {
+                x,
+                step,
+                moments,
+                spec,
+                finals,
+            },
+        })
+    }
+
+    /// Runs the ascent for `objectives` (one per prototype, all on this program's node).
+    pub fn run(&mut self, objectives: &[Objective]) -> Result<Prototypes> {
+        let graph = self.model.graph();
+        if objectives.len() != self.batch {
+            return Err(Error::Invalid(format!(
+                "{} objectives given to a program for {}",
+                objectives.len(),
+                self.batch
+            )));
+        }
+        let resolved: Vec<Resolved> = objectives
+            .iter()
+            .map(|o| o.resolve(graph))
+            .collect::<Result<_>>()?;
+        if let Some(r) = resolved.iter().find(|r| r.node != self.node) {
+            return Err(Error::Invalid(format!(
+                "an objective reads node '{}' but this program maximises at '{}'",
+                graph.nodes[r.node].name, graph.nodes[self.node].name
+            )));
+        }
+        let n = self.batch;
+        let size: usize = graph.input_shape().iter().product();
+        let mut spec: Vec<f32> = resolved
+            .iter()
+            .flat_map(|r| [r.mode.code() as f32, r.class as f32])
+            .collect();
+        for r in &resolved {
+            spec.extend(&r.weights);
+        }
+        let start = self.settings.init.values(n, size)?;
+        if let Some(bad) = start.iter().find(|v| !v.is_finite()) {
+            return Err(Error::Invalid(format!("the start point holds {bad}")));
+        }
+        let t = &self.t;
+        self.exe.write(t.x, &start)?;
+        self.exe.write(t.step, &[0.0])?;
+        self.exe.write(t.moments, &vec![0.0; 2 * n * size])?;
+        self.exe.write(t.spec, &spec)?;
+        let (reads, history) = self
+            .exe
+            .run_recorded(&[(t.x, n * size), (t.finals, n * TERMS)])?;
+        let mut curves: Vec<Vec<CurvePoint>> = vec![Vec::new(); n];
+        for (r, record) in history.iter().enumerate() {
+            for (b, curve) in curves.iter_mut().enumerate() {
+                curve.push(self.point(&record[0][b * TERMS..], r * self.settings.every));
+            }
+        }
+        for (b, curve) in curves.iter_mut().enumerate() {
+            curve.push(self.point(&reads[1][b * TERMS..], self.settings.steps));
+        }
+        if let Some((b, _)) = reads[0]
+            .chunks(size)
+            .enumerate()
+            .find(|(_, v)| v.iter().any(|x| !x.is_finite()))
+        {
+            return Err(Error::Invalid(format!(
+                "prototype {b} ({}) diverged to non-finite values: lower the step size",
+                objectives[b].label()
+            )));
+        }
+        let mut shape = vec![n];
+        shape.extend(graph.input_shape());
+        Ok(Prototypes {
+            inputs: Tensor::new(shape, reads[0].clone())?,
+            curves,
+        })
+    }
+
+    fn point(&self, terms: &[f32], step: usize) -> CurvePoint {
+        let p = &self.settings.penalties;
+        let (l2, l1, tv) = (terms[slot::L2], terms[slot::L1], terms[slot::TV]);
+        let objective = terms[slot::OBJECTIVE];
+        CurvePoint {
+            step,
+            objective,
+            probability: terms[slot::PROBABILITY],
+            l2,
+            l1,
+            tv,
+            total: objective - p.l2 * l2 - p.l1 * l1 - p.tv * tv,
+        }
+    }
+}
+
+/// Prototypes for `objectives` (one each), grouped into one program per node they read.
+pub fn maximize(
+    model: &DeviceModel,
+    objectives: &[Objective],
+    settings: &Settings,
+) -> Result<Prototypes> {
+    let graph = model.graph();
+    let nodes: Vec<NodeId> = objectives
+        .iter()
+        .map(|o| o.resolve(graph).map(|r| r.node))
+        .collect::<Result<_>>()?;
+    if objectives.is_empty() {
+        return Err(Error::Invalid("no objective given".into()));
+    }
+    let size: usize = graph.input_shape().iter().product();
+    let mut inputs = vec![0.0f32; objectives.len() * size];
+    let mut curves = vec![Vec::new(); objectives.len()];
+    let mut done = vec![false; objectives.len()];
+    // The start point of the whole batch, split by group: item j starts where it would alone.
+    let start = settings.init.values(objectives.len(), size)?;
+    for (i, &node) in nodes.iter().enumerate() {
+        if done[i] {
+            continue;
+        }
+        let group: Vec<usize> = (i..nodes.len()).filter(|&j| nodes[j] == node).collect();
+        let mut s = settings.clone();
+        s.init = super::Init::Batch(
+            group
+                .iter()
+                .flat_map(|&j| start[j * size..(j + 1) * size].iter().copied())
+                .collect(),
+        );
+        let mut m = Maximizer::new(model, node, group.len(), &s)?;
+        let objs: Vec<Objective> = group.iter().map(|&j| objectives[j].clone()).collect();
+        let got = m.run(&objs)?;
+        for (k, &j) in group.iter().enumerate() {
+            inputs[j * size..(j + 1) * size]
+                .copy_from_slice(&got.inputs.data[k * size..(k + 1) * size]);
+            curves[j] = got.curves[k].clone();
+            done[j] = true;
+        }
+    }
+    let mut shape = vec![objectives.len()];
+    shape.extend(graph.input_shape());
+    Ok(Prototypes {
+        inputs: Tensor::new(shape, inputs)?,
+        curves,
+    })
+}
+

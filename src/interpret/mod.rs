@@ -1,0 +1,18 @@
+//! Interpreting a concept: prototypes by activation maximisation (Montavon, Samek & Müller
+//! 2017, §3): the input a class, a channel or a neuron responds to most, found by gradient
+//! ascent on the GPU — the whole optimisation one submission, only the prototypes and the
+//! objective curve read back.
+
+mod kernels;
+mod maximizer;
+mod objective;
+pub mod reference;
+mod settings;
+
+pub use kernels::{
+    ObjectiveParams, PenaltyParams, StepParams, UpdateParams, OBJECTIVE, OBJECTIVE_GRAD, PENALTIES,
+    STEP, TERMS, UPDATE,
+};
+pub use maximizer::{maximize, CurvePoint, Maximizer, Prototypes};
+pub use objective::{ClassForm, Objective, ObjectiveMode};
+pub use settings::{Init, Optimizer, Penalties, Settings};

@@ -1,0 +1,183 @@
+//! The f64 mirror of an activation-maximisation run, as the definitions read: what the GPU
+//! program is tested against (and, through finite differences, what the gradient is).
+
+use super::objective::{ObjectiveMode, Resolved};
+use super::{Objective, Optimizer, Penalties, Settings};
+use crate::error::Result;
+use crate::explain::backward::{gradient_rules, reference_backward};
+use crate::layers::{reference_forward, GradMode};
+use crate::model::{Graph, Tensor};
+
+/// Each item's `J = obj − λ2 Σx² − λ1 Σ|x| − λtv TV` at `x` (`[batch, …input]`, one objective
+/// per item) and `∇J`.
+pub fn objective_and_gradient(
+    graph: &Graph,
+    objectives: &[Objective],
+    x: &Tensor<f64>,
+    penalties: &Penalties,
+) -> Result<(Vec<f64>, Tensor<f64>)> {
+    let resolved: Vec<Resolved> = objectives
+        .iter()
+        .map(|o| o.resolve(graph))
+        .collect::<Result<_>>()?;
+    let n = resolved.len();
+    let values = reference_forward(graph, x);
+    let size: usize = graph.input_shape().iter().product();
+    let mut j = vec![0.0; n];
+    let mut grad = Tensor {
+        shape: x.shape.clone(),
+        data: vec![0.0; x.data.len()],
+    };
+    let rules = gradient_rules(graph, GradMode::Gradient);
+    let mut nodes: Vec<usize> = resolved.iter().map(|r| r.node).collect();
+    nodes.sort_unstable();
+    nodes.dedup();
+    for node in nodes {
+        let y = &values[node];
+        let f: usize = graph.nodes[node].shape.iter().product();
+        let mut seed = Tensor {
+            shape: y.shape.clone(),
+            data: vec![0.0; y.data.len()],
+        };
+        for (b, r) in resolved.iter().enumerate().filter(|(_, r)| r.node == node) {
+            let yb = &y.data[b * f..(b + 1) * f];
+            let (value, g) = objective(r, yb);
+            j[b] = value;
+            seed.data[b * f..(b + 1) * f].copy_from_slice(&g);
+        }
+        let back = reference_backward(graph, &rules, x, node, &seed, None);
+        if let Some(g0) = &back[0] {
+            for (a, b) in grad.data.iter_mut().zip(&g0.data) {
+                *a += b;
+            }
+        }
+    }
+    let shape = super::kernels::penalty_shape(graph.input_shape());
+    for b in 0..n {
+        let xb = &x.data[b * size..(b + 1) * size];
+        let (value, g) = penalty(xb, shape, penalties);
+        j[b] -= value;
+        for (a, d) in grad.data[b * size..(b + 1) * size].iter_mut().zip(g) {
+            *a -= d;
+        }
+    }
+    Ok((j, grad))
+}
+
+/// One item's objective and its gradient with respect to the node's values `y`.
+fn objective(r: &Resolved, y: &[f64]) -> (f64, Vec<f64>) {
+    let hot = |f: usize| if f == r.class { 1.0 } else { 0.0 };
+    match r.mode {
+        ObjectiveMode::Linear => (
+            y.iter().zip(&r.weights).map(|(a, &w)| a * w as f64).sum(),
+            r.weights.iter().map(|&w| w as f64).collect(),
+        ),
+        ObjectiveMode::Logit => (y[r.class], (0..y.len()).map(hot).collect()),
+        ObjectiveMode::LogSoftmax | ObjectiveMode::Probability => {
+            let m = y.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let lse = m + y.iter().map(|v| (v - m).exp()).sum::<f64>().ln();
+            let soft: Vec<f64> = y.iter().map(|v| (v - lse).exp()).collect();
+            let d: Vec<f64> = (0..y.len()).map(|f| hot(f) - soft[f]).collect();
+            if r.mode == ObjectiveMode::LogSoftmax {
+                (y[r.class] - lse, d)
+            } else {
+                let pk = soft[r.class];
+                (pk, d.iter().map(|v| pk * v).collect())
+            }
+        }
+    }
+}
+
+/// One item's weighted penalty and its gradient.
+fn penalty(x: &[f64], [c, h, w]: [usize; 3], p: &Penalties) -> (f64, Vec<f64>) {
+    let (l2, l1, tv) = (p.l2 as f64, p.l1 as f64, p.tv as f64);
+    let sign = |v: f64| {
+        if v > 0.0 {
+            1.0
+        } else if v < 0.0 {
+            -1.0
+        } else {
+            0.0
+        }
+    };
+    let mut value = 0.0;
+    let mut g = vec![0.0; x.len()];
+    for (i, &v) in x.iter().enumerate() {
+        value += l2 * v * v + l1 * v.abs();
+        g[i] += 2.0 * l2 * v + l1 * sign(v);
+    }
+    for ch in 0..c {
+        for yy in 0..h {
+            for xx in 0..w {
+                let i = (ch * h + yy) * w + xx;
+                let mut diff = |j: usize| {
+                    let d = x[j] - x[i];
+                    value += tv * d.abs();
+                    g[j] += tv * sign(d);
+                    g[i] -= tv * sign(d);
+                };
+                if yy + 1 < h {
+                    diff(i + w);
+                }
+                if xx + 1 < w {
+                    diff(i + 1);
+                }
+            }
+        }
+    }
+    (value, g)
+}
+
+/// The whole run in f64: the prototypes after `settings.steps` updates and each item's `J`
+/// before every update and after the last.
+pub fn maximize(
+    graph: &Graph,
+    objectives: &[Objective],
+    settings: &Settings,
+) -> Result<(Tensor<f64>, Vec<Vec<f64>>)> {
+    settings.check()?;
+    let n = objectives.len();
+    let size: usize = graph.input_shape().iter().product();
+    let mut shape = vec![n];
+    shape.extend(graph.input_shape());
+    let mut x = Tensor {
+        shape,
+        data: settings
+            .init
+            .values(n, size)?
+            .iter()
+            .map(|&v| v as f64)
+            .collect(),
+    };
+    let mut m = vec![0.0; x.data.len()];
+    let mut v = vec![0.0; x.data.len()];
+    let (lo, hi) = (settings.range.0 as f64, settings.range.1 as f64);
+    let mut curve = vec![Vec::new(); n];
+    for t in 1..=settings.steps {
+        let (j, g) = objective_and_gradient(graph, objectives, &x, &settings.penalties)?;
+        for (c, jb) in curve.iter_mut().zip(j) {
+            c.push(jb);
+        }
+        for i in 0..x.data.len() {
+            let d = match settings.optimizer {
+                Optimizer::Adam {
+                    beta1, beta2, eps, ..
+                } => {
+                    let (b1, b2) = (beta1 as f64, beta2 as f64);
+                    m[i] = b1 * m[i] + (1.0 - b1) * g.data[i];
+                    v[i] = b2 * v[i] + (1.0 - b2) * g.data[i] * g.data[i];
+                    let mh = m[i] / (1.0 - b1.powi(t as i32));
+                    let vh = v[i] / (1.0 - b2.powi(t as i32));
+                    mh / (vh.sqrt() + eps as f64)
+                }
+                Optimizer::Ascent { .. } => g.data[i],
+            };
+            x.data[i] = (x.data[i] + settings.optimizer.lr() as f64 * d).clamp(lo, hi);
+        }
+    }
+    let (j, _) = objective_and_gradient(graph, objectives, &x, &settings.penalties)?;
+    for (c, jb) in curve.iter_mut().zip(j) {
+        c.push(jb);
+    }
+    Ok((x, curve))
+}

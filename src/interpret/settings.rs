@@ -1,0 +1,194 @@
+//! How a prototype is optimised: the optimiser, the start point, the penalties and the record.
+
+use crate::error::{Error, Result};
+
+/// The update rule of the ascent.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Optimizer {
+    /// Adam (Kingma & Ba) as `torch.optim.Adam` on −J.
+    Adam {
+        /// Step size.
+        lr: f32,
+        /// Decay of the first moment.
+        beta1: f32,
+        /// Decay of the second moment.
+        beta2: f32,
+        /// Added to √v̂.
+        eps: f32,
+    },
+    /// Plain gradient ascent `x += lr · ∇J`.
+    Ascent {
+        /// Step size.
+        lr: f32,
+    },
+}
+
+impl Optimizer {
+    /// Adam with PyTorch's defaults and step size `lr`.
+    pub fn adam(lr: f32) -> Optimizer {
+        Optimizer::Adam {
+            lr,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+        }
+    }
+
+    /// The step size.
+    pub fn lr(&self) -> f32 {
+        match *self {
+            Optimizer::Adam { lr, .. } | Optimizer::Ascent { lr } => lr,
+        }
+    }
+}
+
+/// Where the ascent starts.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Init {
+    /// Every value `v`.
+    Constant(f32),
+    /// Uniform noise in `[center − spread, center + spread]`, seeded (the same on every
+    /// machine).
+    Noise {
+        /// Seed of the generator.
+        seed: u64,
+        /// Centre of the interval.
+        center: f32,
+        /// Half its width.
+        spread: f32,
+    },
+    /// One item's values (e.g. the data mean), repeated for every prototype.
+    Values(Vec<f32>),
+    /// Every prototype's values, item after item.
+    Batch(Vec<f32>),
+}
+
+impl Init {
+    /// The start point of `batch` prototypes of `size` values each.
+    pub fn values(&self, batch: usize, size: usize) -> Result<Vec<f32>> {
+        match self {
+            Init::Constant(v) => Ok(vec![*v; batch * size]),
+            Init::Noise {
+                seed,
+                center,
+                spread,
+            } => {
+                let mut state = *seed;
+                Ok((0..batch * size)
+                    .map(|_| center + spread * (2.0 * uniform(&mut state) - 1.0))
+                    .collect())
+            }
+            Init::Values(v) if v.len() == size => Ok(v.repeat(batch)),
+            Init::Batch(v) if v.len() == batch * size => Ok(v.clone()),
+            Init::Values(v) | Init::Batch(v) => Err(Error::Shape(format!(
+                "the start point has {} values; {batch} prototype(s) of {size} values need {} or {}",
+                v.len(),
+                size,
+                batch * size
+            ))),
+        }
+    }
+}
+
+/// A uniform value in [0, 1) from a SplitMix64 state.
+pub(crate) fn uniform(state: &mut u64) -> f32 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z >> 40) as f32 / (1u64 << 24) as f32
+}
+
+/// Penalties subtracted from the objective: `J = obj − l2·Σx² − l1·Σ|x| − tv·TV(x)` (TV the
+/// anisotropic total variation per channel).
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
+pub struct Penalties {
+    /// λ of `Σx²`.
+    pub l2: f32,
+    /// λ of `Σ|x|`.
+    pub l1: f32,
+    /// λ of the total variation.
+    pub tv: f32,
+}
+
+/// Everything but the objectives of one run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Settings {
+    /// Number of updates.
+    pub steps: usize,
+    /// The curve's period: terms recorded at steps 0, every, 2·every, … and after the last.
+    pub every: usize,
+    /// The update rule.
+    pub optimizer: Optimizer,
+    /// The start point.
+    pub init: Init,
+    /// The penalties.
+    pub penalties: Penalties,
+    /// Values are clamped to this range after every update (the model's input range; ±∞ in a
+    /// generator's code space).
+    pub range: (f32, f32),
+}
+
+impl Default for Settings {
+    /// Adam (lr 0.05), 200 steps from 0.5 ± 0.05 noise, λ2 = 1e-3, inputs in [0, 1]: what the
+    /// shipped MNIST model needs for prototypes classified with p ≥ 0.99.
+    fn default() -> Self {
+        Settings {
+            steps: 200,
+            every: 10,
+            optimizer: Optimizer::adam(0.05),
+            init: Init::Noise {
+                seed: 0,
+                center: 0.5,
+                spread: 0.05,
+            },
+            penalties: Penalties {
+                l2: 1e-3,
+                ..Penalties::default()
+            },
+            range: (0.0, 1.0),
+        }
+    }
+}
+
+impl Settings {
+    /// Fails, naming the problem, on settings no run can use.
+    pub fn check(&self) -> Result<()> {
+        let finite = |name: &str, v: f32| {
+            if v.is_finite() {
+                Ok(())
+            } else {
+                Err(Error::Invalid(format!("{name} must be finite, got {v}")))
+            }
+        };
+        if self.steps == 0 {
+            return Err(Error::Invalid("steps must be at least 1".into()));
+        }
+        if self.every == 0 {
+            return Err(Error::Invalid("the curve period must be at least 1".into()));
+        }
+        finite("the step size", self.optimizer.lr())?;
+        if let Optimizer::Adam {
+            beta1, beta2, eps, ..
+        } = self.optimizer
+        {
+            if !(0.0..1.0).contains(&beta1) || !(0.0..1.0).contains(&beta2) || eps.is_nan() {
+                return Err(Error::Invalid(format!(
+                    "Adam needs 0 ≤ β < 1 and ε ≥ 0, got β = ({beta1}, {beta2}), ε = {eps}"
+                )));
+            }
+        }
+        let p = self.penalties;
+        for (name, v) in [("l2", p.l2), ("l1", p.l1), ("tv", p.tv)] {
+            finite(name, v)?;
+        }
+        if self.range.0.is_nan() || self.range.1.is_nan() || self.range.0 > self.range.1 {
+            return Err(Error::Invalid(format!(
+                "the input range {:?} is empty",
+                self.range
+            )));
+        }
+        Ok(())
+    }
+}

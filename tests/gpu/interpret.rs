@@ -1,0 +1,232 @@
+//! Activation maximisation: the objective's and penalties' gradient against central finite
+//! differences (f64), the GPU run against the f64 run step for step, and bad objectives.
+
+use crate::common::{assert_close, model, Rng};
+use glimpse::explain::LayerRef;
+use glimpse::interpret::reference::{maximize as maximize_f64, objective_and_gradient};
+use glimpse::interpret::{
+    maximize, ClassForm, Init, Maximizer, Objective, Optimizer, Penalties, Settings,
+};
+use glimpse::layers::{Conv2d, Dense, Pool2d};
+use glimpse::model::{Graph, Op, Tensor};
+
+/// input [2, 8, 8] → conv 2→4 → ReLU → max pool 2 → conv 4→3 ("conv2") → tanh ("act2") →
+/// flatten → dense 48→5.
+fn net(rng: &mut Rng) -> Graph {
+    let mut g = Graph::new(vec![2, 8, 8]).unwrap();
+    let conv = |rng: &mut Rng, cout, cin| Conv2d {
+        weight: rng.tensor(&[cout, cin, 3, 3]),
+        bias: Some(rng.vec(cout)),
+        stride: [1, 1],
+        pads: [1; 4],
+        dilation: [1, 1],
+        groups: 1,
+    };
+    let a = g
+        .push("conv1", Op::Conv2d(conv(rng, 4, 2)), vec![0])
+        .unwrap();
+    let r = g.push("relu1", Op::relu(), vec![a]).unwrap();
+    let pool = Pool2d {
+        kernel: [2, 2],
+        stride: [2, 2],
+        pads: [0; 4],
+        count_include_pad: false,
+        ceil_mode: false,
+    };
+    let p = g.push("pool", Op::max_pool(pool), vec![r]).unwrap();
+    let c = g
+        .push("conv2", Op::Conv2d(conv(rng, 3, 4)), vec![p])
+        .unwrap();
+    let t = g
+        .push(
+            "act2",
+            Op::Elementwise(glimpse::layers::Elementwise::new(
+                glimpse::layers::Func::Tanh,
+            )),
+            vec![c],
+        )
+        .unwrap();
+    let f = g.push_reshape("flatten", t, vec![48]).unwrap();
+    let d = Dense {
+        weight: Tensor::new(vec![5, 48], rng.vec(240).iter().map(|v| v * 0.5).collect()).unwrap(),
+        bias: Some(rng.vec(5)),
+    };
+    g.push("fc", Op::Dense(d), vec![f]).unwrap();
+    g
+}
+
+fn objectives() -> Vec<Objective> {
+    let name = |s: &str| LayerRef::Name(s.into());
+    vec![
+        Objective::Class {
+            class: 1,
+            form: ClassForm::LogSoftmax,
+        },
+        Objective::Class {
+            class: 4,
+            form: ClassForm::Logit,
+        },
+        Objective::Class {
+            class: 0,
+            form: ClassForm::Probability,
+        },
+        Objective::Channel {
+            node: name("act2"),
+            channel: 2,
+        },
+        Objective::Neuron {
+            node: name("conv2"),
+            channel: 1,
+            at: Some((2, 1)),
+        },
+    ]
+}
+
+#[test]
+fn objective_and_penalty_gradients_equal_central_differences() {
+    let mut rng = Rng::new(90);
+    let g = net(&mut rng);
+    let objs = objectives();
+    let x = rng.tensor(&[objs.len(), 2, 8, 8]).to_f64();
+    let pen = Penalties {
+        l2: 0.03,
+        l1: 0.02,
+        tv: 0.05,
+    };
+    let (_, grad) = objective_and_gradient(&g, &objs, &x, &pen).unwrap();
+    let h = 1e-6;
+    let mut worst = 0.0f64;
+    for i in (0..x.data.len()).step_by(7) {
+        let mut up = x.clone();
+        up.data[i] += h;
+        let mut down = x.clone();
+        down.data[i] -= h;
+        let (ju, _) = objective_and_gradient(&g, &objs, &up, &pen).unwrap();
+        let (jd, _) = objective_and_gradient(&g, &objs, &down, &pen).unwrap();
+        let b = i / 128;
+        let fd = (ju[b] - jd[b]) / (2.0 * h);
+        worst = worst.max((fd - grad.data[i]).abs() / (1.0 + fd.abs()));
+    }
+    assert!(worst < 1e-6, "∇J vs central differences: worst {worst:e}");
+}
+
+fn settings(optimizer: Optimizer, steps: usize, penalties: Penalties) -> Settings {
+    Settings {
+        steps,
+        every: 5,
+        optimizer,
+        init: Init::Noise {
+            seed: 3,
+            center: 0.0,
+            spread: 0.5,
+        },
+        penalties,
+        range: (-1.0, 1.0),
+    }
+}
+
+/// Runs each objective group on the GPU and in f64; compares prototypes and the J curve.
+fn gpu_equals_f64(s: &Settings, tol: f64) {
+    let mut rng = Rng::new(91);
+    let g = net(&mut rng);
+    let m = model(&g);
+    let objs = objectives();
+    let got = maximize(&m, &objs, s).unwrap();
+    let (want, curves) = maximize_f64(&g, &objs, s).unwrap();
+    let scale = want.data.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+    assert_close("prototypes", &got.inputs.data, &want.data, tol * scale, 0.0);
+    for (b, (c, w)) in got.curves.iter().zip(&curves).enumerate() {
+        assert_eq!(c.len(), s.steps / s.every + 1, "curve length");
+        for p in c {
+            let want_j = w[p.step];
+            assert!(
+                (p.total as f64 - want_j).abs() <= 1e-4 * (1.0 + want_j.abs()),
+                "item {b} step {}: J {} vs f64 {want_j}",
+                p.step,
+                p.total
+            );
+        }
+    }
+}
+
+#[test]
+fn adam_on_the_gpu_equals_the_f64_run() {
+    let pen = Penalties {
+        l2: 0.01,
+        l1: 0.0,
+        tv: 0.0,
+    };
+    gpu_equals_f64(&settings(Optimizer::adam(0.02), 30, pen), 1e-4);
+}
+
+#[test]
+fn gradient_ascent_with_every_penalty_equals_the_f64_run() {
+    let pen = Penalties {
+        l2: 0.01,
+        l1: 0.005,
+        tv: 0.01,
+    };
+    gpu_equals_f64(&settings(Optimizer::Ascent { lr: 0.05 }, 20, pen), 1e-4);
+}
+
+#[test]
+fn the_objective_rises_and_bad_objectives_are_named() {
+    let mut rng = Rng::new(92);
+    let g = net(&mut rng);
+    let m = model(&g);
+    let objs = vec![
+        Objective::Class {
+            class: 2,
+            form: ClassForm::LogSoftmax
+        };
+        2
+    ];
+    let s = settings(Optimizer::adam(0.05), 40, Penalties::default());
+    let got = maximize(&m, &objs, &s).unwrap();
+    for c in &got.curves {
+        let (first, last) = (c[0], c[c.len() - 1]);
+        assert!(last.objective > first.objective, "{first:?} → {last:?}");
+        assert!(last.probability > first.probability);
+    }
+    let err = |o: Objective| maximize(&m, &[o], &s).unwrap_err().to_string();
+    let e = err(Objective::Class {
+        class: 5,
+        form: ClassForm::Logit,
+    });
+    assert!(e.contains("class 5") && e.contains("5 outputs"), "{e}");
+    let e = err(Objective::Channel {
+        node: LayerRef::Name("nope".into()),
+        channel: 0,
+    });
+    assert!(e.contains("nope") && e.contains("conv2"), "{e}");
+    let e = err(Objective::Channel {
+        node: LayerRef::Name("conv2".into()),
+        channel: 3,
+    });
+    assert!(e.contains("3 channels"), "{e}");
+    let e = err(Objective::Neuron {
+        node: LayerRef::Name("conv2".into()),
+        channel: 0,
+        at: Some((4, 0)),
+    });
+    assert!(e.contains("4×4") && e.contains("(4, 0)"), "{e}");
+    let e = Objective::parse("class:x", ClassForm::Logit)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("class:K"), "{e}");
+    let bad = Settings {
+        steps: 0,
+        ..s.clone()
+    };
+    let e = Maximizer::new(&m, g.output, 1, &bad)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("steps"), "{e}");
+    let wrong = Settings {
+        init: Init::Values(vec![0.0; 3]),
+        ..s
+    };
+    let e = maximize(&m, &objs, &wrong).unwrap_err().to_string();
+    assert!(e.contains("3 values"), "{e}");
+}
