@@ -11,6 +11,7 @@ macro_rules! say {
 pub mod bench;
 pub mod classes;
 pub mod explain;
+pub mod interpret;
 pub mod measure;
 pub mod options;
 pub mod predict;

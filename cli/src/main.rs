@@ -1,7 +1,7 @@
-//! The glimpse command line: info, predict, explain, bench.
+//! The glimpse command line: info, ops, predict, explain, interpret, bench.
 
 use clap::{Parser, Subcommand};
-use glimpse_cli::{bench, explain, predict};
+use glimpse_cli::{bench, explain, interpret, predict};
 
 #[derive(Parser)]
 #[command(
@@ -24,6 +24,8 @@ enum Command {
     Predict(Box<predict::PredictArgs>),
     /// Write relevance heatmaps (PNG), raw relevance (.npy) and a JSON-lines summary.
     Explain(Box<explain::ExplainArgs>),
+    /// Find the input a class, channel or neuron responds to most (activation maximisation).
+    Interpret(Box<interpret::InterpretArgs>),
     /// Time forward passes and LRP per model and batch size against the device's matmul ceiling.
     Bench(Box<bench::BenchArgs>),
 }
@@ -39,6 +41,7 @@ fn main() {
         }
         Command::Predict(a) => predict::run(a),
         Command::Explain(a) => explain::run(a),
+        Command::Interpret(a) => interpret::run(a),
         Command::Bench(a) => bench::run(a),
     };
     match result {

@@ -296,4 +296,3 @@ pub fn maximize(
         curves,
     })
 }
-

@@ -1,0 +1,253 @@
+//! `glimpse interpret`: prototypes by activation maximisation — one PNG and .npy per target, a
+//! grid of all of them, and `curves.jsonl` (the objective and penalty terms every m steps).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use glimpse::error::{Error, Result};
+use glimpse::interpret::{maximize, ClassForm, Init, Objective, Optimizer, Penalties, Settings};
+use glimpse::render::{range_image, save_png, tile};
+use glimpse::{DeviceModel, Gpu, Tensor};
+
+use super::explain::file_stem;
+use super::options::floats;
+
+/// Arguments of `glimpse interpret`.
+#[derive(Args, Debug)]
+pub struct InterpretArgs {
+    /// The ONNX model.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// What to maximise: class:K, channel:NODE:C (mean activation) or neuron:NODE:C,Y,X
+    /// (NODE: ONNX node name or index). Repeat for several prototypes; they run as one batch per
+    /// node.
+    #[arg(long = "target", required = true, value_name = "TARGET")]
+    pub targets: Vec<String>,
+    /// How a class target reads the output: logit, log-softmax or probability.
+    #[arg(long, default_value = "log-softmax")]
+    pub objective: String,
+    /// Number of updates.
+    #[arg(long, default_value_t = 200)]
+    pub steps: usize,
+    /// Record the curve every this many steps.
+    #[arg(long, default_value_t = 10)]
+    pub every: usize,
+    /// adam or ascent (plain gradient ascent).
+    #[arg(long, default_value = "adam")]
+    pub optimizer: String,
+    /// Step size.
+    #[arg(long, default_value_t = 0.05)]
+    pub lr: f32,
+    /// Adam's β1,β2.
+    #[arg(long, default_value = "0.9,0.999", value_name = "B1,B2")]
+    pub betas: String,
+    /// Adam's ε.
+    #[arg(long, default_value_t = 1e-8)]
+    pub eps: f32,
+    /// Start point: noise (seeded, centre ± spread), zeros, a constant, mean (of --data), or a
+    /// .npy file (one item, or one per target).
+    #[arg(long, default_value = "noise")]
+    pub init: String,
+    /// Seed of the noise start point.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Spread of the noise start point around the middle of --range.
+    #[arg(long, default_value_t = 0.05)]
+    pub spread: f32,
+    /// Data (.npy, N×input) whose mean is the start point for --init mean.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// λ of the L2 penalty Σx².
+    #[arg(long, default_value_t = 1e-3)]
+    pub l2: f32,
+    /// λ of the L1 penalty Σ|x|.
+    #[arg(long, default_value_t = 0.0)]
+    pub l1: f32,
+    /// λ of the total-variation penalty.
+    #[arg(long, default_value_t = 0.0)]
+    pub tv: f32,
+    /// The model's input range: values are clamped to it after every update.
+    #[arg(long, value_name = "LO,HI", default_value = "0,1")]
+    pub range: String,
+    /// Show channels as BGR (models fed BGR).
+    #[arg(long)]
+    pub bgr: bool,
+    /// Output folder.
+    #[arg(long, default_value = "out")]
+    pub out: PathBuf,
+    /// Replace files an earlier run left in the output folder.
+    #[arg(long)]
+    pub overwrite: bool,
+}
+
+/// The settings these arguments describe (checked).
+pub fn settings(args: &InterpretArgs, input_shape: &[usize]) -> Result<Settings> {
+    let range = floats(&args.range, "range")?;
+    let [lo, hi] = range[..] else {
+        return Err(Error::Invalid(format!(
+            "--range {}: expected LO,HI",
+            args.range
+        )));
+    };
+    let betas = floats(&args.betas, "betas")?;
+    let [beta1, beta2] = betas[..] else {
+        return Err(Error::Invalid(format!(
+            "--betas {}: expected B1,B2",
+            args.betas
+        )));
+    };
+    let optimizer = match args.optimizer.as_str() {
+        "adam" => Optimizer::Adam {
+            lr: args.lr,
+            beta1,
+            beta2,
+            eps: args.eps,
+        },
+        "ascent" | "sgd" => Optimizer::Ascent { lr: args.lr },
+        o => {
+            return Err(Error::Invalid(format!(
+                "unknown optimizer '{o}'; valid optimizers: adam, ascent"
+            )))
+        }
+    };
+    let size: usize = input_shape.iter().product();
+    let init = match args.init.as_str() {
+        "noise" => Init::Noise {
+            seed: args.seed,
+            center: 0.5 * (lo + hi),
+            spread: args.spread,
+        },
+        "zeros" => Init::Constant(0.0),
+        "mean" => {
+            let path = args.data.as_ref().ok_or_else(|| {
+                Error::Invalid("--init mean needs --data X.npy to take the mean of".into())
+            })?;
+            Init::Values(data_mean(path, size)?)
+        }
+        s if s.ends_with(".npy") => {
+            let t = glimpse::io::npy::read_f32(s)?;
+            if t.data.len() == size {
+                Init::Values(t.data)
+            } else {
+                Init::Batch(t.data)
+            }
+        }
+        s => match s.parse::<f32>() {
+            Ok(v) => Init::Constant(v),
+            Err(_) => {
+                return Err(Error::Invalid(format!(
+                    "--init {s}: expected noise, zeros, mean, a number or a .npy file"
+                )))
+            }
+        },
+    };
+    let s = Settings {
+        steps: args.steps,
+        every: args.every,
+        optimizer,
+        init,
+        penalties: Penalties {
+            l2: args.l2,
+            l1: args.l1,
+            tv: args.tv,
+        },
+        range: (lo, hi),
+    };
+    s.check()?;
+    Ok(s)
+}
+
+/// The mean item of a .npy of N items.
+fn data_mean(path: &Path, size: usize) -> Result<Vec<f32>> {
+    let t = glimpse::io::npy::read_f32(path)?;
+    if t.data.is_empty() || t.data.len() % size != 0 {
+        return Err(Error::Shape(format!(
+            "{}: {} values are not a whole number of {size}-value items",
+            path.display(),
+            t.data.len()
+        )));
+    }
+    let n = t.data.len() / size;
+    let mut mean = vec![0.0f64; size];
+    for row in t.data.chunks(size) {
+        for (m, &v) in mean.iter_mut().zip(row) {
+            *m += v as f64 / n as f64;
+        }
+    }
+    Ok(mean.into_iter().map(|v| v as f32).collect())
+}
+
+/// Runs `glimpse interpret`.
+pub fn run(args: &InterpretArgs) -> Result<()> {
+    let graph = glimpse::load_model(&args.model)?;
+    let form: ClassForm = args.objective.parse()?;
+    let objectives: Vec<Objective> = args
+        .targets
+        .iter()
+        .map(|t| Objective::parse(t, form))
+        .collect::<Result<_>>()?;
+    let settings = settings(args, graph.input_shape())?;
+    let labels: Vec<String> = objectives.iter().map(|o| file_stem(&o.label())).collect();
+    let mut files: Vec<PathBuf> = vec![args.out.join("grid.png"), args.out.join("curves.jsonl")];
+    for l in &labels {
+        files.push(args.out.join(format!("{l}.png")));
+        files.push(args.out.join(format!("{l}.npy")));
+    }
+    if !args.overwrite {
+        if let Some(f) = files.iter().find(|f| f.exists()) {
+            return Err(Error::Invalid(format!(
+                "{} exists; choose another --out or pass --overwrite",
+                f.display()
+            )));
+        }
+    }
+    let model = DeviceModel::new(&Gpu::new()?, graph);
+    let got = maximize(&model, &objectives, &settings)?;
+    std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
+    let curves_path = args.out.join("curves.jsonl");
+    let mut curves = std::fs::File::create(&curves_path).map_err(|e| Error::io(&curves_path, e))?;
+    let shape = model.graph().input_shape().to_vec();
+    let size: usize = shape.iter().product();
+    let mut pictures = Vec::new();
+    for (b, label) in labels.iter().enumerate() {
+        let x = Tensor::new(
+            shape.clone(),
+            got.inputs.data[b * size..(b + 1) * size].to_vec(),
+        )?;
+        glimpse::io::npy::write_f32(args.out.join(format!("{label}.npy")), &x)?;
+        if shape.len() == 3 && (shape[0] == 1 || shape[0] == 3) {
+            let pic = range_image(&x, settings.range, args.bgr)?;
+            save_png(args.out.join(format!("{label}.png")), &pic)?;
+            pictures.push(pic);
+        }
+        for p in &got.curves[b] {
+            let line = serde_json::json!({
+                "target": args.targets[b], "step": p.step, "objective": p.objective,
+                "probability": p.probability, "l2": p.l2, "l1": p.l1, "tv": p.tv, "total": p.total,
+            });
+            writeln!(curves, "{line}").map_err(|e| Error::io(&curves_path, e))?;
+        }
+        let last = got.curves[b]
+            .last()
+            .copied()
+            .expect("a curve ends at the prototype");
+        say!(
+            "{:<28} objective {:>10.4}  p {:.4}  after {} steps",
+            args.targets[b],
+            last.objective,
+            last.probability,
+            settings.steps
+        );
+    }
+    if !pictures.is_empty() {
+        let zoom = (128 / shape[1].max(1)).clamp(1, 8) as u32;
+        save_png(args.out.join("grid.png"), &tile(&pictures, 10, 2, zoom)?)?;
+    }
+    say!(
+        "wrote {} prototypes to {}",
+        labels.len(),
+        args.out.display()
+    );
+    Ok(())
+}
