@@ -6,7 +6,9 @@ use clap::Args;
 use crate::measure::kernels::{ceiling_gflops, measure_kernels};
 use crate::measure::models::{named_model, DEFAULT_MODELS};
 use crate::measure::table::{kernel_table, model_table};
-use crate::measure::{measure, measure_methods, method_table, KernelRow};
+use crate::measure::{
+    interpret_table, measure, measure_interpret, measure_methods, method_table, KernelRow, AM_STEPS,
+};
 use glimpse::error::{Error, Result};
 use glimpse::explain::{Bound, Composite, Rule};
 use glimpse::gpu::Gpu;
@@ -39,6 +41,10 @@ pub struct BenchArgs {
     /// Grad-CAM) as ratios to the forward pass.
     #[arg(long)]
     pub methods: bool,
+    /// Also time activation maximisation: Adam steps (all in one submission) ÷ one forward +
+    /// input-gradient pass.
+    #[arg(long)]
+    pub interpret: bool,
 }
 
 /// Runs `glimpse bench`, printing to stdout (progress to stderr).
@@ -111,6 +117,20 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         }
         println!("{}", method_table(&method_rows));
         println!("Each cell: the method's time ÷ the forward time of the same batch (IG and SmoothGrad run all steps / samples).\n");
+    }
+    if args.interpret {
+        let mut am_rows = Vec::new();
+        for model in &models {
+            for &batch in &args.batches {
+                eprintln!(
+                    "timing activation maximisation on {} at batch {batch} ...",
+                    model.name
+                );
+                am_rows.push(measure_interpret(&gpu, model, batch, args.reps)?);
+            }
+        }
+        println!("{}", interpret_table(&am_rows));
+        println!("AM step: forward, log-softmax objective, backward to the input, L2, Adam; {AM_STEPS} steps per submission.\n");
     }
     if lrp.is_some() {
         println!("LRP: {composite_name}, forward + backward in one submission.");
