@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use glimpse::error::{Error, Result};
-use glimpse::interpret::{maximize, ClassForm, Init, Objective, Optimizer, Penalties, Settings};
+use glimpse::interpret::{
+    maximize, Blur, ClassForm, Init, Objective, Optimizer, Penalties, Settings, Transforms,
+};
 use glimpse::render::{range_image, save_png, tile};
 use glimpse::{DeviceModel, Gpu, Tensor};
 
@@ -49,7 +51,7 @@ pub struct InterpretArgs {
     /// .npy file (one item, or one per target).
     #[arg(long, default_value = "noise")]
     pub init: String,
-    /// Seed of the noise start point.
+    /// Seed of the noise start point and of the transforms' draws.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Spread of the noise start point around the middle of --range.
@@ -67,6 +69,18 @@ pub struct InterpretArgs {
     /// λ of the total-variation penalty.
     #[arg(long, default_value_t = 0.0)]
     pub tv: f32,
+    /// Random shift of up to this many pixels each step (Lucid's jitter; 0: none).
+    #[arg(long, default_value_t = 0.0)]
+    pub jitter: f32,
+    /// Random scale factor in LO,HI each step (Lucid's random_scale; 1,1: none).
+    #[arg(long, value_name = "LO,HI", default_value = "1,1")]
+    pub scale: String,
+    /// Blur the prototype every this many steps (0: never).
+    #[arg(long, default_value_t = 0)]
+    pub blur_every: usize,
+    /// σ of that blur, in pixels.
+    #[arg(long, default_value_t = 0.5)]
+    pub blur_sigma: f32,
     /// The model's input range: values are clamped to it after every update.
     #[arg(long, value_name = "LO,HI", default_value = "0,1")]
     pub range: String,
@@ -111,6 +125,13 @@ pub fn settings(args: &InterpretArgs, input_shape: &[usize]) -> Result<Settings>
             )))
         }
     };
+    let scale = floats(&args.scale, "scale")?;
+    if scale.len() != 2 {
+        return Err(Error::Invalid(format!(
+            "--scale {}: expected LO,HI",
+            args.scale
+        )));
+    }
     let size: usize = input_shape.iter().product();
     let init = match args.init.as_str() {
         "noise" => Init::Noise {
@@ -153,6 +174,15 @@ pub fn settings(args: &InterpretArgs, input_shape: &[usize]) -> Result<Settings>
             tv: args.tv,
         },
         range: (lo, hi),
+        transforms: Transforms {
+            jitter: args.jitter,
+            scale: (scale[0], scale[1]),
+            seed: args.seed as u32,
+        },
+        blur: (args.blur_every > 0).then_some(Blur {
+            every: args.blur_every,
+            sigma: args.blur_sigma,
+        }),
     };
     s.check()?;
     Ok(s)

@@ -50,6 +50,8 @@ pub const KERNELS: &[KernelInfo] = &[
     crate::interpret::PENALTIES.info(),
     crate::interpret::UPDATE.info(),
     crate::interpret::STEP.info(),
+    crate::interpret::TRANSFORM.info(),
+    crate::interpret::BLUR.info(),
 ];
 
 /// The WGSL constants of every mode enum shared with the kernels.

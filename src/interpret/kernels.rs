@@ -213,3 +213,119 @@ pub(crate) fn record_update(
         Launch::Grid([1, 1, 1]),
     )
 }
+
+crate::params! {
+    /// Items, `[C, H, W]`, largest shift, scale range and seed.
+    pub struct TransformParams {
+        pub n: u32, pub c: u32, pub h: u32, pub w: u32,
+        pub jitter: f32, pub scale_lo: f32, pub scale_hi: f32, pub seed: u32,
+    }
+}
+
+crate::params! {
+    /// Items, `[C, H, W]`, window half width, period and σ.
+    pub struct BlurParams {
+        pub n: u32, pub c: u32, pub h: u32, pub w: u32,
+        pub radius: u32, pub every: u32, pub sigma: f32, pub pad0: u32,
+    }
+}
+
+crate::kernel!(
+    /// Random shift and scale per step and item, and its adjoint.
+    pub TRANSFORM: TransformParams = "interpret/transform"
+);
+crate::kernel!(
+    /// A Gaussian blur every few steps.
+    pub BLUR: BlurParams = "interpret/blur"
+);
+
+/// Records `dst = T(src)` (`entry` "forward") or `dst = Tᵀ(src)` ("adjoint") for this step's
+/// draws.
+pub(crate) fn record_transform(
+    p: &mut Program,
+    entry: &'static str,
+    (src, step, dst): (TensorId, TensorId, TensorId),
+    n: usize,
+    [c, h, w]: [usize; 3],
+    t: &super::Transforms,
+) -> Result<()> {
+    let params = TransformParams {
+        n: n as u32,
+        c: c as u32,
+        h: h as u32,
+        w: w as u32,
+        jitter: t.jitter,
+        scale_lo: t.scale.0,
+        scale_hi: t.scale.1,
+        seed: t.seed,
+    };
+    let launch = Launch::Flat {
+        count: (n * c * h * w) as u64,
+        size: 256,
+    };
+    let bindings = binds(&[src, step], &[], dst);
+    p.pass(
+        &TRANSFORM,
+        entry,
+        &params,
+        bindings,
+        Out::Write(dst),
+        launch,
+    )
+}
+
+/// Records the blur of `x` through `tmp` on the steps it falls on.
+pub(crate) fn record_blur(
+    p: &mut Program,
+    (x, tmp, step): (TensorId, TensorId, TensorId),
+    n: usize,
+    [c, h, w]: [usize; 3],
+    blur: &super::Blur,
+) -> Result<()> {
+    let params = BlurParams {
+        n: n as u32,
+        c: c as u32,
+        h: h as u32,
+        w: w as u32,
+        radius: blur.radius() as u32,
+        every: blur.every as u32,
+        sigma: blur.sigma,
+        pad0: 0,
+    };
+    let launch = Launch::Flat {
+        count: (n * c * h * w) as u64,
+        size: 256,
+    };
+    // `tmp` is read only on the steps that write it.
+    p.pass(
+        &BLUR,
+        "blur",
+        &params,
+        binds(&[x, step], &[], tmp),
+        Out::Write(tmp),
+        launch,
+    )?;
+    p.pass(
+        &BLUR,
+        "copy",
+        &params,
+        binds(&[tmp, step], &[], x),
+        Out::Update(x),
+        launch,
+    )
+}
+
+/// The `k`-th uniform draw of `item` at `step` (the WGSL `draw`, bit for bit).
+pub(crate) fn draw(seed: u32, step: u32, item: u32, k: u32) -> f32 {
+    fn pcg(v: u32) -> u32 {
+        let s = v.wrapping_mul(747_796_405).wrapping_add(2_891_336_453);
+        let w = ((s >> ((s >> 28) + 4)) ^ s).wrapping_mul(277_803_737);
+        (w >> 22) ^ w
+    }
+    let h = pcg(seed
+        ^ pcg(step
+            .wrapping_mul(4)
+            .wrapping_add(k)
+            .wrapping_add(pcg(item.wrapping_add(0x9e37_79b9)))));
+    (h >> 8) as f32 / 16_777_216.0
+}

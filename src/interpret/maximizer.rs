@@ -4,7 +4,8 @@
 //! the curve (every `every` steps) are read back.
 
 use super::kernels::{
-    penalty_shape, record_objective, record_penalties, record_update, slot, TERMS,
+    penalty_shape, record_blur, record_objective, record_penalties, record_transform,
+    record_update, slot, TERMS,
 };
 use super::objective::Resolved;
 use super::{Objective, Settings};
@@ -97,7 +98,7 @@ impl<'m> Maximizer<'m> {
         let features: usize = graph.nodes[node].shape.iter().product();
         let mut p = Program::new(&model.profile());
         let x = p.tensor("prototype", batch * size)?;
-        let step = p.tensor("step", 1)?;
+        let step = p.tensor("step", 1 + batch)?;
         let moments = p.tensor("moments", 2 * batch * size)?;
         let spec = p.tensor("objective spec", batch * (2 + features))?;
         let terms = p.tensor("terms", batch * TERMS)?;
@@ -107,7 +108,22 @@ impl<'m> Maximizer<'m> {
         }
         let shape = penalty_shape(graph.input_shape());
         p.begin_repeat()?;
-        let values = record_forward_to(&mut p, graph, batch, node, Some(x))?;
+        let transforms = settings.transforms.active();
+        if transforms && graph.input_shape().len() != 3 {
+            return Err(Error::Invalid(format!(
+                "jitter and scale need a [C, H, W] input; this one is {:?}",
+                graph.input_shape()
+            )));
+        }
+        let seen = if transforms {
+            let xt = p.tensor("transformed prototype", batch * size)?;
+            let io = (x, step, xt);
+            record_transform(&mut p, "forward", io, batch, shape, &settings.transforms)?;
+            xt
+        } else {
+            x
+        };
+        let values = record_forward_to(&mut p, graph, batch, node, Some(seen))?;
         let g_node = p.tensor("objective gradient", batch * features)?;
         record_objective(
             &mut p,
@@ -128,12 +144,18 @@ impl<'m> Maximizer<'m> {
             label: "grad",
         };
         let flow = record_backward(&mut p, graph, &values, &back)?;
-        let g = flow.flow[0].ok_or_else(|| {
+        let mut g = flow.flow[0].ok_or_else(|| {
             Error::Invalid(format!(
                 "no gradient reaches the input from node '{}'",
                 graph.nodes[node].name
             ))
         })?;
+        if transforms {
+            let gx = p.tensor("prototype gradient", batch * size)?;
+            let io = (g, step, gx);
+            record_transform(&mut p, "adjoint", io, batch, shape, &settings.transforms)?;
+            g = gx;
+        }
         record_penalties(&mut p, x, terms, Some(g), batch, shape, &settings.penalties)?;
         record_update(
             &mut p,
@@ -142,6 +164,13 @@ impl<'m> Maximizer<'m> {
             &settings.optimizer,
             settings.range,
         )?;
+        if let Some(blur) = &settings.blur {
+            if graph.input_shape().len() != 3 {
+                return Err(Error::Invalid("a blur needs a [C, H, W] input".into()));
+            }
+            let tmp = p.tensor("blurred prototype", batch * size)?;
+            record_blur(&mut p, (x, tmp, step), batch, shape, blur)?;
+        }
         p.end_repeat_from(settings.steps, 1, settings.every, &[terms])?;
         let values = record_forward_to(&mut p, graph, batch, node, Some(x))?;
         record_objective(&mut p, values[node], spec, finals, None, (batch, features))?;
@@ -165,6 +194,13 @@ impl<'m> Maximizer<'m> {
 
     /// Runs the ascent for `objectives` (one per prototype, all on this program's node).
     pub fn run(&mut self, objectives: &[Objective]) -> Result<Prototypes> {
+        let ids: Vec<usize> = (0..objectives.len()).collect();
+        self.run_items(objectives, &ids)
+    }
+
+    /// Like [`Maximizer::run`]; `ids` are the prototypes' indices in a larger run, which seed
+    /// their random transforms.
+    pub fn run_items(&mut self, objectives: &[Objective], ids: &[usize]) -> Result<Prototypes> {
         let graph = self.model.graph();
         if objectives.len() != self.batch {
             return Err(Error::Invalid(format!(
@@ -198,7 +234,13 @@ impl<'m> Maximizer<'m> {
         }
         let t = &self.t;
         self.exe.write(t.x, &start)?;
-        self.exe.write(t.step, &[0.0])?;
+        if ids.len() != n {
+            return Err(Error::Invalid(format!("{} item ids for {n} objectives", ids.len())));
+        }
+        let state: Vec<f32> = std::iter::once(0.0)
+            .chain(ids.iter().map(|&i| i as f32))
+            .collect();
+        self.exe.write(t.step, &state)?;
         self.exe.write(t.moments, &vec![0.0; 2 * n * size])?;
         self.exe.write(t.spec, &spec)?;
         let (reads, history) = self
@@ -281,7 +323,7 @@ pub fn maximize(
         );
         let mut m = Maximizer::new(model, node, group.len(), &s)?;
         let objs: Vec<Objective> = group.iter().map(|&j| objectives[j].clone()).collect();
-        let got = m.run(&objs)?;
+        let got = m.run_items(&objs, &group)?;
         for (k, &j) in group.iter().enumerate() {
             inputs[j * size..(j + 1) * size]
                 .copy_from_slice(&got.inputs.data[k * size..(k + 1) * size]);

@@ -10,9 +10,9 @@ pub mod reference;
 mod settings;
 
 pub use kernels::{
-    ObjectiveParams, PenaltyParams, StepParams, UpdateParams, OBJECTIVE, OBJECTIVE_GRAD, PENALTIES,
-    STEP, TERMS, UPDATE,
+    BlurParams, ObjectiveParams, PenaltyParams, StepParams, TransformParams, UpdateParams, BLUR,
+    OBJECTIVE, OBJECTIVE_GRAD, PENALTIES, STEP, TERMS, TRANSFORM, UPDATE,
 };
 pub use maximizer::{maximize, CurvePoint, Maximizer, Prototypes};
 pub use objective::{ClassForm, Objective, ObjectiveMode};
-pub use settings::{Init, Optimizer, Penalties, Settings};
+pub use settings::{Blur, Init, Optimizer, Penalties, Settings, Transforms};

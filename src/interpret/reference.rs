@@ -1,8 +1,9 @@
 //! The f64 mirror of an activation-maximisation run, as the definitions read: what the GPU
 //! program is tested against (and, through finite differences, what the gradient is).
 
+use super::kernels::draw;
 use super::objective::{ObjectiveMode, Resolved};
-use super::{Objective, Optimizer, Penalties, Settings};
+use super::{Blur, Objective, Optimizer, Penalties, Settings, Transforms};
 use crate::error::Result;
 use crate::explain::backward::{gradient_rules, reference_backward};
 use crate::layers::{reference_forward, GradMode};
@@ -153,8 +154,29 @@ pub fn maximize(
     let mut v = vec![0.0; x.data.len()];
     let (lo, hi) = (settings.range.0 as f64, settings.range.1 as f64);
     let mut curve = vec![Vec::new(); n];
+    let shape = super::kernels::penalty_shape(graph.input_shape());
+    let tr = &settings.transforms;
     for t in 1..=settings.steps {
-        let (j, g) = objective_and_gradient(graph, objectives, &x, &settings.penalties)?;
+        let (j, g) = if tr.active() {
+            let seen = transform(&x, n, shape, tr, t as u32 - 1, false);
+            let (mut j, g) =
+                objective_and_gradient(graph, objectives, &seen, &Penalties::default())?;
+            let mut g = transform(&g, n, shape, tr, t as u32 - 1, true);
+            for b in 0..n {
+                let (value, d) = penalty(
+                    &x.data[b * size..(b + 1) * size],
+                    shape,
+                    &settings.penalties,
+                );
+                j[b] -= value;
+                for (a, d) in g.data[b * size..(b + 1) * size].iter_mut().zip(d) {
+                    *a -= d;
+                }
+            }
+            (j, g)
+        } else {
+            objective_and_gradient(graph, objectives, &x, &settings.penalties)?
+        };
         for (c, jb) in curve.iter_mut().zip(j) {
             c.push(jb);
         }
@@ -174,10 +196,92 @@ pub fn maximize(
             };
             x.data[i] = (x.data[i] + settings.optimizer.lr() as f64 * d).clamp(lo, hi);
         }
+        if let Some(b) = settings.blur.filter(|b| t % b.every == 0) {
+            x = blur(&x, shape, &b);
+        }
     }
+    // The final terms, as the GPU computes them: the untransformed prototype.
     let (j, _) = objective_and_gradient(graph, objectives, &x, &settings.penalties)?;
     for (c, jb) in curve.iter_mut().zip(j) {
         c.push(jb);
     }
     Ok((x, curve))
+}
+
+/// The step's random shift and scale of every item (`adjoint`: its transpose), as
+/// `shaders/interpret/transform.wgsl` defines them.
+pub fn transform(
+    x: &Tensor<f64>,
+    n: usize,
+    [c, h, w]: [usize; 3],
+    t: &Transforms,
+    step: u32,
+    adjoint: bool,
+) -> Tensor<f64> {
+    let mut out = vec![0.0; x.data.len()];
+    let (cy, cx) = (0.5 * (h as f64 - 1.0), 0.5 * (w as f64 - 1.0));
+    for b in 0..n {
+        let d = |k| draw(t.seed, step, b as u32, k) as f64;
+        let s = t.scale.0 as f64 + (t.scale.1 as f64 - t.scale.0 as f64) * d(0);
+        let dy = t.jitter as f64 * (2.0 * d(1) - 1.0);
+        let dx = t.jitter as f64 * (2.0 * d(2) - 1.0);
+        for ch in 0..c {
+            let base = (b * c + ch) * h * w;
+            for qy in 0..h {
+                for qx in 0..w {
+                    let uy = (qy as f64 - cy) / s + cy + dy;
+                    let ux = (qx as f64 - cx) / s + cx + dx;
+                    for yy in [uy.floor(), uy.floor() + 1.0] {
+                        for xx in [ux.floor(), ux.floor() + 1.0] {
+                            if yy < 0.0 || yy >= h as f64 || xx < 0.0 || xx >= w as f64 {
+                                continue;
+                            }
+                            let wgt = (1.0 - (uy - yy).abs()) * (1.0 - (ux - xx).abs());
+                            let src = base + yy as usize * w + xx as usize;
+                            let dst = base + qy * w + qx;
+                            if adjoint {
+                                out[src] += wgt * x.data[dst];
+                            } else {
+                                out[dst] += wgt * x.data[src];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Tensor {
+        shape: x.shape.clone(),
+        data: out,
+    }
+}
+
+/// The blur of `shaders/interpret/blur.wgsl`.
+fn blur(x: &Tensor<f64>, [c, h, w]: [usize; 3], b: &Blur) -> Tensor<f64> {
+    let r = b.radius() as i64;
+    let sigma = b.sigma as f64;
+    let mut out = x.data.clone();
+    for (plane, o) in x.data.chunks(h * w).zip(out.chunks_mut(h * w)) {
+        for y in 0..h as i64 {
+            for xx in 0..w as i64 {
+                let (mut acc, mut norm) = (0.0, 0.0);
+                for dy in -r..=r {
+                    for dx in -r..=r {
+                        let (sy, sx) = (y + dy, xx + dx);
+                        if sy >= 0 && sy < h as i64 && sx >= 0 && sx < w as i64 {
+                            let wgt = (-((dy * dy + dx * dx) as f64) / (2.0 * sigma * sigma)).exp();
+                            acc += wgt * plane[(sy * w as i64 + sx) as usize];
+                            norm += wgt;
+                        }
+                    }
+                }
+                o[(y * w as i64 + xx) as usize] = acc / norm;
+            }
+        }
+    }
+    let _ = c;
+    Tensor {
+        shape: x.shape.clone(),
+        data: out,
+    }
 }

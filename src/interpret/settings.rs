@@ -112,6 +112,52 @@ pub struct Penalties {
     pub tv: f32,
 }
 
+/// Lucid's robustness transforms: every step the model sees the prototype shifted and scaled
+/// by a fresh random draw (bilinear sampling, zero outside), so that the prototype must work
+/// under all of them. Drawn on the GPU from (seed, step, item).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Transforms {
+    /// Largest shift in pixels, each direction (0: none).
+    pub jitter: f32,
+    /// Range of the scale factor (`(1, 1)`: none).
+    pub scale: (f32, f32),
+    /// Seed of the draws.
+    pub seed: u32,
+}
+
+impl Default for Transforms {
+    fn default() -> Self {
+        Transforms {
+            jitter: 0.0,
+            scale: (1.0, 1.0),
+            seed: 0,
+        }
+    }
+}
+
+impl Transforms {
+    /// Whether any transform is on.
+    pub fn active(&self) -> bool {
+        self.jitter != 0.0 || self.scale != (1.0, 1.0)
+    }
+}
+
+/// A Gaussian blur of the prototype after every `every`-th update.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Blur {
+    /// Period in steps.
+    pub every: usize,
+    /// Standard deviation in pixels (the window reaches 2σ).
+    pub sigma: f32,
+}
+
+impl Blur {
+    /// The window's half width.
+    pub fn radius(&self) -> usize {
+        (2.0 * self.sigma).ceil().max(1.0) as usize
+    }
+}
+
 /// Everything but the objectives of one run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Settings {
@@ -128,6 +174,10 @@ pub struct Settings {
     /// Values are clamped to this range after every update (the model's input range; ±∞ in a
     /// generator's code space).
     pub range: (f32, f32),
+    /// Random shifts and scales the model sees each step.
+    pub transforms: Transforms,
+    /// A blur every few steps.
+    pub blur: Option<Blur>,
 }
 
 impl Default for Settings {
@@ -148,6 +198,8 @@ impl Default for Settings {
                 ..Penalties::default()
             },
             range: (0.0, 1.0),
+            transforms: Transforms::default(),
+            blur: None,
         }
     }
 }
@@ -182,6 +234,23 @@ impl Settings {
         let p = self.penalties;
         for (name, v) in [("l2", p.l2), ("l1", p.l1), ("tv", p.tv)] {
             finite(name, v)?;
+        }
+        let t = self.transforms;
+        if !(t.jitter >= 0.0 && t.jitter < 1e4)
+            || !(t.scale.0 > 0.0 && t.scale.0 <= t.scale.1 && t.scale.1 < 1e4)
+        {
+            return Err(Error::Invalid(format!(
+                "transforms need jitter ≥ 0 and 0 < scale low ≤ high, got jitter {}, scale {:?}",
+                t.jitter, t.scale
+            )));
+        }
+        if let Some(b) = self.blur {
+            if b.every == 0 || !(b.sigma > 0.0 && b.sigma < 100.0) {
+                return Err(Error::Invalid(format!(
+                    "a blur needs a period ≥ 1 and 0 < σ < 100, got every {}, σ {}",
+                    b.every, b.sigma
+                )));
+            }
         }
         if self.range.0.is_nan() || self.range.1.is_nan() || self.range.0 > self.range.1 {
             return Err(Error::Invalid(format!(

@@ -122,6 +122,7 @@ fn settings(optimizer: Optimizer, steps: usize, penalties: Penalties) -> Setting
         },
         penalties,
         range: (-1.0, 1.0),
+        ..Settings::default()
     }
 }
 
@@ -136,7 +137,7 @@ fn gpu_equals_f64(s: &Settings, tol: f64) {
     let scale = want.data.iter().fold(0.0f64, |a, v| a.max(v.abs()));
     assert_close("prototypes", &got.inputs.data, &want.data, tol * scale, 0.0);
     for (b, (c, w)) in got.curves.iter().zip(&curves).enumerate() {
-        assert_eq!(c.len(), s.steps / s.every + 1, "curve length");
+        assert_eq!(c.len(), s.steps.div_ceil(s.every) + 1, "curve length");
         for p in c {
             let want_j = w[p.step];
             assert!(
@@ -229,4 +230,55 @@ fn the_objective_rises_and_bad_objectives_are_named() {
     };
     let e = maximize(&m, &objs, &wrong).unwrap_err().to_string();
     assert!(e.contains("3 values"), "{e}");
+}
+
+#[test]
+fn the_transform_adjoint_is_its_transpose() {
+    use glimpse::interpret::reference::transform;
+    use glimpse::interpret::Transforms;
+    let mut rng = Rng::new(93);
+    let t = Transforms {
+        jitter: 2.5,
+        scale: (0.8, 1.3),
+        seed: 7,
+    };
+    let x = rng.tensor(&[3, 2, 9, 7]).to_f64();
+    let y = rng.tensor(&[3, 2, 9, 7]).to_f64();
+    for step in [0, 5, 17] {
+        let tx = transform(&x, 3, [2, 9, 7], &t, step, false);
+        let ty = transform(&y, 3, [2, 9, 7], &t, step, true);
+        let a: f64 = tx.data.iter().zip(&y.data).map(|(a, b)| a * b).sum();
+        let b: f64 = x.data.iter().zip(&ty.data).map(|(a, b)| a * b).sum();
+        assert!(
+            (a - b).abs() < 1e-12 * (1.0 + a.abs()),
+            "step {step}: {a} vs {b}"
+        );
+        assert!(
+            tx.data != x.data,
+            "step {step}: the transform moved nothing"
+        );
+    }
+}
+
+#[test]
+fn jitter_scale_and_blur_on_the_gpu_equal_the_f64_run() {
+    use glimpse::interpret::{Blur, Transforms};
+    let pen = Penalties {
+        l2: 0.01,
+        l1: 0.0,
+        tv: 0.002,
+    };
+    let s = Settings {
+        transforms: Transforms {
+            jitter: 1.5,
+            scale: (0.9, 1.1),
+            seed: 11,
+        },
+        blur: Some(Blur {
+            every: 4,
+            sigma: 0.7,
+        }),
+        ..settings(Optimizer::Ascent { lr: 0.05 }, 12, pen)
+    };
+    gpu_equals_f64(&s, 1e-4);
 }
