@@ -235,7 +235,10 @@ impl<'m> Maximizer<'m> {
         let t = &self.t;
         self.exe.write(t.x, &start)?;
         if ids.len() != n {
-            return Err(Error::Invalid(format!("{} item ids for {n} objectives", ids.len())));
+            return Err(Error::Invalid(format!(
+                "{} item ids for {n} objectives",
+                ids.len()
+            )));
         }
         let state: Vec<f32> = std::iter::once(0.0)
             .chain(ids.iter().map(|&i| i as f32))

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::Command;
 
-fn glimpse(args: &[&str]) -> (bool, String, String) {
+pub fn glimpse(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_glimpse"))
         .args(args)
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))

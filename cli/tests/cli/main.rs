@@ -3,3 +3,4 @@
 
 mod commands;
 mod explain_methods;
+mod interpret;
