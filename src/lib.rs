@@ -8,6 +8,7 @@
 pub mod error;
 pub mod explain;
 pub mod gpu;
+pub mod interpret;
 pub mod io;
 pub mod layers;
 pub mod model;

@@ -1,7 +1,7 @@
-//! The glimpse command line: info, predict, explain, bench.
+//! The glimpse command line: info, predict, explain, bench, expert.
 
 use clap::{Parser, Subcommand};
-use glimpse_cli::{bench, explain, predict};
+use glimpse_cli::{bench, expert, explain, predict};
 
 #[derive(Parser)]
 #[command(
@@ -26,6 +26,8 @@ enum Command {
     Explain(Box<explain::ExplainArgs>),
     /// Time forward passes and LRP per model and batch size against the device's matmul ceiling.
     Bench(Box<bench::BenchArgs>),
+    /// Fit or evaluate an expert: a density over inputs for activation maximisation.
+    Expert(Box<expert::ExpertArgs>),
 }
 
 fn main() {
@@ -40,6 +42,7 @@ fn main() {
         Command::Predict(a) => predict::run(a),
         Command::Explain(a) => explain::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Expert(a) => expert::run(a),
     };
     match result {
         Ok(()) => {}

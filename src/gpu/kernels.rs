@@ -45,6 +45,14 @@ pub const KERNELS: &[KernelInfo] = &[
     plan::MATMUL.info(),
     plan::MATMUL_SUBGROUP.info(),
     plan::ASCENT.info(),
+    crate::interpret::expert::MIXTURE_PROJECT.info(),
+    crate::interpret::expert::MIXTURE_LOGITS.info(),
+    crate::interpret::expert::MIXTURE_LSE.info(),
+    crate::interpret::expert::MIXTURE_GRAD.info(),
+    crate::interpret::expert::MIXTURE_GRAD_DIAG.info(),
+    crate::interpret::expert::GRBM_HIDDEN.info(),
+    crate::interpret::expert::GRBM_DENSITY.info(),
+    crate::interpret::expert::GRBM_GRAD.info(),
 ];
 
 /// The WGSL constants of every mode enum shared with the kernels.

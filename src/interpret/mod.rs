@@ -1,0 +1,3 @@
+//! Activation maximisation: objectives, regularisers, experts, code space.
+
+pub mod expert;
