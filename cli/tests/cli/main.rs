@@ -2,4 +2,5 @@
 //! and `glimpse explain`'s methods through the library entry point.
 
 mod commands;
+mod expert;
 mod explain_methods;

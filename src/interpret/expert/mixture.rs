@@ -294,10 +294,17 @@ fn m_step(x: &DMatrix<f64>, gamma: &DMatrix<f64>, cov: Covariance, reg: f64) -> 
     for k in 0..gamma.ncols() {
         let g = gamma.column(k);
         let nk = g.sum().max(1e-10);
-        let mean = x.transpose() * g / nk;
-        let mut xc = centred(x, &mean);
+        // Rows of responsibility below 1e-12 of the largest change nothing measurable: in high
+        // dimensions responsibilities are nearly one-hot, and skipping them makes the M-step
+        // cost Σ_k n_k·D² instead of K·n·D².
+        let cut = 1e-12 * g.max();
+        let rows: Vec<usize> = (0..n).filter(|&r| g[r] > cut).collect();
+        let xs = x.select_rows(rows.iter());
+        let gs = DVector::from_iterator(rows.len(), rows.iter().map(|&r| g[r]));
+        let mean = xs.transpose() * &gs / nk;
+        let mut xc = centred(&xs, &mean);
         for (r, mut row) in xc.row_iter_mut().enumerate() {
-            row *= (g[r] / nk).sqrt();
+            row *= (gs[r] / nk).sqrt();
         }
         let (precision, log_det) = match cov {
             Covariance::Full => {

@@ -250,8 +250,7 @@ impl Expert {
                 (Expert::Grbm(g), p)
             }
         };
-        let log_likelihood =
-            data.chunks(dim).map(|x| expert.log_density(x)).sum::<f64>() / n as f64;
+        let log_likelihood = expert.mean_log_density(data)?;
         Ok((
             expert,
             FitReport {
@@ -311,7 +310,7 @@ impl Expert {
         }
     }
 
-    /// Mean `log p(x)` over the items of `data` (`n × dim`).
+    /// Mean `log p(x)` over the items of `data` (`n × dim`; mixtures through matrix products).
     pub fn mean_log_density(&self, data: &[f32]) -> Result<f64> {
         let d = self.dim();
         if data.is_empty() || data.len() % d != 0 {
@@ -321,7 +320,10 @@ impl Expert {
             )));
         }
         let n = data.len() / d;
-        Ok(data.chunks(d).map(|x| self.log_density(x)).sum::<f64>() / n as f64)
+        Ok(match self {
+            Expert::Gaussian(m) | Expert::Mixture(m) => m.mean_log_density(data),
+            Expert::Grbm(_) => data.chunks(d).map(|x| self.log_density(x)).sum::<f64>() / n as f64,
+        })
     }
 }
 
