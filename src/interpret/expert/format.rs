@@ -15,10 +15,13 @@ pub const FORMAT: &str = "glimpse-expert";
 /// The version written and the only one read.
 pub const VERSION: u64 = 1;
 
+/// An array as written: its name, shape and values.
+type Listed<'a> = (&'static str, Vec<usize>, &'a [f32]);
+
 impl Expert {
     /// The file's bytes.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let (mut header, arrays): (Value, Vec<(&str, Vec<usize>, &[f32])>) = match self {
+        let (mut header, arrays): (Value, Vec<Listed>) = match self {
             Expert::Gaussian(m) | Expert::Mixture(m) => {
                 let (k, d) = (m.components(), m.dim);
                 let pshape = match m.covariance {

@@ -212,7 +212,7 @@ impl Expert {
         opts: &FitOptions,
         progress: &mut dyn FnMut(usize, f64),
     ) -> Result<(Expert, FitReport)> {
-        if dim == 0 || data.is_empty() || data.len() % dim != 0 {
+        if dim == 0 || data.is_empty() || !data.len().is_multiple_of(dim) {
             return Err(Error::Shape(format!(
                 "fitting an expert needs items of {dim} values; got {} values",
                 data.len()
@@ -313,7 +313,7 @@ impl Expert {
     /// Mean `log p(x)` over the items of `data` (`n × dim`; mixtures through matrix products).
     pub fn mean_log_density(&self, data: &[f32]) -> Result<f64> {
         let d = self.dim();
-        if data.is_empty() || data.len() % d != 0 {
+        if data.is_empty() || !data.len().is_multiple_of(d) {
             return Err(Error::Shape(format!(
                 "items of {d} values expected; got {} values",
                 data.len()

@@ -175,6 +175,7 @@ fn tiny_rbm(d: usize, h: usize, seed: u64) -> Grbm {
 }
 
 #[test]
+#[allow(clippy::needless_range_loop)]
 fn grbm_free_energy_is_minus_log_sum_over_hidden_states() {
     let (d, h) = (4, 5);
     let r = tiny_rbm(d, h, 5);
@@ -284,7 +285,8 @@ fn with_header(e: &Expert, edit: impl Fn(&mut serde_json::Value)) -> Vec<u8> {
 fn malformed_headers_are_clear_errors() {
     let d = 3;
     let e = fit("gmm-diag:2", &clustered(40, d, 2, 9), d);
-    let cases: [(&str, Box<dyn Fn(&mut serde_json::Value)>); 5] = [
+    type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+    let cases: [(&str, Edit); 5] = [
         (
             "unknown kind 'flow'",
             Box::new(|h| h["kind"] = "flow".into()),
