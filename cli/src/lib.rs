@@ -10,6 +10,7 @@ macro_rules! say {
 
 pub mod bench;
 pub mod classes;
+pub mod expert;
 pub mod explain;
 pub mod interpret;
 pub mod measure;

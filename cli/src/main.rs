@@ -1,7 +1,7 @@
-//! The glimpse command line: info, ops, predict, explain, interpret, bench.
+//! The glimpse command line: info, ops, predict, explain, interpret, expert, bench.
 
 use clap::{Parser, Subcommand};
-use glimpse_cli::{bench, explain, interpret, predict};
+use glimpse_cli::{bench, expert, explain, interpret, predict};
 
 #[derive(Parser)]
 #[command(
@@ -28,6 +28,8 @@ enum Command {
     Interpret(Box<interpret::InterpretArgs>),
     /// Time forward passes and LRP per model and batch size against the device's matmul ceiling.
     Bench(Box<bench::BenchArgs>),
+    /// Fit or evaluate an expert: a density over inputs for activation maximisation.
+    Expert(Box<expert::ExpertArgs>),
 }
 
 fn main() {
@@ -43,6 +45,7 @@ fn main() {
         Command::Explain(a) => explain::run(a),
         Command::Interpret(a) => interpret::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Expert(a) => expert::run(a),
     };
     match result {
         Ok(()) => {}

@@ -52,6 +52,14 @@ pub const KERNELS: &[KernelInfo] = &[
     crate::interpret::STEP.info(),
     crate::interpret::TRANSFORM.info(),
     crate::interpret::BLUR.info(),
+    crate::interpret::expert::MIXTURE_PROJECT.info(),
+    crate::interpret::expert::MIXTURE_LOGITS.info(),
+    crate::interpret::expert::MIXTURE_LSE.info(),
+    crate::interpret::expert::MIXTURE_GRAD.info(),
+    crate::interpret::expert::MIXTURE_GRAD_DIAG.info(),
+    crate::interpret::expert::GRBM_HIDDEN.info(),
+    crate::interpret::expert::GRBM_DENSITY.info(),
+    crate::interpret::expert::GRBM_GRAD.info(),
 ];
 
 /// The WGSL constants of every mode enum shared with the kernels.

@@ -3,6 +3,7 @@
 //! ascent on the GPU — the whole optimisation one submission, only the prototypes and the
 //! objective curve read back.
 
+pub mod expert;
 mod kernels;
 mod maximizer;
 mod objective;

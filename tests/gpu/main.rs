@@ -5,6 +5,7 @@
 mod adjoint_kernels;
 mod common;
 mod elementwise;
+mod experts;
 mod fixtures_gpu;
 mod forward_kernels;
 mod golden_captum;

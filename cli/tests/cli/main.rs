@@ -2,5 +2,6 @@
 //! and `glimpse explain`'s methods through the library entry point.
 
 mod commands;
+mod expert;
 mod explain_methods;
 mod interpret;
