@@ -9,6 +9,7 @@ mod experts;
 mod fixtures_gpu;
 mod forward_kernels;
 mod golden_captum;
+mod golden_interpret;
 mod golden_zennit;
 mod golden_zennit_zoo;
 mod gradient_methods;
