@@ -4,6 +4,7 @@
 
 mod adjoint_kernels;
 mod common;
+mod conv_transpose;
 mod elementwise;
 mod fixtures_gpu;
 mod forward_kernels;
