@@ -331,3 +331,32 @@ fn generator_gradients_reach_the_latent_input() {
     let (fwd, grad) = check_generator("generator fixture", &g, &z, &mut rng);
     eprintln!("generator fixture: max |gpu − ref| forward {fwd:.2e}, gradient {grad:.2e}");
 }
+
+#[test]
+fn attribute_fixture_runs_as_onnxruntime_does_and_backpropagates() {
+    // Groups with dilation, asymmetric pads and output padding; depthwise SAME_UPPER;
+    // output_shape; SAME_LOWER (scripts/make_convtranspose_fixtures.py).
+    let assets = concat!(env!("CARGO_MANIFEST_DIR"), "/assets");
+    let g = glimpse::onnx::load(std::path::Path::new(&format!(
+        "{assets}/models/convtranspose_attrs.onnx"
+    )))
+    .unwrap();
+    let x = glimpse::io::npy::read_f32(format!("{assets}/data/convtranspose_attrs_x.npy")).unwrap();
+    let want =
+        glimpse::io::npy::read_f32(format!("{assets}/reference/convtranspose_attrs_out.npy"))
+            .unwrap();
+    let n = x.shape[0];
+    let got = Predictor::new(&crate::common::model(&g), n)
+        .unwrap()
+        .run(&x)
+        .unwrap();
+    assert_eq!(got.shape, want.shape);
+    let want64: Vec<f64> = want.data.iter().map(|&v| v as f64).collect();
+    assert_close("attributes vs onnxruntime", &got.data, &want64, ATOL, RTOL);
+    let mut rng = Rng::new(91);
+    let (fwd, grad) = check_generator("attributes fixture", &g, &x, &mut rng);
+    eprintln!(
+        "attributes fixture: max |gpu − onnxruntime| {:.2e}; max |gpu − ref| forward {fwd:.2e}, gradient {grad:.2e}",
+        max_err(&got.data, &want64)
+    );
+}

@@ -46,17 +46,25 @@ impl Axis {
 /// precedence, as onnxruntime reads them).
 fn transposed_pads(n: &NodeProto, name: &str, axes: [Axis; 2]) -> Result<[usize; 4]> {
     let auto = attr_s(n, name, "auto_pad")?.unwrap_or_default();
-    let target: Option<[i64; 2]> = match attr_ints(n, name, "output_shape")? {
+    let (target, from): (Option<[i64; 2]>, String) = match attr_ints(n, name, "output_shape")? {
         // The spatial sizes, optionally after N and C.
-        Some(s) if s.len() == 2 || s.len() == 4 => Some([s[s.len() - 2], s[s.len() - 1]]),
-        Some(s) => return Err(Error::Onnx(format!(
+        Some(s) if s.len() == 2 || s.len() == 4 => (
+            Some([s[s.len() - 2], s[s.len() - 1]]),
+            format!("output_shape {s:?}"),
+        ),
+        Some(s) => {
+            return Err(Error::Onnx(format!(
             "node '{name}' (ConvTranspose): output_shape must give the 2 spatial sizes, got {s:?}"
-        ))),
+        )))
+        }
         None => match auto.as_str() {
-            "SAME_UPPER" | "SAME_LOWER" => Some(std::array::from_fn(|a| {
-                (axes[a].size * axes[a].stride) as i64
-            })),
-            _ => None,
+            "SAME_UPPER" | "SAME_LOWER" => (
+                Some(std::array::from_fn(|a| {
+                    (axes[a].size * axes[a].stride) as i64
+                })),
+                format!("auto_pad {auto} (input size × stride)"),
+            ),
+            _ => (None, String::new()),
         },
     };
     if let Some(target) = target {
@@ -66,14 +74,11 @@ fn transposed_pads(n: &NodeProto, name: &str, axes: [Axis; 2]) -> Result<[usize;
         for a in 0..2 {
             let total = axes[a].full() - target[a];
             if target[a] < 1 || total < 0 {
-                return Err(unsupported(
-                    n,
-                    name,
-                    format!(
-                        "an output size of {} along axis {a} needs {total} padding (output_shape / auto_pad '{auto}'); only cropping (padding ≥ 0) is supported",
-                        target[a]
-                    ),
-                ));
+                return Err(Error::Onnx(format!(
+                    "node '{name}' (ConvTranspose): {from} asks for {} values along spatial axis {a}, which needs {total} padding of the {} the layer computes; only cropping (padding ≥ 0) is supported",
+                    target[a],
+                    axes[a].full()
+                )));
             }
             let (small, big) = ((total / 2) as usize, (total - total / 2) as usize);
             (pads[a], pads[a + 2]) = if auto == "SAME_UPPER" {
