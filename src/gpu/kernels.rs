@@ -23,6 +23,8 @@ pub const KERNELS: &[KernelInfo] = &[
     layers::conv2d::VJP_REGISTERS.info(),
     layers::conv2d::VJP_SUBGROUP.info(),
     layers::conv2d::DEPTHWISE_VJP.info(),
+    layers::conv_transpose::FORWARD.info(),
+    layers::conv_transpose::VJP.info(),
     layers::dense::FORWARD.info(),
     layers::dense::FORWARD_SUBGROUP.info(),
     layers::dense::VJP.info(),

@@ -25,6 +25,7 @@ pub mod add;
 pub mod batch_norm;
 pub mod concat;
 pub mod conv2d;
+pub mod conv_transpose;
 pub mod dense;
 pub mod elementwise;
 pub(crate) mod input;
@@ -39,6 +40,7 @@ pub use add::Add;
 pub use batch_norm::BatchNorm;
 pub use concat::Concat;
 pub use conv2d::Conv2d;
+pub use conv_transpose::ConvTranspose2d;
 pub use dense::Dense;
 pub use elementwise::{Elementwise, Func};
 pub use io::{Dest, ForwardIo, LinearIo, RefVjp, VjpIo};
@@ -58,7 +60,7 @@ use crate::plan::{Param, Program, TensorId, WeightMod};
 pub enum LayerClass {
     /// The graph input.
     Input,
-    /// Convolutions: linear, every LRP linear-layer rule applies.
+    /// Convolutions, transposed ones included: linear, every LRP linear-layer rule applies.
     Convolution,
     /// Dense (fully connected) layers: linear likewise.
     Dense,
@@ -149,6 +151,7 @@ impl LayerClass {
 /// The ONNX operators each layer kind imports (the README's table is generated from these).
 pub const ONNX_OPS: &[&[OnnxOp]] = &[
     conv2d::ONNX,
+    conv_transpose::ONNX,
     dense::ONNX,
     elementwise::ONNX,
     pool::ONNX,

@@ -3,7 +3,7 @@
 use super::{Graph, Op};
 use crate::layers::{BatchNorm, Reshape};
 
-/// Folds each BatchNorm into the convolution or dense layer directly before it, when that
+/// Folds each BatchNorm into the convolution (transposed too) or dense layer directly before it, when that
 /// layer feeds nothing else. The network computes the same function; BatchNorms that cannot
 /// be folded (after a ReLU, or after a layer with other readers) stay as affine nodes.
 /// Returns the number of BatchNorms folded.
@@ -21,11 +21,22 @@ pub fn fold_batch_norm(graph: &mut Graph) -> usize {
         let bn = bn.clone();
         let done = match &mut graph.nodes[prev].op {
             Op::Conv2d(c) => {
-                fold_into(&mut c.weight.data, &mut c.bias, &bn);
+                let per = c.weight.data.len() / bn.scale.len();
+                fold_into(&mut c.weight.data, &mut c.bias, &bn, |k| k / per);
+                true
+            }
+            Op::ConvTranspose2d(c) if bn.scale.len() == c.weight.shape[1] * c.groups => {
+                // [C_in, C_out/g, KH, KW]: output channel g·Mg + m of weight (c_in, m, ..).
+                let s = &c.weight.shape;
+                let (mg, khw, cin_g) = (s[1], s[2] * s[3], s[0] / c.groups);
+                fold_into(&mut c.weight.data, &mut c.bias, &bn, |k| {
+                    (k / (mg * khw) / cin_g) * mg + (k / khw) % mg
+                });
                 true
             }
             Op::Dense(d) if bn.scale.len() == d.weight.shape[0] => {
-                fold_into(&mut d.weight.data, &mut d.bias, &bn);
+                let per = d.weight.data.len() / bn.scale.len();
+                fold_into(&mut d.weight.data, &mut d.bias, &bn, |k| k / per);
                 true
             }
             _ => false,
@@ -44,12 +55,17 @@ pub fn fold_batch_norm(graph: &mut Graph) -> usize {
     folded
 }
 
-/// Scales each output channel's weights and bias: `W' = s·W`, `b' = s·b + t`.
-fn fold_into(weight: &mut [f32], bias: &mut Option<Vec<f32>>, bn: &BatchNorm) {
+/// Scales each output channel's weights and bias: `W' = s·W`, `b' = s·b + t`, weight value `k`
+/// belonging to output channel `channel(k)`.
+fn fold_into(
+    weight: &mut [f32],
+    bias: &mut Option<Vec<f32>>,
+    bn: &BatchNorm,
+    channel: impl Fn(usize) -> usize,
+) {
     let c = bn.scale.len();
-    let per = weight.len() / c;
     for (k, w) in weight.iter_mut().enumerate() {
-        *w = (*w as f64 * bn.scale[k / per] as f64) as f32;
+        *w = (*w as f64 * bn.scale[channel(k)] as f64) as f32;
     }
     let b = bias.get_or_insert_with(|| vec![0.0; c]);
     for (ch, v) in b.iter_mut().enumerate() {

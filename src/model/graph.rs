@@ -2,8 +2,8 @@
 
 use crate::error::{Error, Result};
 use crate::layers::{
-    Add, AvgPool2d, BatchNorm, Concat, Conv2d, Dense, Elementwise, GlobalAvgPool, Layer, MaxPool2d,
-    Pool2d, Reshape, Softmax,
+    Add, AvgPool2d, BatchNorm, Concat, Conv2d, ConvTranspose2d, Dense, Elementwise, GlobalAvgPool,
+    Layer, MaxPool2d, Pool2d, Reshape, Softmax,
 };
 
 /// Index of a node in [`Graph::nodes`].
@@ -18,6 +18,9 @@ pub enum Op {
     Input,
     /// 2-D convolution (stride, padding, dilation, groups).
     Conv2d(Conv2d),
+    /// 2-D transposed convolution (ONNX ConvTranspose: stride, pads, output padding, dilation,
+    /// groups).
+    ConvTranspose2d(ConvTranspose2d),
     /// Fully connected layer `y = W x + b`.
     Dense(Dense),
     /// Per-channel affine map from a batch normalisation that could not be folded.
@@ -46,6 +49,7 @@ impl Op {
         match self {
             Op::Input => &crate::layers::input::Input,
             Op::Conv2d(l) => l,
+            Op::ConvTranspose2d(l) => l,
             Op::Dense(l) => l,
             Op::BatchNorm(l) => l,
             Op::Elementwise(l) => l,

@@ -209,3 +209,50 @@ fn the_same_weight_key_is_one_constant() {
     assert_eq!(a, b);
     assert_ne!(a, c);
 }
+
+#[test]
+fn a_generator_records_its_transposed_convolutions_forward_and_backward() {
+    use crate::layers::ConvTranspose2d;
+    // z [4] → dense → [2, 2, 2] → ConvTranspose 2→3 (stride 2, output padding 1: 5×5) → ReLU.
+    let mut g = Graph::new(vec![4]).unwrap();
+    let d = Dense {
+        weight: Tensor::new(vec![8, 4], vec![0.1; 32]).unwrap(),
+        bias: None,
+    };
+    let a = g.push("fc", Op::Dense(d), vec![0]).unwrap();
+    let r = g.push_reshape("reshape", a, vec![2, 2, 2]).unwrap();
+    let up = ConvTranspose2d {
+        weight: Tensor::new(vec![2, 3, 3, 3], vec![0.1; 54]).unwrap(),
+        bias: Some(vec![0.0; 3]),
+        stride: [2, 2],
+        pads: [1; 4],
+        dilation: [1, 1],
+        output_padding: [1, 1],
+        groups: 1,
+    };
+    let u = g.push("up", Op::ConvTranspose2d(up), vec![r]).unwrap();
+    g.push("relu", Op::relu(), vec![u]).unwrap();
+    assert_eq!(g.output_shape(), [3, 4, 4]);
+    let mut p = Program::new(&profile());
+    let values = record_forward(&mut p, &g, 2).unwrap();
+    let rules = gradient_rules(&g, GradMode::Gradient);
+    let spec = BackwardSpec {
+        batch: 2,
+        start: g.output,
+        stop: 0,
+        rules: &rules,
+        seed: Seed::Gradient,
+        sums: false,
+        label: "grad",
+    };
+    let t = record_backward(&mut p, &g, &values, &spec).unwrap();
+    assert!(t.flow[0].is_some(), "the gradient reaches the input");
+    let kernels: Vec<&str> = p.passes().iter().map(|q| q.kernel).collect();
+    for k in ["layers/conv_transpose/forward", "layers/conv_transpose/vjp"] {
+        assert_eq!(
+            kernels.iter().filter(|&&q| q == k).count(),
+            1,
+            "{kernels:?}"
+        );
+    }
+}

@@ -66,7 +66,8 @@ impl std::hash::Hash for WeightMod {
 /// A node's parameter tensor in the layout a kernel reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Param {
-    /// The weight as stored (`[C_out, C_in/g, KH, KW]`, dense `[out, in]`).
+    /// The weight as stored (`[C_out, C_in/g, KH, KW]`, transposed convolutions
+    /// `[C_in, C_out/g, KH, KW]`, dense `[out, in]`).
     Weight,
     /// A convolution's weight packed for the blocked forward kernels: `[g][K][C_out/g ↑ 4]`.
     ConvPacked,

@@ -2,4 +2,5 @@
 //! against onnxruntime through the f64 reference.
 
 mod contract;
+mod conv_transpose;
 mod onnx_fixtures;

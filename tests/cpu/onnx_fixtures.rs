@@ -241,3 +241,53 @@ fn ops_zoo_matches_onnxruntime_in_both_opsets() {
         compare(&g, "data/ops_zoo_x.npy", reference, 4);
     }
 }
+
+#[test]
+fn convtranspose_fixtures_match_onnxruntime() {
+    if !have_assets() {
+        return;
+    }
+    let g = load("convtranspose_generator.onnx");
+    assert_eq!(
+        kinds(&g),
+        [
+            "Input",
+            "Dense",
+            "Reshape",
+            "ConvTranspose2d",
+            "Relu",
+            "ConvTranspose2d",
+            "Sigmoid"
+        ]
+    );
+    compare(
+        &g,
+        "data/convtranspose_generator_x.npy",
+        "reference/convtranspose_generator_out.npy",
+        4,
+    );
+    let g = load("convtranspose_attrs.onnx");
+    let layers: Vec<_> = g
+        .nodes
+        .iter()
+        .filter_map(|n| match &n.op {
+            Op::ConvTranspose2d(c) => Some((n.name.as_str(), c.pads, c.output_padding, c.groups)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        layers,
+        [
+            ("grouped", [1, 0, 2, 1], [1, 0], 2),
+            ("depthwise_same_upper", [0, 0, 1, 1], [0, 0], 6),
+            ("output_shape", [1, 1, 0, 0], [0, 0], 1),
+            ("same_lower", [1, 1, 0, 0], [0, 0], 1),
+        ]
+    );
+    compare(
+        &g,
+        "data/convtranspose_attrs_x.npy",
+        "reference/convtranspose_attrs_out.npy",
+        3,
+    );
+}

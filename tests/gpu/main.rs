@@ -4,6 +4,7 @@
 
 mod adjoint_kernels;
 mod common;
+mod conv_transpose;
 mod elementwise;
 mod experts;
 mod fixtures_gpu;

@@ -13,7 +13,8 @@ use crate::plan::{
 };
 
 crate::params! {
-    /// Geometry and modes of the forward kernels (`forward`, `forward_subgroup`, `depthwise`).
+    /// Geometry and modes of the forward kernels (`forward`, `forward_subgroup`, `depthwise`,
+    /// and the transposed convolution's `conv_transpose/forward`).
     pub struct ConvForwardParams {
         pub n: u32, pub cin: u32, pub h: u32, pub w: u32,
         pub cout: u32, pub oh: u32, pub ow: u32, pub groups: u32,
@@ -25,7 +26,8 @@ crate::params! {
 
 crate::params! {
     /// Geometry and epilogue of the adjoint kernels (`vjp`, `vjp_registers`, `vjp_subgroup`,
-    /// `depthwise_vjp`): `out (+)= coef · factor(x) · Wᵀ ȳ`.
+    /// `depthwise_vjp`, and the transposed convolution's `conv_transpose/vjp`):
+    /// `out (+)= coef · factor(x) · Wᵀ ȳ`.
     pub struct ConvVjpParams {
         pub n: u32, pub cin: u32, pub h: u32, pub w: u32,
         pub cout: u32, pub oh: u32, pub ow: u32, pub groups: u32,

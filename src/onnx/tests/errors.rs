@@ -16,7 +16,9 @@ fn unsupported_op_names_op_and_node() {
     );
     let e = e.to_string();
     assert!(
-        e.contains("LpNormalization") && e.contains("'norm'") && e.contains("Conv, Gemm"),
+        e.contains("LpNormalization")
+            && e.contains("'norm'")
+            && e.contains("Conv, ConvTranspose, Gemm"),
         "{e}"
     );
     let mut b = B::new(&[2]).node("Relu", "custom", &["x"], &["y"], vec![]);

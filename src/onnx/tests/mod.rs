@@ -10,6 +10,7 @@ mod activation;
 mod batch_norm;
 mod busy_model;
 mod conv;
+mod conv_transpose;
 mod dense;
 mod errors;
 mod files;
