@@ -6,8 +6,10 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use glimpse::error::{Error, Result};
+use glimpse::interpret::expert::Expert;
 use glimpse::interpret::{
-    maximize, Blur, ClassForm, Init, Objective, Optimizer, Penalties, Settings, Transforms,
+    maximize, Blur, ClassForm, ExpertTerm, Init, Objective, Optimizer, Penalties, Settings,
+    Transforms,
 };
 use glimpse::render::{range_image, save_png, tile};
 use glimpse::{DeviceModel, Gpu, Tensor};
@@ -81,6 +83,16 @@ pub struct InterpretArgs {
     /// σ of that blur, in pixels.
     #[arg(long, default_value_t = 0.5)]
     pub blur_sigma: f32,
+    /// A density expert (`glimpse expert fit`): its λ·log p(x) joins the objective.
+    #[arg(long, value_name = "FILE.expert")]
+    pub expert: Option<PathBuf>,
+    /// λ of the expert's log p(x).
+    #[arg(long, default_value_t = 0.1)]
+    pub expert_weight: f32,
+    /// A generator (ONNX, code → input): maximise over its code z, the prototype g(z*); the
+    /// penalties then act on z, and --range only displays g(z).
+    #[arg(long, value_name = "G.onnx")]
+    pub generator: Option<PathBuf>,
     /// The model's input range: values are clamped to it after every update.
     #[arg(long, value_name = "LO,HI", default_value = "0,1")]
     pub range: String,
@@ -183,6 +195,14 @@ pub fn settings(args: &InterpretArgs, input_shape: &[usize]) -> Result<Settings>
             every: args.blur_every,
             sigma: args.blur_sigma,
         }),
+        expert: match &args.expert {
+            Some(path) => Some(ExpertTerm {
+                expert: std::sync::Arc::new(Expert::load(path)?),
+                weight: args.expert_weight,
+            }),
+            None => None,
+        },
+        image_node: None,
     };
     s.check()?;
     Ok(s)
@@ -210,14 +230,34 @@ fn data_mean(path: &Path, size: usize) -> Result<Vec<f32>> {
 
 /// Runs `glimpse interpret`.
 pub fn run(args: &InterpretArgs) -> Result<()> {
-    let graph = glimpse::load_model(&args.model)?;
+    let mut graph = glimpse::load_model(&args.model)?;
+    let mut image_node = None;
+    if let Some(g) = &args.generator {
+        let generator = glimpse::load_model(g)?;
+        let (both, image) = glimpse::model::compose(&generator, &graph, "generator")?;
+        graph = both;
+        image_node = Some(image);
+    }
     let form: ClassForm = args.objective.parse()?;
     let objectives: Vec<Objective> = args
         .targets
         .iter()
         .map(|t| Objective::parse(t, form))
         .collect::<Result<_>>()?;
-    let settings = settings(args, graph.input_shape())?;
+    let mut settings = settings(args, graph.input_shape())?;
+    let display = settings.range;
+    if image_node.is_some() {
+        // Code space: z is unbounded; its noise start point is centred at 0.
+        settings.range = (-f32::MAX, f32::MAX);
+        if let Init::Noise { seed, spread, .. } = settings.init {
+            settings.init = Init::Noise {
+                seed,
+                center: 0.0,
+                spread: spread.max(1.0),
+            };
+        }
+        settings.image_node = image_node;
+    }
     let labels: Vec<String> = objectives.iter().map(|o| file_stem(&o.label())).collect();
     let mut files: Vec<PathBuf> = vec![args.out.join("grid.png"), args.out.join("curves.jsonl")];
     for l in &labels {
@@ -237,24 +277,32 @@ pub fn run(args: &InterpretArgs) -> Result<()> {
     std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
     let curves_path = args.out.join("curves.jsonl");
     let mut curves = std::fs::File::create(&curves_path).map_err(|e| Error::io(&curves_path, e))?;
-    let shape = model.graph().input_shape().to_vec();
+    // The prototype is the input, or g(z*) in code space (its code written beside it).
+    let shown = got.images.as_ref().unwrap_or(&got.inputs);
+    let shape = shown.shape[1..].to_vec();
     let size: usize = shape.iter().product();
+    let code: usize = model.graph().input_shape().iter().product();
     let mut pictures = Vec::new();
     for (b, label) in labels.iter().enumerate() {
-        let x = Tensor::new(
-            shape.clone(),
-            got.inputs.data[b * size..(b + 1) * size].to_vec(),
-        )?;
+        let x = Tensor::new(shape.clone(), shown.data[b * size..(b + 1) * size].to_vec())?;
         glimpse::io::npy::write_f32(args.out.join(format!("{label}.npy")), &x)?;
+        if got.images.is_some() {
+            let z = Tensor::new(
+                vec![code],
+                got.inputs.data[b * code..(b + 1) * code].to_vec(),
+            )?;
+            glimpse::io::npy::write_f32(args.out.join(format!("{label}_code.npy")), &z)?;
+        }
         if shape.len() == 3 && (shape[0] == 1 || shape[0] == 3) {
-            let pic = range_image(&x, settings.range, args.bgr)?;
+            let pic = range_image(&x, display, args.bgr)?;
             save_png(args.out.join(format!("{label}.png")), &pic)?;
             pictures.push(pic);
         }
         for p in &got.curves[b] {
             let line = serde_json::json!({
                 "target": args.targets[b], "step": p.step, "objective": p.objective,
-                "probability": p.probability, "l2": p.l2, "l1": p.l1, "tv": p.tv, "total": p.total,
+                "probability": p.probability, "l2": p.l2, "l1": p.l1, "tv": p.tv,
+                "log_density": p.log_density, "total": p.total,
             });
             writeln!(curves, "{line}").map_err(|e| Error::io(&curves_path, e))?;
         }

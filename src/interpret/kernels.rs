@@ -4,7 +4,8 @@ use crate::error::Result;
 use crate::plan::{binds, Launch, Out, Program, TensorId};
 
 /// Values kept per prototype and step: the objective, the class probability, Σx², Σ|x|, TV,
-/// log p(x) under the expert, and the log-sum-exp the objective's gradient reads.
+/// slot 5 unused (the expert's log p is a tensor of its own), and the log-sum-exp the
+/// objective's gradient reads.
 pub const TERMS: usize = 8;
 /// Slots of [`TERMS`].
 pub(crate) mod slot {
@@ -13,7 +14,6 @@ pub(crate) mod slot {
     pub const L2: usize = 2;
     pub const L1: usize = 3;
     pub const TV: usize = 4;
-    pub const LOG_DENSITY: usize = 5;
 }
 
 crate::params! {

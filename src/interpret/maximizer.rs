@@ -31,7 +31,9 @@ pub struct CurvePoint {
     pub l1: f32,
     /// The total variation.
     pub tv: f32,
-    /// `J`: the objective minus the weighted penalties.
+    /// `log p(x)` under the expert (0 without one).
+    pub log_density: f32,
+    /// `J`: the objective minus the weighted penalties plus the expert's weighted term.
     pub total: f32,
 }
 
@@ -42,6 +44,9 @@ pub struct Prototypes {
     pub inputs: Tensor,
     /// Each prototype's curve: steps 0, every, 2·every, … and the final one.
     pub curves: Vec<Vec<CurvePoint>>,
+    /// The values of `Settings::image_node` at the prototypes (the generated pictures in code
+    /// space).
+    pub images: Option<Tensor>,
 }
 
 impl Prototypes {
@@ -71,6 +76,8 @@ struct Tensors {
     moments: TensorId,
     spec: TensorId,
     finals: TensorId,
+    final_log_density: TensorId,
+    image: Option<(TensorId, usize)>,
 }
 
 impl<'m> Maximizer<'m> {
@@ -103,7 +110,9 @@ impl<'m> Maximizer<'m> {
         let spec = p.tensor("objective spec", batch * (2 + features))?;
         let terms = p.tensor("terms", batch * TERMS)?;
         let finals = p.tensor("final terms", batch * TERMS)?;
-        for t in [x, step, moments, spec, finals] {
+        let log_density = p.tensor("log density", batch)?;
+        let final_log_density = p.tensor("final log density", batch)?;
+        for t in [x, step, moments, spec, finals, final_log_density] {
             p.keep(t);
         }
         let shape = penalty_shape(graph.input_shape());
@@ -157,6 +166,12 @@ impl<'m> Maximizer<'m> {
             g = gx;
         }
         record_penalties(&mut p, x, terms, Some(g), batch, shape, &settings.penalties)?;
+        if let Some(e) = &settings.expert {
+            e.expert.check_dim(size)?;
+            let ld = Some(log_density);
+            e.expert
+                .record_grad_and_log_density(&mut p, x, batch, e.weight, g, ld)?;
+        }
         record_update(
             &mut p,
             (x, g, step, moments),
@@ -171,10 +186,28 @@ impl<'m> Maximizer<'m> {
             let tmp = p.tensor("blurred prototype", batch * size)?;
             record_blur(&mut p, (x, tmp, step), batch, shape, blur)?;
         }
-        p.end_repeat_from(settings.steps, 1, settings.every, &[terms])?;
-        let values = record_forward_to(&mut p, graph, batch, node, Some(x))?;
+        let mut record = vec![terms];
+        if settings.expert.is_some() {
+            record.push(log_density);
+        }
+        p.end_repeat_from(settings.steps, 1, settings.every, &record)?;
+        let last = settings.image_node.map_or(node, |i| i.max(node));
+        if last >= graph.nodes.len() {
+            return Err(Error::Invalid(format!(
+                "image node {last} is not in the model"
+            )));
+        }
+        let values = record_forward_to(&mut p, graph, batch, last, Some(x))?;
         record_objective(&mut p, values[node], spec, finals, None, (batch, features))?;
         record_penalties(&mut p, x, finals, None, batch, shape, &settings.penalties)?;
+        if let Some(e) = &settings.expert {
+            e.expert
+                .record_log_density(&mut p, x, batch, final_log_density)?;
+        }
+        let image = settings.image_node.map(|i| {
+            p.keep(values[i]);
+            (values[i], graph.nodes[i].shape.iter().product::<usize>())
+        });
         let exe = Executable::new(model, p)?;
         Ok(Maximizer {
             model,
@@ -188,6 +221,8 @@ impl<'m> Maximizer<'m> {
                 moments,
                 spec,
                 finals,
+                final_log_density,
+                image,
             },
         })
     }
@@ -246,18 +281,36 @@ impl<'m> Maximizer<'m> {
         self.exe.write(t.step, &state)?;
         self.exe.write(t.moments, &vec![0.0; 2 * n * size])?;
         self.exe.write(t.spec, &spec)?;
-        let (reads, history) = self
-            .exe
-            .run_recorded(&[(t.x, n * size), (t.finals, n * TERMS)])?;
+        let mut reads_of = vec![(t.x, n * size), (t.finals, n * TERMS)];
+        let expert = self.settings.expert.is_some();
+        if expert {
+            reads_of.push((t.final_log_density, n));
+        }
+        if let Some((img, per)) = t.image {
+            reads_of.push((img, n * per));
+        }
+        let (reads, history) = self.exe.run_recorded(&reads_of)?;
         let mut curves: Vec<Vec<CurvePoint>> = vec![Vec::new(); n];
         for (r, record) in history.iter().enumerate() {
             for (b, curve) in curves.iter_mut().enumerate() {
-                curve.push(self.point(&record[0][b * TERMS..], r * self.settings.every));
+                let ld = if expert { record[1][b] } else { 0.0 };
+                curve.push(self.point(&record[0][b * TERMS..], ld, r * self.settings.every));
             }
         }
         for (b, curve) in curves.iter_mut().enumerate() {
-            curve.push(self.point(&reads[1][b * TERMS..], self.settings.steps));
+            let ld = if expert { reads[2][b] } else { 0.0 };
+            curve.push(self.point(&reads[1][b * TERMS..], ld, self.settings.steps));
         }
+        let images = match t.image {
+            Some((_, per)) => {
+                let mut shape = vec![n];
+                shape.extend(&graph.nodes[self.settings.image_node.unwrap_or(0)].shape);
+                let data = reads[reads.len() - 1].clone();
+                debug_assert_eq!(data.len(), n * per);
+                Some(Tensor::new(shape, data)?)
+            }
+            None => None,
+        };
         if let Some((b, _)) = reads[0]
             .chunks(size)
             .enumerate()
@@ -273,10 +326,11 @@ impl<'m> Maximizer<'m> {
         Ok(Prototypes {
             inputs: Tensor::new(shape, reads[0].clone())?,
             curves,
+            images,
         })
     }
 
-    fn point(&self, terms: &[f32], step: usize) -> CurvePoint {
+    fn point(&self, terms: &[f32], log_density: f32, step: usize) -> CurvePoint {
         let p = &self.settings.penalties;
         let (l2, l1, tv) = (terms[slot::L2], terms[slot::L1], terms[slot::TV]);
         let objective = terms[slot::OBJECTIVE];
@@ -287,7 +341,13 @@ impl<'m> Maximizer<'m> {
             l2,
             l1,
             tv,
-            total: objective - p.l2 * l2 - p.l1 * l1 - p.tv * tv,
+            log_density,
+            total: objective - p.l2 * l2 - p.l1 * l1 - p.tv * tv
+                + self
+                    .settings
+                    .expert
+                    .as_ref()
+                    .map_or(0.0, |e| e.weight * log_density),
         }
     }
 }
@@ -309,6 +369,7 @@ pub fn maximize(
     let size: usize = graph.input_shape().iter().product();
     let mut inputs = vec![0.0f32; objectives.len() * size];
     let mut curves = vec![Vec::new(); objectives.len()];
+    let mut images: Option<(Vec<usize>, Vec<f32>)> = None;
     let mut done = vec![false; objectives.len()];
     // The start point of the whole batch, split by group: item j starts where it would alone.
     let start = settings.init.values(objectives.len(), size)?;
@@ -332,12 +393,28 @@ pub fn maximize(
                 .copy_from_slice(&got.inputs.data[k * size..(k + 1) * size]);
             curves[j] = got.curves[k].clone();
             done[j] = true;
+            if let Some(img) = &got.images {
+                let per = img.data.len() / group.len();
+                let (_, all) = images.get_or_insert_with(|| {
+                    (img.shape[1..].to_vec(), vec![0.0; objectives.len() * per])
+                });
+                all[j * per..(j + 1) * per].copy_from_slice(&img.data[k * per..(k + 1) * per]);
+            }
         }
     }
     let mut shape = vec![objectives.len()];
     shape.extend(graph.input_shape());
+    let images = match images {
+        Some((item, data)) => {
+            let mut shape = vec![objectives.len()];
+            shape.extend(item);
+            Some(Tensor::new(shape, data)?)
+        }
+        None => None,
+    };
     Ok(Prototypes {
         inputs: Tensor::new(shape, inputs)?,
         curves,
+        images,
     })
 }

@@ -16,4 +16,4 @@ pub use kernels::{
 };
 pub use maximizer::{maximize, CurvePoint, Maximizer, Prototypes};
 pub use objective::{ClassForm, Objective, ObjectiveMode};
-pub use settings::{Blur, Init, Optimizer, Penalties, Settings, Transforms};
+pub use settings::{Blur, ExpertTerm, Init, Optimizer, Penalties, Settings, Transforms};

@@ -177,6 +177,7 @@ pub fn maximize(
         } else {
             objective_and_gradient(graph, objectives, &x, &settings.penalties)?
         };
+        let (j, g) = with_expert(settings, &x, size, j, g);
         for (c, jb) in curve.iter_mut().zip(j) {
             c.push(jb);
         }
@@ -201,7 +202,8 @@ pub fn maximize(
         }
     }
     // The final terms, as the GPU computes them: the untransformed prototype.
-    let (j, _) = objective_and_gradient(graph, objectives, &x, &settings.penalties)?;
+    let (j, g) = objective_and_gradient(graph, objectives, &x, &settings.penalties)?;
+    let (j, _) = with_expert(settings, &x, size, j, g);
     for (c, jb) in curve.iter_mut().zip(j) {
         c.push(jb);
     }
@@ -284,4 +286,29 @@ fn blur(x: &Tensor<f64>, [c, h, w]: [usize; 3], b: &Blur) -> Tensor<f64> {
         shape: x.shape.clone(),
         data: out,
     }
+}
+
+/// Adds the expert's `λ log p(x)` to each item's `J` and `λ ∇ log p` to the gradient.
+fn with_expert(
+    settings: &Settings,
+    x: &Tensor<f64>,
+    size: usize,
+    mut j: Vec<f64>,
+    mut g: Tensor<f64>,
+) -> (Vec<f64>, Tensor<f64>) {
+    if let Some(e) = &settings.expert {
+        let w = e.weight as f64;
+        for (b, jb) in j.iter_mut().enumerate() {
+            let xb: Vec<f32> = x.data[b * size..(b + 1) * size]
+                .iter()
+                .map(|&v| v as f32)
+                .collect();
+            *jb += w * e.expert.log_density(&xb);
+            let d = e.expert.grad_log_density(&xb);
+            for (a, d) in g.data[b * size..(b + 1) * size].iter_mut().zip(d) {
+                *a += w * d;
+            }
+        }
+    }
+    (j, g)
 }

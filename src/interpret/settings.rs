@@ -158,6 +158,16 @@ impl Blur {
     }
 }
 
+/// A density expert's term `weight · log p(x)` added to the objective (the paper's AM with an
+/// expert: prototypes drawn towards the data).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExpertTerm {
+    /// The density.
+    pub expert: std::sync::Arc<super::expert::Expert>,
+    /// λ of `log p(x)`.
+    pub weight: f32,
+}
+
 /// Everything but the objectives of one run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Settings {
@@ -178,6 +188,11 @@ pub struct Settings {
     pub transforms: Transforms,
     /// A blur every few steps.
     pub blur: Option<Blur>,
+    /// A density expert's term.
+    pub expert: Option<ExpertTerm>,
+    /// A node whose values are read back with the prototypes: the generated picture in a
+    /// generator's code space (see [`crate::model::compose`]).
+    pub image_node: Option<usize>,
 }
 
 impl Default for Settings {
@@ -200,6 +215,8 @@ impl Default for Settings {
             range: (0.0, 1.0),
             transforms: Transforms::default(),
             blur: None,
+            expert: None,
+            image_node: None,
         }
     }
 }
@@ -251,6 +268,9 @@ impl Settings {
                     b.every, b.sigma
                 )));
             }
+        }
+        if let Some(e) = &self.expert {
+            finite("the expert's weight", e.weight)?;
         }
         if self.range.0.is_nan() || self.range.1.is_nan() || self.range.0 > self.range.1 {
             return Err(Error::Invalid(format!(
