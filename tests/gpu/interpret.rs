@@ -128,6 +128,11 @@ fn settings(optimizer: Optimizer, steps: usize, penalties: Penalties) -> Setting
 
 /// Runs each objective group on the GPU and in f64; compares prototypes and the J curve.
 fn gpu_equals_f64(s: &Settings, tol: f64) {
+    gpu_equals_f64_with(s, tol, true)
+}
+
+/// [`gpu_equals_f64`]; `check_j`: also each item's J along the curve.
+fn gpu_equals_f64_with(s: &Settings, tol: f64, check_j: bool) {
     let mut rng = Rng::new(91);
     let g = net(&mut rng);
     let m = model(&g);
@@ -139,9 +144,20 @@ fn gpu_equals_f64(s: &Settings, tol: f64) {
     for (b, (c, w)) in got.curves.iter().zip(&curves).enumerate() {
         assert_eq!(c.len(), s.steps.div_ceil(s.every) + 1, "curve length");
         for p in c {
+            if !check_j {
+                continue;
+            }
             let want_j = w[p.step];
+            // Relative to the terms J sums (a log-density of magnitude 1e3 cancels in J).
+            let pen = &s.penalties;
+            let ew = s.expert.as_ref().map_or(0.0, |e| e.weight);
+            let terms = p.objective.abs()
+                + pen.l2 * p.l2
+                + pen.l1 * p.l1
+                + pen.tv * p.tv
+                + ew * p.log_density.abs();
             assert!(
-                (p.total as f64 - want_j).abs() <= 1e-4 * (1.0 + want_j.abs()),
+                (p.total as f64 - want_j).abs() <= 1e-4 * (1.0 + terms as f64),
                 "item {b} step {}: J {} vs f64 {want_j}",
                 p.step,
                 p.total
@@ -281,4 +297,45 @@ fn jitter_scale_and_blur_on_the_gpu_equal_the_f64_run() {
         ..settings(Optimizer::Ascent { lr: 0.05 }, 12, pen)
     };
     gpu_equals_f64(&s, 1e-4);
+}
+
+#[test]
+fn an_expert_term_on_the_gpu_equals_the_f64_run() {
+    use glimpse::interpret::expert::{Expert, ExpertKind, FitOptions};
+    use glimpse::interpret::ExpertTerm;
+    let mut rng = Rng::new(94);
+    let data = rng.vec(40 * 128);
+    for kind in ["gmm:3", "gmm-diag:2", "grbm:8"] {
+        let kind: ExpertKind = kind.parse().unwrap();
+        let opts = FitOptions {
+            iterations: Some(5),
+            ..FitOptions::default()
+        };
+        let (expert, _) = Expert::fit(kind, &data, 128, &opts, &mut |_, _| {}).unwrap();
+        let s = Settings {
+            expert: Some(ExpertTerm {
+                expert: std::sync::Arc::new(expert),
+                weight: 0.05,
+            }),
+            ..settings(Optimizer::adam(0.02), 10, Penalties::default())
+        };
+        // The prototypes to 1e-4; log p, steep where the expert is sharp (log p climbs from
+        // −400 to −0.4 in 10 steps), as the f64 expert gives at the GPU's prototypes.
+        gpu_equals_f64_with(&s, 1e-4, false);
+        let mut rng = Rng::new(91);
+        let m = model(&net(&mut rng));
+        let got = maximize(&m, &objectives(), &s).unwrap();
+        let e = s.expert.as_ref().unwrap();
+        for (b, c) in got.curves.iter().enumerate() {
+            let x = &got.inputs.data[b * 128..(b + 1) * 128];
+            let (gpu, f64) = (
+                c.last().unwrap().log_density as f64,
+                e.expert.log_density(x),
+            );
+            assert!(
+                (gpu - f64).abs() <= 1e-5 * (1.0 + f64.abs()),
+                "{kind:?} item {b}: log p {gpu} vs {f64}"
+            );
+        }
+    }
 }
