@@ -45,6 +45,9 @@ pub struct BenchArgs {
     /// input-gradient pass.
     #[arg(long)]
     pub interpret: bool,
+    /// Adam steps per timed activation-maximisation run (one submission).
+    #[arg(long, default_value_t = AM_STEPS)]
+    pub am_steps: usize,
 }
 
 /// Runs `glimpse bench`, printing to stdout (progress to stderr).
@@ -126,11 +129,20 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                     "timing activation maximisation on {} at batch {batch} ...",
                     model.name
                 );
-                am_rows.push(measure_interpret(&gpu, model, batch, args.reps)?);
+                am_rows.push(measure_interpret(
+                    &gpu,
+                    model,
+                    batch,
+                    args.reps,
+                    args.am_steps.max(1),
+                )?);
             }
         }
         println!("{}", interpret_table(&am_rows));
-        println!("AM step: forward, log-softmax objective, backward to the input, L2, Adam; {AM_STEPS} steps per submission.\n");
+        println!(
+            "AM step: forward, log-softmax objective, backward to the input, L2, Adam; {} steps per submission.\n",
+            args.am_steps
+        );
     }
     if lrp.is_some() {
         println!("LRP: {composite_name}, forward + backward in one submission.");

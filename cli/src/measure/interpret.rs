@@ -12,7 +12,7 @@ use glimpse::explain::Target;
 use glimpse::gpu::Gpu;
 use glimpse::interpret::{ClassForm, Maximizer, Objective, Optimizer, Penalties, Settings};
 
-/// Steps per timed run: all in one submission.
+/// Steps per timed run by default: all in one submission.
 pub const AM_STEPS: usize = 20;
 
 /// One model at one batch size.
@@ -26,13 +26,14 @@ pub struct InterpretRow {
     pub step: Duration,
 }
 
-/// Times [`AM_STEPS`] Adam steps on class 0's log-probability with an L2 penalty (median of
+/// Times `steps` Adam steps on class 0's log-probability with an L2 penalty (median of
 /// `reps` runs after a warm-up) and one saliency pass.
 pub fn measure_interpret(
     gpu: &Gpu,
     model: &BenchModel,
     batch: usize,
     reps: usize,
+    steps: usize,
 ) -> Result<InterpretRow> {
     let graph = &model.graph;
     let dm = glimpse::DeviceModel::new(gpu, graph.clone());
@@ -42,8 +43,8 @@ pub fn measure_interpret(
     let gradient = median_time(reps, || saliency.run(&x, &t).map(|_| ()))?;
     drop(saliency);
     let settings = Settings {
-        steps: AM_STEPS,
-        every: AM_STEPS,
+        steps,
+        every: steps,
         optimizer: Optimizer::adam(0.05),
         penalties: Penalties {
             l2: 1e-3,
@@ -65,7 +66,7 @@ pub fn measure_interpret(
         model: model.name.clone(),
         batch,
         gradient,
-        step: run / AM_STEPS as u32,
+        step: run / steps as u32,
     })
 }
 
