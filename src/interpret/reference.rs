@@ -54,10 +54,10 @@ pub fn objective_and_gradient(
         }
     }
     let shape = super::kernels::penalty_shape(graph.input_shape());
-    for b in 0..n {
+    for (b, jb) in j.iter_mut().enumerate() {
         let xb = &x.data[b * size..(b + 1) * size];
         let (value, g) = penalty(xb, shape, penalties);
-        j[b] -= value;
+        *jb -= value;
         for (a, d) in grad.data[b * size..(b + 1) * size].iter_mut().zip(g) {
             *a -= d;
         }
@@ -162,13 +162,13 @@ pub fn maximize(
             let (mut j, g) =
                 objective_and_gradient(graph, objectives, &seen, &Penalties::default())?;
             let mut g = transform(&g, n, shape, tr, t as u32 - 1, true);
-            for b in 0..n {
+            for (b, jb) in j.iter_mut().enumerate() {
                 let (value, d) = penalty(
                     &x.data[b * size..(b + 1) * size],
                     shape,
                     &settings.penalties,
                 );
-                j[b] -= value;
+                *jb -= value;
                 for (a, d) in g.data[b * size..(b + 1) * size].iter_mut().zip(d) {
                     *a -= d;
                 }

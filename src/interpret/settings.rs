@@ -253,9 +253,9 @@ impl Settings {
             finite(name, v)?;
         }
         let t = self.transforms;
-        if !(t.jitter >= 0.0 && t.jitter < 1e4)
-            || !(t.scale.0 > 0.0 && t.scale.0 <= t.scale.1 && t.scale.1 < 1e4)
-        {
+        let jitter_ok = (0.0..1e4).contains(&t.jitter);
+        let scale_ok = t.scale.0 > 0.0 && t.scale.0 <= t.scale.1 && t.scale.1 < 1e4;
+        if !jitter_ok || !scale_ok {
             return Err(Error::Invalid(format!(
                 "transforms need jitter ≥ 0 and 0 < scale low ≤ high, got jitter {}, scale {:?}",
                 t.jitter, t.scale

@@ -131,7 +131,7 @@ impl Repeat {
 
     /// Whether `record` is copied aside after step `step` (1-based).
     pub fn records_after(&self, step: usize) -> bool {
-        self.every > 0 && step >= self.first && (step - self.first) % self.every == 0
+        self.every > 0 && step >= self.first && (step - self.first).is_multiple_of(self.every)
     }
 }
 

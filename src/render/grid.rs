@@ -23,7 +23,7 @@ pub fn range_image(input: &Tensor<f32>, range: (f32, f32), bgr: bool) -> Result<
         )));
     }
     let (lo, hi) = range;
-    if !(hi > lo) || !lo.is_finite() || !hi.is_finite() {
+    if hi <= lo || !lo.is_finite() || !hi.is_finite() {
         return Err(Error::Invalid(format!("display range {range:?} is empty")));
     }
     let order = match (c, bgr) {
