@@ -40,7 +40,7 @@ demo: build
 	@echo "heatmaps (PNG), relevance (.npy), prototypes and summaries are in $(OUT)/"
 
 DIGITS = $(foreach k,0 1 2 3 4 5 6 7 8 9,--target class:$(k))
-AM = ./target/release/glimpse interpret --overwrite --model assets/models/lenet_mnist.onnx $(DIGITS) --steps 200
+AM = ./target/release/glimpse interpret --overwrite --model assets/models/lenet_mnist.onnx $(DIGITS)
 
 ## Prototypes by activation maximisation (part of demo): plain, with an under- and an
 ## over-fitted expert (fitted here on the shipped digits), in the VAE decoder's code space, and
@@ -49,13 +49,13 @@ prototypes: build
 	@mkdir -p $(OUT)
 	./target/release/glimpse expert fit --force --kind gmm-diag:1 --data assets/data/mnist_test_x.npy --out $(OUT)/expert_low.expert
 	./target/release/glimpse expert fit --force --kind gmm:10 --data assets/data/mnist_test_x.npy --out $(OUT)/expert_high.expert
-	$(AM) --out $(OUT)/prototypes_plain
-	$(AM) --l2 0 --expert $(OUT)/expert_low.expert --expert-weight 0.01 --out $(OUT)/prototypes_expert_low
-	$(AM) --l2 0 --expert $(OUT)/expert_high.expert --expert-weight 0.01 --out $(OUT)/prototypes_expert_high
-	$(AM) --l2 0 --expert $(OUT)/expert_high.expert --expert-weight 0.1 --out $(OUT)/prototypes_expert_high_strong
+	$(AM) --steps 200 --out $(OUT)/prototypes_plain
+	$(AM) --steps 200 --l2 0 --expert $(OUT)/expert_low.expert --expert-weight 0.01 --out $(OUT)/prototypes_expert_low
+	$(AM) --steps 200 --l2 0 --expert $(OUT)/expert_high.expert --expert-weight 0.01 --out $(OUT)/prototypes_expert_high
+	$(AM) --steps 200 --l2 0 --expert $(OUT)/expert_high.expert --expert-weight 0.1 --out $(OUT)/prototypes_expert_high_strong
 	$(AM) --generator assets/models/mnist_generator.onnx --steps 300 --out $(OUT)/prototypes_code
 	./target/release/glimpse interpret --overwrite --model assets/models/efficientnet_lite0.onnx --range=-0.9921875,1 --target class:88 --target class:291 --target class:948 \
-		--steps 64 --lr 0.05 --l2 0 --jitter 6 --scale 0.9,1.1 --blur-every 2 --blur-sigma 0.75 --out $(OUT)/prototypes_lite0
+		--steps 48 --lr 0.05 --l2 0 --jitter 6 --scale 0.9,1.1 --blur-every 2 --blur-sigma 0.75 --out $(OUT)/prototypes_lite0
 
 ## Every test: unit, kernels against f64 references, fixtures against onnxruntime, CLI.
 test: vulkan

@@ -156,6 +156,14 @@ impl Objective {
         }
     }
 
+    /// A neuron's position (`Some(None)` on a flat node); `None` for the other objectives.
+    fn neuron_at(&self) -> Option<&Option<(usize, usize)>> {
+        match self {
+            Objective::Neuron { at, .. } => Some(at),
+            Objective::Class { .. } | Objective::Channel { .. } => None,
+        }
+    }
+
     /// Checks the objective against `graph` and resolves its node and weights.
     pub(crate) fn resolve(&self, graph: &Graph) -> Result<Resolved> {
         let shape_of = |n: NodeId| graph.nodes[n].shape.clone();
@@ -203,11 +211,11 @@ impl Objective {
                     )));
                 }
                 let mut weights = vec![0.0f32; c * plane];
-                match self {
-                    Objective::Channel { .. } => {
+                match self.neuron_at() {
+                    None => {
                         weights[channel * plane..(channel + 1) * plane].fill(1.0 / plane as f32)
                     }
-                    Objective::Neuron { at, .. } => {
+                    Some(at) => {
                         let at = match (at, shape.as_slice()) {
                             (Some((y, x)), [_, h, w]) if y < h && x < w => y * w + x,
                             (None, [_]) => 0,
@@ -224,7 +232,6 @@ impl Objective {
                         };
                         weights[channel * plane + at] = 1.0;
                     }
-                    Objective::Class { .. } => unreachable!("matched above"),
                 }
                 Ok(Resolved {
                     node: n,
