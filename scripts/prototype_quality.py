@@ -28,16 +28,21 @@ def main():
     OUT.mkdir(parents=True, exist_ok=True)
     fit = {"low": "gmm-diag:1", "high": "gmm:10", "heldout": "gmm-diag:10"}
     for name, kind in fit.items():
+        if (OUT / f"{name}.expert").exists():
+            continue
         rows = ["--skip", "256"] if name == "heldout" else ["--rows", "256"]
         run("expert", "fit", "--force", "--kind", kind, "--data", DATA, *rows,
             "--out", str(OUT / f"{name}.expert"))
-    am = [G, "interpret", "--overwrite", "--model", "assets/models/lenet_mnist.onnx", *TARGETS,
-          "--steps", "200"]
+    am = [G, "interpret", "--overwrite", "--model", "assets/models/lenet_mnist.onnx", *TARGETS]
+    s200 = ["--steps", "200"]
     runs = {
-        "plain": [],
-        "expert_low": ["--l2", "0", "--expert", str(OUT / "low.expert"), "--expert-weight", "0.01"],
-        "expert_high": ["--l2", "0", "--expert", str(OUT / "high.expert"), "--expert-weight", "0.01"],
-        "expert_high_strong": ["--l2", "0", "--expert", str(OUT / "high.expert"), "--expert-weight", "0.1"],
+        "plain": s200,
+        "expert_low": [*s200, "--l2", "0", "--expert", str(OUT / "low.expert"),
+                       "--expert-weight", "0.01"],
+        "expert_high": [*s200, "--l2", "0", "--expert", str(OUT / "high.expert"),
+                        "--expert-weight", "0.01"],
+        "expert_high_strong": [*s200, "--l2", "0", "--expert", str(OUT / "high.expert"),
+                               "--expert-weight", "0.1"],
         "code": ["--generator", "assets/models/mnist_generator.onnx", "--steps", "300"],
     }
     held = np.load(DATA)[256:].reshape(256, -1)
@@ -50,7 +55,7 @@ def main():
         np.save(OUT / f"{name}_all.npy", x.reshape(10, 1, 28, 28).astype(np.float32))
         ev = run("expert", "eval", "--expert", str(OUT / "heldout.expert"), "--data",
                  str(OUT / f"{name}_all.npy"))
-        logp = float(re.search(r"(-?[0-9.]+(?:e[-+]?[0-9]+)?)", ev.split(":")[-1]).group(1))
+        logp = float(re.search(r"mean log p: (-?[0-9.]+(?:e[-+]?[0-9]+)?)", ev).group(1))
         nn = np.sqrt(((x[:, None, :] - held[None, :, :]) ** 2).sum(-1)).min(1).mean()
         report[name] = {"heldout_log_p": logp, "nearest_neighbour_l2": float(nn),
                         "min_p": min(probs), "p": probs}

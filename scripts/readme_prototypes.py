@@ -9,12 +9,12 @@ from PIL import Image, ImageDraw
 
 OUT = Path("out")
 ROWS = [
-    ("plain AM\n(λ2 = 1e-3)", "prototypes_plain"),
+    ("plain AM\n(L2 weight 1e-3)", "prototypes_plain"),
     ("expert: diagonal\nGaussian (under-fitted)", "prototypes_expert_low"),
-    ("expert: 10-component\nfull GMM, λ = 0.01", "prototypes_expert_high"),
-    ("same GMM, λ = 0.1\n(over-fitted: data, not class)", "prototypes_expert_high_strong"),
+    ("expert: 10-component\nfull GMM, weight 0.01", "prototypes_expert_high"),
+    ("same GMM, weight 0.1\n(over-fitted: data, not class)", "prototypes_expert_high_strong"),
     ("code space\n(VAE decoder)", "prototypes_code"),
-    ("EfficientNet-Lite0\njitter, scale, blur", "prototypes_lite0"),
+    ("EfficientNet-Lite0: macaw,\nlion, Granny Smith (48 steps,\njitter, scale, blur; pixel\nspace, no Fourier basis yet)", "prototypes_lite0"),
 ]
 LABEL = 230
 
