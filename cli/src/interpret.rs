@@ -83,6 +83,10 @@ pub struct InterpretArgs {
     /// σ of that blur, in pixels.
     #[arg(long, default_value_t = 0.5)]
     pub blur_sigma: f32,
+    /// Steps at the start in which ReLUs (and clips) pass Lucid's redirected gradient, so that
+    /// units dead at the start point can come alive (0: none; Lucid uses 16).
+    #[arg(long, default_value_t = 0)]
+    pub redirect_steps: usize,
     /// A density expert (`glimpse expert fit`): its λ·log p(x) joins the objective.
     #[arg(long, value_name = "FILE.expert")]
     pub expert: Option<PathBuf>,
@@ -202,6 +206,7 @@ pub fn settings(args: &InterpretArgs, input_shape: &[usize]) -> Result<Settings>
             }),
             None => None,
         },
+        redirect_steps: args.redirect_steps,
         image_node: None,
     };
     s.check()?;

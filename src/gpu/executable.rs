@@ -31,7 +31,7 @@ pub struct Executable {
     const_bytes: u64,
     buffers: Vec<wgpu::Buffer>,
     passes: Vec<ReadyPass>,
-    repeat: Option<Repeat>,
+    repeats: Vec<Repeat>,
     _consts: Vec<Arc<wgpu::Buffer>>,
     staging: Option<wgpu::Buffer>,
 }
@@ -167,7 +167,7 @@ impl Executable {
             const_bytes,
             buffers,
             passes,
-            repeat: program.repeat.clone(),
+            repeats: program.repeats.clone(),
             _consts: consts,
             staging: None,
         })
@@ -209,8 +209,8 @@ impl Executable {
         Ok(self.run_recorded(reads)?.0)
     }
 
-    /// Like [`Executable::run`]; also returns what the repeated step recorded: one entry per
-    /// record (every `every` steps), holding each recorded tensor's values.
+    /// Like [`Executable::run`]; also returns what the repeated steps recorded, in order: one
+    /// entry per record (every `every` steps), holding each recorded tensor's values.
     #[allow(clippy::type_complexity)]
     pub fn run_recorded(
         &mut self,
@@ -225,15 +225,20 @@ impl Executable {
                 )));
             }
         }
-        let recorded: Vec<(TensorId, u64)> = self
-            .repeat
-            .as_ref()
+        // Per repeated step, the tensors it copies aside and their sizes.
+        let recorded: Vec<Vec<(TensorId, u64)>> = self
+            .repeats
+            .iter()
             .map(|r| r.record.iter().map(|&t| (t, self.bytes[t.0])).collect())
-            .unwrap_or_default();
-        let per_record: u64 = recorded.iter().map(|&(_, b)| b).sum();
-        let records = self.repeat.as_ref().map_or(0, Repeat::records);
+            .collect();
+        let record_bytes: u64 = self
+            .repeats
+            .iter()
+            .zip(&recorded)
+            .map(|(r, rec)| r.records() as u64 * rec.iter().map(|&(_, b)| b).sum::<u64>())
+            .sum();
         let read_bytes: u64 = reads.iter().map(|&(_, n)| (n * 4) as u64).sum();
-        let total = read_bytes + per_record * records as u64;
+        let total = read_bytes + record_bytes;
         if self.staging.as_ref().is_none_or(|s| s.size() < total) {
             self.staging = Some(self.gpu.device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some("staging"),
@@ -262,28 +267,27 @@ impl Executable {
                     cp.dispatch_workgroups(p.grid[0], p.grid[1], p.grid[2]);
                 }
             };
-            match &self.repeat {
-                None => dispatch(&mut enc, &self.passes),
-                Some(r) => {
-                    dispatch(&mut enc, &self.passes[..r.passes.start]);
-                    for step in 1..=r.times {
-                        dispatch(&mut enc, &self.passes[r.passes.clone()]);
-                        if r.records_after(step) && !recorded.is_empty() {
-                            for &(t, bytes) in &recorded {
-                                enc.copy_buffer_to_buffer(
-                                    &self.buffers[self.slot_of[t.0]],
-                                    0,
-                                    staging,
-                                    at,
-                                    bytes,
-                                );
-                                at += bytes;
-                            }
+            let mut done = 0;
+            for (r, rec) in self.repeats.iter().zip(&recorded) {
+                dispatch(&mut enc, &self.passes[done..r.passes.start]);
+                for step in 1..=r.times {
+                    dispatch(&mut enc, &self.passes[r.passes.clone()]);
+                    if r.records_after(step) && !rec.is_empty() {
+                        for &(t, bytes) in rec {
+                            enc.copy_buffer_to_buffer(
+                                &self.buffers[self.slot_of[t.0]],
+                                0,
+                                staging,
+                                at,
+                                bytes,
+                            );
+                            at += bytes;
                         }
                     }
-                    dispatch(&mut enc, &self.passes[r.passes.end..]);
                 }
+                done = r.passes.end;
             }
+            dispatch(&mut enc, &self.passes[done..]);
             let mut offset = 0;
             for &(t, n) in reads {
                 let bytes = (n * 4) as u64;
@@ -309,15 +313,17 @@ impl Executable {
             out.push(values[at..at + n].to_vec());
             at += n;
         }
-        let mut history = Vec::with_capacity(records);
-        for _ in 0..records {
-            let mut one = Vec::with_capacity(recorded.len());
-            for &(_, bytes) in &recorded {
-                let n = (bytes / 4) as usize;
-                one.push(values[at..at + n].to_vec());
-                at += n;
+        let mut history = Vec::new();
+        for (r, rec) in self.repeats.iter().zip(&recorded) {
+            for _ in 0..r.records() {
+                let mut one = Vec::with_capacity(rec.len());
+                for &(_, bytes) in rec {
+                    let n = (bytes / 4) as usize;
+                    one.push(values[at..at + n].to_vec());
+                    at += n;
+                }
+                history.push(one);
             }
-            history.push(one);
         }
         Ok((out, history))
     }

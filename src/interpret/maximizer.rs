@@ -116,81 +116,36 @@ impl<'m> Maximizer<'m> {
             p.keep(t);
         }
         let shape = penalty_shape(graph.input_shape());
-        p.begin_repeat()?;
-        let transforms = settings.transforms.active();
-        if transforms && graph.input_shape().len() != 3 {
-            return Err(Error::Invalid(format!(
-                "jitter and scale need a [C, H, W] input; this one is {:?}",
-                graph.input_shape()
-            )));
-        }
-        let seen = if transforms {
-            let xt = p.tensor("transformed prototype", batch * size)?;
-            let io = (x, step, xt);
-            record_transform(&mut p, "forward", io, batch, shape, &settings.transforms)?;
-            xt
-        } else {
-            x
-        };
-        let values = record_forward_to(&mut p, graph, batch, node, Some(seen))?;
-        let g_node = p.tensor("objective gradient", batch * features)?;
-        record_objective(
-            &mut p,
-            values[node],
+        let io = StepIo {
+            x,
+            step,
+            moments,
             spec,
             terms,
-            Some(g_node),
-            (batch, features),
-        )?;
-        let rules = gradient_rules(graph, GradMode::Gradient);
-        let back = BackwardSpec {
-            batch,
-            start: node,
-            stop: 0,
-            rules: &rules,
-            seed: Seed::Tensor(g_node),
-            sums: false,
-            label: "grad",
+            log_density,
         };
-        let flow = record_backward(&mut p, graph, &values, &back)?;
-        let mut g = flow.flow[0].ok_or_else(|| {
-            Error::Invalid(format!(
-                "no gradient reaches the input from node '{}'",
-                graph.nodes[node].name
-            ))
-        })?;
-        if transforms {
-            let gx = p.tensor("prototype gradient", batch * size)?;
-            let io = (g, step, gx);
-            record_transform(&mut p, "adjoint", io, batch, shape, &settings.transforms)?;
-            g = gx;
-        }
-        record_penalties(&mut p, x, terms, Some(g), batch, shape, &settings.penalties)?;
-        if let Some(e) = &settings.expert {
-            e.expert.check_dim(size)?;
-            let ld = Some(log_density);
-            e.expert
-                .record_grad_and_log_density(&mut p, x, batch, e.weight, g, ld)?;
-        }
-        record_update(
-            &mut p,
-            (x, g, step, moments),
-            batch * size,
-            &settings.optimizer,
-            settings.range,
-        )?;
-        if let Some(blur) = &settings.blur {
-            if graph.input_shape().len() != 3 {
-                return Err(Error::Invalid("a blur needs a [C, H, W] input".into()));
-            }
-            let tmp = p.tensor("blurred prototype", batch * size)?;
-            record_blur(&mut p, (x, tmp, step), batch, shape, blur)?;
-        }
         let mut record = vec![terms];
         if settings.expert.is_some() {
             record.push(log_density);
         }
-        p.end_repeat_from(settings.steps, 1, settings.every, &record)?;
+        // Lucid's redirected rectifier gradients for the first steps, then the true gradient:
+        // two phases of one submission; the curve keeps its period across them.
+        let redirected = settings.redirect_steps.min(settings.steps);
+        let phases = [
+            (GradMode::Redirected, redirected, 1),
+            (
+                GradMode::Gradient,
+                settings.steps - redirected,
+                (settings.every - redirected % settings.every) % settings.every + 1,
+            ),
+        ];
+        for (mode, times, first) in phases {
+            if times > 0 {
+                p.begin_repeat()?;
+                record_step(&mut p, graph, node, batch, settings, &io, mode)?;
+                p.end_repeat_from(times, first, settings.every, &record)?;
+            }
+        }
         let last = settings.image_node.map_or(node, |i| i.max(node));
         if last >= graph.nodes.len() {
             return Err(Error::Invalid(format!(
@@ -350,6 +305,112 @@ impl<'m> Maximizer<'m> {
                     .map_or(0.0, |e| e.weight * log_density),
         }
     }
+}
+
+/// The tensors every step reads and writes.
+#[derive(Clone, Copy)]
+struct StepIo {
+    x: TensorId,
+    step: TensorId,
+    moments: TensorId,
+    spec: TensorId,
+    terms: TensorId,
+    log_density: TensorId,
+}
+
+/// Records one step: transforms, forward to `node`, the objective and its gradient, the
+/// backward pass under `mode` to the input, the transforms' adjoint, penalties, the expert, the
+/// update and the blur.
+fn record_step(
+    p: &mut Program,
+    graph: &crate::model::Graph,
+    node: NodeId,
+    batch: usize,
+    settings: &Settings,
+    io: &StepIo,
+    mode: GradMode,
+) -> Result<()> {
+    let StepIo {
+        x,
+        step,
+        moments,
+        spec,
+        terms,
+        log_density,
+    } = *io;
+    let size: usize = graph.input_shape().iter().product();
+    let features: usize = graph.nodes[node].shape.iter().product();
+    let shape = penalty_shape(graph.input_shape());
+    let transforms = settings.transforms.active();
+    if transforms && graph.input_shape().len() != 3 {
+        return Err(Error::Invalid(format!(
+            "jitter and scale need a [C, H, W] input; this one is {:?}",
+            graph.input_shape()
+        )));
+    }
+    let seen = if transforms {
+        let xt = p.tensor("transformed prototype", batch * size)?;
+        let io = (x, step, xt);
+        record_transform(p, "forward", io, batch, shape, &settings.transforms)?;
+        xt
+    } else {
+        x
+    };
+    let values = record_forward_to(p, graph, batch, node, Some(seen))?;
+    let g_node = p.tensor("objective gradient", batch * features)?;
+    record_objective(
+        p,
+        values[node],
+        spec,
+        terms,
+        Some(g_node),
+        (batch, features),
+    )?;
+    let rules = gradient_rules(graph, mode);
+    let back = BackwardSpec {
+        batch,
+        start: node,
+        stop: 0,
+        rules: &rules,
+        seed: Seed::Tensor(g_node),
+        sums: false,
+        label: "grad",
+    };
+    let flow = record_backward(p, graph, &values, &back)?;
+    let mut g = flow.flow[0].ok_or_else(|| {
+        Error::Invalid(format!(
+            "no gradient reaches the input from node '{}'",
+            graph.nodes[node].name
+        ))
+    })?;
+    if transforms {
+        let gx = p.tensor("prototype gradient", batch * size)?;
+        let io = (g, step, gx);
+        record_transform(p, "adjoint", io, batch, shape, &settings.transforms)?;
+        g = gx;
+    }
+    record_penalties(p, x, terms, Some(g), batch, shape, &settings.penalties)?;
+    if let Some(e) = &settings.expert {
+        e.expert.check_dim(size)?;
+        let ld = Some(log_density);
+        e.expert
+            .record_grad_and_log_density(p, x, batch, e.weight, g, ld)?;
+    }
+    record_update(
+        p,
+        (x, g, step, moments),
+        batch * size,
+        &settings.optimizer,
+        settings.range,
+    )?;
+    if let Some(blur) = &settings.blur {
+        if graph.input_shape().len() != 3 {
+            return Err(Error::Invalid("a blur needs a [C, H, W] input".into()));
+        }
+        let tmp = p.tensor("blurred prototype", batch * size)?;
+        record_blur(p, (x, tmp, step), batch, shape, blur)?;
+    }
+    Ok(())
 }
 
 /// Prototypes for `objectives` (one each), grouped into one program per node they read.

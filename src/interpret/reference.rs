@@ -17,6 +17,17 @@ pub fn objective_and_gradient(
     x: &Tensor<f64>,
     penalties: &Penalties,
 ) -> Result<(Vec<f64>, Tensor<f64>)> {
+    objective_and_gradient_in(graph, objectives, x, penalties, GradMode::Gradient)
+}
+
+/// [`objective_and_gradient`] with the backward pass in `mode` (the redirected steps).
+pub fn objective_and_gradient_in(
+    graph: &Graph,
+    objectives: &[Objective],
+    x: &Tensor<f64>,
+    penalties: &Penalties,
+    mode: GradMode,
+) -> Result<(Vec<f64>, Tensor<f64>)> {
     let resolved: Vec<Resolved> = objectives
         .iter()
         .map(|o| o.resolve(graph))
@@ -29,7 +40,7 @@ pub fn objective_and_gradient(
         shape: x.shape.clone(),
         data: vec![0.0; x.data.len()],
     };
-    let rules = gradient_rules(graph, GradMode::Gradient);
+    let rules = gradient_rules(graph, mode);
     let mut nodes: Vec<usize> = resolved.iter().map(|r| r.node).collect();
     nodes.sort_unstable();
     nodes.dedup();
@@ -157,10 +168,15 @@ pub fn maximize(
     let shape = super::kernels::penalty_shape(graph.input_shape());
     let tr = &settings.transforms;
     for t in 1..=settings.steps {
+        let mode = if t <= settings.redirect_steps {
+            GradMode::Redirected
+        } else {
+            GradMode::Gradient
+        };
         let (j, g) = if tr.active() {
             let seen = transform(&x, n, shape, tr, t as u32 - 1, false);
-            let (mut j, g) =
-                objective_and_gradient(graph, objectives, &seen, &Penalties::default())?;
+            let none = Penalties::default();
+            let (mut j, g) = objective_and_gradient_in(graph, objectives, &seen, &none, mode)?;
             let mut g = transform(&g, n, shape, tr, t as u32 - 1, true);
             for (b, jb) in j.iter_mut().enumerate() {
                 let (value, d) = penalty(
@@ -175,7 +191,7 @@ pub fn maximize(
             }
             (j, g)
         } else {
-            objective_and_gradient(graph, objectives, &x, &settings.penalties)?
+            objective_and_gradient_in(graph, objectives, &x, &settings.penalties, mode)?
         };
         let (j, g) = with_expert(settings, &x, size, j, g);
         for (c, jb) in curve.iter_mut().zip(j) {

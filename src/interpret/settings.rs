@@ -190,6 +190,10 @@ pub struct Settings {
     pub blur: Option<Blur>,
     /// A density expert's term.
     pub expert: Option<ExpertTerm>,
+    /// Steps at the start whose rectifiers pass Lucid's redirected gradient (see
+    /// [`crate::layers::GradMode::Redirected`]; 0: none), so that ascent can start at dead
+    /// units.
+    pub redirect_steps: usize,
     /// A node whose values are read back with the prototypes: the generated picture in a
     /// generator's code space (see [`crate::model::compose`]).
     pub image_node: Option<usize>,
@@ -216,6 +220,7 @@ impl Default for Settings {
             transforms: Transforms::default(),
             blur: None,
             expert: None,
+            redirect_steps: 0,
             image_node: None,
         }
     }

@@ -37,5 +37,10 @@ crate::wgsl_enum! {
         /// The gradient with a pool window's value split equally among tied maxima (LRP's
         /// winner-take-all); the gradient elsewhere.
         SplitTies = 4,
+        /// Lucid's redirected rectifier gradient (the first steps of activation maximisation):
+        /// where a rectifier blocks, the part of ḡ that would move its input back into the open
+        /// range passes (`max(ḡ, 0)` below, `min(ḡ, 0)` above a clip), so that ascent can start
+        /// at dead units; the gradient elsewhere.
+        Redirected = 5,
     }
 }

@@ -156,7 +156,7 @@ pub struct Program {
     pub(crate) tensors: Vec<TensorSpec>,
     pub(crate) consts: Vec<ConstSpec>,
     pub(crate) passes: Vec<Pass>,
-    pub(crate) repeat: Option<Repeat>,
+    pub(crate) repeats: Vec<Repeat>,
     weights: HashMap<WeightKey, ConstId>,
     repeat_start: Option<usize>,
     zero: Option<ConstId>,
@@ -181,7 +181,7 @@ impl Program {
             tensors: Vec::new(),
             consts: Vec::new(),
             passes: Vec::new(),
-            repeat: None,
+            repeats: Vec::new(),
             weights: HashMap::new(),
             repeat_start: None,
             zero: None,
@@ -360,10 +360,11 @@ impl Program {
         Ok(g)
     }
 
-    /// Starts the step that [`Program::end_repeat`] closes.
+    /// Starts the step that [`Program::end_repeat`] closes. Repeated steps follow one another
+    /// (phases of one run), never nest.
     pub fn begin_repeat(&mut self) -> Result<()> {
-        if self.repeat.is_some() || self.repeat_start.is_some() {
-            return Err(Error::Invalid("a program repeats one step at most".into()));
+        if self.repeat_start.is_some() {
+            return Err(Error::Invalid("repeated steps do not nest".into()));
         }
         self.repeat_start = Some(self.passes.len());
         Ok(())
@@ -399,7 +400,7 @@ impl Program {
         for &t in record {
             self.keep(t);
         }
-        self.repeat = Some(Repeat {
+        self.repeats.push(Repeat {
             passes: start..self.passes.len(),
             times,
             every,
@@ -409,9 +410,14 @@ impl Program {
         Ok(())
     }
 
-    /// The repeated step, if any.
+    /// The first repeated step, if any.
     pub fn repeat(&self) -> Option<&Repeat> {
-        self.repeat.as_ref()
+        self.repeats.first()
+    }
+
+    /// Every repeated step, in order.
+    pub fn repeats(&self) -> &[Repeat] {
+        &self.repeats
     }
 
     /// Number of recorded passes (a repeated step counted once).
@@ -444,7 +450,7 @@ impl Program {
                 l.last = l.last.max(i);
             }
         }
-        if let Some(r) = &self.repeat {
+        for r in &self.repeats {
             for t in self.carried(r) {
                 let l = &mut lt[t.0];
                 l.first = l.first.min(r.passes.start);

@@ -369,3 +369,44 @@ fn code_space_equals_pytorch() {
         }
     }
 }
+
+/// Case e2's items 2 and 5 start where the neuron (/relu2/Relu, channel 2, at 5,5) is dead:
+/// its gradient is zero, so plain AM never moves (PyTorch's objective stays 0 too). Lucid's
+/// redirected ReLU gradient for the first 16 steps brings it alive.
+#[test]
+fn redirected_relu_wakes_a_dead_neuron() {
+    let m = glimpse::DeviceModel::new(crate::common::gpu(), lenet());
+    let case = &cases()[5];
+    let x0 = golden("am_x0.npy").data;
+    let objs = vec![objectives(case)[2].clone(), objectives(case)[5].clone()];
+    let init: Vec<f32> = [2usize, 5]
+        .iter()
+        .flat_map(|&i| x0[i * 784..(i + 1) * 784].to_vec())
+        .collect();
+    let base = Settings {
+        init: Init::Batch(init),
+        ..settings(case)
+    };
+    let plain = maximize(&m, &objs, &base).unwrap();
+    let redirected = maximize(
+        &m,
+        &objs,
+        &Settings {
+            redirect_steps: 16,
+            ..base
+        },
+    )
+    .unwrap();
+    for b in 0..2 {
+        let (p, r) = (
+            plain.curves[b].last().unwrap(),
+            redirected.curves[b].last().unwrap(),
+        );
+        println!(
+            "dead neuron item {b}: plain {} → redirected {}",
+            p.objective, r.objective
+        );
+        assert_eq!(p.objective, 0.0, "plain AM cannot leave a dead unit");
+        assert!(r.objective > 1.0, "redirected: {}", r.objective);
+    }
+}

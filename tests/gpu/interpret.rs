@@ -339,3 +339,26 @@ fn an_expert_term_on_the_gpu_equals_the_f64_run() {
         }
     }
 }
+
+#[test]
+fn redirected_first_steps_on_the_gpu_equal_the_f64_run() {
+    // 4 redirected steps, then 8 plain ones: two phases of one submission, the curve every 5
+    // steps across them (steps 0, 5, 10 and the end).
+    let s = Settings {
+        redirect_steps: 4,
+        ..settings(
+            Optimizer::adam(0.02),
+            12,
+            Penalties {
+                l2: 0.01,
+                ..Penalties::default()
+            },
+        )
+    };
+    gpu_equals_f64(&s, 1e-4);
+    let mut rng = Rng::new(91);
+    let m = model(&net(&mut rng));
+    let got = maximize(&m, &objectives(), &s).unwrap();
+    let steps: Vec<usize> = got.curves[0].iter().map(|p| p.step).collect();
+    assert_eq!(steps, vec![0, 5, 10, 12]);
+}

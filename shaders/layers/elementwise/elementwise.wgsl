@@ -8,6 +8,7 @@
 //   gradient:        g · f'(x) (PyTorch's convention at the kinks: 0 where the derivative jumps);
 //   deconvnet:       max(g, 0) for rectifiers, ignoring the forward mask; g · f'(x) otherwise;
 //   guided backprop: max(g, 0) · f'(x) for rectifiers; g · f'(x) otherwise;
+//   redirected:      where a rectifier blocks, max(g, 0) below (min(g, 0) above a clip);
 //   rescale:         g · (f(x) − f(r)) / (x − r) with r the same value on the reference run (its
 //                    items follow the explained ones: r = x[count + i]); g · f'(x) where
 //                    |x − r| < 1e-10 (Captum's DeepLIFT).
@@ -108,6 +109,11 @@ fn vjp(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) n
     switch p.mode {
         case GRAD_DECONVNET: { if (rectifier) { v = max(gv, 0.0); } }
         case GRAD_GUIDED_BACKPROP: { if (rectifier) { v = max(gv, 0.0) * d; } }
+        case GRAD_REDIRECTED: {
+            if (rectifier && d == 0.0) {
+                v = select(min(gv, 0.0), max(gv, 0.0), FUNC == FUNC_RELU || xv <= p.a);
+            }
+        }
         case GRAD_RESCALE: {
             let r = x[p.count + i];
             let dx = xv - r;

@@ -107,10 +107,18 @@ impl Elementwise {
                 Some(r) if (x - r).abs() >= 1e-10 => g * (self.f(x) - self.f(r)) / (x - r),
                 _ => g * self.df(x),
             },
+            GradMode::Redirected if rect && self.df(x) == 0.0 => {
+                if self.func == Func::Relu || x <= self.a as f64 {
+                    g.max(0.0)
+                } else {
+                    g.min(0.0)
+                }
+            }
             GradMode::Gradient
             | GradMode::SplitTies
             | GradMode::Deconvnet
-            | GradMode::GuidedBackprop => g * self.df(x),
+            | GradMode::GuidedBackprop
+            | GradMode::Redirected => g * self.df(x),
         }
     }
 }

@@ -227,6 +227,7 @@ impl Layer for MaxPool2d {
                 GradMode::Gradient
                 | GradMode::Deconvnet
                 | GradMode::GuidedBackprop
+                | GradMode::Redirected
                 | GradMode::Rescale,
                 _,
             ) => reference::max_winner(&self.0, x, v.y, v.g, true),

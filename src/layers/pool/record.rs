@@ -210,8 +210,9 @@ pub(super) fn max_vjp(pool: &Pool2d, p: &mut Program, io: &VjpIo) -> Result<()> 
     match io.mode {
         GradMode::SplitTies => vjp_pass(pool, p, io, "max_pool", Some(io.y)),
         GradMode::Rescale => vjp_pass(pool, p, io, "max_pool_deeplift", Some(io.y)),
-        GradMode::Gradient | GradMode::Deconvnet | GradMode::GuidedBackprop => {
-            vjp_pass(pool, p, io, "max_pool_gradient", None)
-        }
+        GradMode::Gradient
+        | GradMode::Deconvnet
+        | GradMode::GuidedBackprop
+        | GradMode::Redirected => vjp_pass(pool, p, io, "max_pool_gradient", None),
     }
 }
