@@ -158,8 +158,8 @@ pub struct Program {
     pub(crate) passes: Vec<Pass>,
     pub(crate) repeats: Vec<Repeat>,
     weights: HashMap<WeightKey, ConstId>,
+    by_content: HashMap<u64, Vec<ConstId>>,
     repeat_start: Option<usize>,
-    zero: Option<ConstId>,
 }
 
 /// Bindings in the kernels' common order from binding 1: inputs, constants, then the output.
@@ -182,9 +182,9 @@ impl Program {
             consts: Vec::new(),
             passes: Vec::new(),
             repeats: Vec::new(),
+            by_content: HashMap::new(),
             weights: HashMap::new(),
             repeat_start: None,
-            zero: None,
         }
     }
 
@@ -244,20 +244,40 @@ impl Program {
         Ok(id)
     }
 
-    /// A constant of this program alone.
+    /// A constant of this program alone. Values equal bit for bit to an earlier constant's
+    /// share its upload (a step recorded in several phases, or a term asked for twice, costs
+    /// no second copy).
     pub fn constant(&mut self, name: &str, data: Vec<f32>) -> Result<ConstId> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        data.len().hash(&mut h);
+        for v in &data {
+            v.to_bits().hash(&mut h);
+        }
+        let key = h.finish();
+        let same = |c: &ConstId, consts: &[ConstSpec]| match &consts[c.0].source {
+            ConstSource::Data(d) => {
+                d.len() == data.len()
+                    && d.iter().zip(&data).all(|(a, b)| a.to_bits() == b.to_bits())
+            }
+            ConstSource::Weight(_) => false,
+        };
+        if let Some(&id) = self
+            .by_content
+            .get(&key)
+            .and_then(|ids| ids.iter().find(|c| same(c, &self.consts)))
+        {
+            return Ok(id);
+        }
         let n = data.len();
-        self.push_const(name, n, ConstSource::Data(data))
+        let id = self.push_const(name, n, ConstSource::Data(data))?;
+        self.by_content.entry(key).or_default().push(id);
+        Ok(id)
     }
 
     /// A one-value constant 0, for bindings a pass declares but its mode does not read.
     pub fn zero(&mut self) -> Result<ConstId> {
-        if let Some(z) = self.zero {
-            return Ok(z);
-        }
-        let z = self.constant("zero", vec![0.0])?;
-        self.zero = Some(z);
-        Ok(z)
+        self.constant("zero", vec![0.0])
     }
 
     fn push_const(&mut self, name: &str, numel: usize, source: ConstSource) -> Result<ConstId> {

@@ -258,3 +258,16 @@ fn a_generator_records_its_transposed_convolutions_forward_and_backward() {
         );
     }
 }
+
+#[test]
+fn equal_constants_share_one_upload() {
+    let mut p = Program::new(&profile());
+    let a = p.constant("a", vec![1.0, 2.0, 3.0]).unwrap();
+    let b = p.constant("b", vec![1.0, 2.0, 3.0]).unwrap();
+    let c = p.constant("c", vec![1.0, 2.0, -3.0]).unwrap();
+    let z = p.constant("-0", vec![-0.0]).unwrap();
+    assert_eq!(a, b);
+    assert_ne!(a, c);
+    assert_ne!(p.zero().unwrap(), z, "equal bit for bit, not merely equal");
+    assert_eq!(p.zero().unwrap(), p.zero().unwrap());
+}
