@@ -16,6 +16,7 @@ pub mod onnx;
 pub mod plan;
 mod predict;
 pub mod render;
+mod rng;
 
 pub use error::{Error, Result};
 

@@ -73,9 +73,9 @@ impl Init {
                 center,
                 spread,
             } => {
-                let mut state = *seed;
+                let mut rng = crate::rng::SplitMix(*seed);
                 Ok((0..batch * size)
-                    .map(|_| center + spread * (2.0 * uniform(&mut state) - 1.0))
+                    .map(|_| center + spread * (2.0 * rng.uniform_f32() - 1.0))
                     .collect())
             }
             Init::Values(v) if v.len() == size => Ok(v.repeat(batch)),
@@ -88,16 +88,6 @@ impl Init {
             ))),
         }
     }
-}
-
-/// A uniform value in [0, 1) from a SplitMix64 state.
-pub(crate) fn uniform(state: &mut u64) -> f32 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^= z >> 31;
-    (z >> 40) as f32 / (1u64 << 24) as f32
 }
 
 /// Penalties subtracted from the objective: `J = obj − l2·Σx² − l1·Σ|x| − tv·TV(x)` (TV the

@@ -9,7 +9,7 @@
 
 use nalgebra::DMatrix;
 
-use super::{log_sum_exp, sigmoid, softplus, FitOptions, Rng};
+use super::{log_sum_exp, rng, sigmoid, softplus, FitOptions};
 use crate::error::{Error, Result};
 
 /// Fixed or learned per-pixel standard deviations.
@@ -149,7 +149,7 @@ impl Grbm {
     /// `log Z` estimated by AIS with `chains` runs over `steps` intermediate distributions.
     pub fn log_partition_ais(&self, chains: usize, steps: usize, seed: u64) -> f64 {
         let (d, h) = (self.dim, self.hidden);
-        let mut rng = Rng::new(seed);
+        let mut rng = rng(seed);
         let w = self.weight_matrix();
         let sigma: Vec<f64> = self.sigma.iter().map(|&s| s as f64).collect();
         let b: Vec<f64> = self.visible_bias.iter().map(|&v| v as f64).collect();
@@ -222,7 +222,7 @@ impl Grbm {
     ) -> Result<(Self, Vec<f64>)> {
         let n = data.len() / dim;
         let x = DMatrix::from_row_iterator(n, dim, data.iter().map(|&v| v as f64));
-        let mut rng = Rng::new(opts.seed);
+        let mut rng = rng(opts.seed);
         let mean: Vec<f64> = (0..dim).map(|i| x.column(i).mean()).collect();
         let floor = opts.reg.max(1e-6);
         let mut log_sigma: Vec<f64> = (0..dim)

@@ -8,7 +8,7 @@
 
 use nalgebra::{DMatrix, DVector};
 
-use super::{log_sum_exp, FitOptions, Rng};
+use super::{log_sum_exp, rng, FitOptions, Rng};
 use crate::error::{Error, Result};
 
 /// Full or diagonal covariance matrices.
@@ -152,7 +152,7 @@ impl Mixture {
     ) -> Result<(Self, Vec<f64>)> {
         let x = to_matrix(data, dim);
         let n = x.nrows();
-        let mut gamma = kmeans_pp(&x, k, &mut Rng::new(opts.seed));
+        let mut gamma = kmeans_pp(&x, k, &mut rng(opts.seed));
         let iterations = opts.iterations.unwrap_or(30).max(1);
         let mut history = Vec::new();
         let mut comps = Vec::new();

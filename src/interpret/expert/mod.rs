@@ -327,39 +327,12 @@ impl Expert {
     }
 }
 
-/// A small seeded generator (SplitMix64): uniforms, normals, Bernoulli draws.
-#[derive(Clone, Debug)]
-pub(crate) struct Rng(u64);
+/// The experts' seeded generator (the crate's SplitMix64).
+pub(crate) type Rng = crate::rng::SplitMix;
 
-impl Rng {
-    pub(crate) fn new(seed: u64) -> Self {
-        Rng(seed ^ 0x5EED_5EED_1234_ABCD)
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    pub(crate) fn uniform(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// Uniform in 0..n.
-    pub(crate) fn below(&mut self, n: usize) -> usize {
-        ((self.uniform() * n as f64) as usize).min(n.saturating_sub(1))
-    }
-
-    /// Standard normal (Box–Muller).
-    pub(crate) fn normal(&mut self) -> f64 {
-        let u = 1.0 - self.uniform();
-        let v = self.uniform();
-        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
-    }
+/// The generator for a fitting seed.
+pub(crate) fn rng(seed: u64) -> Rng {
+    crate::rng::SplitMix(seed ^ 0x5EED_5EED_1234_ABCD)
 }
 
 /// `log Σ exp(v)`, stable.

@@ -8,7 +8,7 @@ use crate::plan::{DeviceProfile, KernelFlavor, Program};
 
 /// `n` items of `d` values around `centres` well-separated centres.
 fn clustered(n: usize, d: usize, centres: usize, seed: u64) -> Vec<f32> {
-    let mut rng = Rng::new(seed);
+    let mut rng = rng(seed);
     let means: Vec<f64> = (0..centres * d).map(|_| 3.0 * rng.normal()).collect();
     let mut out = Vec::with_capacity(n * d);
     for r in 0..n {
@@ -156,7 +156,7 @@ fn gradients_match_central_differences() {
 
 /// A random RBM of `d` visible and `h` hidden units.
 fn tiny_rbm(d: usize, h: usize, seed: u64) -> Grbm {
-    let mut rng = Rng::new(seed);
+    let mut rng = rng(seed);
     let mut v = |s: f64, n: usize| {
         (0..n)
             .map(|_| (s * rng.normal()) as f32)
