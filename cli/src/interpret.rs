@@ -6,10 +6,11 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use glimpse::error::{Error, Result};
+use glimpse::explain::LayerRef;
 use glimpse::interpret::expert::Expert;
 use glimpse::interpret::{
-    maximize, Blur, ClassForm, ExpertTerm, Init, Objective, Optimizer, Penalties, Settings,
-    Transforms,
+    maximize, Blur, ClassForm, Diversity, ExpertTerm, Fourier, Init, Objective, Optimizer,
+    Penalties, Settings, Transforms,
 };
 use glimpse::render::{range_image, save_png, tile};
 use glimpse::{DeviceModel, Gpu, Tensor};
@@ -87,6 +88,28 @@ pub struct InterpretArgs {
     /// units dead at the start point can come alive (0: none; Lucid uses 16).
     #[arg(long, default_value_t = 0)]
     pub redirect_steps: usize,
+    /// Optimise the image's scaled spectrum instead of its pixels (Lucid's Fourier
+    /// parameterisation: every frequency moves at the same speed; values map into --range by a
+    /// sigmoid).
+    #[arg(long)]
+    pub fourier: bool,
+    /// With --fourier on an RGB input: do not mix the channels by Lucid's colour decorrelation.
+    #[arg(long)]
+    pub no_decorrelate: bool,
+    /// With --fourier: the exponent of the spectrum's 1/f scale.
+    #[arg(long, default_value_t = 1.0)]
+    pub decay: f32,
+    /// Prototypes per target (started from different noise); with --diversity they are pushed
+    /// apart.
+    #[arg(long, default_value_t = 1)]
+    pub copies: usize,
+    /// λ of Lucid's diversity term between the copies of a target (the cosine similarity of
+    /// the Gram matrices of --diversity-node's activations; 0: none).
+    #[arg(long, default_value_t = 0.0)]
+    pub diversity: f32,
+    /// The node (ONNX name or index) whose activations --diversity compares.
+    #[arg(long, value_name = "NODE")]
+    pub diversity_node: Option<String>,
     /// A density expert (`glimpse expert fit`): its λ·log p(x) joins the objective.
     #[arg(long, value_name = "FILE.expert")]
     pub expert: Option<PathBuf>,
@@ -208,6 +231,24 @@ pub fn settings(args: &InterpretArgs, input_shape: &[usize]) -> Result<Settings>
         },
         redirect_steps: args.redirect_steps,
         image_node: None,
+        fourier: args.fourier.then_some(Fourier {
+            decorrelate: !args.no_decorrelate && input_shape.first() == Some(&3),
+            decay: args.decay,
+        }),
+        diversity: match (&args.diversity_node, args.diversity) {
+            (_, 0.0) => None,
+            (Some(node), weight) => Some(Diversity {
+                node: LayerRef::parse(node),
+                weight,
+            }),
+            (None, _) => {
+                return Err(Error::Invalid(
+                    "--diversity needs --diversity-node NODE, the layer whose activations it \
+                     compares"
+                        .into(),
+                ))
+            }
+        },
     };
     s.check()?;
     Ok(s)
@@ -244,8 +285,16 @@ pub fn run(args: &InterpretArgs) -> Result<()> {
         image_node = Some(image);
     }
     let form: ClassForm = args.objective.parse()?;
-    let objectives: Vec<Objective> = args
+    if args.copies == 0 {
+        return Err(Error::Invalid("--copies must be at least 1".into()));
+    }
+    // Each target `copies` times, the copies of one target side by side.
+    let targets: Vec<&String> = args
         .targets
+        .iter()
+        .flat_map(|t| std::iter::repeat_n(t, args.copies))
+        .collect();
+    let objectives: Vec<Objective> = targets
         .iter()
         .map(|t| Objective::parse(t, form))
         .collect::<Result<_>>()?;
@@ -263,7 +312,14 @@ pub fn run(args: &InterpretArgs) -> Result<()> {
         }
         settings.image_node = image_node;
     }
-    let labels: Vec<String> = objectives.iter().map(|o| file_stem(&o.label())).collect();
+    let labels: Vec<String> = objectives
+        .iter()
+        .enumerate()
+        .map(|(b, o)| match args.copies {
+            1 => file_stem(&o.label()),
+            n => format!("{}_{}", file_stem(&o.label()), b % n),
+        })
+        .collect();
     let mut files: Vec<PathBuf> = vec![args.out.join("grid.png"), args.out.join("curves.jsonl")];
     for l in &labels {
         files.push(args.out.join(format!("{l}.png")));
@@ -305,9 +361,9 @@ pub fn run(args: &InterpretArgs) -> Result<()> {
         }
         for p in &got.curves[b] {
             let line = serde_json::json!({
-                "target": args.targets[b], "step": p.step, "objective": p.objective,
+                "target": targets[b], "copy": b % args.copies, "step": p.step, "objective": p.objective,
                 "probability": p.probability, "l2": p.l2, "l1": p.l1, "tv": p.tv,
-                "log_density": p.log_density, "total": p.total,
+                "log_density": p.log_density, "diversity": p.diversity, "total": p.total,
             });
             writeln!(curves, "{line}").map_err(|e| Error::io(&curves_path, e))?;
         }
@@ -317,7 +373,7 @@ pub fn run(args: &InterpretArgs) -> Result<()> {
             .expect("a curve ends at the prototype");
         say!(
             "{:<28} objective {:>10.4}  p {:.4}  after {} steps",
-            args.targets[b],
+            labels[b],
             last.objective,
             last.probability,
             settings.steps
@@ -325,7 +381,11 @@ pub fn run(args: &InterpretArgs) -> Result<()> {
     }
     if !pictures.is_empty() {
         let zoom = (128 / shape[1].max(1)).clamp(1, 8) as u32;
-        save_png(args.out.join("grid.png"), &tile(&pictures, 10, 2, zoom)?)?;
+        let columns = if args.copies > 1 { args.copies } else { 10 };
+        save_png(
+            args.out.join("grid.png"),
+            &tile(&pictures, columns, 2, zoom)?,
+        )?;
     }
     say!(
         "wrote {} prototypes to {}",

@@ -198,6 +198,7 @@ impl Engine {
                 Seed::Relevance => "R",
                 Seed::Gradient | Seed::Tensor(_) => "grad",
             },
+            joins: &[],
         };
         let t = record_backward(&mut p, graph, &values, &back)?;
         let stop = t.flow[spec.stop].expect("checked by the recorder");

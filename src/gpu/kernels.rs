@@ -54,6 +54,8 @@ pub const KERNELS: &[KernelInfo] = &[
     crate::interpret::STEP.info(),
     crate::interpret::TRANSFORM.info(),
     crate::interpret::BLUR.info(),
+    crate::interpret::FOURIER.info(),
+    crate::interpret::DIVERSITY.info(),
     crate::interpret::expert::MIXTURE_PROJECT.info(),
     crate::interpret::expert::MIXTURE_LOGITS.info(),
     crate::interpret::expert::MIXTURE_LSE.info(),

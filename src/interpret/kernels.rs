@@ -4,7 +4,7 @@ use crate::error::Result;
 use crate::plan::{binds, Launch, Out, Program, TensorId};
 
 /// Values kept per prototype and step: the objective, the class probability, Σx², Σ|x|, TV,
-/// slot 5 unused (the expert's log p is a tensor of its own), and the log-sum-exp the
+/// the diversity term (the expert's log p is a tensor of its own), and the log-sum-exp the
 /// objective's gradient reads.
 pub const TERMS: usize = 8;
 /// Slots of [`TERMS`].
@@ -14,6 +14,7 @@ pub(crate) mod slot {
     pub const L2: usize = 2;
     pub const L1: usize = 3;
     pub const TV: usize = 4;
+    pub const DIVERSITY: usize = 5;
 }
 
 crate::params! {

@@ -3,14 +3,13 @@
 //! update) repeats `steps` times in one submission; only the prototypes, the final terms and
 //! the curve (every `every` steps) are read back.
 
-use super::kernels::{
-    penalty_shape, record_blur, record_objective, record_penalties, record_transform,
-    record_update, slot, TERMS,
-};
+use super::diversity::{channels, groups, record_diversity, DiversityIo};
+use super::fourier::Spectrum;
+use super::kernels::{penalty_shape, record_objective, record_penalties, slot, TERMS};
 use super::objective::Resolved;
+use super::step::{record_step, StepIo, StepShape};
 use super::{Objective, Settings};
 use crate::error::{Error, Result};
-use crate::explain::backward::{gradient_rules, record_backward, BackwardSpec, Seed};
 use crate::gpu::{DeviceModel, Executable};
 use crate::layers::GradMode;
 use crate::model::{NodeId, Tensor};
@@ -33,7 +32,10 @@ pub struct CurvePoint {
     pub tv: f32,
     /// `log p(x)` under the expert (0 without one).
     pub log_density: f32,
-    /// `J`: the objective minus the weighted penalties plus the expert's weighted term.
+    /// The diversity term `d_b` (0 without one; see [`super::Diversity`]).
+    pub diversity: f32,
+    /// `J`: the objective minus the weighted penalties and diversity term plus the expert's
+    /// weighted term.
     pub total: f32,
 }
 
@@ -66,15 +68,18 @@ pub struct Maximizer<'m> {
     settings: Settings,
     batch: usize,
     node: NodeId,
+    spectrum: Option<Spectrum>,
     exe: Executable,
     t: Tensors,
 }
 
 struct Tensors {
+    var: TensorId,
     x: TensorId,
     step: TensorId,
     moments: TensorId,
     spec: TensorId,
+    groups: TensorId,
     finals: TensorId,
     final_log_density: TensorId,
     image: Option<(TensorId, usize)>,
@@ -101,28 +106,67 @@ impl<'m> Maximizer<'m> {
                 "{batch} prototypes do not fit one submission on this device ({fit} do)"
             )));
         }
+        let spectrum = settings
+            .fourier
+            .map(|f| Spectrum::new(graph.input_shape(), settings.range, f))
+            .transpose()?;
+        let diversity = match &settings.diversity {
+            Some(d) => {
+                let i = d.node.resolve(graph)?;
+                if i == 0 {
+                    return Err(Error::Invalid(
+                        "the diversity term compares a layer's activations, not the input".into(),
+                    ));
+                }
+                Some(i)
+            }
+            None => None,
+        };
         let size: usize = graph.input_shape().iter().product();
+        let vsize = spectrum.map_or(size, |s| s.values_per_item());
         let features: usize = graph.nodes[node].shape.iter().product();
         let mut p = Program::new(&model.profile());
-        let x = p.tensor("prototype", batch * size)?;
+        let var = p.tensor("prototype parameters", batch * vsize)?;
+        let x = match spectrum {
+            Some(_) => p.tensor("prototype", batch * size)?,
+            None => var,
+        };
         let step = p.tensor("step", 1 + batch)?;
-        let moments = p.tensor("moments", 2 * batch * size)?;
+        let moments = p.tensor("moments", 2 * batch * vsize)?;
         let spec = p.tensor("objective spec", batch * (2 + features))?;
+        let groups = p.tensor("diversity groups", batch)?;
         let terms = p.tensor("terms", batch * TERMS)?;
         let finals = p.tensor("final terms", batch * TERMS)?;
         let log_density = p.tensor("log density", batch)?;
         let final_log_density = p.tensor("final log density", batch)?;
-        for t in [x, step, moments, spec, finals, final_log_density] {
+        for t in [
+            var,
+            x,
+            step,
+            moments,
+            spec,
+            groups,
+            finals,
+            final_log_density,
+        ] {
             p.keep(t);
         }
-        let shape = penalty_shape(graph.input_shape());
         let io = StepIo {
+            var,
             x,
             step,
             moments,
             spec,
             terms,
             log_density,
+            groups,
+        };
+        let shape = StepShape {
+            graph,
+            node,
+            diversity,
+            spectrum,
+            batch,
         };
         let mut record = vec![terms];
         if settings.expert.is_some() {
@@ -142,19 +186,42 @@ impl<'m> Maximizer<'m> {
         for (mode, times, first) in phases {
             if times > 0 {
                 p.begin_repeat()?;
-                record_step(&mut p, graph, node, batch, settings, &io, mode)?;
+                record_step(&mut p, &shape, settings, &io, mode)?;
                 p.end_repeat_from(times, first, settings.every, &record)?;
             }
         }
-        let last = settings.image_node.map_or(node, |i| i.max(node));
+        let last = settings
+            .image_node
+            .into_iter()
+            .chain(diversity)
+            .fold(node, usize::max);
         if last >= graph.nodes.len() {
             return Err(Error::Invalid(format!(
                 "image node {last} is not in the model"
             )));
         }
+        if let Some(s) = &spectrum {
+            s.record_image(&mut p, batch, var, x)?;
+        }
         let values = record_forward_to(&mut p, graph, batch, last, Some(x))?;
         record_objective(&mut p, values[node], spec, finals, None, (batch, features))?;
-        record_penalties(&mut p, x, finals, None, batch, shape, &settings.penalties)?;
+        let pshape = penalty_shape(graph.input_shape());
+        record_penalties(&mut p, x, finals, None, batch, pshape, &settings.penalties)?;
+        if let (Some(d), Some(div)) = (diversity, &settings.diversity) {
+            let io = DiversityIo {
+                a: values[d],
+                groups,
+                terms: Some((finals, TERMS, slot::DIVERSITY)),
+                grad: None,
+            };
+            record_diversity(
+                &mut p,
+                &io,
+                batch,
+                channels(&graph.nodes[d].shape),
+                div.weight,
+            )?;
+        }
         if let Some(e) = &settings.expert {
             e.expert
                 .record_log_density(&mut p, x, batch, final_log_density)?;
@@ -169,12 +236,15 @@ impl<'m> Maximizer<'m> {
             settings: settings.clone(),
             batch,
             node,
+            spectrum,
             exe,
             t: Tensors {
+                var,
                 x,
                 step,
                 moments,
                 spec,
+                groups,
                 finals,
                 final_log_density,
                 image,
@@ -223,7 +293,15 @@ impl<'m> Maximizer<'m> {
             return Err(Error::Invalid(format!("the start point holds {bad}")));
         }
         let t = &self.t;
-        self.exe.write(t.x, &start)?;
+        let start = match &self.spectrum {
+            Some(s) => {
+                let x: Vec<f64> = start.iter().map(|&v| v as f64).collect();
+                s.spectrum_of(&x).into_iter().map(|v| v as f32).collect()
+            }
+            None => start,
+        };
+        self.exe.write(t.var, &start)?;
+        self.exe.write(t.groups, &groups(objectives))?;
         if ids.len() != n {
             return Err(Error::Invalid(format!(
                 "{} item ids for {n} objectives",
@@ -234,7 +312,7 @@ impl<'m> Maximizer<'m> {
             .chain(ids.iter().map(|&i| i as f32))
             .collect();
         self.exe.write(t.step, &state)?;
-        self.exe.write(t.moments, &vec![0.0; 2 * n * size])?;
+        self.exe.write(t.moments, &vec![0.0; 2 * start.len()])?;
         self.exe.write(t.spec, &spec)?;
         let mut reads_of = vec![(t.x, n * size), (t.finals, n * TERMS)];
         let expert = self.settings.expert.is_some();
@@ -289,6 +367,10 @@ impl<'m> Maximizer<'m> {
         let p = &self.settings.penalties;
         let (l2, l1, tv) = (terms[slot::L2], terms[slot::L1], terms[slot::TV]);
         let objective = terms[slot::OBJECTIVE];
+        let (diversity, dw) = match &self.settings.diversity {
+            Some(d) => (terms[slot::DIVERSITY], d.weight),
+            None => (0.0, 0.0),
+        };
         CurvePoint {
             step,
             objective,
@@ -297,7 +379,8 @@ impl<'m> Maximizer<'m> {
             l1,
             tv,
             log_density,
-            total: objective - p.l2 * l2 - p.l1 * l1 - p.tv * tv
+            diversity,
+            total: objective - p.l2 * l2 - p.l1 * l1 - p.tv * tv - dw * diversity
                 + self
                     .settings
                     .expert
@@ -305,112 +388,6 @@ impl<'m> Maximizer<'m> {
                     .map_or(0.0, |e| e.weight * log_density),
         }
     }
-}
-
-/// The tensors every step reads and writes.
-#[derive(Clone, Copy)]
-struct StepIo {
-    x: TensorId,
-    step: TensorId,
-    moments: TensorId,
-    spec: TensorId,
-    terms: TensorId,
-    log_density: TensorId,
-}
-
-/// Records one step: transforms, forward to `node`, the objective and its gradient, the
-/// backward pass under `mode` to the input, the transforms' adjoint, penalties, the expert, the
-/// update and the blur.
-fn record_step(
-    p: &mut Program,
-    graph: &crate::model::Graph,
-    node: NodeId,
-    batch: usize,
-    settings: &Settings,
-    io: &StepIo,
-    mode: GradMode,
-) -> Result<()> {
-    let StepIo {
-        x,
-        step,
-        moments,
-        spec,
-        terms,
-        log_density,
-    } = *io;
-    let size: usize = graph.input_shape().iter().product();
-    let features: usize = graph.nodes[node].shape.iter().product();
-    let shape = penalty_shape(graph.input_shape());
-    let transforms = settings.transforms.active();
-    if transforms && graph.input_shape().len() != 3 {
-        return Err(Error::Invalid(format!(
-            "jitter and scale need a [C, H, W] input; this one is {:?}",
-            graph.input_shape()
-        )));
-    }
-    let seen = if transforms {
-        let xt = p.tensor("transformed prototype", batch * size)?;
-        let io = (x, step, xt);
-        record_transform(p, "forward", io, batch, shape, &settings.transforms)?;
-        xt
-    } else {
-        x
-    };
-    let values = record_forward_to(p, graph, batch, node, Some(seen))?;
-    let g_node = p.tensor("objective gradient", batch * features)?;
-    record_objective(
-        p,
-        values[node],
-        spec,
-        terms,
-        Some(g_node),
-        (batch, features),
-    )?;
-    let rules = gradient_rules(graph, mode);
-    let back = BackwardSpec {
-        batch,
-        start: node,
-        stop: 0,
-        rules: &rules,
-        seed: Seed::Tensor(g_node),
-        sums: false,
-        label: "grad",
-    };
-    let flow = record_backward(p, graph, &values, &back)?;
-    let mut g = flow.flow[0].ok_or_else(|| {
-        Error::Invalid(format!(
-            "no gradient reaches the input from node '{}'",
-            graph.nodes[node].name
-        ))
-    })?;
-    if transforms {
-        let gx = p.tensor("prototype gradient", batch * size)?;
-        let io = (g, step, gx);
-        record_transform(p, "adjoint", io, batch, shape, &settings.transforms)?;
-        g = gx;
-    }
-    record_penalties(p, x, terms, Some(g), batch, shape, &settings.penalties)?;
-    if let Some(e) = &settings.expert {
-        e.expert.check_dim(size)?;
-        let ld = Some(log_density);
-        e.expert
-            .record_grad_and_log_density(p, x, batch, e.weight, g, ld)?;
-    }
-    record_update(
-        p,
-        (x, g, step, moments),
-        batch * size,
-        &settings.optimizer,
-        settings.range,
-    )?;
-    if let Some(blur) = &settings.blur {
-        if graph.input_shape().len() != 3 {
-            return Err(Error::Invalid("a blur needs a [C, H, W] input".into()));
-        }
-        let tmp = p.tensor("blurred prototype", batch * size)?;
-        record_blur(p, (x, tmp, step), batch, shape, blur)?;
-    }
-    Ok(())
 }
 
 /// Prototypes for `objectives` (one each), grouped into one program per node they read.

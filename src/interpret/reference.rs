@@ -1,11 +1,13 @@
 //! The f64 mirror of an activation-maximisation run, as the definitions read: what the GPU
 //! program is tested against (and, through finite differences, what the gradient is).
 
+use super::diversity::reference_diversity;
+use super::fourier::Spectrum;
 use super::kernels::draw;
 use super::objective::{ObjectiveMode, Resolved};
-use super::{Blur, Objective, Optimizer, Penalties, Settings, Transforms};
+use super::{Blur, Diversity, Objective, Optimizer, Penalties, Settings, Transforms};
 use crate::error::Result;
-use crate::explain::backward::{gradient_rules, reference_backward};
+use crate::explain::backward::{gradient_rules, reference_backward, reference_backward_joined};
 use crate::layers::{reference_forward, GradMode};
 use crate::model::{Graph, Tensor};
 
@@ -28,36 +30,77 @@ pub fn objective_and_gradient_in(
     penalties: &Penalties,
     mode: GradMode,
 ) -> Result<(Vec<f64>, Tensor<f64>)> {
+    terms_and_gradient(graph, objectives, x, penalties, None, mode)
+}
+
+/// [`objective_and_gradient_in`] with the diversity term: per objective node, one backward
+/// pass from the objective's gradient and the diversity term's joined at its node (as the GPU
+/// step records it; the redirected rectifier is not linear in what flows back).
+pub fn terms_and_gradient(
+    graph: &Graph,
+    objectives: &[Objective],
+    x: &Tensor<f64>,
+    penalties: &Penalties,
+    diversity: Option<&Diversity>,
+    mode: GradMode,
+) -> Result<(Vec<f64>, Tensor<f64>)> {
     let resolved: Vec<Resolved> = objectives
         .iter()
         .map(|o| o.resolve(graph))
         .collect::<Result<_>>()?;
     let n = resolved.len();
     let values = reference_forward(graph, x);
-    let size: usize = graph.input_shape().iter().product();
     let mut j = vec![0.0; n];
     let mut grad = Tensor {
         shape: x.shape.clone(),
         data: vec![0.0; x.data.len()],
     };
+    let spread = match diversity {
+        Some(d) => {
+            let node = d.node.resolve(graph)?;
+            let groups = super::diversity::groups(objectives);
+            let dims = super::diversity::channels(&graph.nodes[node].shape);
+            let w = d.weight as f64;
+            let (terms, g) = reference_diversity(&values[node].data, &groups, dims, w);
+            for (jb, t) in j.iter_mut().zip(terms) {
+                *jb -= w * t;
+            }
+            Some((node, g))
+        }
+        None => None,
+    };
     let rules = gradient_rules(graph, mode);
     let mut nodes: Vec<usize> = resolved.iter().map(|r| r.node).collect();
     nodes.sort_unstable();
     nodes.dedup();
+    // The rows of `all` that belong to the items reading `node`.
+    let rows = |all: &[f64], per: usize, node: usize| -> Tensor<f64> {
+        let mut data = vec![0.0; all.len()];
+        for (b, _) in resolved.iter().enumerate().filter(|(_, r)| r.node == node) {
+            data[b * per..(b + 1) * per].copy_from_slice(&all[b * per..(b + 1) * per]);
+        }
+        Tensor {
+            shape: vec![n, per],
+            data,
+        }
+    };
     for node in nodes {
         let y = &values[node];
         let f: usize = graph.nodes[node].shape.iter().product();
-        let mut seed = Tensor {
-            shape: y.shape.clone(),
-            data: vec![0.0; y.data.len()],
-        };
+        let mut seed = vec![0.0; y.data.len()];
         for (b, r) in resolved.iter().enumerate().filter(|(_, r)| r.node == node) {
-            let yb = &y.data[b * f..(b + 1) * f];
-            let (value, g) = objective(r, yb);
-            j[b] = value;
-            seed.data[b * f..(b + 1) * f].copy_from_slice(&g);
+            let (value, g) = objective(r, &y.data[b * f..(b + 1) * f]);
+            j[b] += value;
+            seed[b * f..(b + 1) * f].copy_from_slice(&g);
         }
-        let back = reference_backward(graph, &rules, x, node, &seed, None);
+        let seed = rows(&seed, f, node);
+        let mut seeds = vec![(node, &seed)];
+        let joined;
+        if let Some((d, g)) = &spread {
+            joined = rows(g, graph.nodes[*d].shape.iter().product(), node);
+            seeds.push((*d, &joined));
+        }
+        let back = reference_backward_joined(graph, &rules, x, &seeds, None);
         if let Some(g0) = &back[0] {
             for (a, b) in grad.data.iter_mut().zip(&g0.data) {
                 *a += b;
@@ -65,14 +108,7 @@ pub fn objective_and_gradient_in(
         }
     }
     let shape = super::kernels::penalty_shape(graph.input_shape());
-    for (b, jb) in j.iter_mut().enumerate() {
-        let xb = &x.data[b * size..(b + 1) * size];
-        let (value, g) = penalty(xb, shape, penalties);
-        *jb -= value;
-        for (a, d) in grad.data[b * size..(b + 1) * size].iter_mut().zip(g) {
-            *a -= d;
-        }
-    }
+    with_penalties(x, shape, penalties, &mut j, &mut grad);
     Ok((j, grad))
 }
 
@@ -140,6 +176,32 @@ fn penalty(x: &[f64], [c, h, w]: [usize; 3], p: &Penalties) -> (f64, Vec<f64>) {
     (value, g)
 }
 
+/// Each item's `−weight · d_b` (the diversity term of [`super::Diversity`]) at `x` and its
+/// gradient, through the backward pass in `mode` from the diversity node.
+pub fn diversity_and_gradient(
+    graph: &Graph,
+    objectives: &[Objective],
+    x: &Tensor<f64>,
+    diversity: &Diversity,
+    mode: GradMode,
+) -> Result<(Vec<f64>, Tensor<f64>)> {
+    let node = diversity.node.resolve(graph)?;
+    let values = reference_forward(graph, x);
+    let groups = super::diversity::groups(objectives);
+    let dims = super::diversity::channels(&graph.nodes[node].shape);
+    let w = diversity.weight as f64;
+    let (d, g) = reference_diversity(&values[node].data, &groups, dims, w);
+    let seed = Tensor {
+        shape: values[node].shape.clone(),
+        data: g,
+    };
+    let back = reference_backward(graph, &gradient_rules(graph, mode), x, node, &seed, None);
+    let grad = back[0].clone().ok_or_else(|| {
+        crate::error::Error::Invalid("no gradient reaches the input from the diversity node".into())
+    })?;
+    Ok((d.iter().map(|v| -w * v).collect(), grad))
+}
+
 /// The whole run in f64: the prototypes after `settings.steps` updates and each item's `J`
 /// before every update and after the last.
 pub fn maximize(
@@ -152,78 +214,112 @@ pub fn maximize(
     let size: usize = graph.input_shape().iter().product();
     let mut shape = vec![n];
     shape.extend(graph.input_shape());
-    let mut x = Tensor {
-        shape,
-        data: settings
-            .init
-            .values(n, size)?
-            .iter()
-            .map(|&v| v as f64)
-            .collect(),
+    let start: Vec<f64> = settings
+        .init
+        .values(n, size)?
+        .iter()
+        .map(|&v| v as f64)
+        .collect();
+    let spectrum = settings
+        .fourier
+        .map(|f| Spectrum::new(graph.input_shape(), settings.range, f))
+        .transpose()?;
+    let mut var = match &spectrum {
+        Some(s) => s.spectrum_of(&start),
+        None => start,
     };
-    let mut m = vec![0.0; x.data.len()];
-    let mut v = vec![0.0; x.data.len()];
-    let (lo, hi) = (settings.range.0 as f64, settings.range.1 as f64);
+    let image = |var: &[f64]| Tensor {
+        shape: shape.clone(),
+        data: match &spectrum {
+            Some(s) => s.image(var),
+            None => var.to_vec(),
+        },
+    };
+    let mut m = vec![0.0; var.len()];
+    let mut v = vec![0.0; var.len()];
+    let (lo, hi) = match spectrum {
+        Some(_) => (f64::NEG_INFINITY, f64::INFINITY),
+        None => (settings.range.0 as f64, settings.range.1 as f64),
+    };
     let mut curve = vec![Vec::new(); n];
-    let shape = super::kernels::penalty_shape(graph.input_shape());
+    let pshape = super::kernels::penalty_shape(graph.input_shape());
     let tr = &settings.transforms;
+    let none = Penalties::default();
+    // The objective and diversity terms at what the model sees.
+    let diversity = settings.diversity.as_ref();
+    let seen_terms = |seen: &Tensor<f64>, mode| {
+        terms_and_gradient(graph, objectives, seen, &none, diversity, mode)
+    };
     for t in 1..=settings.steps {
         let mode = if t <= settings.redirect_steps {
             GradMode::Redirected
         } else {
             GradMode::Gradient
         };
-        let (j, g) = if tr.active() {
-            let seen = transform(&x, n, shape, tr, t as u32 - 1, false);
-            let none = Penalties::default();
-            let (mut j, g) = objective_and_gradient_in(graph, objectives, &seen, &none, mode)?;
-            let mut g = transform(&g, n, shape, tr, t as u32 - 1, true);
-            for (b, jb) in j.iter_mut().enumerate() {
-                let (value, d) = penalty(
-                    &x.data[b * size..(b + 1) * size],
-                    shape,
-                    &settings.penalties,
-                );
-                *jb -= value;
-                for (a, d) in g.data[b * size..(b + 1) * size].iter_mut().zip(d) {
-                    *a -= d;
-                }
-            }
-            (j, g)
+        let x = image(&var);
+        let (mut j, mut g) = if tr.active() {
+            let seen = transform(&x, n, pshape, tr, t as u32 - 1, false);
+            let (j, g) = seen_terms(&seen, mode)?;
+            (j, transform(&g, n, pshape, tr, t as u32 - 1, true))
         } else {
-            objective_and_gradient_in(graph, objectives, &x, &settings.penalties, mode)?
+            seen_terms(&x, mode)?
         };
+        with_penalties(&x, pshape, &settings.penalties, &mut j, &mut g);
         let (j, g) = with_expert(settings, &x, size, j, g);
         for (c, jb) in curve.iter_mut().zip(j) {
             c.push(jb);
         }
-        for i in 0..x.data.len() {
+        let g = match &spectrum {
+            Some(s) => s.adjoint(&var, &g.data),
+            None => g.data,
+        };
+        for i in 0..var.len() {
             let d = match settings.optimizer {
                 Optimizer::Adam {
                     beta1, beta2, eps, ..
                 } => {
                     let (b1, b2) = (beta1 as f64, beta2 as f64);
-                    m[i] = b1 * m[i] + (1.0 - b1) * g.data[i];
-                    v[i] = b2 * v[i] + (1.0 - b2) * g.data[i] * g.data[i];
+                    m[i] = b1 * m[i] + (1.0 - b1) * g[i];
+                    v[i] = b2 * v[i] + (1.0 - b2) * g[i] * g[i];
                     let mh = m[i] / (1.0 - b1.powi(t as i32));
                     let vh = v[i] / (1.0 - b2.powi(t as i32));
                     mh / (vh.sqrt() + eps as f64)
                 }
-                Optimizer::Ascent { .. } => g.data[i],
+                Optimizer::Ascent { .. } => g[i],
             };
-            x.data[i] = (x.data[i] + settings.optimizer.lr() as f64 * d).clamp(lo, hi);
+            var[i] = (var[i] + settings.optimizer.lr() as f64 * d).clamp(lo, hi);
         }
         if let Some(b) = settings.blur.filter(|b| t % b.every == 0) {
-            x = blur(&x, shape, &b);
+            var = blur(&image(&var), pshape, &b).data;
         }
     }
     // The final terms, as the GPU computes them: the untransformed prototype.
-    let (j, g) = objective_and_gradient(graph, objectives, &x, &settings.penalties)?;
+    let x = image(&var);
+    let (mut j, mut g) = seen_terms(&x, GradMode::Gradient)?;
+    with_penalties(&x, pshape, &settings.penalties, &mut j, &mut g);
     let (j, _) = with_expert(settings, &x, size, j, g);
     for (c, jb) in curve.iter_mut().zip(j) {
         c.push(jb);
     }
     Ok((x, curve))
+}
+
+/// Subtracts each item's weighted penalty from `j` and its gradient from `g`.
+fn with_penalties(
+    x: &Tensor<f64>,
+    shape: [usize; 3],
+    penalties: &Penalties,
+    j: &mut [f64],
+    g: &mut Tensor<f64>,
+) {
+    let size: usize = shape.iter().product();
+    for (b, jb) in j.iter_mut().enumerate() {
+        let (value, d) = penalty(&x.data[b * size..(b + 1) * size], shape, penalties);
+        *jb -= value;
+        for (a, d) in g.data[b * size..(b + 1) * size].iter_mut().zip(d) {
+            *a -= d;
+        }
+    }
 }
 
 /// The step's random shift and scale of every item (`adjoint`: its transpose), as

@@ -158,6 +158,20 @@ pub struct ExpertTerm {
     pub weight: f32,
 }
 
+/// Lucid's diversity term: prototypes of the same objective in one batch are pushed apart by
+/// the cosine similarity of the Gram matrices of a node's activations (style, in Gatys et al.'s
+/// sense), so that they show different facets of what the unit responds to. Item `b`'s term is
+/// `d_b = (1/B) Σ_{b' ≠ b} ⟨Ĝ_b, Ĝ_b'⟩` over the `B` items sharing its objective, `Ĝ` the Gram
+/// matrix `A Aᵀ` of the node's `[C, …]` values `A` normalised to unit Frobenius norm;
+/// `J_b −= weight · d_b` (Lucid's and Lucent's `diversity`, whose sum over the batch this is).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Diversity {
+    /// The node whose activations are compared, by ONNX name or index.
+    pub node: crate::explain::LayerRef,
+    /// λ of the term.
+    pub weight: f32,
+}
+
 /// Everything but the objectives of one run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Settings {
@@ -187,6 +201,11 @@ pub struct Settings {
     /// A node whose values are read back with the prototypes: the generated picture in a
     /// generator's code space (see [`crate::model::compose`]).
     pub image_node: Option<usize>,
+    /// Optimise a scaled spectrum of the image instead of its pixels (Lucid's Fourier
+    /// parameterisation; the input range must be finite and no blur applies).
+    pub fourier: Option<super::Fourier>,
+    /// Push prototypes of the same objective apart.
+    pub diversity: Option<Diversity>,
 }
 
 impl Default for Settings {
@@ -212,6 +231,8 @@ impl Default for Settings {
             expert: None,
             redirect_steps: 0,
             image_node: None,
+            fourier: None,
+            diversity: None,
         }
     }
 }
@@ -266,6 +287,15 @@ impl Settings {
         }
         if let Some(e) = &self.expert {
             finite("the expert's weight", e.weight)?;
+        }
+        if let Some(d) = &self.diversity {
+            finite("the diversity weight", d.weight)?;
+        }
+        if self.fourier.is_some() && self.blur.is_some() {
+            return Err(Error::Invalid(
+                "a blur acts on pixels; it does not combine with the Fourier parameterisation"
+                    .into(),
+            ));
         }
         if self.range.0.is_nan() || self.range.1.is_nan() || self.range.0 > self.range.1 {
             return Err(Error::Invalid(format!(

@@ -54,6 +54,7 @@ fn a_gradient_program_records_without_a_gpu_and_shares_buffers() {
         seed: Seed::Gradient,
         sums: false,
         label: "grad",
+        joins: &[],
     };
     let t = record_backward(&mut p, &g, &values, &spec).unwrap();
     let grad = t.flow[0].expect("the gradient reaches the input");
@@ -246,6 +247,7 @@ fn a_generator_records_its_transposed_convolutions_forward_and_backward() {
         seed: Seed::Gradient,
         sums: false,
         label: "grad",
+        joins: &[],
     };
     let t = record_backward(&mut p, &g, &values, &spec).unwrap();
     assert!(t.flow[0].is_some(), "the gradient reaches the input");

@@ -15,6 +15,7 @@ mod golden_zennit;
 mod golden_zennit_zoo;
 mod gradient_methods;
 mod interpret;
+mod interpret_lucid;
 mod large_weights;
 mod lrp_hand_cases;
 mod lrp_rules;

@@ -87,6 +87,7 @@ fn a_repeated_step_runs_in_one_submission_and_records_every_m_steps() {
         seed: Seed::Gradient,
         sums: false,
         label: "grad",
+        joins: &[],
     };
     let t = record_backward(&mut p, &g, &values, &spec).unwrap();
     let grad = t.flow[0].unwrap();

@@ -13,7 +13,7 @@ pub(crate) use flow::Flow;
 pub use kernels::{DivideParams, ItemSumsParams, Mask, SeedParams, ZConst};
 pub(crate) use kernels::{DIVIDE, ITEM_SUMS, SEED};
 pub use record::{record_backward, BackwardSpec, BackwardTensors};
-pub use reference::{reference_backward, stabilize};
+pub use reference::{reference_backward, reference_backward_joined, stabilize};
 
 use super::rules::Rule;
 pub use crate::layers::GradMode;

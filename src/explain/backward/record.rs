@@ -29,6 +29,9 @@ pub struct BackwardSpec<'a> {
     pub sums: bool,
     /// Names what flows back ("R", "grad").
     pub label: &'static str,
+    /// Gradients computed by earlier passes that join what flows back at other nodes (a
+    /// second objective on an intermediate node, as activation maximisation's diversity term).
+    pub joins: &'a [(NodeId, TensorId)],
 }
 
 /// What [`record_backward`] leaves in the program.
@@ -89,7 +92,24 @@ pub fn record_backward(
     } else {
         None
     };
+    if let Some((bad, _)) = spec
+        .joins
+        .iter()
+        .find(|(n, _)| *n > spec.start || *n <= spec.stop)
+    {
+        return Err(Error::Invalid(format!(
+            "a gradient joins at node {bad}, outside the backward pass ({} to {})",
+            spec.stop, spec.start
+        )));
+    }
     for k in (spec.stop + 1..=spec.start).rev() {
+        for &(_, t) in spec.joins.iter().filter(|(n, _)| *n == k) {
+            if !flow.share(k, t) {
+                let dest = flow.dest(p, graph, batch, k)?;
+                let count = batch * graph.nodes[k].shape.iter().product::<usize>();
+                pass_through(p, t, t, count, Factor::One, 1.0, dest)?;
+            }
+        }
         let Some(g) = flow.get(k) else { continue };
         if let Some(s) = sums {
             item_sums(p, g, s, batch, graph.nodes[k].shape.iter().product(), k)?;

@@ -35,14 +35,27 @@ pub fn reference_backward(
     seed: &Tensor<f64>,
     reference: Option<&Tensor<f64>>,
 ) -> Vec<Option<Tensor<f64>>> {
+    reference_backward_joined(graph, rules, x, &[(start, seed)], reference)
+}
+
+/// [`reference_backward`] from several seeds: each joins what flows back at its node before
+/// the node is crossed (the GPU recorder's `joins`; rules that are not linear in what flows,
+/// as the redirected rectifier, see the sum).
+pub fn reference_backward_joined(
+    graph: &Graph,
+    rules: &[NodeRule],
+    x: &Tensor<f64>,
+    seeds: &[(NodeId, &Tensor<f64>)],
+    reference: Option<&Tensor<f64>>,
+) -> Vec<Option<Tensor<f64>>> {
     let values = reference_forward(graph, x);
     let ref_values = reference.map(|r| reference_forward(graph, r));
     let mut flow: Vec<Option<Tensor<f64>>> = vec![None; graph.nodes.len()];
-    flow[start] = Some(Tensor {
-        shape: values[start].shape.clone(),
-        data: seed.data.clone(),
-    });
+    let start = seeds.iter().map(|&(n, _)| n).max().unwrap_or(0);
     for k in (1..=start).rev() {
+        for &(_, seed) in seeds.iter().filter(|(n, _)| *n == k) {
+            accumulate(&mut flow[k], &values[k].shape, &seed.data);
+        }
         let Some(g) = flow[k].clone() else { continue };
         let node = &graph.nodes[k];
         let layer = node.op.layer();
@@ -99,16 +112,21 @@ pub fn reference_backward(
             }
         };
         for (&i, v) in node.inputs.iter().zip(sent) {
-            match &mut flow[i] {
-                Some(acc) => acc.data.iter_mut().zip(&v.data).for_each(|(a, b)| *a += b),
-                slot => {
-                    *slot = Some(Tensor {
-                        shape: values[i].shape.clone(),
-                        data: v.data,
-                    })
-                }
-            }
+            accumulate(&mut flow[i], &values[i].shape, &v.data);
         }
     }
     flow
+}
+
+/// Adds `data` to what flowed to a node so far (or starts it).
+fn accumulate(slot: &mut Option<Tensor<f64>>, shape: &[usize], data: &[f64]) {
+    match slot {
+        Some(acc) => acc.data.iter_mut().zip(data).for_each(|(a, b)| *a += b),
+        None => {
+            *slot = Some(Tensor {
+                shape: shape.to_vec(),
+                data: data.to_vec(),
+            })
+        }
+    }
 }
