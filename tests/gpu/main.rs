@@ -11,6 +11,7 @@ mod fixtures_gpu;
 mod forward_kernels;
 mod golden_captum;
 mod golden_interpret;
+mod golden_lucid;
 mod golden_zennit;
 mod golden_zennit_zoo;
 mod gradient_methods;
