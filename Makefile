@@ -42,9 +42,14 @@ demo: build
 DIGITS = $(foreach k,0 1 2 3 4 5 6 7 8 9,--target class:$(k))
 AM = ./target/release/glimpse interpret --overwrite --model assets/models/lenet_mnist.onnx $(DIGITS)
 
+# Lucid's recipe on EfficientNet-Lite0: decorrelated Fourier basis, jitter and scale.
+LUCID = ./target/release/glimpse interpret --overwrite --model assets/models/efficientnet_lite0.onnx --range=-0.9921875,1 \
+	--steps 96 --lr 0.05 --l2 0 --jitter 8 --scale 0.9,1.1 --fourier
+
 ## Prototypes by activation maximisation (part of demo): plain, with an under- and an
 ## over-fitted expert (fitted here on the shipped digits), in the VAE decoder's code space, and
-## ImageNet classes of EfficientNet-Lite0 with jitter, scale and blur.
+## ImageNet classes and channels of EfficientNet-Lite0 in Lucid's Fourier basis, with and
+## without the diversity term.
 prototypes: build
 	@mkdir -p $(OUT)
 	./target/release/glimpse expert fit --force --kind gmm-diag:1 --data assets/data/mnist_test_x.npy --out $(OUT)/expert_low.expert
@@ -54,8 +59,10 @@ prototypes: build
 	$(AM) --steps 200 --l2 0 --expert $(OUT)/expert_high.expert --expert-weight 0.01 --out $(OUT)/prototypes_expert_high
 	$(AM) --steps 200 --l2 0 --expert $(OUT)/expert_high.expert --expert-weight 0.1 --out $(OUT)/prototypes_expert_high_strong
 	$(AM) --generator assets/models/mnist_generator.onnx --steps 300 --out $(OUT)/prototypes_code
-	./target/release/glimpse interpret --overwrite --model assets/models/efficientnet_lite0.onnx --range=-0.9921875,1 --target class:88 --target class:291 --target class:948 \
-		--steps 48 --lr 0.05 --l2 0 --jitter 6 --scale 0.9,1.1 --blur-every 2 --blur-sigma 0.75 --out $(OUT)/prototypes_lite0
+	$(LUCID) --target class:88 --target class:291 --target class:948 --target channel:_blocks.9.relu6_expand:10 \
+		--out $(OUT)/prototypes_lite0
+	$(LUCID) --target channel:_blocks.9.relu6_expand:10 --copies 3 --diversity 20 --diversity-node _blocks.6.relu6_expand \
+		--out $(OUT)/prototypes_lite0_diversity
 
 ## Every test: unit, kernels against f64 references, fixtures against onnxruntime, CLI.
 test: vulkan

@@ -14,7 +14,8 @@ ROWS = [
     ("expert: 10-component\nfull GMM, weight 0.01", "prototypes_expert_high"),
     ("same GMM, weight 0.1\n(over-fitted: data, not class)", "prototypes_expert_high_strong"),
     ("code space\n(VAE decoder)", "prototypes_code"),
-    ("EfficientNet-Lite0: macaw,\nlion, Granny Smith (48 steps,\njitter, scale, blur; pixel\nspace, no Fourier basis yet)", "prototypes_lite0"),
+    ("EfficientNet-Lite0: macaw,\nlion, Granny Smith, channel\n10 of block 9 (Fourier basis,\njitter, scale, 96 steps)", "prototypes_lite0"),
+    ("the same channel, three\ncopies pushed apart by\nLucid's diversity term\n(Gram cosines, block 6)", "prototypes_lite0_diversity"),
 ]
 LABEL = 230
 

@@ -10,7 +10,9 @@ use glimpse::error::Result;
 use glimpse::explain::gradient::{GradientMap, GradientPlan};
 use glimpse::explain::Target;
 use glimpse::gpu::Gpu;
-use glimpse::interpret::{ClassForm, Maximizer, Objective, Optimizer, Penalties, Settings};
+use glimpse::interpret::{
+    ClassForm, Fourier, Maximizer, Objective, Optimizer, Penalties, Settings,
+};
 
 /// Steps per timed run by default: all in one submission.
 pub const AM_STEPS: usize = 20;
@@ -24,6 +26,9 @@ pub struct InterpretRow {
     pub gradient: Duration,
     /// One step (forward, objective, backward, penalties, Adam).
     pub step: Duration,
+    /// One step in Lucid's decorrelated Fourier basis (RGB inputs; the image from the spectrum
+    /// and the spectrum's adjoint added).
+    pub fourier: Option<Duration>,
 }
 
 /// Times `steps` Adam steps on class 0's log-probability with an L2 penalty (median of
@@ -62,23 +67,41 @@ pub fn measure_interpret(
     ];
     let mut am = Maximizer::new(&dm, graph.output, batch, &settings)?;
     let run = median_time(reps, || am.run(&objectives).map(|_| ()))?;
+    drop(am);
+    let fourier = match graph.input_shape() {
+        [3, _, _] => {
+            let settings = Settings {
+                fourier: Some(Fourier::default()),
+                range: (-1.0, 1.0),
+                ..settings
+            };
+            let mut am = Maximizer::new(&dm, graph.output, batch, &settings)?;
+            let run = median_time(reps, || am.run(&objectives).map(|_| ()))?;
+            Some(run / steps as u32)
+        }
+        _ => None,
+    };
     Ok(InterpretRow {
         model: model.name.clone(),
         batch,
         gradient,
         step: run / steps as u32,
+        fourier,
     })
 }
 
 /// The Markdown table of interpret rows.
 pub fn interpret_table(rows: &[InterpretRow]) -> String {
     let mut s = String::from(
-        "| model | batch | forward + gradient ms | AM step ms | steps/s | step ÷ (forward + gradient) |\n|---|---:|---:|---:|---:|---:|\n",
+        "| model | batch | forward + gradient ms | AM step ms | steps/s | step ÷ (forward + gradient) | Fourier step ÷ (forward + gradient) |\n|---|---:|---:|---:|---:|---:|---:|\n",
     );
     for r in rows {
         let (g, st) = (r.gradient.as_secs_f64(), r.step.as_secs_f64());
+        let fourier = r
+            .fourier
+            .map_or("–".into(), |f| format!("{:.2}", f.as_secs_f64() / g));
         s.push_str(&format!(
-            "| {} | {} | {:.2} | {:.2} | {:.1} | {:.2} |\n",
+            "| {} | {} | {:.2} | {:.2} | {:.1} | {:.2} | {fourier} |\n",
             r.model,
             r.batch,
             g * 1e3,

@@ -87,3 +87,72 @@ fn interpret_names_bad_targets() {
     assert!(e.contains("/nope") && e.contains("/conv1/Conv"), "{e}");
     assert!(run("pixel:3").contains("class:K"));
 }
+
+#[test]
+fn interpret_fourier_copies_and_diversity() {
+    let dir = std::env::temp_dir().join(format!("glimpse-lucid-{}", std::process::id()));
+    let out = dir.to_string_lossy().into_owned();
+    let args = [
+        "interpret",
+        "--model",
+        "assets/models/resnet_zoo.onnx",
+        "--range=-1,1",
+        "--target",
+        "class:1",
+        "--copies",
+        "2",
+        "--fourier",
+        "--diversity",
+        "2",
+        "--diversity-node",
+        "/layer2/layer2.1/relu_1/Relu",
+        "--jitter",
+        "2",
+        "--steps",
+        "10",
+        "--every",
+        "5",
+        "--out",
+        &out,
+    ];
+    let (ok, stdout, stderr) = glimpse(&args);
+    assert!(ok, "{stderr}");
+    for f in ["class1_0.png", "class1_1.npy", "grid.png", "curves.jsonl"] {
+        assert!(dir.join(f).exists(), "{f} missing; stdout: {stdout}");
+    }
+    let x = glimpse::io::npy::read_f32(dir.join("class1_1.npy")).unwrap();
+    assert_eq!(x.shape, vec![3, 64, 64]);
+    // The sigmoid keeps the spectrum's image strictly inside the range.
+    assert!(x.data.iter().all(|v| v.abs() < 1.0), "inside --range");
+    let curves = std::fs::read_to_string(dir.join("curves.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> = curves
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2 * 3, "steps 0, 5, 10 for two copies");
+    let copy1: Vec<&serde_json::Value> = lines.iter().filter(|l| l["copy"] == 1).collect();
+    assert_eq!(copy1.len(), 3);
+    // Two copies of one target: each one's term is its Gram cosine to the other, halved.
+    let d = copy1[2]["diversity"].as_f64().unwrap();
+    assert!(d > 0.0 && d <= 0.5, "diversity term {d}");
+    std::fs::remove_dir_all(&dir).ok();
+    let run = |extra: &[&str]| {
+        let mut a = vec![
+            "interpret",
+            "--model",
+            "assets/models/resnet_zoo.onnx",
+            "--target",
+            "class:1",
+            "--out",
+            "/nonexistent/never-written",
+        ];
+        a.extend(extra);
+        let (ok, _, stderr) = glimpse(&a);
+        assert!(!ok, "{extra:?} was accepted");
+        stderr
+    };
+    assert!(run(&["--diversity", "1"]).contains("--diversity-node"));
+    assert!(run(&["--copies", "0"]).contains("--copies"));
+    let e = run(&["--fourier", "--blur-every", "2"]);
+    assert!(e.contains("does not combine"), "{e}");
+}
