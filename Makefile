@@ -55,8 +55,8 @@ prototypes: build
 	./target/release/glimpse expert fit --force --kind gmm-diag:1 --data assets/data/mnist_test_x.npy --out $(OUT)/expert_low.expert
 	./target/release/glimpse expert fit --force --kind gmm:10 --data assets/data/mnist_test_x.npy --out $(OUT)/expert_high.expert
 	$(AM) --steps 200 --out $(OUT)/prototypes_plain
-	$(AM) --steps 200 --l2 0 --expert $(OUT)/expert_low.expert --expert-weight 0.01 --out $(OUT)/prototypes_expert_low
-	$(AM) --steps 200 --l2 0 --expert $(OUT)/expert_high.expert --expert-weight 0.01 --out $(OUT)/prototypes_expert_high
+	$(AM) --steps 200 --l2 0 --expert $(OUT)/expert_low.expert --expert-weight 0.002 --out $(OUT)/prototypes_expert_low
+	$(AM) --steps 200 --l2 0 --expert $(OUT)/expert_high.expert --expert-weight 0.0015 --out $(OUT)/prototypes_expert_high
 	$(AM) --steps 200 --l2 0 --expert $(OUT)/expert_high.expert --expert-weight 0.1 --out $(OUT)/prototypes_expert_high_strong
 	$(AM) --generator assets/models/mnist_generator.onnx --steps 300 --out $(OUT)/prototypes_code
 	$(LUCID) --target class:88 --target class:291 --target class:948 --target channel:_blocks.9.relu6_expand:10 \

@@ -38,9 +38,9 @@ def main():
     runs = {
         "plain": s200,
         "expert_low": [*s200, "--l2", "0", "--expert", str(OUT / "low.expert"),
-                       "--expert-weight", "0.01"],
+                       "--expert-weight", "0.002"],
         "expert_high": [*s200, "--l2", "0", "--expert", str(OUT / "high.expert"),
-                        "--expert-weight", "0.01"],
+                        "--expert-weight", "0.0015"],
         "expert_high_strong": [*s200, "--l2", "0", "--expert", str(OUT / "high.expert"),
                                "--expert-weight", "0.1"],
         "code": ["--generator", "assets/models/mnist_generator.onnx", "--steps", "300"],

@@ -10,8 +10,8 @@ from PIL import Image, ImageDraw
 OUT = Path("out")
 ROWS = [
     ("plain AM\n(L2 weight 1e-3)", "prototypes_plain"),
-    ("expert: diagonal\nGaussian (under-fitted)", "prototypes_expert_low"),
-    ("expert: 10-component\nfull GMM, weight 0.01", "prototypes_expert_high"),
+    ("expert: diagonal Gaussian,\nweight 0.002 (under-fitted)", "prototypes_expert_low"),
+    ("expert: 10-component\nfull GMM, weight 0.0015", "prototypes_expert_high"),
     ("same GMM, weight 0.1\n(over-fitted: data, not class)", "prototypes_expert_high_strong"),
     ("code space\n(VAE decoder)", "prototypes_code"),
     ("EfficientNet-Lite0: macaw,\nlion, Granny Smith, channel\n10 of block 9 (Fourier basis,\njitter, scale, 96 steps)", "prototypes_lite0"),
