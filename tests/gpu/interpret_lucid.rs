@@ -42,6 +42,38 @@ fn rgb_net(rng: &mut Rng) -> Graph {
     g
 }
 
+/// input [3, 6, 6] → conv 3→4 → ReLU → conv "branch_a" and conv "branch_b" (each read only by
+/// the Add, so the backward pass hands both one tensor) → Add "sum" → ReLU "relu2" → flatten →
+/// dense 144→4 ("fc").
+fn residual_net(rng: &mut Rng) -> Graph {
+    let mut g = Graph::new(vec![3, 6, 6]).unwrap();
+    let conv = |rng: &mut Rng, cout, cin| {
+        Op::Conv2d(Conv2d {
+            weight: rng.tensor(&[cout, cin, 3, 3]),
+            bias: Some(rng.vec(cout)),
+            stride: [1, 1],
+            pads: [1; 4],
+            dilation: [1, 1],
+            groups: 1,
+        })
+    };
+    let c = g.push("conv1", conv(rng, 4, 3), vec![0]).unwrap();
+    let r = g.push("relu1", Op::relu(), vec![c]).unwrap();
+    let a = g.push("branch_a", conv(rng, 4, 4), vec![r]).unwrap();
+    let b = g.push("branch_b", conv(rng, 4, 4), vec![r]).unwrap();
+    let s = g
+        .push("sum", Op::Add(glimpse::layers::Add), vec![a, b])
+        .unwrap();
+    let r2 = g.push("relu2", Op::relu(), vec![s]).unwrap();
+    let f = g.push_reshape("flatten", r2, vec![144]).unwrap();
+    let d = Dense {
+        weight: Tensor::new(vec![4, 144], rng.vec(576).iter().map(|v| v * 0.3).collect()).unwrap(),
+        bias: Some(rng.vec(4)),
+    };
+    g.push("fc", Op::Dense(d), vec![f]).unwrap();
+    g
+}
+
 fn name(s: &str) -> LayerRef {
     LayerRef::Name(s.into())
 }
@@ -225,6 +257,42 @@ fn diversity_runs_on_the_gpu_equal_the_f64_run() {
         ..settings(8)
     };
     gpu_equals_f64(&s, 1e-4);
+}
+
+#[test]
+fn diversity_joins_below_an_add_on_the_gpu_as_in_f64() {
+    // The Add hands branch_a and branch_b one gradient tensor; a term joining at one branch
+    // (or a class objective under a term at the sum) must not leak into the other.
+    let mut rng = Rng::new(125);
+    let g = residual_net(&mut rng);
+    let m = model(&g);
+    let class = |class| Objective::Class {
+        class,
+        form: ClassForm::LogSoftmax,
+    };
+    let on_sum = Objective::Channel {
+        node: name("sum"),
+        channel: 2,
+    };
+    let cases = [
+        ("branch_b", vec![class(1), class(1), class(2)]),
+        ("branch_a", vec![class(0), class(0), class(0)]),
+        ("sum", vec![class(3), class(3), class(1)]),
+        ("relu2", vec![on_sum.clone(), on_sum]),
+    ];
+    for (node, objs) in cases {
+        let s = Settings {
+            diversity: Some(Diversity {
+                node: name(node),
+                weight: 3.0,
+            }),
+            ..settings(6)
+        };
+        let got = maximize(&m, &objs, &s).unwrap();
+        let (want, _) = maximize_f64(&g, &objs, &s).unwrap();
+        let scale = want.data.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+        assert_close(node, &got.inputs.data, &want.data, 1e-4 * scale, 0.0);
+    }
 }
 
 #[test]

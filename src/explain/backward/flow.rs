@@ -53,6 +53,13 @@ impl Flow {
         })
     }
 
+    /// Makes `t` node `i`'s tensor from now on (a fresh sum that replaces one other nodes may
+    /// share).
+    pub fn replace(&mut self, i: usize, t: TensorId) {
+        self.tensor[i] = Some(t);
+        self.written[i] = true;
+    }
+
     /// Lets node `i` share tensor `t` (what passes unchanged to an input with no other reader),
     /// when nothing has flowed to `i` yet; returns whether it did.
     pub fn share(&mut self, i: usize, t: TensorId) -> bool {

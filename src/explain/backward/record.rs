@@ -8,7 +8,7 @@ use super::linear::record_linear_rule;
 use super::{Flow, NodeRule, Seed};
 use crate::error::{Error, Result};
 use crate::layers::scale::pass_through;
-use crate::layers::{Factor, GradMode, VjpIo};
+use crate::layers::{Dest, Factor, GradMode, VjpIo};
 use crate::model::{Graph, NodeId};
 use crate::plan::{binds, ConstId, Launch, Out, Program, Resource, TensorId, WeightMod, WgslEnum};
 
@@ -104,10 +104,23 @@ pub fn record_backward(
     }
     for k in (spec.stop + 1..=spec.start).rev() {
         for &(_, t) in spec.joins.iter().filter(|(n, _)| *n == k) {
-            if !flow.share(k, t) {
-                let dest = flow.dest(p, graph, batch, k)?;
+            // What flowed to `k` may be a tensor its siblings share (an Add passes one tensor
+            // to each input, a seed is the caller's): the sum goes to a fresh tensor.
+            if let Some(old) = flow.get(k) {
                 let count = batch * graph.nodes[k].shape.iter().product::<usize>();
-                pass_through(p, t, t, count, Factor::One, 1.0, dest)?;
+                let sum = p.tensor(
+                    &format!("{}+join[{}]", spec.label, graph.nodes[k].name),
+                    count,
+                )?;
+                let write = |accumulate| Dest {
+                    tensor: sum,
+                    accumulate,
+                };
+                pass_through(p, old, old, count, Factor::One, 1.0, write(false))?;
+                pass_through(p, t, t, count, Factor::One, 1.0, write(true))?;
+                flow.replace(k, sum);
+            } else {
+                flow.share(k, t);
             }
         }
         let Some(g) = flow.get(k) else { continue };
