@@ -51,7 +51,7 @@ pub struct InterpretArgs {
     #[arg(long, default_value_t = 1e-8)]
     pub eps: f32,
     /// Start point: noise (seeded, centre ± spread), zeros, a constant, mean (of --data), or a
-    /// .npy file (one item, or one per target).
+    /// .npy file (one item, or one per prototype: per target × --copies).
     #[arg(long, default_value = "noise")]
     pub init: String,
     /// Seed of the noise start point and of the transforms' draws.
@@ -251,7 +251,32 @@ pub fn settings(args: &InterpretArgs, input_shape: &[usize]) -> Result<Settings>
         },
     };
     s.check()?;
+    reject_ignored(args, &s)?;
     Ok(s)
+}
+
+/// Fails on flags the other flags make meaningless, rather than ignoring them.
+fn reject_ignored(args: &InterpretArgs, s: &Settings) -> Result<()> {
+    let bad = |m: &str| Err(Error::Invalid(m.into()));
+    if args.diversity_node.is_some() && s.diversity.is_none() {
+        return bad("--diversity-node needs --diversity λ (the term's weight)");
+    }
+    if !args.fourier && (args.no_decorrelate || args.decay != 1.0) {
+        return bad("--no-decorrelate and --decay shape the spectrum of --fourier; pass --fourier");
+    }
+    if s.diversity.is_some() && args.copies < 2 {
+        return bad("--diversity compares the copies of a target; pass --copies 2 or more");
+    }
+    // One start item for every copy: without jitter or scale the copies would stay equal, and
+    // the diversity gradient of equal copies is zero.
+    let repeated = matches!(s.init, Init::Constant(_) | Init::Values(_));
+    if args.copies > 1 && repeated && !s.transforms.active() {
+        return bad(
+            "--copies from one start item (zeros, a constant, mean, a one-item .npy) gives \
+             equal copies: start from noise, a .npy with one item per copy, or add --jitter",
+        );
+    }
+    Ok(())
 }
 
 /// The mean item of a .npy of N items.
@@ -311,6 +336,18 @@ pub fn run(args: &InterpretArgs) -> Result<()> {
             };
         }
         settings.image_node = image_node;
+    }
+    if let Some(t) = args
+        .targets
+        .iter()
+        .enumerate()
+        .find(|(i, t)| args.targets[..*i].contains(t))
+        .map(|(_, t)| t)
+    {
+        return Err(Error::Invalid(format!(
+            "--target {t} is given twice (their files would collide); use --copies N for \
+             several prototypes of one target"
+        )));
     }
     let labels: Vec<String> = objectives
         .iter()

@@ -155,4 +155,11 @@ fn interpret_fourier_copies_and_diversity() {
     assert!(run(&["--copies", "0"]).contains("--copies"));
     let e = run(&["--fourier", "--blur-every", "2"]);
     assert!(e.contains("does not combine"), "{e}");
+    // Flags that would be ignored are refused.
+    assert!(run(&["--diversity-node", "/fc/Gemm"]).contains("needs --diversity"));
+    assert!(run(&["--decay", "2"]).contains("pass --fourier"));
+    let node = "/layer2/layer2.1/relu_1/Relu";
+    assert!(run(&["--diversity", "1", "--diversity-node", node]).contains("--copies 2"));
+    assert!(run(&["--copies", "2", "--init", "zeros"]).contains("equal copies"));
+    assert!(run(&["--target", "class:1"]).contains("given twice"));
 }
