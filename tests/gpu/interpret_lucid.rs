@@ -15,7 +15,12 @@ use glimpse::model::{Graph, Op, Tensor};
 /// input [3, 8, 7] (odd width: the half spectrum's last column is not a Nyquist one) → conv
 /// 3→4 → ReLU ("relu1") → conv 4→3 ("conv2") → tanh ("act2") → flatten → dense 168→5 ("fc").
 fn rgb_net(rng: &mut Rng) -> Graph {
-    let mut g = Graph::new(vec![3, 8, 7]).unwrap();
+    rgb_net_of(rng, 8, 7)
+}
+
+/// [`rgb_net`] on an `h × w` input.
+fn rgb_net_of(rng: &mut Rng, h: usize, w: usize) -> Graph {
+    let mut g = Graph::new(vec![3, h, w]).unwrap();
     let conv = |rng: &mut Rng, cout, cin| Conv2d {
         weight: rng.tensor(&[cout, cin, 3, 3]),
         bias: Some(rng.vec(cout)),
@@ -33,9 +38,13 @@ fn rgb_net(rng: &mut Rng) -> Graph {
         .unwrap();
     let tanh = Op::Elementwise(Elementwise::new(Func::Tanh));
     let t = g.push("act2", tanh, vec![c]).unwrap();
-    let f = g.push_reshape("flatten", t, vec![168]).unwrap();
+    let f = g.push_reshape("flatten", t, vec![3 * h * w]).unwrap();
     let d = Dense {
-        weight: Tensor::new(vec![5, 168], rng.vec(840).iter().map(|v| v * 0.3).collect()).unwrap(),
+        weight: Tensor::new(
+            vec![5, 3 * h * w],
+            rng.vec(15 * h * w).iter().map(|v| v * 0.3).collect(),
+        )
+        .unwrap(),
         bias: Some(rng.vec(5)),
     };
     g.push("fc", Op::Dense(d), vec![f]).unwrap();
@@ -193,12 +202,15 @@ fn the_diversity_gradient_equals_central_differences() {
 
 /// The GPU run against the f64 run: prototypes to `tol` of their largest value, J to 1e-4.
 fn gpu_equals_f64(s: &Settings, tol: f64) {
-    let mut rng = Rng::new(122);
-    let g = rgb_net(&mut rng);
-    let m = model(&g);
+    gpu_equals_f64_on(&rgb_net(&mut Rng::new(122)), s, tol)
+}
+
+/// [`gpu_equals_f64`] on graph `g`.
+fn gpu_equals_f64_on(g: &Graph, s: &Settings, tol: f64) {
+    let m = model(g);
     let objs = objectives();
     let got = maximize(&m, &objs, s).unwrap();
-    let (want, curves) = maximize_f64(&g, &objs, s).unwrap();
+    let (want, curves) = maximize_f64(g, &objs, s).unwrap();
     let scale = want.data.iter().fold(0.0f64, |a, v| a.max(v.abs()));
     assert_close("prototypes", &got.inputs.data, &want.data, tol * scale, 0.0);
     for (b, (c, w)) in got.curves.iter().zip(&curves).enumerate() {
@@ -225,6 +237,8 @@ fn fourier_runs_on_the_gpu_equal_the_f64_run() {
             ..settings(10)
         };
         gpu_equals_f64(&s, 1e-4);
+        // Odd height, even width: the half spectrum's last column is a Nyquist one.
+        gpu_equals_f64_on(&rgb_net_of(&mut Rng::new(126), 7, 6), &s, 1e-4);
     }
 }
 
