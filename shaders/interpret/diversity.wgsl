@@ -30,12 +30,12 @@ fn gram(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 var<workgroup> part: array<f32, 256>;
 
 // D[i, j] = ⟨G_i, G_j⟩ for items of one group (and i = j), 0 otherwise: a is G; one workgroup
-// per pair.
+// per pair, the grid n × n.
 @compute @workgroup_size(256)
 fn dots(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    let pair = wid.x;
-    let i = pair / p.n;
-    let j = pair % p.n;
+    let i = wid.x;
+    let j = wid.y;
+    let pair = i * p.n + j;
     let cc = p.c * p.c;
     var acc = 0.0;
     if (groups[i] == groups[j]) {

@@ -1,7 +1,7 @@
 //! Lucid's diversity term across a batch (see [`super::Diversity`]): the GPU passes of
 //! `shaders/interpret/diversity.wgsl` and their f64 mirror.
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::layers::Dest;
 use crate::plan::{Launch, Out, Program, Resource, TensorId};
 
@@ -58,11 +58,6 @@ pub(crate) fn record_diversity(
     (c, s): (usize, usize),
     weight: f32,
 ) -> Result<()> {
-    if n * n > 65_535 {
-        return Err(Error::Invalid(format!(
-            "the diversity term compares at most 255 prototypes at once, not {n}"
-        )));
-    }
     let (terms_len, slot) = io.terms.map_or((0, 0), |(_, per, slot)| (per, slot));
     let params = DiversityParams {
         n: n as u32,
@@ -90,7 +85,7 @@ pub(crate) fn record_diversity(
         flat(n * c * c),
     )?;
     let bindings = vec![(1, t(gram)), (3, t(io.groups)), (4, t(dots))];
-    let pairs = Launch::Grid([(n * n) as u32, 1, 1]);
+    let pairs = Launch::Grid([n as u32, n as u32, 1]);
     p.pass(
         &DIVERSITY,
         "dots",
