@@ -57,13 +57,9 @@ pub fn terms_and_gradient(
     };
     let spread = match diversity {
         Some(d) => {
-            let node = d.node.resolve(graph)?;
-            let groups = super::diversity::groups(objectives);
-            let dims = super::diversity::channels(&graph.nodes[node].shape);
-            let w = d.weight as f64;
-            let (terms, g) = reference_diversity(&values[node].data, &groups, dims, w);
+            let (node, terms, g) = diversity_at(graph, objectives, &values, d)?;
             for (jb, t) in j.iter_mut().zip(terms) {
-                *jb -= w * t;
+                *jb -= d.weight as f64 * t;
             }
             Some((node, g))
         }
@@ -176,6 +172,21 @@ fn penalty(x: &[f64], [c, h, w]: [usize; 3], p: &Penalties) -> (f64, Vec<f64>) {
     (value, g)
 }
 
+/// The diversity node, each item's `d_b` and the gradient of `−weight · Σ_b d_b` at that
+/// node's `values`.
+fn diversity_at(
+    graph: &Graph,
+    objectives: &[Objective],
+    values: &[Tensor<f64>],
+    diversity: &Diversity,
+) -> Result<(usize, Vec<f64>, Vec<f64>)> {
+    let node = diversity.node.resolve(graph)?;
+    let groups = super::diversity::groups(objectives);
+    let dims = super::diversity::channels(&graph.nodes[node].shape);
+    let (d, g) = reference_diversity(&values[node].data, &groups, dims, diversity.weight as f64);
+    Ok((node, d, g))
+}
+
 /// Each item's `−weight · d_b` (the diversity term of [`super::Diversity`]) at `x` and its
 /// gradient, through the backward pass in `mode` from the diversity node.
 pub fn diversity_and_gradient(
@@ -185,12 +196,8 @@ pub fn diversity_and_gradient(
     diversity: &Diversity,
     mode: GradMode,
 ) -> Result<(Vec<f64>, Tensor<f64>)> {
-    let node = diversity.node.resolve(graph)?;
     let values = reference_forward(graph, x);
-    let groups = super::diversity::groups(objectives);
-    let dims = super::diversity::channels(&graph.nodes[node].shape);
-    let w = diversity.weight as f64;
-    let (d, g) = reference_diversity(&values[node].data, &groups, dims, w);
+    let (node, d, g) = diversity_at(graph, objectives, &values, diversity)?;
     let seed = Tensor {
         shape: values[node].shape.clone(),
         data: g,
@@ -199,6 +206,7 @@ pub fn diversity_and_gradient(
     let grad = back[0].clone().ok_or_else(|| {
         crate::error::Error::Invalid("no gradient reaches the input from the diversity node".into())
     })?;
+    let w = diversity.weight as f64;
     Ok((d.iter().map(|v| -w * v).collect(), grad))
 }
 

@@ -89,3 +89,20 @@ pub fn reference_relevance(
     let r = glimpse::explain::backward::reference_backward(graph, &rules, &xs, start, &seed, None);
     r[0].clone().expect("relevance reaches the input")
 }
+
+/// `assets/<path>` of the repository.
+pub fn asset(path: &str) -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("assets")
+        .join(path)
+}
+
+/// max |got − want| ÷ max |want|.
+pub fn relative(got: &[f64], want: &[f32]) -> f64 {
+    let scale = want.iter().fold(0.0f64, |a, &v| a.max(v.abs() as f64));
+    let worst = got
+        .iter()
+        .zip(want)
+        .fold(0.0f64, |a, (&g, &w)| a.max((g - w as f64).abs()));
+    worst / scale
+}

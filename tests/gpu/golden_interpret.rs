@@ -8,17 +8,10 @@
 //! to their objective curve. Cases b (L1 + TV) and c (plain ascent on the logit) are checked in
 //! f64 only: PyTorch's own float32 run ends 0.13 and 0.023 of max |x| from its float64 one.
 
-use std::path::PathBuf;
-
+use crate::common::{asset, relative};
 use glimpse::interpret::reference::maximize as maximize_f64;
 use glimpse::interpret::{maximize, ClassForm, Init, Objective, Optimizer, Penalties, Settings};
 use glimpse::model::{Graph, Tensor};
-
-fn asset(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("assets")
-        .join(path)
-}
 
 fn golden(file: &str) -> Tensor {
     glimpse::io::npy::read_f32(asset(&format!("golden/interpret/{file}"))).unwrap()
@@ -123,15 +116,6 @@ fn settings(case: &Case) -> Settings {
 }
 
 /// max |got − want| ÷ max |want|.
-fn relative(got: &[f64], want: &[f32]) -> f64 {
-    let scale = want.iter().fold(0.0f64, |a, &v| a.max(v.abs() as f64));
-    let worst = got
-        .iter()
-        .zip(want)
-        .fold(0.0f64, |a, (&g, &w)| a.max((g - w as f64).abs()));
-    worst / scale
-}
-
 #[test]
 fn the_f64_run_equals_pytorch_in_every_case() {
     let g = lenet();

@@ -4,8 +4,7 @@
 //! in every case (≤ 2.6e-7 of max |x|); the GPU (float32) equals it over the first steps and
 //! follows its objective curves over the whole run (60–100 steps).
 
-use std::path::PathBuf;
-
+use crate::common::{asset, relative};
 use glimpse::explain::LayerRef;
 use glimpse::interpret::reference::maximize as maximize_f64;
 use glimpse::interpret::{
@@ -13,12 +12,6 @@ use glimpse::interpret::{
 };
 use glimpse::model::{Graph, Tensor};
 use serde_json::Value;
-
-fn asset(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("assets")
-        .join(path)
-}
 
 fn golden(file: &str) -> Tensor {
     glimpse::io::npy::read_f32(asset(&format!("golden/lucid/{file}"))).unwrap()
@@ -69,15 +62,6 @@ fn case(c: &Value, steps: Option<usize>) -> (Vec<Objective>, Settings) {
         ..Settings::default()
     };
     (objectives, settings)
-}
-
-fn relative(got: &[f64], want: &[f32]) -> f64 {
-    let scale = want.iter().fold(0.0f64, |a, &v| a.max(v.abs() as f64));
-    let worst = got
-        .iter()
-        .zip(want)
-        .fold(0.0f64, |a, (&g, &w)| a.max((g - w as f64).abs()));
-    worst / scale
 }
 
 #[test]
