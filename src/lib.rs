@@ -6,6 +6,7 @@
 //! `Method`, an `Explainer`, one `Explanation`.
 
 pub mod error;
+pub mod evaluate;
 pub mod explain;
 pub mod gpu;
 pub mod interpret;
@@ -24,6 +25,7 @@ pub use error::{Error, Result};
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+pub use evaluate::{EvalOptions, Evaluation, Evaluator, Metric};
 pub use explain::{Explainer, Explanation, Method, Target};
 pub use gpu::{DeviceModel, Gpu};
 pub use model::{load_model, load_model_with, Graph, LoadOptions, Tensor};

@@ -56,6 +56,8 @@ pub const KERNELS: &[KernelInfo] = &[
     crate::interpret::BLUR.info(),
     crate::interpret::FOURIER.info(),
     crate::interpret::DIVERSITY.info(),
+    crate::evaluate::PERTURB.info(),
+    crate::evaluate::SCORE.info(),
     crate::interpret::expert::MIXTURE_PROJECT.info(),
     crate::interpret::expert::MIXTURE_LOGITS.info(),
     crate::interpret::expert::MIXTURE_LSE.info(),

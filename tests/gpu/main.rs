@@ -6,6 +6,7 @@ mod adjoint_kernels;
 mod common;
 mod conv_transpose;
 mod elementwise;
+mod evaluate;
 mod experts;
 mod fixtures_gpu;
 mod forward_kernels;
