@@ -10,6 +10,7 @@ macro_rules! say {
 
 pub mod bench;
 pub mod classes;
+pub mod evaluate;
 pub mod expert;
 pub mod explain;
 pub mod interpret;

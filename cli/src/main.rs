@@ -1,7 +1,7 @@
-//! The glimpse command line: info, ops, predict, explain, interpret, expert, bench.
+//! The glimpse command line: info, ops, predict, explain, interpret, evaluate, expert, bench.
 
 use clap::{Parser, Subcommand};
-use glimpse_cli::{bench, expert, explain, interpret, predict};
+use glimpse_cli::{bench, evaluate, expert, explain, interpret, predict};
 
 #[derive(Parser)]
 #[command(
@@ -26,6 +26,8 @@ enum Command {
     Explain(Box<explain::ExplainArgs>),
     /// Find the input a class, channel or neuron responds to most (activation maximisation).
     Interpret(Box<interpret::InterpretArgs>),
+    /// Evaluate explanations: pixel flipping, region perturbation (AOPC), selectivity.
+    Evaluate(Box<evaluate::EvaluateArgs>),
     /// Time forward passes and LRP per model and batch size against the device's matmul ceiling.
     Bench(Box<bench::BenchArgs>),
     /// Fit or evaluate an expert: a density over inputs for activation maximisation.
@@ -44,6 +46,7 @@ fn main() {
         Command::Predict(a) => predict::run(a),
         Command::Explain(a) => explain::run(a),
         Command::Interpret(a) => interpret::run(a),
+        Command::Evaluate(a) => evaluate::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Expert(a) => expert::run(a),
     };

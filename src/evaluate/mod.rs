@@ -20,5 +20,5 @@ mod sweep;
 pub use baseline::{fill, Baseline};
 pub use evaluator::{Evaluation, Evaluator};
 pub use metric::{CurveKind, EvalOptions, Metric, Summary, METRIC_NAMES};
-pub use ranking::{Grid, Order, Regions};
+pub use ranking::{random_maps, Grid, Order, Regions};
 pub use sweep::{PerturbParams, ScoreParams, Sweep, SweepShape, PERTURB, SCORE};

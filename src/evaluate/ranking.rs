@@ -209,6 +209,26 @@ pub fn order_of(ranks: &[u32]) -> Vec<usize> {
     o
 }
 
+/// Random maps (the control explanation): U(0, 1) per value, input `first + i` drawing from
+/// `seed + first + i`, so a chunked run gives the maps of a whole one.
+pub fn random_maps(
+    n: usize,
+    shape: &[usize],
+    seed: u64,
+    first: usize,
+) -> crate::Result<crate::Tensor> {
+    let numel: usize = shape.iter().product();
+    let mut data = Vec::with_capacity(n * numel);
+    for i in 0..n {
+        let mut rng = SplitMix(seed.wrapping_add((first + i) as u64) ^ 0x0005_eed0_f4a9);
+        data.extend((0..numel).map(|_| rng.uniform_f32()));
+    }
+    crate::Tensor::new(
+        std::iter::once(n).chain(shape.iter().copied()).collect(),
+        data,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

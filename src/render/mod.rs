@@ -1,8 +1,10 @@
-//! Turning relevance into pictures: Zennit's colour maps, heatmaps, overlays and PNG output.
+//! Turning relevance into pictures: Zennit's colour maps, heatmaps, overlays, evaluation plots
+//! and PNG output.
 
 pub mod cmap;
 pub mod grid;
 pub mod heatmap;
+pub mod plot;
 pub mod upsample;
 
 pub use cmap::{Cmap, CMAP_NAMES};
@@ -11,4 +13,5 @@ pub use heatmap::{
     channel_sum, colorize, heatmap, input_image, mask_input, normalize, overlay, save_png,
     HeatmapOptions, Norm,
 };
+pub use plot::{line_plot, Labels, Series};
 pub use upsample::upsample;

@@ -61,7 +61,7 @@ fn check(what: &str, options: EvalOptions, n: usize, map_channels: usize, batch:
     let slots = shape.slots();
     assert_eq!(got.raw.shape, vec![n, slots], "{what}");
     let (numel, per_map) = (270, map_channels * 90);
-    for i in 0..n {
+    for (i, &class) in classes.iter().enumerate() {
         let xi = &x.data[i * numel..(i + 1) * numel];
         let map = broadcast(&maps.data[i * per_map..(i + 1) * per_map], &grid).unwrap();
         let r = ranks(&region_scores(&map, &grid), options.metric.order(), i);
@@ -74,7 +74,7 @@ fn check(what: &str, options: EvalOptions, n: usize, map_channels: usize, batch:
             options.baseline,
             i,
         );
-        let want = sweep_scores(&graph, xi, &r, &fl, &shape, classes[i]);
+        let want = sweep_scores(&graph, xi, &r, &fl, &shape, class);
         let row = &got.raw.data[i * slots..(i + 1) * slots];
         assert_close(&format!("{what}, input {i}"), row, &want, 1e-5, 1e-4);
         let curve = &got.curves.data[i * slots..(i + 1) * slots];
@@ -169,7 +169,7 @@ fn bad_maps_labels_and_options_are_named() {
     };
     let mut ev = Evaluator::new(&m, options, 4).unwrap();
     let x = rng.tensor(&[2, 3, 9, 10]);
-    let err = |r: glimpse::Result<glimpse::Evaluation>| r.err().expect("an error").to_string();
+    let err = |r: glimpse::Result<glimpse::Evaluation>| r.expect_err("an error").to_string();
     let e = err(ev.evaluate(&x, &rng.tensor(&[2, 2, 9, 10]), None));
     assert!(e.contains("fit neither"), "{e}");
     let e = err(ev.evaluate(&x, &rng.tensor(&[3, 3, 9, 10]), None));

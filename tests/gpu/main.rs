@@ -13,6 +13,7 @@ mod forward_kernels;
 mod golden_captum;
 mod golden_interpret;
 mod golden_lucid;
+mod golden_quantus;
 mod golden_zennit;
 mod golden_zennit_zoo;
 mod gradient_methods;

@@ -1,0 +1,363 @@
+//! `glimpse evaluate`: selectivity curves of explanations — maps given as .npy or computed by
+//! any glimpse method in the same run — streamed through the library's evaluator in chunks;
+//! writes the curves, the scores, a summary and a plot.
+
+mod output;
+
+use std::path::PathBuf;
+
+use clap::Args;
+use glimpse::error::{Error, Result};
+use glimpse::evaluate::{random_maps, Baseline, EvalOptions, Evaluator, Metric, Order, Summary};
+use glimpse::io::inputs::{list_inputs, load_items};
+use glimpse::{DeviceModel, Explainer, Gpu, Target, Tensor};
+
+use super::explain::{file_stem, method_from, ExplainArgs, MethodArgs};
+use super::options::{floats, InputArgs};
+use output::{check_free, write_outputs, Source};
+
+/// Inputs explained and evaluated together (bounds the memory of a long run).
+const CHUNK: usize = 256;
+
+const AFTER_HELP: &str = "\
+Conventions: a map [N, 1, H, W] is broadcast over the channels. pixel-flipping removes single \
+input values (channels apart, as Quantus); region-perturbation and selectivity remove square \
+patches across all channels on a grid padded as Quantus pads it (floor/ceil halves). Regions go \
+in order of their map sum; equal sums in index order. Baselines, Quantus's names: black = the \
+input's minimum, white = its maximum, mean = the mean of the input as perturbed so far \
+(recomputed before every step, as Quantus does), uniform = one U(LO, HI) draw per input and step \
+(seeded), blur = the input blurred by a Gaussian (--blur-sigma), or a number. The class is the \
+prediction unless --labels are given; the score followed is its softmax probability (Quantus's \
+default) or, with --logits, its logit. Curves start at the unperturbed input (k = 0).";
+
+/// Arguments of `glimpse evaluate`.
+#[derive(Args, Debug)]
+#[command(after_long_help = AFTER_HELP)]
+pub struct EvaluateArgs {
+    /// The ONNX model.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// pixel-flipping, region-perturbation or selectivity.
+    #[arg(long)]
+    pub metric: String,
+    /// pixel-flipping: input values removed per step.
+    #[arg(long, default_value_t = 1)]
+    pub features_in_step: usize,
+    /// region-perturbation, selectivity: side of a patch in pixels.
+    #[arg(long, default_value_t = 8)]
+    pub patch_size: usize,
+    /// region-perturbation: morf (most relevant first), lerf, or random (seeded by --seed).
+    #[arg(long, default_value = "morf")]
+    pub order: String,
+    /// region-perturbation: patches removed (K).
+    #[arg(long, default_value_t = 100)]
+    pub regions: usize,
+    /// What removed regions become: black, white, mean, uniform, blur, or a number.
+    #[arg(long, default_value = "black")]
+    pub baseline: String,
+    /// --baseline uniform: the range drawn from.
+    #[arg(long, value_name = "LO,HI", default_value = "0,1")]
+    pub uniform: String,
+    /// --baseline blur: σ of the Gaussian in pixels.
+    #[arg(long, default_value_t = 5.0)]
+    pub blur_sigma: f32,
+    /// Seed of --order random, --baseline uniform and --method random.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Follow the class logit instead of its softmax probability.
+    #[arg(long)]
+    pub logits: bool,
+    /// Precomputed maps, [N, …input] or [N, 1, H, W], one per input in order.
+    #[arg(long, value_name = "R.npy", conflicts_with = "methods")]
+    pub maps: Option<PathBuf>,
+    /// Explain with this method in the same run (repeatable: one curve each): a name of
+    /// `glimpse explain --method`, lrp:COMPOSITE, or random (uniform noise, the control).
+    #[arg(long = "method", value_name = "METHOD")]
+    pub methods: Vec<String>,
+    /// Class per input (.npy of integers) instead of the prediction.
+    #[arg(long, value_name = "y.npy")]
+    pub labels: Option<PathBuf>,
+    /// Output folder.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Replace files an earlier run left in the output folder.
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Perturbed inputs per forward pass.
+    #[arg(long, default_value_t = 64)]
+    pub batch: usize,
+    /// Inputs per explanation submission.
+    #[arg(long, default_value_t = 8)]
+    pub explain_batch: usize,
+    /// LRP: lowest input value for box rules (default: from --range/--mean/--std).
+    #[arg(long, value_name = "L[,L,L]")]
+    pub low: Option<String>,
+    /// LRP: highest input value for box rules.
+    #[arg(long, value_name = "H[,H,H]")]
+    pub high: Option<String>,
+    /// integrated-gradients: points on the path.
+    #[arg(long, default_value_t = 64)]
+    pub steps: usize,
+    /// Reference input of integrated-gradients and deeplift (zero or FILE.npy), taylor's root
+    /// point (search, zero or FILE.npy).
+    #[arg(long, value_name = "zero|search|FILE.npy")]
+    pub reference: Option<String>,
+    /// smoothgrad family: noisy copies per input.
+    #[arg(long, default_value_t = 16)]
+    pub samples: usize,
+    /// smoothgrad family: noise σ as a fraction of each input's value range.
+    #[arg(long, default_value_t = 0.15)]
+    pub sigma: f32,
+    /// cam family: the feature map, by ONNX node name or index.
+    #[arg(long, value_name = "NAME|INDEX")]
+    pub layer: Option<String>,
+    #[command(flatten)]
+    pub input: InputArgs,
+}
+
+/// The options the arguments describe.
+pub fn options(args: &EvaluateArgs) -> Result<EvalOptions> {
+    let metric = match args.metric.as_str() {
+        "pixel-flipping" => Metric::PixelFlipping {
+            features_in_step: args.features_in_step,
+        },
+        "region-perturbation" => Metric::RegionPerturbation {
+            patch: args.patch_size,
+            order: Order::parse(&args.order, args.seed)?,
+            regions: args.regions,
+        },
+        "selectivity" => Metric::Selectivity {
+            patch: args.patch_size,
+        },
+        other => {
+            return Err(Error::Invalid(format!(
+                "--metric {other}: use one of {}",
+                glimpse::evaluate::METRIC_NAMES.join(", ")
+            )))
+        }
+    };
+    let mut baseline = Baseline::parse(&args.baseline, args.seed, args.blur_sigma)?;
+    if let Baseline::Uniform { low, high, .. } = &mut baseline {
+        let r = floats(&args.uniform, "uniform")?;
+        let [lo, hi] = r[..] else {
+            return Err(Error::Invalid("--uniform: expected LO,HI".into()));
+        };
+        if lo >= hi || !lo.is_finite() || !hi.is_finite() {
+            return Err(Error::Invalid(format!(
+                "--uniform {lo},{hi}: LO must be below HI"
+            )));
+        }
+        (*low, *high) = (lo, hi);
+    }
+    if args.blur_sigma.is_nan() || args.blur_sigma <= 0.0 {
+        return Err(Error::Invalid("--blur-sigma must be positive".into()));
+    }
+    Ok(EvalOptions {
+        metric,
+        baseline,
+        probability: !args.logits,
+    })
+}
+
+/// The `glimpse explain` arguments one `--method` stands for.
+fn explain_args(args: &EvaluateArgs, spec: &str) -> ExplainArgs {
+    let (method, composite) = match spec.split_once(':') {
+        Some(("lrp", c)) => ("lrp", c),
+        _ => (spec, "epsilon-plus-flat"),
+    };
+    ExplainArgs {
+        model: args.model.clone(),
+        method: method.into(),
+        composite: composite.into(),
+        rule: None,
+        first_rule: None,
+        layer_rules: Vec::new(),
+        max_pool_rule: "argmax".into(),
+        ignore_bias: false,
+        low: args.low.clone(),
+        high: args.high.clone(),
+        target: "pred".into(),
+        cmap: "coldnhot".into(),
+        out: args.out.clone(),
+        batch: args.explain_batch,
+        conservation: false,
+        classes: None,
+        methods: MethodArgs {
+            steps: args.steps,
+            riemann: "middle".into(),
+            baseline: args.reference.clone(),
+            samples: args.samples,
+            sigma: args.sigma,
+            seed: args.seed,
+            noise: None,
+            layer: args.layer.clone(),
+        },
+        input: args.input.clone(),
+    }
+}
+
+/// Where one curve's maps come from.
+enum Maps {
+    File(Tensor),
+    Random,
+    Method(Box<Explainer>),
+}
+
+/// Runs `glimpse evaluate`.
+pub fn run(args: &EvaluateArgs) -> Result<()> {
+    let options = options(args)?;
+    if args.maps.is_none() && args.methods.is_empty() {
+        return Err(Error::Invalid(
+            "give the maps (--maps R.npy) or a method to compute them (--method)".into(),
+        ));
+    }
+    let labels: Vec<String> = match &args.maps {
+        Some(p) => vec![file_stem(
+            &p.file_stem().unwrap_or_default().to_string_lossy(),
+        )],
+        None => args.methods.iter().map(|m| file_stem(m)).collect(),
+    };
+    if let Some(dup) = labels
+        .iter()
+        .enumerate()
+        .find(|(i, l)| labels[..*i].contains(l))
+    {
+        return Err(Error::Invalid(format!("--method {} is given twice", dup.1)));
+    }
+    check_free(&args.out, &labels, args.overwrite)?;
+    // CAMs need the unfolded model; every other method sees the same function either way.
+    let cam = args.methods.iter().any(|m| m.contains("cam"));
+    let graph = glimpse::load_model_with(
+        &args.model,
+        &glimpse::LoadOptions {
+            fold_batch_norm: !cam,
+        },
+    )?;
+    let shape = graph.input_shape().to_vec();
+    let items = list_inputs(&args.input.inputs, &shape)?;
+    if items.is_empty() {
+        return Err(Error::Invalid("no inputs given".into()));
+    }
+    let n = items.len();
+    let classes = match &args.labels {
+        Some(p) => Some(read_labels(p, n, graph.output_len())?),
+        None => None,
+    };
+    let mut sources: Vec<Maps> = Vec::new();
+    let model = DeviceModel::new(&Gpu::new()?, graph);
+    match &args.maps {
+        Some(p) => {
+            let m = glimpse::io::npy::read_f32(p)?;
+            if m.shape.first() != Some(&n) {
+                return Err(Error::Shape(format!(
+                    "{}: maps of shape {:?} for {n} inputs",
+                    p.display(),
+                    m.shape
+                )));
+            }
+            sources.push(Maps::File(m));
+        }
+        None => {
+            for spec in &args.methods {
+                if spec == "random" {
+                    sources.push(Maps::Random);
+                    continue;
+                }
+                let e = explain_args(args, spec);
+                let method = method_from(&e, model.graph())?;
+                sources.push(Maps::Method(Box::new(Explainer::new(
+                    &model,
+                    &method,
+                    args.explain_batch,
+                )?)));
+            }
+        }
+    }
+    let opts = args.input.image_options()?;
+    let mut evaluator = Evaluator::new(&model, options, args.batch)?;
+    let k = evaluator.steps();
+    let mut results: Vec<Source> = labels
+        .iter()
+        .map(|l| Source::new(l.clone(), n, k + 1))
+        .collect();
+    let bar = indicatif::ProgressBar::new((n * sources.len()) as u64);
+    let started = std::time::Instant::now();
+    for start in (0..n).step_by(CHUNK) {
+        let end = (start + CHUNK).min(n);
+        let x = load_items(&items[start..end], &shape, &opts)?;
+        let given = classes.as_ref().map(|c| &c[start..end]);
+        for (src, out) in sources.iter_mut().zip(&mut results) {
+            let (maps, predicted) = match src {
+                Maps::File(m) => (slice(m, start, end)?, None),
+                Maps::Random => (random_maps(end - start, &shape, args.seed, start)?, None),
+                Maps::Method(e) => {
+                    let got = e.explain(&x, &[Target::Predicted])?;
+                    (got.map, Some(got.classes))
+                }
+            };
+            let cls = given.or(predicted.as_deref());
+            let ev = evaluator.evaluate(&x, &maps, cls)?;
+            out.push(&ev);
+            bar.inc((end - start) as u64);
+        }
+    }
+    bar.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+    write_outputs(
+        args,
+        &options,
+        &results,
+        evaluator.forward_items(n),
+        seconds,
+    )?;
+    say!("{:<28} {:>12} {:>12}", "maps", "mean", "std. error");
+    for r in &results {
+        let s = Summary::of(&r.scores);
+        say!(
+            "{:<28} {:>12.6} {:>12.6}",
+            r.label,
+            s.mean,
+            s.standard_error
+        );
+    }
+    say!(
+        "{} of {n} inputs, K = {k}: {:.1} s; wrote {}",
+        options.metric.name(),
+        seconds,
+        args.out.display()
+    );
+    Ok(())
+}
+
+/// Items `start..end` of a batch tensor.
+fn slice(t: &Tensor, start: usize, end: usize) -> Result<Tensor> {
+    let per = t.numel() / t.shape[0].max(1);
+    let mut shape = t.shape.clone();
+    shape[0] = end - start;
+    Tensor::new(shape, t.data[start * per..end * per].to_vec())
+}
+
+fn read_labels(path: &std::path::Path, n: usize, classes: usize) -> Result<Vec<usize>> {
+    let y = glimpse::io::npy::read_i64(path)?;
+    if y.numel() != n {
+        return Err(Error::Shape(format!(
+            "{}: {} labels for {n} inputs",
+            path.display(),
+            y.numel()
+        )));
+    }
+    y.data
+        .iter()
+        .map(|&v| {
+            usize::try_from(v)
+                .ok()
+                .filter(|&c| c < classes)
+                .ok_or_else(|| {
+                    Error::Invalid(format!(
+                        "{}: label {v} is not a class of the model ({classes} outputs)",
+                        path.display()
+                    ))
+                })
+        })
+        .collect()
+}
