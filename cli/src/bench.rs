@@ -7,7 +7,8 @@ use crate::measure::kernels::{ceiling_gflops, measure_kernels};
 use crate::measure::models::{named_model, DEFAULT_MODELS};
 use crate::measure::table::{kernel_table, model_table};
 use crate::measure::{
-    interpret_table, measure, measure_interpret, measure_methods, method_table, KernelRow, AM_STEPS,
+    interpret_table, measure, measure_interpret, measure_methods, measure_metrics, method_table,
+    metric_table, KernelRow, AM_STEPS,
 };
 use glimpse::error::{Error, Result};
 use glimpse::explain::{Bound, Composite, Rule};
@@ -45,6 +46,10 @@ pub struct BenchArgs {
     /// input-gradient pass.
     #[arg(long)]
     pub interpret: bool,
+    /// Also time selectivity curves (pixel flipping, region perturbation): a curve's time ÷
+    /// (its forward passes × the batched forward time per item).
+    #[arg(long)]
+    pub metrics: bool,
     /// Adam steps per timed activation-maximisation run (one submission).
     #[arg(long, default_value_t = AM_STEPS)]
     pub am_steps: usize,
@@ -143,6 +148,20 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             "AM step: forward, log-softmax objective, backward to the input, L2, Adam; {} steps per submission.\n",
             args.am_steps
         );
+    }
+    if args.metrics {
+        let mut rows = Vec::new();
+        for model in &models {
+            for &batch in &args.batches {
+                eprintln!(
+                    "timing selectivity curves on {} at batch {batch} ...",
+                    model.name
+                );
+                rows.extend(measure_metrics(&gpu, model, batch, args.reps)?);
+            }
+        }
+        println!("{}", metric_table(&rows));
+        println!("Overhead: the evaluation (rankings, fills, every perturbed input built on the GPU, forward passes, scores) ÷ (inputs × (K + 1) × the forward time per item at that batch).\n");
     }
     if lrp.is_some() {
         println!("LRP: {composite_name}, forward + backward in one submission.");

@@ -1,5 +1,5 @@
-// Builds one batch of perturbed inputs from the inputs and their rankings. Slot s = cursor · B
-// + j of the sweep holds input i = s / S at step k = s mod S: its regions of rank below
+// Builds one batch of perturbed inputs from the inputs and their rankings. Slot s = cursor + j
+// of the sweep holds input i = s / S at step k = s mod S: its regions of rank below
 // k · per_step replaced by the fill (k = 0 is the input itself). Slots past the last input
 // get zeros, so the forward pass stays finite.
 
@@ -14,7 +14,7 @@ struct Params {
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> ranks: array<u32>;
 @group(0) @binding(3) var<storage, read> fills: array<f32>;
-// [cursor (the step of this batch), the first step of this submission, inputs].
+// [the batch's first slot, the submission's first slot, inputs].
 @group(0) @binding(4) var<storage, read> cursor: array<f32>;
 @group(0) @binding(5) var<storage, read_write> xp: array<f32>;
 
@@ -31,7 +31,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     if (id >= p.batch * p.features) { return; }
     let j = id / p.features;
     let f = id % p.features;
-    let s = u32(cursor[0]) * p.batch + j;
+    let s = u32(cursor[0]) + j;
     let i = s / p.slots;
     let k = s % p.slots;
     if (i >= u32(cursor[2])) {

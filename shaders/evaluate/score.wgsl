@@ -13,8 +13,7 @@ struct Params { batch: u32, classes: u32, slots: u32, probability: u32 }
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let j = flat_id(gid, nwg, 64u);
     if (j >= p.batch) { return; }
-    let step = u32(cursor[0]);
-    let s = step * p.batch + j;
+    let s = u32(cursor[0]) + j;
     let i = s / p.slots;
     if (i >= u32(cursor[2])) { return; }
     let base = j * p.classes;
@@ -27,5 +26,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         for (var c = 0u; c < p.classes; c++) { z += exp(y[base + c] - m); }
         out = exp(y[base + t] - m) / z;
     }
-    scores[(step - u32(cursor[1])) * p.batch + j] = out;
+    scores[s - u32(cursor[1])] = out;
 }

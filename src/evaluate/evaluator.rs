@@ -5,7 +5,7 @@
 use super::baseline::fill;
 use super::metric::EvalOptions;
 use super::ranking::{broadcast, ranks, region_scores, Grid};
-use super::sweep::{Sweep, SweepShape};
+use super::sweep::{Sweep, SweepShape, MAX_SLOTS};
 use crate::error::{Error, Result};
 use crate::gpu::DeviceModel;
 use crate::model::Tensor;
@@ -173,6 +173,7 @@ impl<'m> Evaluator<'m> {
             }
             let targets: Vec<u32> = classes[start..end].iter().map(|&c| c as u32).collect();
             raw.extend(sweep.run(
+                self.model,
                 &x.data[start * numel..end * numel],
                 &all_ranks,
                 &fills,
@@ -200,7 +201,9 @@ impl<'m> Evaluator<'m> {
         let per_item =
             4 * (self.grid.numel() + self.grid.count() + self.shape.fill_len() + 1) as u64;
         let limit = CHUNK_BYTES.min(self.model.profile().max_tensor_bytes());
-        let fit = ((limit / per_item) as usize).clamp(1, MAX_CHUNK);
+        let fit = ((limit / per_item) as usize)
+            .min(MAX_SLOTS / self.shape.slots())
+            .clamp(1, MAX_CHUNK);
         let chunks = n.div_ceil(fit);
         n.div_ceil(chunks)
     }

@@ -68,37 +68,25 @@ impl SweepShape {
     }
 }
 
-/// A compiled sweep for up to `capacity` inputs at a time.
-pub struct Sweep {
+/// One recorded program of a sweep: `batch` perturbed inputs per forward pass, the step
+/// repeated up to `repeats` times per submission.
+struct Part {
     exe: Executable,
-    shape: SweepShape,
-    capacity: usize,
     batch: usize,
     repeats: usize,
     t: [TensorId; 6],
 }
 
-impl Sweep {
-    /// Records the sweep for `capacity` inputs, `batch` perturbed inputs per forward pass.
-    pub fn new(
+impl Part {
+    fn record(
         model: &DeviceModel,
-        shape: SweepShape,
+        shape: &SweepShape,
         capacity: usize,
         batch: usize,
-    ) -> Result<Sweep> {
+        repeats: usize,
+    ) -> Result<Part> {
         let graph = model.graph();
-        let numel: usize = graph.input_shape().iter().product();
-        if numel != shape.grid.numel() {
-            return Err(Error::Shape(format!(
-                "the sweep's grid has {} values, the model's input {numel}",
-                shape.grid.numel()
-            )));
-        }
-        let batch = items_per_submission(&model.profile(), graph, batch)?;
-        let capacity = capacity.max(1);
-        let steps_total = (capacity * shape.slots()).div_ceil(batch);
-        let submissions = steps_total.div_ceil(MAX_REPEATS);
-        let repeats = steps_total.div_ceil(submissions);
+        let numel = shape.grid.numel();
         let node = explained_node(graph);
         let classes: usize = graph.nodes[node].shape.iter().product();
         let regions = shape.grid.count();
@@ -162,26 +150,94 @@ impl Sweep {
                 size: 64,
             },
         )?;
-        let one = StepParams {
-            by: 1.0,
+        // The cursor is the first slot of the batch: it moves on by a batch per step.
+        let next = StepParams {
+            by: batch as f32,
             ..StepParams::default()
         };
         p.pass(
             &STEP,
             "main",
-            &one,
+            &next,
             binds(&[], &[], cursor),
             Out::Update(cursor),
             Launch::Grid([1, 1, 1]),
         )?;
         p.end_repeat_from(repeats, 1, 0, &[])?;
-        Ok(Sweep {
+        Ok(Part {
             exe: Executable::new(model, p)?,
-            shape,
-            capacity,
             batch,
             repeats,
             t: [x, ranks, fills, targets, cursor, scores],
+        })
+    }
+
+    fn write(&self, x: &[f32], ranks: &[u32], fills: &[f32], classes: &[u32]) -> Result<()> {
+        let [tx, tr, tf, tt, ..] = self.t;
+        self.exe.write(tx, x)?;
+        self.exe.write(tr, bytemuck::cast_slice(ranks))?;
+        self.exe.write(tf, fills)?;
+        self.exe.write(tt, bytemuck::cast_slice(classes))
+    }
+
+    /// Scores of `steps` batches from slot `first` on (of `n` inputs written before).
+    fn run(&mut self, first: usize, steps: usize, n: usize) -> Result<Vec<f32>> {
+        let [.., tc, ts] = self.t;
+        self.exe.set_times(0, steps)?;
+        self.exe
+            .write(tc, &[first as f32, first as f32, n as f32])?;
+        let got = self.exe.run(&[(ts, steps * self.batch)])?;
+        Ok(got.into_iter().next().unwrap_or_default())
+    }
+}
+
+/// Slots one sweep run covers at most: the cursor is an f32, exact to 2²⁴.
+pub const MAX_SLOTS: usize = 1 << 24;
+
+/// A compiled sweep for up to `capacity` inputs at a time: full batches in submissions of up
+/// to 64 steps, and the last, smaller batch in a program of its own, so no forward pass runs on
+/// empty slots.
+pub struct Sweep {
+    model_shape: SweepShape,
+    capacity: usize,
+    main: Part,
+    tails: Vec<Part>,
+}
+
+impl Sweep {
+    /// Records the sweep for `capacity` inputs, `batch` perturbed inputs per forward pass.
+    pub fn new(
+        model: &DeviceModel,
+        shape: SweepShape,
+        capacity: usize,
+        batch: usize,
+    ) -> Result<Sweep> {
+        let graph = model.graph();
+        let numel: usize = graph.input_shape().iter().product();
+        if numel != shape.grid.numel() {
+            return Err(Error::Shape(format!(
+                "the sweep's grid has {} values, the model's input {numel}",
+                shape.grid.numel()
+            )));
+        }
+        let capacity = capacity.max(1);
+        if capacity * shape.slots() > MAX_SLOTS {
+            return Err(Error::Invalid(format!(
+                "{capacity} inputs × {} points exceed one sweep's {MAX_SLOTS} slots",
+                shape.slots()
+            )));
+        }
+        let batch =
+            items_per_submission(&model.profile(), graph, batch)?.min(capacity * shape.slots());
+        let steps_total = (capacity * shape.slots()) / batch;
+        let repeats = steps_total
+            .div_ceil(steps_total.div_ceil(MAX_REPEATS).max(1))
+            .max(1);
+        Ok(Sweep {
+            model_shape: shape,
+            capacity,
+            main: Part::record(model, &shape, capacity, batch, repeats)?,
+            tails: Vec::new(),
         })
     }
 
@@ -192,42 +248,35 @@ impl Sweep {
 
     /// Perturbed inputs per forward pass.
     pub fn batch(&self) -> usize {
-        self.batch
+        self.main.batch
     }
 
-    /// Forward passes of `batch` items one run of `n` inputs submits (the last ones may be
-    /// partly empty).
-    pub fn forward_batches(&self, n: usize) -> usize {
-        let steps = (n * self.shape.slots()).div_ceil(self.batch);
-        steps.div_ceil(self.repeats) * self.repeats
-    }
-
-    /// The compiled program.
+    /// The compiled program of the full batches.
     pub fn executable(&self) -> &Executable {
-        &self.exe
+        &self.main.exe
     }
 
     /// Scores of every step of `n` inputs (`x` holds `n` inputs, `ranks` their region ranks,
     /// `fills` their fills, `classes` the class evaluated per input): `[n, K + 1]`.
     pub fn run(
         &mut self,
+        model: &DeviceModel,
         x: &[f32],
         ranks: &[u32],
         fills: &[f32],
         classes: &[u32],
     ) -> Result<Vec<f32>> {
+        let shape = self.model_shape;
         let n = classes.len();
-        let numel = self.shape.grid.numel();
-        let regions = self.shape.grid.count();
+        let numel = shape.grid.numel();
+        let regions = shape.grid.count();
         if n == 0 || n > self.capacity {
             return Err(Error::Invalid(format!(
                 "a sweep run takes 1 to {} inputs, got {n}",
                 self.capacity
             )));
         }
-        if x.len() != n * numel
-            || ranks.len() != n * regions
-            || fills.len() != n * self.shape.fill_len()
+        if x.len() != n * numel || ranks.len() != n * regions || fills.len() != n * shape.fill_len()
         {
             return Err(Error::Shape(format!(
                 "sweep of {n} inputs: {} input values (want {}), {} ranks (want {}), {} fills (want {})",
@@ -236,25 +285,36 @@ impl Sweep {
                 ranks.len(),
                 n * regions,
                 fills.len(),
-                n * self.shape.fill_len()
+                n * shape.fill_len()
             )));
         }
-        let [tx, tr, tf, tt, tc, ts] = self.t;
-        self.exe.write(tx, x)?;
-        self.exe.write(tr, bytemuck::cast_slice(ranks))?;
-        self.exe.write(tf, fills)?;
-        self.exe.write(tt, bytemuck::cast_slice(classes))?;
-        let total = n * self.shape.slots();
-        let steps = total.div_ceil(self.batch);
-        let mut out = Vec::with_capacity(steps * self.batch);
-        for start in (0..steps).step_by(self.repeats) {
-            self.exe
-                .write(tc, &[start as f32, start as f32, n as f32])?;
-            let got = self.exe.run(&[(ts, self.repeats * self.batch)])?;
-            let used = (steps - start).min(self.repeats) * self.batch;
-            out.extend_from_slice(&got[0][..used]);
+        let total = n * shape.slots();
+        let batch = self.main.batch;
+        let full = total / batch;
+        let mut out = Vec::with_capacity(total);
+        if full > 0 {
+            self.main.write(x, ranks, fills, classes)?;
+            let mut done = 0;
+            while done < full {
+                let steps = (full - done).min(self.main.repeats);
+                out.extend(self.main.run(done * batch, steps, n)?);
+                done += steps;
+            }
         }
-        out.truncate(total);
+        let rest = total - full * batch;
+        if rest > 0 {
+            let i = match self.tails.iter().position(|t| t.batch == rest) {
+                Some(i) => i,
+                None => {
+                    self.tails
+                        .push(Part::record(model, &shape, self.capacity, rest, 1)?);
+                    self.tails.len() - 1
+                }
+            };
+            let tail = &mut self.tails[i];
+            tail.write(x, ranks, fills, classes)?;
+            out.extend(tail.run(full * batch, 1, n)?);
+        }
         Ok(out)
     }
 }

@@ -204,6 +204,24 @@ impl Executable {
         Ok(())
     }
 
+    /// Sets how many times repeated step `index` runs from the next run on (a sweep's last
+    /// submission runs fewer steps than the others; buffers do not depend on the count, but
+    /// the steps' copies aside do, so a step that records keeps its count).
+    pub fn set_times(&mut self, index: usize, times: usize) -> Result<()> {
+        match self.repeats.get_mut(index) {
+            Some(r) if times > 0 && (r.every == 0 || r.record.is_empty()) => {
+                r.times = times;
+                Ok(())
+            }
+            Some(_) => Err(Error::Invalid(format!(
+                "repeated step {index} records its tensors or was asked to run 0 times"
+            ))),
+            None => Err(Error::Invalid(format!(
+                "the program has no repeated step {index}"
+            ))),
+        }
+    }
+
     /// Runs every pass in one submission, then reads back `reads` (each its first `len` values).
     pub fn run(&mut self, reads: &[(TensorId, usize)]) -> Result<Vec<Vec<f32>>> {
         Ok(self.run_recorded(reads)?.0)
