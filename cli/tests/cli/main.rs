@@ -2,6 +2,7 @@
 //! and `glimpse explain`'s methods through the library entry point.
 
 mod commands;
+mod evaluate;
 mod expert;
 mod explain_methods;
 mod interpret;
