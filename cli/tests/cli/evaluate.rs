@@ -53,8 +53,8 @@ fn region_perturbation_from_maps_reproduces_quantus_and_refuses_to_overwrite() {
         let row = &want.data[i * 49..(i + 1) * 49];
         let range =
             row.iter().fold(0.0f32, |a, &v| a.max(v)) - row.iter().fold(0.0f32, |a, &v| a.min(v));
-        for k in 0..49 {
-            let (g, w) = (curves.data[i * 50 + k + 1], row[k]);
+        for (k, &w) in row.iter().enumerate() {
+            let g = curves.data[i * 50 + k + 1];
             assert!(
                 (g - w).abs() <= 1e-4 * range,
                 "input {i} step {}: {g} vs {w}",
