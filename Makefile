@@ -36,8 +36,12 @@ demo: build
 		--steps 64 --out $(OUT)/lenet_integrated_gradients assets/images/mnist_*.png
 	./target/release/glimpse explain --model assets/models/resnet_fashion.onnx --method grad-cam \
 		--layer /block2/conv2/Conv --out $(OUT)/resnet_grad_cam assets/images/fashion_*.png
+	./target/release/glimpse evaluate --overwrite --model assets/models/lenet_mnist.onnx --metric region-perturbation \
+		--patch-size 4 --regions 49 --labels assets/data/mnist_test_y.npy --method lrp:deep-taylor-bounded \
+		--method lrp:epsilon-plus-flat --method lrp:epsilon-gamma-box --method gradient-x-input --method sensitivity \
+		--method gradient --method random --out $(OUT)/evaluate_lenet assets/data/mnist_test_x.npy
 	$(MAKE) prototypes
-	@echo "heatmaps (PNG), relevance (.npy), prototypes and summaries are in $(OUT)/"
+	@echo "heatmaps (PNG), relevance (.npy), selectivity curves, prototypes and summaries are in $(OUT)/"
 
 DIGITS = $(foreach k,0 1 2 3 4 5 6 7 8 9,--target class:$(k))
 AM = ./target/release/glimpse interpret --overwrite --model assets/models/lenet_mnist.onnx $(DIGITS)
