@@ -4,6 +4,10 @@
 //! every perturbed input is built from the input and its ranking and run through the forward
 //! pass in batches; only the curves come back.
 //!
+//! Robustness (the paper's continuity): max- and avg-sensitivity, local Lipschitz, Quantus's
+//! continuity with the paper's translation experiment, Captum's sensitivity-max — perturbed
+//! copies re-explained on the GPU in batches — and Captum's infidelity (forward passes only).
+//!
 //! Conventions (shared with Quantus unless stated): maps are broadcast over channels; regions
 //! are removed in order of their map sum, equal sums in index order (Quantus's unstable
 //! `argsort` leaves exact ties unspecified); the evaluated class is the prediction unless
@@ -12,13 +16,19 @@
 
 mod baseline;
 mod evaluator;
+mod infidelity;
 mod metric;
 pub mod ranking;
+mod reexplain;
 pub mod reference;
+pub mod robustness;
 mod sweep;
 
 pub use baseline::{fill, Baseline};
 pub use evaluator::{Evaluation, Evaluator};
+pub use infidelity::{Infidelity, InfidelityEvaluation};
 pub use metric::{CurveKind, EvalOptions, Metric, Summary, METRIC_NAMES};
 pub use ranking::{random_maps, Grid, Order, Regions};
+pub use reexplain::{RobustEvaluation, RobustEvaluator};
+pub use robustness::{Axis, RobustOptions, Robustness, ROBUSTNESS_NAMES};
 pub use sweep::{PerturbParams, ScoreParams, Sweep, SweepShape, PERTURB, SCORE};

@@ -24,3 +24,4 @@ mod lrp_hand_cases;
 mod lrp_rules;
 mod method_errors;
 mod programs;
+mod robustness;

@@ -22,3 +22,25 @@ pub fn gaussian_noise(seed: u64, input: usize, sample: usize, len: usize, sigma:
     out.truncate(len);
     out
 }
+
+/// `len` values of U(low, high) in f64 for sample `sample` of input `input` under `seed`: the
+/// robustness metrics' noise (Quantus's `uniform_noise`, Captum's `sensitivity_max`), drawn from
+/// a stream of its own so that it never repeats SmoothGrad's.
+pub fn uniform_noise(
+    seed: u64,
+    input: usize,
+    sample: usize,
+    len: usize,
+    low: f64,
+    high: f64,
+) -> Vec<f64> {
+    let mut key = SplitMix(seed ^ 0x5EED_0000_0000_0001);
+    let mut rng = SplitMix(
+        key.next_u64()
+            ^ (input as u64).wrapping_mul(0xA24B_AED4_963E_E407)
+            ^ (sample as u64).wrapping_mul(0x9FB2_1C65_1E98_DF25),
+    );
+    (0..len)
+        .map(|_| low + (high - low) * rng.uniform())
+        .collect()
+}

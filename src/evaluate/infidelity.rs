@@ -1,0 +1,142 @@
+//! Captum's `infidelity` (Yeh et al. 2019): how well an explanation predicts the output's change
+//! under random perturbations I, E[(Iᵀa − (f(x) − f(x − I)))²], with I ~ N(0, σ²) drawn from
+//! glimpse's seeded stream; forward passes only, in batches.
+
+use crate::error::{Error, Result};
+use crate::explain::gradient::gaussian_noise;
+use crate::gpu::DeviceModel;
+use crate::model::Tensor;
+use crate::predict::Predictor;
+
+/// Captum's infidelity with Gaussian perturbations.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Infidelity {
+    /// Perturbations per input (Captum: 10).
+    pub samples: usize,
+    /// σ of I.
+    pub std: f32,
+    /// Captum's `normalize`: scale the explanation by the β that minimises the error first,
+    /// β = E[Iᵀa · Δ] / E[(Iᵀa)²].
+    pub normalize: bool,
+    /// Seed: input i, perturbation s always draw the same I.
+    pub seed: u64,
+}
+
+/// Infidelity of a batch.
+#[derive(Clone, Debug)]
+pub struct InfidelityEvaluation {
+    /// One score per input.
+    pub scores: Vec<f64>,
+    /// Iᵀa per input and perturbation, `[N, S]`.
+    pub explained: Tensor,
+    /// Δ = f(x) − f(x − I) per input and perturbation, `[N, S]`.
+    pub changes: Tensor,
+}
+
+impl Infidelity {
+    /// Infidelity of `maps` (`[N, …input]`) of `x` for `classes`, the logits read by
+    /// `predictor`; `first` is x's first input's index in the run (it keys the noise).
+    pub fn evaluate(
+        &self,
+        model: &DeviceModel,
+        predictor: &mut Predictor,
+        x: &Tensor,
+        maps: &Tensor,
+        classes: &[usize],
+        first: usize,
+    ) -> Result<InfidelityEvaluation> {
+        let n = x.shape.first().copied().unwrap_or(0);
+        let shape = model.graph().input_shape();
+        if n == 0 || x.shape[1..] != shape[..] {
+            return Err(Error::Shape(format!(
+                "the model takes [N, {shape:?}], got inputs {:?}",
+                x.shape
+            )));
+        }
+        if maps.shape != x.shape {
+            return Err(Error::Shape(format!(
+                "infidelity needs one attribution per input value: maps {:?} for inputs {:?}",
+                maps.shape, x.shape
+            )));
+        }
+        if classes.len() != n {
+            return Err(Error::Shape(format!(
+                "{} classes for {n} inputs",
+                classes.len()
+            )));
+        }
+        if self.samples == 0 || !(self.std.is_finite() && self.std > 0.0) {
+            return Err(Error::Invalid(format!(
+                "infidelity: needs samples ≥ 1 and σ > 0, got {} and {}",
+                self.samples, self.std
+            )));
+        }
+        x.check_finite("the inputs")?;
+        maps.check_finite("the maps")?;
+        let numel = x.numel() / n;
+        let s = self.samples;
+        let outputs = |t: &Tensor| -> usize { t.numel() / t.shape[0] };
+        let base = predictor.run(x)?;
+        let f = outputs(&base);
+        let mut explained = Tensor::zeros(vec![n, s]);
+        let mut changes = Tensor::zeros(vec![n, s]);
+        let copies: Vec<(usize, usize)> =
+            (0..n).flat_map(|i| (0..s).map(move |k| (i, k))).collect();
+        for group in copies.chunks(predictor.batch().max(1) * 4) {
+            let mut data = Vec::with_capacity(group.len() * numel);
+            for &(i, k) in group {
+                let xi = &x.data[i * numel..(i + 1) * numel];
+                let a = &maps.data[i * numel..(i + 1) * numel];
+                let noise = gaussian_noise(self.seed, first + i, k, numel, self.std);
+                explained.data[i * s + k] = noise
+                    .iter()
+                    .zip(a)
+                    .map(|(&e, &v)| e as f64 * v as f64)
+                    .sum::<f64>() as f32;
+                data.extend(xi.iter().zip(&noise).map(|(&v, &e)| v - e));
+            }
+            let mut bshape = x.shape.clone();
+            bshape[0] = group.len();
+            let y = predictor.run(&Tensor::new(bshape, data)?)?;
+            for (j, &(i, k)) in group.iter().enumerate() {
+                let c = classes[i];
+                if c >= f {
+                    return Err(Error::Invalid(format!(
+                        "class {c} does not exist: the model has {f} outputs"
+                    )));
+                }
+                changes.data[i * s + k] = base.data[i * f + c] - y.data[j * f + c];
+            }
+        }
+        let scores = (0..n)
+            .map(|i| {
+                let ia = &explained.data[i * s..(i + 1) * s];
+                let d = &changes.data[i * s..(i + 1) * s];
+                self.score(ia, d)
+            })
+            .collect();
+        Ok(InfidelityEvaluation {
+            scores,
+            explained,
+            changes,
+        })
+    }
+
+    /// The score of one input from its Iᵀa and Δ.
+    pub fn score(&self, ia: &[f32], d: &[f32]) -> f64 {
+        let pairs = ia.iter().zip(d).map(|(&p, &q)| (p as f64, q as f64));
+        let beta = if self.normalize {
+            let (num, den) = pairs
+                .clone()
+                .fold((0.0, 0.0), |(u, v), (p, q)| (u + p * q, v + p * p));
+            if den == 0.0 {
+                0.0
+            } else {
+                num / den
+            }
+        } else {
+            1.0
+        };
+        pairs.map(|(p, q)| (beta * p - q).powi(2)).sum::<f64>() / ia.len() as f64
+    }
+}
