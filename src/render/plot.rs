@@ -25,6 +25,8 @@ pub struct Labels {
     pub x: String,
     /// Above the y axis.
     pub y: String,
+    /// The x value of the first point and the step between points (default: 0 and 1).
+    pub x_axis: Option<(f64, f64)>,
 }
 
 const W: u32 = 900;
@@ -91,8 +93,10 @@ pub fn line_plot(series: &[Series], labels: &Labels) -> Result<RgbImage> {
         let s = format_tick(t);
         text(&mut img, x0 - 8 - 8 * s.len() as i64, y - 4, &s, black, 1);
     }
-    for t in ticks(0.0, xmax) {
-        let x = px(t).round() as i64;
+    let (start, step) = labels.x_axis.unwrap_or((0.0, 1.0));
+    let (a, b) = (start, start + step * xmax);
+    for t in ticks(a.min(b), a.max(b)) {
+        let x = px((t - start) / step).round() as i64;
         line(
             &mut img,
             (x as f64, y1 as f64),

@@ -1,8 +1,10 @@
 //! `glimpse evaluate`: selectivity curves of explanations — maps given as .npy or computed by
 //! any glimpse method in the same run — streamed through the library's evaluator in chunks;
-//! writes the curves, the scores, a summary and a plot.
+//! writes the curves, the scores, a summary and a plot. The robustness metrics and infidelity
+//! (module `robust`) share the inputs, labels and methods.
 
 mod output;
+mod robust;
 
 use std::path::PathBuf;
 
@@ -17,7 +19,7 @@ use super::options::{floats, InputArgs};
 use output::{check_free, write_outputs, Source};
 
 /// Inputs explained and evaluated together (bounds the memory of a long run).
-const CHUNK: usize = 256;
+pub(crate) const CHUNK: usize = 256;
 
 const AFTER_HELP: &str = "\
 Conventions: a map [N, 1, H, W] is broadcast over the channels. pixel-flipping removes single \
@@ -28,7 +30,20 @@ input's minimum, white = its maximum, mean = the mean of the input as perturbed 
 (recomputed before every step, as Quantus does), uniform = one U(LO, HI) draw per input and step \
 (seeded), blur = the input blurred by a Gaussian (--blur-sigma), or a number. The class is the \
 prediction unless --labels are given; the score followed is its softmax probability (Quantus's \
-default) or, with --logits, its logit. Curves start at the unperturbed input (k = 0).";
+default) or, with --logits, its logit. Curves start at the unperturbed input (k = 0).
+
+Robustness (re-explaining, --method only): max-sensitivity and avg-sensitivity (Quantus: \
+--nr-samples 200 copies x + U(-r, r), --radius 0.2; max or mean of ||a - a'|| / ||a||), \
+sensitivity-max (Captum's: 10 copies, r = 0.02), local-lipschitz (Quantus: 200 copies x + \
+N(0, s^2), --noise-std 0.1; max of ||a - a'|| / ||x - x'||), continuity (Quantus: the input \
+translated along --axis by --nr-steps 28 shifts, or by --shifts FROM:TO[:STEP], the gap filled \
+with the input's minimum; max of ||a - a_t||_1 / ||x - x_t||_2; also writes f(x_t) and the \
+relevance of the four quadrants per shift, and their plot: the paper's translation experiment). \
+Explanations are normalised per input by their largest |value| where Quantus normalises \
+(local-lipschitz, continuity; --normalise to change) and made absolute for continuity (--abs). \
+Noise is seeded: input i, copy s draw the same values in any run. infidelity (Captum's, with \
+--maps or --method): mean over --nr-samples 10 draws I ~ N(0, s^2) (--noise-std 0.1) of \
+(I.a - (f(x) - f(x - I)))^2 on the class logit; --normalize scales a by the best beta first.";
 
 /// Arguments of `glimpse evaluate`.
 #[derive(Args, Debug)]
@@ -37,9 +52,37 @@ pub struct EvaluateArgs {
     /// The ONNX model.
     #[arg(long)]
     pub model: PathBuf,
-    /// pixel-flipping, region-perturbation or selectivity.
+    /// pixel-flipping, region-perturbation, selectivity; max-sensitivity, avg-sensitivity,
+    /// sensitivity-max, local-lipschitz, continuity; infidelity.
     #[arg(long)]
     pub metric: String,
+    /// Robustness metrics and infidelity: perturbed copies per input (default: the peer's).
+    #[arg(long)]
+    pub nr_samples: Option<usize>,
+    /// max-/avg-sensitivity, sensitivity-max: the bound r of the uniform noise.
+    #[arg(long)]
+    pub radius: Option<f64>,
+    /// local-lipschitz, infidelity: σ of the Gaussian noise.
+    #[arg(long)]
+    pub noise_std: Option<f32>,
+    /// continuity: shifts in pixels, FROM:TO[:STEP] or A,B,… (default: Quantus's schedule).
+    #[arg(long, allow_hyphen_values = true)]
+    pub shifts: Option<String>,
+    /// continuity: Quantus's number of shifts when --shifts is not given.
+    #[arg(long, default_value_t = 28)]
+    pub nr_steps: usize,
+    /// continuity: translate along x (the width) or y.
+    #[arg(long, default_value = "x")]
+    pub axis: String,
+    /// Robustness metrics: divide each explanation by its largest |value| (default: Quantus's).
+    #[arg(long)]
+    pub normalise: Option<bool>,
+    /// Robustness metrics: compare |a| (default: Quantus's).
+    #[arg(long)]
+    pub abs: Option<bool>,
+    /// infidelity: Captum's normalize (scale the maps by the best β first).
+    #[arg(long)]
+    pub normalize: bool,
     /// pixel-flipping: input values removed per step.
     #[arg(long, default_value_t = 1)]
     pub features_in_step: usize,
@@ -61,7 +104,7 @@ pub struct EvaluateArgs {
     /// --baseline blur: σ of the Gaussian in pixels.
     #[arg(long, default_value_t = 5.0)]
     pub blur_sigma: f32,
-    /// Seed of --order random, --baseline uniform and --method random.
+    /// Seed of --order random, --baseline uniform, --method random and the robustness noise.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Follow the class logit instead of its softmax probability.
@@ -197,15 +240,52 @@ fn explain_args(args: &EvaluateArgs, spec: &str) -> ExplainArgs {
 }
 
 /// Where one curve's maps come from.
-enum Maps {
+pub(crate) enum Maps {
     File(Tensor),
     Random,
     Method(Box<Explainer>),
 }
 
+/// What every metric's run shares: the model on the device, the inputs, the labels, and one
+/// map source per label.
+pub(crate) struct Run {
+    pub model: DeviceModel,
+    pub items: Vec<glimpse::io::inputs::InputItem>,
+    pub shape: Vec<usize>,
+    pub classes: Option<Vec<usize>>,
+    pub labels: Vec<String>,
+    pub sources: Vec<Maps>,
+}
+
 /// Runs `glimpse evaluate`.
 pub fn run(args: &EvaluateArgs) -> Result<()> {
+    if robust::handles(&args.metric) {
+        let r = setup(args, |out, labels| {
+            check_files(&robust::files(out, &args.metric, labels), args.overwrite)
+        })?;
+        return robust::run(args, r);
+    }
     let options = options(args)?;
+    let r = setup(args, |out, labels| check_free(out, labels, args.overwrite))?;
+    selectivity(args, options, r)
+}
+
+/// Fails before any work when one of `files` exists and `overwrite` is off.
+fn check_files(files: &[PathBuf], overwrite: bool) -> Result<()> {
+    match files.iter().find(|f| !overwrite && f.exists()) {
+        Some(f) => Err(Error::Invalid(format!(
+            "{} exists; choose another --out or pass --overwrite",
+            f.display()
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Loads what every metric needs, after `check` has found the outputs free.
+fn setup(
+    args: &EvaluateArgs,
+    check: impl FnOnce(&std::path::Path, &[String]) -> Result<()>,
+) -> Result<Run> {
     if args.maps.is_none() && args.methods.is_empty() {
         return Err(Error::Invalid(
             "give the maps (--maps R.npy) or a method to compute them (--method)".into(),
@@ -224,7 +304,7 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
     {
         return Err(Error::Invalid(format!("--method {} is given twice", dup.1)));
     }
-    check_free(&args.out, &labels, args.overwrite)?;
+    check(&args.out, &labels)?;
     // CAMs need the unfolded model; every other method sees the same function either way.
     let cam = args.methods.iter().any(|m| m.contains("cam"));
     let graph = glimpse::load_model_with(
@@ -273,6 +353,27 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
             }
         }
     }
+    Ok(Run {
+        model,
+        items,
+        shape,
+        classes,
+        labels,
+        sources,
+    })
+}
+
+/// Runs a selectivity metric.
+fn selectivity(args: &EvaluateArgs, options: EvalOptions, r: Run) -> Result<()> {
+    let Run {
+        model,
+        items,
+        shape,
+        classes,
+        labels,
+        mut sources,
+    } = r;
+    let n = items.len();
     let opts = args.input.image_options()?;
     let mut evaluator = Evaluator::new(&model, options, args.batch)?;
     let k = evaluator.steps();
@@ -330,7 +431,7 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
 }
 
 /// Items `start..end` of a batch tensor.
-fn slice(t: &Tensor, start: usize, end: usize) -> Result<Tensor> {
+pub(crate) fn slice(t: &Tensor, start: usize, end: usize) -> Result<Tensor> {
     let per = t.numel() / t.shape[0].max(1);
     let mut shape = t.shape.clone();
     shape[0] = end - start;

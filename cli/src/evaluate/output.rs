@@ -66,7 +66,7 @@ fn files(out: &Path, labels: &[String]) -> Vec<PathBuf> {
     f
 }
 
-fn npy_path(out: &Path, kind: &str, label: &str, sources: usize) -> PathBuf {
+pub(crate) fn npy_path(out: &Path, kind: &str, label: &str, sources: usize) -> PathBuf {
     if sources == 1 {
         out.join(format!("{kind}.npy"))
     } else {
@@ -89,7 +89,7 @@ pub fn check_free(out: &Path, labels: &[String], overwrite: bool) -> Result<()> 
 }
 
 /// Writes through `tmp` beside `path`, then renames it into place.
-fn atomic(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+pub(crate) fn atomic(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
     let name = path.file_name().unwrap_or_default().to_string_lossy();
     let tmp = path.with_file_name(format!(".{name}.partial"));
     write(&tmp)?;
@@ -183,6 +183,7 @@ pub fn write_outputs(
         title: format!("{} ({})", metric.name(), options.baseline.name()),
         x: "perturbation step k".into(),
         y,
+        x_axis: None,
     };
     let plot = line_plot(&series, &labels)?;
     atomic(&args.out.join("curves.png"), |tmp| save_png(tmp, &plot))
