@@ -150,8 +150,7 @@ fn robustness_scores_equal_the_f64_mirror_over_batches_and_chunks() {
             let got = ev.evaluate(&x, Some(&classes), 0).unwrap();
             let s = options.metric.samples();
             assert_eq!(got.ratios.shape, vec![n, s]);
-            for i in 0..n {
-                let c = classes[i];
+            for (i, &c) in classes.iter().enumerate() {
                 let want = mirror(
                     &options,
                     &x.data[i * 40..(i + 1) * 40],
