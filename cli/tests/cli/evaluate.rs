@@ -157,3 +157,166 @@ fn bad_maps_and_options_are_one_clear_message() {
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_file(&wrong);
 }
+
+#[test]
+fn robustness_metrics_write_their_arrays_and_the_continuity_plot() {
+    let dir = out_dir("robust");
+    let d = dir.to_str().unwrap();
+    let x = format!("{Q}/lenet_mnist_x.npy");
+    let model = "assets/models/lenet_mnist.onnx";
+    let args = [
+        "evaluate",
+        "--model",
+        model,
+        "--metric",
+        "continuity",
+        "--shifts=-4:4:2",
+        "--method",
+        "gradient-x-input",
+        "--method",
+        "lrp:deep-taylor-bounded",
+        "--out",
+        d,
+        &x,
+    ];
+    let (ok, stdout, stderr) = glimpse(&args);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("lrp_deep-taylor-bounded"), "{stdout}");
+    for label in ["gradient-x-input", "lrp_deep-taylor-bounded"] {
+        let scores = read_f32(dir.join(format!("scores_{label}.npy"))).unwrap();
+        assert_eq!(scores.shape, vec![16]);
+        assert!(scores.data.iter().all(|v| v.is_finite() && *v > 0.0));
+        let ratios = read_f32(dir.join(format!("ratios_{label}.npy"))).unwrap();
+        assert_eq!(ratios.shape, vec![16, 5]);
+        // The middle shift is 0: the input itself.
+        assert!((0..16).all(|i| ratios.data[i * 5 + 2] == 0.0));
+        let q = read_f32(dir.join(format!("quadrants_{label}.npy"))).unwrap();
+        assert_eq!(q.shape, vec![16, 5, 4]);
+        assert_eq!(
+            read_f32(dir.join(format!("outputs_{label}.npy")))
+                .unwrap()
+                .shape,
+            vec![16, 6]
+        );
+        assert!(dir.join(format!("continuity_{label}.png")).exists());
+    }
+    let summary = std::fs::read_to_string(dir.join("summary.json")).unwrap();
+    assert!(
+        summary.contains("\"shifts\"") && summary.contains("-4"),
+        "{summary}"
+    );
+    // A second run into the same folder is refused.
+    let (ok, _, stderr) = glimpse(&args);
+    assert!(!ok && stderr.contains("--overwrite"), "{stderr}");
+
+    let dir = out_dir("sensitivity");
+    let d = dir.to_str().unwrap();
+    let args = [
+        "evaluate",
+        "--model",
+        model,
+        "--metric",
+        "max-sensitivity",
+        "--nr-samples",
+        "3",
+        "--method",
+        "gradient",
+        "--out",
+        d,
+        &x,
+    ];
+    let (ok, _, stderr) = glimpse(&args);
+    assert!(ok, "{stderr}");
+    assert_eq!(read_f32(dir.join("ratios.npy")).unwrap().shape, vec![16, 3]);
+
+    let dir = out_dir("infidelity");
+    let d = dir.to_str().unwrap();
+    let maps = format!("{Q}/lenet_mnist_gxi.npy");
+    let args = [
+        "evaluate",
+        "--model",
+        model,
+        "--metric",
+        "infidelity",
+        "--nr-samples",
+        "4",
+        "--maps",
+        &maps,
+        "--out",
+        d,
+        &x,
+    ];
+    let (ok, _, stderr) = glimpse(&args);
+    assert!(ok, "{stderr}");
+    assert_eq!(
+        read_f32(dir.join("changes.npy")).unwrap().shape,
+        vec![16, 4]
+    );
+    let scores = read_f32(dir.join("scores.npy")).unwrap();
+    assert!(scores.data.iter().all(|v| v.is_finite() && *v >= 0.0));
+}
+
+#[test]
+fn robustness_refuses_maps_and_bad_options() {
+    let dir = out_dir("robust-bad");
+    let d = dir.to_str().unwrap();
+    let x = format!("{Q}/lenet_mnist_x.npy");
+    let maps = format!("{Q}/lenet_mnist_gxi.npy");
+    let model = "assets/models/lenet_mnist.onnx";
+    for (extra, needle) in [
+        (
+            vec!["--metric", "max-sensitivity", "--maps", &maps],
+            "give --method",
+        ),
+        (
+            vec![
+                "--metric",
+                "continuity",
+                "--axis",
+                "z",
+                "--method",
+                "gradient",
+            ],
+            "--axis z",
+        ),
+        (
+            vec![
+                "--metric",
+                "continuity",
+                "--shifts",
+                "3:1",
+                "--method",
+                "gradient",
+            ],
+            "--shifts 3:1",
+        ),
+        (
+            vec![
+                "--metric",
+                "local-lipschitz",
+                "--noise-std",
+                "0",
+                "--method",
+                "gradient",
+            ],
+            "σ must be positive",
+        ),
+        (
+            vec![
+                "--metric",
+                "avg-sensitivity",
+                "--nr-samples",
+                "0",
+                "--method",
+                "gradient",
+            ],
+            "at least one",
+        ),
+    ] {
+        let mut args = vec!["evaluate", "--model", model, "--out", d];
+        args.extend(extra);
+        args.push(&x);
+        let (ok, _, stderr) = glimpse(&args);
+        assert!(!ok && stderr.contains(needle), "{args:?}: {stderr}");
+    }
+}
