@@ -1,7 +1,7 @@
 //! Robustness metrics: the GPU evaluator (copies built, re-explained in batches, compared)
 //! against an f64 mirror on a linear model whose explanations are known in closed form; chunked
 //! runs equal one run; the paper's max(x1, x2) toy; Captum's infidelity on a linear model; and
-//! the errors bad options get.
+//! the errors bad options get; selectivity with re-explanation against its f64 mirror.
 
 use crate::common::{model, Rng};
 use crate::gradient_methods::max_net;
@@ -377,4 +377,78 @@ fn robustness_errors_name_the_problem() {
         .to_string()
         .contains("the model takes"));
     assert!(RobustOptions::defaults("nope", 28).is_err());
+}
+
+/// `selectivity --recompute` on the linear model: gradient × input is x_k ⊙ W_c in closed
+/// form, so the f64 mirror re-ranks the patches of x_k itself after every removal.
+#[test]
+fn recomputed_selectivity_equals_its_f64_mirror() {
+    use glimpse::evaluate::{Baseline, Recompute};
+    let mut rng = Rng::new(12);
+    let (graph, w) = linear(&mut rng);
+    let m = model(&graph);
+    let n = 3;
+    let x = rng.tensor(&[n, 2, 4, 5]);
+    let classes = [1usize, 0, 2];
+    let e = Explainer::new(&m, &gxi(), 2).unwrap();
+    // 2×2 patches on a 4×5 input: Quantus pads the width to 6, so 2 × 3 patches.
+    let mut rc = Recompute::new(&m, e, 2, 5, Baseline::Black, true).unwrap();
+    let got = rc.evaluate(&x, Some(&classes), 0).unwrap();
+    assert_eq!(got.curves.shape, vec![n, 6]);
+    let b = graph_bias(&graph);
+    for (i, &c) in classes.iter().enumerate() {
+        let mut xi: Vec<f64> = x.data[i * 40..(i + 1) * 40]
+            .iter()
+            .map(|&v| v as f64)
+            .collect();
+        let min = xi.iter().copied().fold(f64::INFINITY, f64::min);
+        let region = |f: usize| -> usize { ((f / 5) % 4 / 2) * 3 + (f % 5) / 2 };
+        let mut removed = [false; 6];
+        for k in 0..=5 {
+            let logits: Vec<f64> = (0..3)
+                .map(|o| {
+                    b[o] + (0..40)
+                        .map(|f| w.data[o * 40 + f] as f64 * xi[f])
+                        .sum::<f64>()
+                })
+                .collect();
+            let mx = logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let z: f64 = logits.iter().map(|v| (v - mx).exp()).sum();
+            let p = (logits[c] - mx).exp() / z;
+            let g = got.curves.data[i * 6 + k] as f64;
+            assert!((g - p).abs() < 1e-5, "input {i} step {k}: {g} vs {p}");
+            let mut sums = [0.0f64; 6];
+            for f in 0..40 {
+                sums[region(f)] += xi[f] * w.data[c * 40 + f] as f64;
+            }
+            let next = (0..6)
+                .filter(|&r| !removed[r])
+                .fold(None, |best: Option<usize>, r| match best {
+                    Some(q) if sums[q] >= sums[r] => Some(q),
+                    _ => Some(r),
+                });
+            if let (Some(r), true) = (next, k < 5) {
+                removed[r] = true;
+                for (f, v) in xi.iter_mut().enumerate() {
+                    if region(f) == r {
+                        *v = min;
+                    }
+                }
+            }
+        }
+    }
+    let e = Explainer::new(&m, &gxi(), 2).unwrap();
+    let err = Recompute::new(&m, e, 2, 7, Baseline::Black, true)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("7 steps"), "{err}");
+}
+
+/// The dense layer's bias of the linear model.
+fn graph_bias(graph: &Graph) -> Vec<f64> {
+    match &graph.nodes[graph.output].op {
+        Op::Dense(d) => d.bias.as_ref().unwrap().iter().map(|&v| v as f64).collect(),
+        other => panic!("not the linear model: {other:?}"),
+    }
 }

@@ -10,7 +10,9 @@ use std::path::PathBuf;
 
 use clap::Args;
 use glimpse::error::{Error, Result};
-use glimpse::evaluate::{random_maps, Baseline, EvalOptions, Evaluator, Metric, Order, Summary};
+use glimpse::evaluate::{
+    random_maps, Baseline, EvalOptions, Evaluator, Metric, Order, Recompute, Summary,
+};
 use glimpse::io::inputs::{list_inputs, load_items};
 use glimpse::{DeviceModel, Explainer, Gpu, Target, Tensor};
 
@@ -83,6 +85,10 @@ pub struct EvaluateArgs {
     /// infidelity: Captum's normalize (scale the maps by the best β first).
     #[arg(long)]
     pub normalize: bool,
+    /// selectivity: re-explain the perturbed input after every step and remove the most
+    /// relevant remaining patch of the new map (min(--regions, all) steps; --method only).
+    #[arg(long)]
+    pub recompute: bool,
     /// pixel-flipping: input values removed per step.
     #[arg(long, default_value_t = 1)]
     pub features_in_step: usize,
@@ -114,7 +120,8 @@ pub struct EvaluateArgs {
     #[arg(long, value_name = "R.npy", conflicts_with = "methods")]
     pub maps: Option<PathBuf>,
     /// Explain with this method in the same run (repeatable: one curve each): a name of
-    /// `glimpse explain --method`, lrp:COMPOSITE, or random (uniform noise, the control).
+    /// `glimpse explain --method`, lrp:COMPOSITE, lrp-rule:RULE[/FIRST-LAYER-RULE] (e.g.
+    /// lrp-rule:gamma:0.1/zbox), or random (uniform noise, the control).
     #[arg(long = "method", value_name = "METHOD")]
     pub methods: Vec<String>,
     /// Class per input (.npy of integers) instead of the prediction.
@@ -206,14 +213,23 @@ pub fn options(args: &EvaluateArgs) -> Result<EvalOptions> {
 fn explain_args(args: &EvaluateArgs, spec: &str) -> ExplainArgs {
     let (method, composite) = match spec.split_once(':') {
         Some(("lrp", c)) => ("lrp", c),
+        Some(("lrp-rule", _)) => ("lrp", "epsilon-plus-flat"),
         _ => (spec, "epsilon-plus-flat"),
+    };
+    // lrp-rule:RULE[/FIRST]: one rule everywhere, optionally another on the first layer.
+    let (rule, first_rule) = match spec.strip_prefix("lrp-rule:") {
+        Some(r) => match r.split_once('/') {
+            Some((all, first)) => (Some(all.to_string()), Some(first.to_string())),
+            None => (Some(r.to_string()), None),
+        },
+        None => (None, None),
     };
     ExplainArgs {
         model: args.model.clone(),
         method: method.into(),
         composite: composite.into(),
-        rule: None,
-        first_rule: None,
+        rule,
+        first_rule,
         layer_rules: Vec::new(),
         max_pool_rule: "argmax".into(),
         ignore_bias: false,
@@ -376,7 +392,14 @@ fn selectivity(args: &EvaluateArgs, options: EvalOptions, r: Run) -> Result<()> 
     let n = items.len();
     let opts = args.input.image_options()?;
     let mut evaluator = Evaluator::new(&model, options, args.batch)?;
-    let k = evaluator.steps();
+    let mut recompute = match args.recompute {
+        true => Some(recomputing(args, &options, &model, &mut sources)?),
+        false => None,
+    };
+    let k = match &recompute {
+        Some(r) => r[0].steps(),
+        None => evaluator.steps(),
+    };
     let mut results: Vec<Source> = labels
         .iter()
         .map(|l| Source::new(l.clone(), n, k + 1))
@@ -387,6 +410,13 @@ fn selectivity(args: &EvaluateArgs, options: EvalOptions, r: Run) -> Result<()> 
         let end = (start + CHUNK).min(n);
         let x = load_items(&items[start..end], &shape, &opts)?;
         let given = classes.as_ref().map(|c| &c[start..end]);
+        if let Some(rc) = recompute.as_mut() {
+            for (r, out) in rc.iter_mut().zip(&mut results) {
+                out.push(&r.evaluate(&x, given, start)?);
+                bar.inc((end - start) as u64);
+            }
+            continue;
+        }
         for (src, out) in sources.iter_mut().zip(&mut results) {
             let (maps, predicted) = match src {
                 Maps::File(m) => (slice(m, start, end)?, None),
@@ -404,13 +434,11 @@ fn selectivity(args: &EvaluateArgs, options: EvalOptions, r: Run) -> Result<()> 
     }
     bar.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
-    write_outputs(
-        args,
-        &options,
-        &results,
-        evaluator.forward_items(n),
-        seconds,
-    )?;
+    let passes = match &recompute {
+        Some(r) => r[0].explanations(n),
+        None => evaluator.forward_items(n),
+    };
+    write_outputs(args, &options, &results, passes, seconds)?;
     say!("{:<28} {:>12} {:>12}", "maps", "mean", "std. error");
     for r in &results {
         let s = Summary::of(&r.scores);
@@ -428,6 +456,44 @@ fn selectivity(args: &EvaluateArgs, options: EvalOptions, r: Run) -> Result<()> 
         args.out.display()
     );
     Ok(())
+}
+
+/// `selectivity --recompute`: one re-explaining selectivity per --method, removing
+/// min(--regions, all) patches.
+fn recomputing<'m>(
+    args: &EvaluateArgs,
+    options: &EvalOptions,
+    model: &'m DeviceModel,
+    sources: &mut Vec<Maps>,
+) -> Result<Vec<Recompute<'m>>> {
+    let Metric::Selectivity { patch } = options.metric else {
+        return Err(Error::Invalid(
+            "--recompute applies to --metric selectivity".into(),
+        ));
+    };
+    let count = glimpse::evaluate::Grid::new(
+        model.graph().input_shape(),
+        glimpse::evaluate::Regions::Patches { size: patch },
+    )?
+    .count();
+    let mut out = Vec::new();
+    for src in sources.drain(..) {
+        let Maps::Method(e) = src else {
+            return Err(Error::Invalid(
+                "--recompute re-explains every perturbed input: give --method, not --maps or random"
+                    .into(),
+            ));
+        };
+        out.push(Recompute::new(
+            model,
+            *e,
+            patch,
+            args.regions.min(count),
+            options.baseline,
+            options.probability,
+        )?);
+    }
+    Ok(out)
 }
 
 /// Items `start..end` of a batch tensor.

@@ -164,7 +164,7 @@ pub fn write_outputs(
         _ => "area under f(x_k) over k = 1..K (trapezoids, as Quantus)",
     };
     let summary = serde_json::json!({
-        "metric": metric.name(), "options": options_json(options),
+        "metric": metric.name(), "options": options_json(options), "recompute": args.recompute,
         "model": args.model.display().to_string(), "steps": sources[0].points - 1,
         "score": score, "forward_passes_per_source": forward_passes, "seconds": seconds,
         "results": entries,

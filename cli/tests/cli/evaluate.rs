@@ -320,3 +320,52 @@ fn robustness_refuses_maps_and_bad_options() {
         assert!(!ok && stderr.contains(needle), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn selectivity_recompute_re_explains_and_needs_a_method() {
+    let dir = out_dir("recompute");
+    let d = dir.to_str().unwrap();
+    let x = format!("{Q}/lenet_mnist_x.npy");
+    let model = "assets/models/lenet_mnist.onnx";
+    let args = [
+        "evaluate",
+        "--model",
+        model,
+        "--metric",
+        "selectivity",
+        "--recompute",
+        "--patch-size",
+        "4",
+        "--regions",
+        "20",
+        "--method",
+        "lrp:epsilon-plus-flat",
+        "--out",
+        d,
+        &x,
+    ];
+    let (ok, _, stderr) = glimpse(&args);
+    assert!(ok, "{stderr}");
+    let curves = read_f32(dir.join("curves.npy")).unwrap();
+    assert_eq!(curves.shape, vec![16, 21]);
+    assert!(curves.data.iter().all(|p| (0.0..=1.0).contains(p)));
+    let summary = std::fs::read_to_string(dir.join("summary.json")).unwrap();
+    assert!(summary.contains("\"recompute\": true"), "{summary}");
+    let maps = format!("{Q}/lenet_mnist_gxi.npy");
+    let bad = [
+        "evaluate",
+        "--model",
+        model,
+        "--metric",
+        "selectivity",
+        "--recompute",
+        "--maps",
+        &maps,
+        "--out",
+        d,
+        "--overwrite",
+        &x,
+    ];
+    let (ok, _, stderr) = glimpse(&bad);
+    assert!(!ok && stderr.contains("give --method"), "{stderr}");
+}
