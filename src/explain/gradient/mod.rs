@@ -19,7 +19,7 @@ pub use baseline::Baseline;
 pub use basic::{GradientMap, GradientPlan};
 pub use deeplift::DeepLiftPlan;
 pub use integrated::{riemann_alphas, IntegratedGradients, Riemann};
-pub use noise::{gaussian_noise, uniform_noise};
+pub use noise::{gaussian_noise, subset, uniform_noise, uniform_value, BASELINES, SUBSETS};
 pub use smooth::{SmoothGrad, SmoothKind, SmoothOptions};
 pub use taylor::{RootPoint, TaylorPlan};
 
