@@ -3,6 +3,7 @@
 //! writes the curves, the scores, a summary and a plot. The robustness metrics and infidelity
 //! (module `robust`) share the inputs, labels and methods.
 
+mod forward;
 mod output;
 mod robust;
 
@@ -45,7 +46,17 @@ Explanations are normalised per input by their largest |value| where Quantus nor
 (local-lipschitz, continuity; --normalise to change) and made absolute for continuity (--abs). \
 Noise is seeded: input i, copy s draw the same values in any run. infidelity (Captum's, with \
 --maps or --method): mean over --nr-samples 10 draws I ~ N(0, s^2) (--noise-std 0.1) of \
-(I.a - (f(x) - f(x - I)))^2 on the class logit; --normalize scales a by the best beta first.";
+(I.a - (f(x) - f(x - I)))^2 on the class logit; --normalize scales a by the best beta first.
+
+Faithfulness (Quantus's, with --maps or --method): faithfulness-correlation (--nr-runs 100 \
+seeded random subsets of --subset-size 224 values set to --baseline black; Pearson of their \
+attribution sum and the logit's drop), monotonicity-correlation (values replaced \
+--features-in-step at a time in order of increasing |a| (equal values in index order), each \
+step --nr-samples 100 times by a seeded uniform value; Spearman of the steps' attribution and \
+the variance of the probability they cause over f(x)^2), road (the top --percentages 1:99:2 % \
+of pixels, ranked by the map summed over channels, imputed by the weighted mean of their \
+neighbours, solved exactly, plus N(0, 0.01^2) noise; 1 while the class is still predicted). \
+Quantus 0.6.0 ranks colour maps' C*H*W values as H*W pixels, which fails on colour images.";
 
 /// Arguments of `glimpse evaluate`.
 #[derive(Args, Debug)]
@@ -55,16 +66,18 @@ pub struct EvaluateArgs {
     #[arg(long)]
     pub model: PathBuf,
     /// pixel-flipping, region-perturbation, selectivity; max-sensitivity, avg-sensitivity,
-    /// sensitivity-max, local-lipschitz, continuity; infidelity.
+    /// sensitivity-max, local-lipschitz, continuity; infidelity, faithfulness-correlation,
+    /// monotonicity-correlation, road.
     #[arg(long)]
     pub metric: String,
-    /// Robustness metrics and infidelity: perturbed copies per input (default: the peer's).
+    /// Robustness metrics, infidelity, monotonicity-correlation: perturbed copies per input
+    /// (per step for monotonicity; default: the peer's).
     #[arg(long)]
     pub nr_samples: Option<usize>,
     /// max-/avg-sensitivity, sensitivity-max: the bound r of the uniform noise.
     #[arg(long)]
     pub radius: Option<f64>,
-    /// local-lipschitz, infidelity: σ of the Gaussian noise.
+    /// local-lipschitz, infidelity, road: σ of the Gaussian noise (road: Quantus's 0.01).
     #[arg(long)]
     pub noise_std: Option<f32>,
     /// continuity: shifts in pixels, FROM:TO[:STEP] or A,B,… (default: Quantus's schedule).
@@ -79,9 +92,18 @@ pub struct EvaluateArgs {
     /// Robustness metrics: divide each explanation by its largest |value| (default: Quantus's).
     #[arg(long)]
     pub normalise: Option<bool>,
-    /// Robustness metrics: compare |a| (default: Quantus's).
+    /// Robustness and correlation metrics: compare |a| (default: Quantus's).
     #[arg(long)]
     pub abs: Option<bool>,
+    /// faithfulness-correlation: random subsets per input (Quantus: 100).
+    #[arg(long)]
+    pub nr_runs: Option<usize>,
+    /// faithfulness-correlation: values per subset (Quantus: 224).
+    #[arg(long)]
+    pub subset_size: Option<usize>,
+    /// road: percentages of the pixels imputed, FROM:TO[:STEP] or A,B,… (Quantus: 1:99:2).
+    #[arg(long)]
+    pub percentages: Option<String>,
     /// infidelity: Captum's normalize (scale the maps by the best β first).
     #[arg(long)]
     pub normalize: bool,
@@ -89,7 +111,7 @@ pub struct EvaluateArgs {
     /// relevant remaining patch of the new map (min(--regions, all) steps; --method only).
     #[arg(long)]
     pub recompute: bool,
-    /// pixel-flipping: input values removed per step.
+    /// pixel-flipping, monotonicity-correlation: input values removed per step.
     #[arg(long, default_value_t = 1)]
     pub features_in_step: usize,
     /// region-perturbation, selectivity: side of a patch in pixels.
@@ -101,9 +123,10 @@ pub struct EvaluateArgs {
     /// region-perturbation: patches removed (K).
     #[arg(long, default_value_t = 100)]
     pub regions: usize,
-    /// What removed regions become: black, white, mean, uniform, blur, or a number.
-    #[arg(long, default_value = "black")]
-    pub baseline: String,
+    /// What removed regions become: black, white, mean, uniform, blur, or a number
+    /// (default: black; uniform for monotonicity-correlation, as Quantus).
+    #[arg(long)]
+    pub baseline: Option<String>,
     /// --baseline uniform: the range drawn from.
     #[arg(long, value_name = "LO,HI", default_value = "0,1")]
     pub uniform: String,
@@ -186,7 +209,17 @@ pub fn options(args: &EvaluateArgs) -> Result<EvalOptions> {
             )))
         }
     };
-    let mut baseline = Baseline::parse(&args.baseline, args.seed, args.blur_sigma)?;
+    let baseline = baseline(args, args.baseline.as_deref().unwrap_or("black"))?;
+    Ok(EvalOptions {
+        metric,
+        baseline,
+        probability: !args.logits,
+    })
+}
+
+/// The baseline `name` with its options (--uniform, --blur-sigma, --seed).
+pub(crate) fn baseline(args: &EvaluateArgs, name: &str) -> Result<Baseline> {
+    let mut baseline = Baseline::parse(name, args.seed, args.blur_sigma)?;
     if let Baseline::Uniform { low, high, .. } = &mut baseline {
         let r = floats(&args.uniform, "uniform")?;
         let [lo, hi] = r[..] else {
@@ -202,11 +235,7 @@ pub fn options(args: &EvaluateArgs) -> Result<EvalOptions> {
     if args.blur_sigma.is_nan() || args.blur_sigma <= 0.0 {
         return Err(Error::Invalid("--blur-sigma must be positive".into()));
     }
-    Ok(EvalOptions {
-        metric,
-        baseline,
-        probability: !args.logits,
-    })
+    Ok(baseline)
 }
 
 /// The `glimpse explain` arguments one `--method` stands for.
@@ -276,13 +305,15 @@ pub(crate) struct Run {
 /// Runs `glimpse evaluate`.
 pub fn run(args: &EvaluateArgs) -> Result<()> {
     if robust::handles(&args.metric) {
-        let r = setup(args, |out, labels| {
-            check_files(&robust::files(out, &args.metric, labels), args.overwrite)
+        let r = setup(args, |shape, labels| {
+            check_files(&robust::files(args, shape, labels)?, args.overwrite)
         })?;
         return robust::run(args, r);
     }
     let options = options(args)?;
-    let r = setup(args, |out, labels| check_free(out, labels, args.overwrite))?;
+    let r = setup(args, |_, labels| {
+        check_free(&args.out, labels, args.overwrite)
+    })?;
     selectivity(args, options, r)
 }
 
@@ -300,7 +331,7 @@ fn check_files(files: &[PathBuf], overwrite: bool) -> Result<()> {
 /// Loads what every metric needs, after `check` has found the outputs free.
 fn setup(
     args: &EvaluateArgs,
-    check: impl FnOnce(&std::path::Path, &[String]) -> Result<()>,
+    check: impl FnOnce(&[usize], &[String]) -> Result<()>,
 ) -> Result<Run> {
     if args.maps.is_none() && args.methods.is_empty() {
         return Err(Error::Invalid(
@@ -320,7 +351,6 @@ fn setup(
     {
         return Err(Error::Invalid(format!("--method {} is given twice", dup.1)));
     }
-    check(&args.out, &labels)?;
     // CAMs need the unfolded model; every other method sees the same function either way.
     let cam = args.methods.iter().any(|m| m.contains("cam"));
     let graph = glimpse::load_model_with(
@@ -330,6 +360,7 @@ fn setup(
         },
     )?;
     let shape = graph.input_shape().to_vec();
+    check(&shape, &labels)?;
     let items = list_inputs(&args.input.inputs, &shape)?;
     if items.is_empty() {
         return Err(Error::Invalid("no inputs given".into()));

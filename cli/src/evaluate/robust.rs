@@ -1,24 +1,25 @@
-//! `glimpse evaluate` for the robustness metrics (max/avg-sensitivity, local Lipschitz,
-//! continuity, Captum's sensitivity-max, re-explaining perturbed copies with the run's
-//! methods) and Captum's infidelity (forward passes against given or computed maps).
+//! `glimpse evaluate` for the metrics beside the selectivity curves: the robustness metrics
+//! (max/avg-sensitivity, local Lipschitz, continuity, Captum's sensitivity-max), which
+//! re-explain perturbed copies with the run's methods, and the forward-only ones (module
+//! `forward`: infidelity, faithfulness- and monotonicity-correlation, ROAD) against given or
+//! computed maps.
 
 use std::path::{Path, PathBuf};
 
 use glimpse::error::{Error, Result};
 use glimpse::evaluate::robustness::{parse_shifts, quantus_shifts};
-use glimpse::evaluate::{
-    random_maps, Axis, Infidelity, RobustEvaluator, RobustOptions, Robustness, Summary,
-};
+use glimpse::evaluate::{random_maps, Axis, RobustEvaluator, RobustOptions, Robustness, Summary};
 use glimpse::render::{line_plot, save_png, Labels, Series};
 use glimpse::{Predictor, Target, Tensor};
 
+use super::forward::Forward;
 use super::output::{atomic, npy_path};
 use super::{Maps, Run};
 use crate::evaluate::EvaluateArgs;
 
 /// True when `metric` is one this module evaluates.
 pub fn handles(metric: &str) -> bool {
-    metric == "infidelity" || glimpse::evaluate::ROBUSTNESS_NAMES.contains(&metric)
+    super::forward::NAMES.contains(&metric) || glimpse::evaluate::ROBUSTNESS_NAMES.contains(&metric)
 }
 
 /// The robustness options the arguments describe, for inputs of `shape`.
@@ -59,58 +60,103 @@ pub fn robust_options(args: &EvaluateArgs, shape: &[usize]) -> Result<RobustOpti
     Ok(o)
 }
 
-/// Captum's infidelity as the arguments describe it.
-fn infidelity(args: &EvaluateArgs) -> Infidelity {
-    Infidelity {
-        samples: args.nr_samples.unwrap_or(10),
-        std: args.noise_std.unwrap_or(0.1),
-        normalize: args.normalize,
-        seed: args.seed,
+/// The metric of the run.
+enum Family {
+    Robust(RobustOptions),
+    Forward(Forward),
+}
+
+impl Family {
+    fn of(args: &EvaluateArgs, shape: &[usize]) -> Result<Family> {
+        Ok(
+            match super::forward::NAMES.contains(&args.metric.as_str()) {
+                true => Family::Forward(Forward::from_args(args)?),
+                false => Family::Robust(robust_options(args, shape)?),
+            },
+        )
+    }
+
+    /// The arrays each source writes besides its scores, with their shapes for `n` inputs.
+    fn arrays(&self, n: usize, numel: usize) -> Vec<(&'static str, Vec<usize>)> {
+        match self {
+            Family::Robust(o) => {
+                let s = o.metric.samples();
+                let mut v = vec![("ratios", vec![n, s])];
+                if let Robustness::Continuity { .. } = o.metric {
+                    v.push(("outputs", vec![n, s + 1]));
+                    v.push(("quadrants", vec![n, s, 4]));
+                }
+                v
+            }
+            Family::Forward(f) => f
+                .widths(numel)
+                .into_iter()
+                .map(|(k, _)| (k, f.shape(k, n, numel)))
+                .collect(),
+        }
+    }
+
+    /// The plot of one source, if the metric draws one per source.
+    fn plot_of(&self) -> Option<&'static str> {
+        match self {
+            Family::Robust(RobustOptions {
+                metric: Robustness::Continuity { .. },
+                ..
+            }) => Some("continuity"),
+            Family::Forward(Forward::Road(_)) => Some("road"),
+            _ => None,
+        }
     }
 }
 
-/// What one map source gathered.
+/// What one map source gathered: scores, then every array by kind.
 struct Gathered {
     label: String,
     scores: Vec<f64>,
-    /// Per input and copy: the ratio (robustness) or Iᵀa (infidelity).
-    per_copy: Vec<f32>,
-    /// Continuity: the class score at the input and each shift; infidelity: Δ per copy.
-    second: Vec<f32>,
-    /// Continuity: the quadrants' relevance per shift.
-    quadrants: Vec<f32>,
+    arrays: Vec<(&'static str, Vec<f32>)>,
 }
 
-/// The kinds of .npy each source writes.
-fn kinds(metric: &str) -> &'static [&'static str] {
-    match metric {
-        "continuity" => &["scores", "ratios", "outputs", "quadrants"],
-        "infidelity" => &["scores", "explained", "changes"],
-        _ => &["scores", "ratios"],
+impl Gathered {
+    fn push(&mut self, kind: &'static str, data: &[f32]) {
+        match self.arrays.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, v)) => v.extend_from_slice(data),
+            None => self.arrays.push((kind, data.to_vec())),
+        }
+    }
+
+    fn array(&self, kind: &str) -> &[f32] {
+        self.arrays
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map_or(&[], |(_, v)| v)
     }
 }
 
 /// Every file the run writes.
-pub fn files(out: &Path, metric: &str, labels: &[String]) -> Vec<PathBuf> {
+pub fn files(args: &EvaluateArgs, shape: &[usize], labels: &[String]) -> Result<Vec<PathBuf>> {
+    let family = Family::of(args, shape)?;
+    let out = &args.out;
     let mut f = vec![out.join("summary.json")];
+    let numel = shape.iter().product();
     for l in labels {
-        for k in kinds(metric) {
+        f.push(npy_path(out, "scores", l, labels.len()));
+        for (k, _) in family.arrays(1, numel) {
             f.push(npy_path(out, k, l, labels.len()));
         }
-        if metric == "continuity" {
-            f.push(npy_path(out, "continuity", l, labels.len()).with_extension("png"));
+        if let Some(p) = family.plot_of() {
+            f.push(npy_path(out, p, l, labels.len()).with_extension("png"));
         }
     }
-    f
+    Ok(f)
 }
 
-/// One map source at work: re-explaining, or maps for infidelity.
+/// One map source at work: re-explaining, or maps for a forward-only metric.
 enum Worker<'m> {
     Robust(Box<RobustEvaluator<'m>>),
     Maps(Maps),
 }
 
-/// Runs a robustness metric or infidelity over the run's inputs.
+/// Runs a robustness or forward-only metric over the run's inputs.
 pub fn run(args: &EvaluateArgs, r: Run) -> Result<()> {
     let Run {
         model,
@@ -122,26 +168,20 @@ pub fn run(args: &EvaluateArgs, r: Run) -> Result<()> {
     } = r;
     let metric = args.metric.as_str();
     let n = items.len();
-    let robust = match metric {
-        "infidelity" => None,
-        _ => Some(robust_options(args, &shape)?),
-    };
-    let copies = match &robust {
-        Some(o) => o.metric.samples(),
-        None => infidelity(args).samples,
-    };
-    let mut predictor = match robust {
-        None => Some(Predictor::logits(&model, args.batch)?),
-        Some(_) => None,
+    let numel: usize = shape.iter().product();
+    let family = Family::of(args, &shape)?;
+    let mut predictor = match &family {
+        Family::Forward(_) => Some(Predictor::logits(&model, args.batch)?),
+        Family::Robust(_) => None,
     };
     let mut workers = Vec::with_capacity(sources.len());
     for src in sources {
-        workers.push(match (src, &robust) {
-            (Maps::Method(e), Some(o)) => {
+        workers.push(match (src, &family) {
+            (Maps::Method(e), Family::Robust(o)) => {
                 Worker::Robust(Box::new(RobustEvaluator::new(&model, *e, o.clone())?))
             }
-            (src, None) => Worker::Maps(src),
-            (_, Some(_)) => {
+            (src, Family::Forward(_)) => Worker::Maps(src),
+            (_, Family::Robust(_)) => {
                 return Err(Error::Invalid(format!(
                     "{metric} re-explains perturbed inputs: give --method, not --maps or random"
                 )))
@@ -153,9 +193,7 @@ pub fn run(args: &EvaluateArgs, r: Run) -> Result<()> {
         .map(|l| Gathered {
             label: l.clone(),
             scores: Vec::with_capacity(n),
-            per_copy: Vec::with_capacity(n * copies),
-            second: Vec::new(),
-            quadrants: Vec::new(),
+            arrays: Vec::new(),
         })
         .collect();
     let bar = indicatif::ProgressBar::new((n * workers.len()) as u64);
@@ -166,18 +204,18 @@ pub fn run(args: &EvaluateArgs, r: Run) -> Result<()> {
         let x = glimpse::io::inputs::load_items(&items[start..end], &shape, &opts)?;
         let given = classes.as_ref().map(|c| &c[start..end]);
         for (w, g) in workers.iter_mut().zip(&mut gathered) {
-            match w {
-                Worker::Robust(ev) => {
+            match (w, &family) {
+                (Worker::Robust(ev), _) => {
                     let e = ev.evaluate(&x, given, start)?;
                     g.scores.extend(&e.scores);
-                    g.per_copy.extend(&e.ratios.data);
-                    g.second.extend(&e.outputs.data);
+                    g.push("ratios", &e.ratios.data);
                     if let Some(q) = &e.quadrants {
-                        g.quadrants.extend(&q.data);
+                        g.push("outputs", &e.outputs.data);
+                        g.push("quadrants", &q.data);
                     }
                 }
-                Worker::Maps(src) => {
-                    let p = predictor.as_mut().expect("made for infidelity");
+                (Worker::Maps(src), Family::Forward(f)) => {
+                    let p = predictor.as_mut().expect("made for forward-only metrics");
                     let (maps, predicted) = match src {
                         Maps::File(m) => (super::slice(m, start, end)?, None),
                         Maps::Random => (random_maps(end - start, &shape, args.seed, start)?, None),
@@ -191,18 +229,20 @@ pub fn run(args: &EvaluateArgs, r: Run) -> Result<()> {
                         (None, Some(c)) => c,
                         (None, None) => predict(p, &x)?,
                     };
-                    let e = infidelity(args).evaluate(&model, p, &x, &maps, &cls, start)?;
-                    g.scores.extend(&e.scores);
-                    g.per_copy.extend(&e.explained.data);
-                    g.second.extend(&e.changes.data);
+                    let chunk = f.evaluate(&model, p, &x, &maps, &cls, start)?;
+                    g.scores.extend(&chunk.scores);
+                    for (kind, data) in &chunk.arrays {
+                        g.push(kind, data);
+                    }
                 }
+                (Worker::Maps(_), Family::Robust(_)) => unreachable!("refused above"),
             }
             bar.inc((end - start) as u64);
         }
     }
     bar.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
-    write(args, robust.as_ref(), &gathered, copies, seconds)?;
+    write(args, &family, &gathered, numel, seconds)?;
     say!(
         "{:<28} {:>12} {:>12} {:>6}",
         "maps",
@@ -222,7 +262,7 @@ pub fn run(args: &EvaluateArgs, r: Run) -> Result<()> {
         );
     }
     say!(
-        "{metric} of {n} inputs, {copies} copies each: {seconds:.1} s; wrote {}",
+        "{metric} of {n} inputs: {seconds:.1} s; wrote {}",
         args.out.display()
     );
     Ok(())
@@ -236,9 +276,9 @@ fn predict(p: &mut Predictor, x: &Tensor) -> Result<Vec<usize>> {
 
 fn write(
     args: &EvaluateArgs,
-    robust: Option<&RobustOptions>,
+    family: &Family,
     gathered: &[Gathered],
-    copies: usize,
+    numel: usize,
     seconds: f64,
 ) -> Result<()> {
     std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
@@ -247,34 +287,13 @@ fn write(
     let mut results = Vec::new();
     for g in gathered {
         let n = g.scores.len();
-        let mut arrays: Vec<(&str, Tensor)> = vec![(
-            "scores",
-            Tensor::new(vec![n], g.scores.iter().map(|&v| v as f32).collect())?,
-        )];
-        match metric {
-            "continuity" => {
-                arrays.push(("ratios", Tensor::new(vec![n, copies], g.per_copy.clone())?));
-                arrays.push((
-                    "outputs",
-                    Tensor::new(vec![n, copies + 1], g.second.clone())?,
-                ));
-                arrays.push((
-                    "quadrants",
-                    Tensor::new(vec![n, copies, 4], g.quadrants.clone())?,
-                ));
-            }
-            "infidelity" => {
-                arrays.push((
-                    "explained",
-                    Tensor::new(vec![n, copies], g.per_copy.clone())?,
-                ));
-                arrays.push(("changes", Tensor::new(vec![n, copies], g.second.clone())?));
-            }
-            _ => arrays.push(("ratios", Tensor::new(vec![n, copies], g.per_copy.clone())?)),
-        }
-        for (kind, t) in &arrays {
+        let scores = Tensor::new(vec![n], g.scores.iter().map(|&v| v as f32).collect())?;
+        let path = npy_path(&args.out, "scores", &g.label, many);
+        atomic(&path, |tmp| glimpse::io::npy::write_f32(tmp, &scores))?;
+        for (kind, shape) in family.arrays(n, numel) {
+            let t = Tensor::new(shape, g.array(kind).to_vec())?;
             let path = npy_path(&args.out, kind, &g.label, many);
-            atomic(&path, |tmp| glimpse::io::npy::write_f32(tmp, t))?;
+            atomic(&path, |tmp| glimpse::io::npy::write_f32(tmp, &t))?;
         }
         let finite: Vec<f64> = g.scores.iter().copied().filter(|v| v.is_finite()).collect();
         let s = Summary::of(&finite);
@@ -282,39 +301,78 @@ fn write(
             "maps": g.label, "inputs": n, "mean": s.mean, "standard_error": s.standard_error,
             "not_finite": n - finite.len(),
         }));
-        if let Some(RobustOptions {
-            metric: Robustness::Continuity { shifts, axis },
-            ..
-        }) = robust
-        {
-            let path = npy_path(&args.out, "continuity", &g.label, many).with_extension("png");
-            continuity_plot(&path, g, shifts, *axis, copies)?;
+        if let Some(p) = family.plot_of() {
+            let path = npy_path(&args.out, p, &g.label, many).with_extension("png");
+            match family {
+                Family::Robust(RobustOptions {
+                    metric: Robustness::Continuity { shifts, axis },
+                    ..
+                }) => continuity_plot(&path, g, shifts, *axis)?,
+                Family::Forward(Forward::Road(r)) => road_plot(&path, g, &r.percentages)?,
+                _ => {}
+            }
         }
     }
-    let options = match robust {
-        Some(o) => robust_json(o),
-        None => {
-            let i = infidelity(args);
-            serde_json::json!({"samples": i.samples, "std": i.std, "normalize": i.normalize,
-                "seed": i.seed, "perturbation": "x - I, I ~ N(0, std^2) per input value"})
-        }
-    };
-    let score = match metric {
-        "avg-sensitivity" => "mean over copies of ||a - a'||_2 / ||a||_2",
-        "max-sensitivity" | "sensitivity-max" => "max over copies of ||a - a'||_2 / ||a||_2",
-        "local-lipschitz" => "max over copies of ||a - a'||_2 / (||x - x'||_2 + 1e-10)",
-        "continuity" => "max over shifts of ||a - a_t||_1 / (||x - x_t||_2 + 1e-9)",
-        _ => "mean over copies of (I.a - (f(x) - f(x - I)))^2 (Captum)",
+    let (options, score) = match family {
+        Family::Robust(o) => (robust_json(o), robust_score(&o.metric)),
+        Family::Forward(f) => (f.json(), f.score_text()),
     };
     let summary = serde_json::json!({
         "metric": metric, "options": options, "model": args.model.display().to_string(),
-        "score": score, "copies_per_input": copies, "seconds": seconds, "results": results,
+        "score": score, "seconds": seconds, "results": results,
     });
     let path = args.out.join("summary.json");
     atomic(&path, |tmp| {
         let text = serde_json::to_string_pretty(&summary).expect("JSON values serialise");
         std::fs::write(tmp, text + "\n").map_err(|e| Error::io(tmp, e))
     })
+}
+
+fn robust_score(m: &Robustness) -> &'static str {
+    match m {
+        Robustness::AvgSensitivity { .. } => "mean over copies of ||a - a'||_2 / ||a||_2",
+        Robustness::MaxSensitivity { .. } | Robustness::SensitivityMax { .. } => {
+            "max over copies of ||a - a'||_2 / ||a||_2"
+        }
+        Robustness::LocalLipschitz { .. } => {
+            "max over copies of ||a - a'||_2 / (||x - x'||_2 + 1e-10)"
+        }
+        Robustness::Continuity { .. } => {
+            "max over shifts of ||a - a_t||_1 / (||x - x_t||_2 + 1e-9)"
+        }
+    }
+}
+
+/// ROAD's curve of one source: the fraction of inputs still predicted at each percentage.
+fn road_plot(path: &Path, g: &Gathered, percentages: &[f64]) -> Result<()> {
+    let p = percentages.len();
+    let curves = g.array("curves");
+    let n = curves.len() / p.max(1);
+    let (mean, error) = (0..p)
+        .map(|j| {
+            let v: Vec<f64> = (0..n).map(|i| curves[i * p + j] as f64).collect();
+            let s = Summary::of(&v);
+            (s.mean, s.standard_error)
+        })
+        .unzip();
+    let step = if p > 1 {
+        percentages[1] - percentages[0]
+    } else {
+        1.0
+    };
+    let labels = Labels {
+        title: format!("road: {}", g.label),
+        x: "pixels imputed (%)".into(),
+        y: "class still predicted, fraction of inputs +- s.e.".into(),
+        x_axis: Some((percentages[0], step)),
+    };
+    let series = [Series {
+        label: g.label.clone(),
+        mean,
+        error,
+    }];
+    let plot = line_plot(&series, &labels)?;
+    atomic(path, |tmp| save_png(tmp, &plot))
 }
 
 fn robust_json(o: &RobustOptions) -> serde_json::Value {
@@ -341,14 +399,10 @@ fn robust_json(o: &RobustOptions) -> serde_json::Value {
 
 /// The paper's translation plot: f(xₜ) and the relevance of each quadrant against the shift,
 /// means over the inputs with their standard errors.
-fn continuity_plot(
-    path: &Path,
-    g: &Gathered,
-    shifts: &[i64],
-    axis: Axis,
-    copies: usize,
-) -> Result<()> {
+fn continuity_plot(path: &Path, g: &Gathered, shifts: &[i64], axis: Axis) -> Result<()> {
     let n = g.scores.len();
+    let copies = shifts.len();
+    let (outputs, quadrants) = (g.array("outputs"), g.array("quadrants"));
     let band = |value: &dyn Fn(usize, usize) -> f32| -> (Vec<f64>, Vec<f64>) {
         (0..copies)
             .map(|k| {
@@ -359,7 +413,7 @@ fn continuity_plot(
             .unzip()
     };
     let mut series = Vec::new();
-    let (mean, error) = band(&|i, k| g.second[i * (copies + 1) + 1 + k]);
+    let (mean, error) = band(&|i, k| outputs[i * (copies + 1) + 1 + k]);
     series.push(Series {
         label: "f(x_t)".into(),
         mean,
@@ -369,7 +423,7 @@ fn continuity_plot(
         .iter()
         .enumerate()
     {
-        let (mean, error) = band(&|i, k| g.quadrants[(i * copies + k) * 4 + q]);
+        let (mean, error) = band(&|i, k| quadrants[(i * copies + k) * 4 + q]);
         series.push(Series {
             label: format!("R {name}"),
             mean,
