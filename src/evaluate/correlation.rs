@@ -193,7 +193,7 @@ impl CorrelationOptions {
         }
         let mut pairs = Tensor::zeros(vec![n, m, 2]);
         let mut scores = Vec::with_capacity(n);
-        for i in 0..n {
+        for (i, &c) in classes.iter().enumerate() {
             let xi = &x.data[i * numel..(i + 1) * numel];
             let mut a =
                 super::ranking::broadcast(&maps.data[i * per_map..(i + 1) * per_map], &grid)
@@ -206,7 +206,6 @@ impl CorrelationOptions {
             if self.abs {
                 a.iter_mut().for_each(|v| *v = v.abs());
             }
-            let c = classes[i];
             let y0 = score(&base.data[i * f..(i + 1) * f], c, self.probability);
             // Each perturbation: the values it replaces, and the draw keying its baseline.
             let (sets, draws_per_set): (Vec<Vec<usize>>, usize) = match self.metric {
