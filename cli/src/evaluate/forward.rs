@@ -226,7 +226,7 @@ fn percentages(s: &str) -> Result<Vec<f64>> {
             [a, b, c] => (a, b, c),
             _ => return Err(bad()),
         };
-        if !(step > 0.0) || to < from {
+        if step.is_nan() || step <= 0.0 || to < from {
             return Err(bad());
         }
         let count = ((to - from) / step + 1e-9).floor() as usize + 1;

@@ -217,6 +217,18 @@ pub fn options(args: &EvaluateArgs) -> Result<EvalOptions> {
     })
 }
 
+/// A file-name-safe label for a --method spec (`lrp-rule:gamma:0.1/zbox:0,1` →
+/// `lrp-rule_gamma_0.1_zbox_0_1`): every character but letters, digits, `-`, `_` and `.`
+/// becomes `_`.
+fn method_label(spec: &str) -> String {
+    spec.chars()
+        .map(|c| match c {
+            c if c.is_alphanumeric() || "-_.".contains(c) => c,
+            _ => '_',
+        })
+        .collect()
+}
+
 /// The baseline `name` with its options (--uniform, --blur-sigma, --seed).
 pub(crate) fn baseline(args: &EvaluateArgs, name: &str) -> Result<Baseline> {
     let mut baseline = Baseline::parse(name, args.seed, args.blur_sigma)?;
@@ -342,7 +354,7 @@ fn setup(
         Some(p) => vec![file_stem(
             &p.file_stem().unwrap_or_default().to_string_lossy(),
         )],
-        None => args.methods.iter().map(|m| file_stem(m)).collect(),
+        None => args.methods.iter().map(|m| method_label(m)).collect(),
     };
     if let Some(dup) = labels
         .iter()
