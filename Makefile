@@ -40,6 +40,9 @@ demo: build
 		--patch-size 4 --regions 49 --labels assets/data/mnist_test_y.npy --method lrp:deep-taylor-bounded \
 		--method lrp:epsilon-plus-flat --method lrp:epsilon-gamma-box --method gradient-x-input --method sensitivity \
 		--method gradient --method random --out $(OUT)/evaluate_lenet assets/data/mnist_test_x.npy
+	./target/release/glimpse evaluate --overwrite --model assets/models/lenet_mnist.onnx --metric continuity \
+		--shifts=-20:20 --normalise false --abs false --method sensitivity --method gradient-x-input \
+		--method lrp:deep-taylor-bounded --out $(OUT)/continuity_lenet assets/images/mnist_0_label3.png
 	$(MAKE) prototypes
 	@echo "heatmaps (PNG), relevance (.npy), selectivity curves, prototypes and summaries are in $(OUT)/"
 
