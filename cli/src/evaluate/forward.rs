@@ -6,8 +6,8 @@ use glimpse::error::{Error, Result};
 use glimpse::evaluate::{Baseline, Correlation, CorrelationOptions, Infidelity, Order, Road};
 use glimpse::{DeviceModel, Predictor, Tensor};
 
-use crate::options::floats;
 use super::EvaluateArgs;
+use crate::options::floats;
 
 /// Names of the forward-only metrics.
 pub const NAMES: &[&str] = &[
