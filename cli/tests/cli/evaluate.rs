@@ -369,3 +369,86 @@ fn selectivity_recompute_re_explains_and_needs_a_method() {
     let (ok, _, stderr) = glimpse(&bad);
     assert!(!ok && stderr.contains("give --method"), "{stderr}");
 }
+
+#[test]
+fn correlations_and_road_write_their_arrays() {
+    let x = format!("{Q}/lenet_mnist_x.npy");
+    let maps = format!("{Q}/lenet_mnist_gxi.npy");
+    let model = "assets/models/lenet_mnist.onnx";
+    for (metric, extra, kind, shape) in [
+        (
+            "faithfulness-correlation",
+            vec!["--nr-runs", "8", "--subset-size", "50"],
+            "pairs",
+            vec![16, 8, 2],
+        ),
+        (
+            "monotonicity-correlation",
+            vec!["--nr-samples", "2", "--features-in-step", "98"],
+            "pairs",
+            vec![16, 8, 2],
+        ),
+        (
+            "road",
+            vec!["--percentages", "10:90:40"],
+            "curves",
+            vec![16, 3],
+        ),
+    ] {
+        let dir = out_dir(metric);
+        let d = dir.to_str().unwrap();
+        let mut args = vec![
+            "evaluate", "--model", model, "--metric", metric, "--maps", &maps, "--out", d,
+        ];
+        args.extend(extra);
+        args.push(&x);
+        let (ok, _, stderr) = glimpse(&args);
+        assert!(ok, "{metric}: {stderr}");
+        assert_eq!(
+            read_f32(dir.join(format!("{kind}.npy"))).unwrap().shape,
+            shape,
+            "{metric}"
+        );
+        let scores = read_f32(dir.join("scores.npy")).unwrap();
+        assert_eq!(scores.shape, vec![16]);
+        assert!(
+            scores.data.iter().all(|v| (-1.0..=1.0).contains(v)),
+            "{metric}: {:?}",
+            scores.data
+        );
+        if metric == "road" {
+            assert!(dir.join("road.png").exists());
+        }
+    }
+    let dir = out_dir("road-bad");
+    let d = dir.to_str().unwrap();
+    for (extra, needle) in [
+        (
+            vec!["--metric", "road", "--percentages", "50,100"],
+            "[0, 100)",
+        ),
+        (
+            vec!["--metric", "road", "--order", "random"],
+            "morf or lerf",
+        ),
+        (
+            vec![
+                "--metric",
+                "faithfulness-correlation",
+                "--subset-size",
+                "5000",
+            ],
+            "faithfulness-correlation needs",
+        ),
+        (
+            vec!["--metric", "monotonicity-correlation", "--baseline", "blur"],
+            "take black, white",
+        ),
+    ] {
+        let mut args = vec!["evaluate", "--model", model, "--maps", &maps, "--out", d];
+        args.extend(extra);
+        args.push(&x);
+        let (ok, _, stderr) = glimpse(&args);
+        assert!(!ok && stderr.contains(needle), "{args:?}: {stderr}");
+    }
+}
