@@ -35,8 +35,9 @@ const LEFT: i64 = 90;
 const RIGHT: i64 = 30;
 const TOP: i64 = 50;
 const BOTTOM: i64 = 60;
-/// matplotlib's tab10, so the plots read like the peers'.
-const COLOURS: [[u8; 3]; 10] = [
+/// matplotlib's tab10, so the plots read like the peers', then six darker colours so that up
+/// to sixteen curves stay apart.
+const COLOURS: [[u8; 3]; 16] = [
     [31, 119, 180],
     [255, 127, 14],
     [44, 160, 44],
@@ -47,6 +48,12 @@ const COLOURS: [[u8; 3]; 10] = [
     [127, 127, 127],
     [188, 189, 34],
     [23, 190, 207],
+    [0, 0, 0],
+    [128, 0, 0],
+    [0, 0, 128],
+    [0, 128, 128],
+    [128, 128, 0],
+    [200, 160, 0],
 ];
 
 /// Draws `series` over their points (x = step) with axes, ticks, a legend and the labels.
