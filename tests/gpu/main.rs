@@ -11,6 +11,7 @@ mod experts;
 mod fixtures_gpu;
 mod forward_kernels;
 mod golden_captum;
+mod golden_faithfulness;
 mod golden_interpret;
 mod golden_lucid;
 mod golden_quantus;
