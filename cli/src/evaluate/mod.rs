@@ -80,7 +80,7 @@ pub struct EvaluateArgs {
     /// local-lipschitz, infidelity, road: σ of the Gaussian noise (road: Quantus's 0.01).
     #[arg(long)]
     pub noise_std: Option<f32>,
-    /// continuity: shifts in pixels, FROM:TO[:STEP] or A,B,… (default: Quantus's schedule).
+    /// continuity: shifts in pixels, `FROM:TO[:STEP]` or `A,B,…` (default: Quantus's schedule).
     #[arg(long, allow_hyphen_values = true)]
     pub shifts: Option<String>,
     /// continuity: Quantus's number of shifts when --shifts is not given.
@@ -101,7 +101,7 @@ pub struct EvaluateArgs {
     /// faithfulness-correlation: values per subset (Quantus: 224).
     #[arg(long)]
     pub subset_size: Option<usize>,
-    /// road: percentages of the pixels imputed, FROM:TO[:STEP] or A,B,… (Quantus: 1:99:2).
+    /// road: percentages of the pixels imputed, `FROM:TO[:STEP]` or `A,B,…` (Quantus: 1:99:2).
     #[arg(long)]
     pub percentages: Option<String>,
     /// infidelity: Captum's normalize (scale the maps by the best β first).
