@@ -6,6 +6,7 @@
 //! draws and run through the forward pass in batches.
 
 use super::baseline::Baseline;
+use super::copies::{check_inputs, class_score, run_copies};
 use crate::error::{Error, Result};
 use crate::explain::gradient::{subset, uniform_value, BASELINES, SUBSETS};
 use crate::gpu::DeviceModel;
@@ -164,13 +165,7 @@ impl CorrelationOptions {
         first: usize,
     ) -> Result<CorrelationEvaluation> {
         let shape = model.graph().input_shape();
-        let n = x.shape.first().copied().unwrap_or(0);
-        if n == 0 || x.shape[1..] != shape[..] {
-            return Err(Error::Shape(format!(
-                "the model takes [N, {shape:?}], got inputs {:?}",
-                x.shape
-            )));
-        }
+        let n = check_inputs(model, x)?;
         let numel = x.numel() / n;
         self.check(numel)?;
         if classes.len() != n {
@@ -179,7 +174,6 @@ impl CorrelationOptions {
                 classes.len()
             )));
         }
-        x.check_finite("the inputs")?;
         maps.check_finite("the maps")?;
         let grid = super::ranking::Grid::new(shape, super::ranking::Regions::Features)?;
         let per_map = maps.numel() / n;
@@ -206,7 +200,7 @@ impl CorrelationOptions {
             if self.abs {
                 a.iter_mut().for_each(|v| *v = v.abs());
             }
-            let y0 = score(&base.data[i * f..(i + 1) * f], c, self.probability);
+            let y0 = class_score(&base.data[i * f..(i + 1) * f], c, self.probability);
             // Each perturbation: the values it replaces, and the draw keying its baseline.
             let (sets, draws_per_set): (Vec<Vec<usize>>, usize) = match self.metric {
                 Correlation::Faithfulness { runs, subset: k } => (
@@ -231,28 +225,27 @@ impl CorrelationOptions {
                     )
                 }
             };
-            let copies: Vec<(usize, usize)> = (0..sets.len())
-                .flat_map(|j| (0..draws_per_set).map(move |s| (j, s)))
-                .collect();
-            let mut values = vec![0.0f64; copies.len()];
-            for (chunk_no, chunk) in copies.chunks((predictor.batch() * 4).max(1)).enumerate() {
-                let mut data = Vec::with_capacity(chunk.len() * numel);
-                for &(j, s) in chunk {
+            // Copy k is draw k % D of set k / D.
+            let mut values = vec![0.0f64; sets.len() * draws_per_set];
+            run_copies(
+                predictor,
+                x,
+                values.len(),
+                |k, out| {
+                    let (j, s) = (k / draws_per_set, k % draws_per_set);
                     let v = self.value(xi, first + i, j * draws_per_set + s);
-                    let mut xp = xi.to_vec();
+                    let start = out.len();
+                    out.extend_from_slice(xi);
                     for &q in &sets[j] {
-                        xp[q] = v;
+                        out[start + q] = v;
                     }
-                    data.extend(xp);
-                }
-                let mut bshape = x.shape.clone();
-                bshape[0] = chunk.len();
-                let y = predictor.run(&Tensor::new(bshape, data)?)?;
-                let at = chunk_no * (predictor.batch() * 4).max(1);
-                for (k, row) in y.data.chunks(f).enumerate() {
-                    values[at + k] = score(row, c, self.probability);
-                }
-            }
+                    Ok(())
+                },
+                |k, row| {
+                    values[k] = class_score(row, c, self.probability);
+                    Ok(())
+                },
+            )?;
             let (att, other): (Vec<f64>, Vec<f64>) = match self.metric {
                 Correlation::Faithfulness { .. } => sets
                     .iter()
@@ -286,16 +279,6 @@ impl CorrelationOptions {
         }
         Ok(CorrelationEvaluation { scores, pairs })
     }
-}
-
-/// The class's softmax probability (in f64) or its logit.
-fn score(row: &[f32], class: usize, probability: bool) -> f64 {
-    if !probability {
-        return row[class] as f64;
-    }
-    let m = row.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
-    let z: f64 = row.iter().map(|&v| (v as f64 - m).exp()).sum();
-    (row[class] as f64 - m).exp() / z
 }
 
 /// Pearson's correlation; NaN when either side is constant (as scipy's).

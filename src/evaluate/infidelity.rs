@@ -2,6 +2,7 @@
 //! under random perturbations I, E[(Iᵀa − (f(x) − f(x − I)))²], with I ~ N(0, σ²) drawn from
 //! glimpse's seeded stream; forward passes only, in batches.
 
+use super::copies::{check_inputs, run_copies};
 use crate::error::{Error, Result};
 use crate::explain::gradient::gaussian_noise;
 use crate::gpu::DeviceModel;
@@ -45,14 +46,7 @@ impl Infidelity {
         classes: &[usize],
         first: usize,
     ) -> Result<InfidelityEvaluation> {
-        let n = x.shape.first().copied().unwrap_or(0);
-        let shape = model.graph().input_shape();
-        if n == 0 || x.shape[1..] != shape[..] {
-            return Err(Error::Shape(format!(
-                "the model takes [N, {shape:?}], got inputs {:?}",
-                x.shape
-            )));
-        }
+        let n = check_inputs(model, x)?;
         if maps.shape != x.shape {
             return Err(Error::Shape(format!(
                 "infidelity needs one attribution per input value: maps {:?} for inputs {:?}",
@@ -71,43 +65,42 @@ impl Infidelity {
                 self.samples, self.std
             )));
         }
-        x.check_finite("the inputs")?;
         maps.check_finite("the maps")?;
         let numel = x.numel() / n;
         let s = self.samples;
-        let outputs = |t: &Tensor| -> usize { t.numel() / t.shape[0] };
         let base = predictor.run(x)?;
-        let f = outputs(&base);
+        let f = base.numel() / n;
+        if let Some(&c) = classes.iter().find(|&&c| c >= f) {
+            return Err(Error::Invalid(format!(
+                "class {c} does not exist: the model has {f} outputs"
+            )));
+        }
         let mut explained = Tensor::zeros(vec![n, s]);
         let mut changes = Tensor::zeros(vec![n, s]);
-        let copies: Vec<(usize, usize)> =
-            (0..n).flat_map(|i| (0..s).map(move |k| (i, k))).collect();
-        for group in copies.chunks(predictor.batch().max(1) * 4) {
-            let mut data = Vec::with_capacity(group.len() * numel);
-            for &(i, k) in group {
+        // Copy k is perturbation k % S of input k / S.
+        run_copies(
+            predictor,
+            x,
+            n * s,
+            |k, out| {
+                let (i, j) = (k / s, k % s);
                 let xi = &x.data[i * numel..(i + 1) * numel];
                 let a = &maps.data[i * numel..(i + 1) * numel];
-                let noise = gaussian_noise(self.seed, first + i, k, numel, self.std);
-                explained.data[i * s + k] = noise
+                let noise = gaussian_noise(self.seed, first + i, j, numel, self.std);
+                explained.data[k] = noise
                     .iter()
                     .zip(a)
                     .map(|(&e, &v)| e as f64 * v as f64)
                     .sum::<f64>() as f32;
-                data.extend(xi.iter().zip(&noise).map(|(&v, &e)| v - e));
-            }
-            let mut bshape = x.shape.clone();
-            bshape[0] = group.len();
-            let y = predictor.run(&Tensor::new(bshape, data)?)?;
-            for (j, &(i, k)) in group.iter().enumerate() {
-                let c = classes[i];
-                if c >= f {
-                    return Err(Error::Invalid(format!(
-                        "class {c} does not exist: the model has {f} outputs"
-                    )));
-                }
-                changes.data[i * s + k] = base.data[i * f + c] - y.data[j * f + c];
-            }
-        }
+                out.extend(xi.iter().zip(&noise).map(|(&v, &e)| v - e));
+                Ok(())
+            },
+            |k, row| {
+                let (i, c) = (k / s, classes[k / s]);
+                changes.data[k] = base.data[i * f + c] - row[c];
+                Ok(())
+            },
+        )?;
         let scores = (0..n)
             .map(|i| {
                 let ia = &explained.data[i * s..(i + 1) * s];

@@ -4,6 +4,7 @@
 //! step is one explanation pass of the whole batch on the GPU; its forward pass gives f(x_k).
 
 use super::baseline::{fill, Baseline};
+use super::copies::{check_inputs, class_score};
 use super::evaluator::Evaluation;
 use super::metric::Metric;
 use super::ranking::{broadcast, region_scores, Grid, Regions};
@@ -78,15 +79,7 @@ impl<'m> Recompute<'m> {
         classes: Option<&[usize]>,
         first: usize,
     ) -> Result<Evaluation> {
-        let shape = self.model.graph().input_shape();
-        let n = x.shape.first().copied().unwrap_or(0);
-        if n == 0 || x.shape[1..] != shape[..] {
-            return Err(Error::Shape(format!(
-                "the model takes [N, {shape:?}], got inputs {:?}",
-                x.shape
-            )));
-        }
-        x.check_finite("the inputs")?;
+        let n = check_inputs(self.model, x)?;
         if let Some(c) = classes.filter(|c| c.len() != n) {
             return Err(Error::Shape(format!("{} labels for {n} inputs", c.len())));
         }
@@ -129,7 +122,8 @@ impl<'m> Recompute<'m> {
                 for j in 0..end - start {
                     let i = start + j;
                     let row = &e.outputs.data[j * f..(j + 1) * f];
-                    raw[i * (k_max + 1) + k] = score(row, explained[i], self.probability);
+                    raw[i * (k_max + 1) + k] =
+                        class_score(row, explained[i], self.probability) as f32;
                     if k == k_max {
                         continue;
                     }
@@ -168,14 +162,4 @@ impl<'m> Recompute<'m> {
             classes: explained,
         })
     }
-}
-
-/// The class's softmax probability (computed in f64) or its logit.
-fn score(logits: &[f32], class: usize, probability: bool) -> f32 {
-    if !probability {
-        return logits[class];
-    }
-    let m = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
-    let z: f64 = logits.iter().map(|&v| (v as f64 - m).exp()).sum();
-    ((logits[class] as f64 - m).exp() / z) as f32
 }

@@ -3,6 +3,7 @@
 //! compared with the input's explanation as they come back; only the maps of one batch are
 //! held at a time.
 
+use super::copies::{check_inputs, items};
 use super::robustness::{prepare, quadrants, translate, RobustOptions, Robustness};
 use crate::error::{Error, Result};
 use crate::explain::gradient::{gaussian_noise, uniform_noise};
@@ -76,14 +77,7 @@ impl<'m> RobustEvaluator<'m> {
         first: usize,
     ) -> Result<RobustEvaluation> {
         let shape = self.model.graph().input_shape().to_vec();
-        let n = x.shape.first().copied().unwrap_or(0);
-        if n == 0 || x.shape[1..] != shape[..] {
-            return Err(Error::Shape(format!(
-                "the model takes [N, {shape:?}], got inputs {:?}",
-                x.shape
-            )));
-        }
-        x.check_finite("the inputs")?;
+        let n = check_inputs(self.model, x)?;
         if let Some(c) = classes.filter(|c| c.len() != n) {
             return Err(Error::Shape(format!("{} labels for {n} inputs", c.len())));
         }
@@ -117,6 +111,12 @@ impl<'m> RobustEvaluator<'m> {
                 .chunks(per_map)
                 .map(|m| prepare(m, self.options.normalise, self.options.abs))
                 .collect();
+            // The chunk's inputs in f64, once, for the distances of all their copies.
+            let exact: Vec<Vec<f64>> = xs
+                .data
+                .chunks(numel)
+                .map(|c| c.iter().map(|&v| v as f64).collect())
+                .collect();
             for (j, &c) in e.classes.iter().enumerate() {
                 out.classes.push(c);
                 out.outputs.data[(start + j) * (s + 1)] = e.scores[j] as f32;
@@ -149,14 +149,8 @@ impl<'m> RobustEvaluator<'m> {
                 for (j, p) in pending.iter().enumerate() {
                     let map = &got.map.data[j * per_map..(j + 1) * per_map];
                     let b = prepare(map, self.options.normalise, self.options.abs);
-                    let xi: Vec<f64> = x.data[p.input * numel..(p.input + 1) * numel]
-                        .iter()
-                        .map(|&v| v as f64)
-                        .collect();
-                    let r =
-                        self.options
-                            .metric
-                            .ratio(&reference[p.input - start], &b, &xi, &p.exact);
+                    let (a, xi) = (&reference[p.input - start], &exact[p.input - start]);
+                    let r = self.options.metric.ratio(a, &b, xi, &p.exact);
                     out.ratios.data[p.input * s + p.sample] = r as f32;
                     out.outputs.data[p.input * (s + 1) + 1 + p.sample] = got.scores[j] as f32;
                     if let Some(q) = &mut out.quadrants {
@@ -205,12 +199,4 @@ impl<'m> RobustEvaluator<'m> {
             }
         }
     }
-}
-
-/// Items `start..end` of a batch tensor.
-fn items(t: &Tensor, start: usize, end: usize) -> Result<Tensor> {
-    let per = t.numel() / t.shape[0].max(1);
-    let mut shape = t.shape.clone();
-    shape[0] = end - start;
-    Tensor::new(shape, t.data[start * per..end * per].to_vec())
 }

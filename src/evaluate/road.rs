@@ -4,6 +4,7 @@
 //! and fails on colour images; here pixels are ranked by their map summed over channels, which
 //! is Quantus's order for one channel. The imputed copies go through the forward pass in batches.
 
+use super::copies::{check_inputs, class_score, run_copies};
 use super::imputation::impute;
 use super::ranking::Order;
 use crate::error::{Error, Result};
@@ -92,7 +93,6 @@ impl Road {
         first: usize,
     ) -> Result<RoadEvaluation> {
         let shape = model.graph().input_shape();
-        let n = x.shape.first().copied().unwrap_or(0);
         let [c, h, w] = match shape[..] {
             [c, h, w] => [c, h, w],
             _ => {
@@ -101,12 +101,7 @@ impl Road {
                 )))
             }
         };
-        if n == 0 || x.shape[1..] != shape[..] {
-            return Err(Error::Shape(format!(
-                "the model takes [N, {shape:?}], got inputs {:?}",
-                x.shape
-            )));
-        }
+        let n = check_inputs(model, x)?;
         let plane = h * w;
         let per_map = maps.numel() / n.max(1);
         if maps.shape.first() != Some(&n) || (per_map != c * plane && per_map != plane) {
@@ -139,19 +134,29 @@ impl Road {
                 self.noise
             )));
         }
-        x.check_finite("the inputs")?;
         maps.check_finite("the maps")?;
         let p = self.percentages.len();
         let numel = c * plane;
         let mut curves = Tensor::zeros(vec![n, p]);
         let mut probabilities = Tensor::zeros(vec![n, p]);
-        let group = (predictor.batch() * 4).max(1);
-        let copies: Vec<(usize, usize)> =
-            (0..n).flat_map(|i| (0..p).map(move |j| (i, j))).collect();
+        let graph = model.graph();
+        let f: usize = graph.nodes[crate::explain::engine::explained_node(graph)]
+            .shape
+            .iter()
+            .product();
+        if let Some(&class) = classes.iter().find(|&&k| k >= f) {
+            return Err(Error::Invalid(format!(
+                "class {class} does not exist: the model has {f} outputs"
+            )));
+        }
         let mut ranked_of: Vec<Option<Vec<usize>>> = vec![None; n];
-        for chunk in copies.chunks(group) {
-            let mut data = Vec::with_capacity(chunk.len() * numel);
-            for &(i, j) in chunk {
+        // Copy k is percentage k % P of input k / P.
+        run_copies(
+            predictor,
+            x,
+            n * p,
+            |k, out| {
+                let (i, j) = (k / p, k % p);
                 let ranked = ranked_of[i].get_or_insert_with(|| {
                     pixel_order(
                         &maps.data[i * per_map..(i + 1) * per_map],
@@ -160,25 +165,16 @@ impl Road {
                     )
                 });
                 let xi = &x.data[i * numel..(i + 1) * numel];
-                data.extend(self.imputed(xi, [c, h, w], ranked, j, first + i)?);
-            }
-            let mut bshape = x.shape.clone();
-            bshape[0] = chunk.len();
-            let y = predictor.run(&Tensor::new(bshape, data)?)?;
-            let f = y.numel() / chunk.len();
-            for (row, &(i, j)) in y.data.chunks(f).zip(chunk) {
-                let class = classes[i];
-                if class >= f {
-                    return Err(Error::Invalid(format!(
-                        "class {class} does not exist: the model has {f} outputs"
-                    )));
-                }
-                curves.data[i * p + j] = f32::from(argmax(row) == class);
-                let m = row.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
-                let z: f64 = row.iter().map(|&v| (v as f64 - m).exp()).sum();
-                probabilities.data[i * p + j] = ((row[class] as f64 - m).exp() / z) as f32;
-            }
-        }
+                out.extend(self.imputed(xi, [c, h, w], ranked, j, first + i)?);
+                Ok(())
+            },
+            |k, row| {
+                let class = classes[k / p];
+                curves.data[k] = f32::from(argmax(row) == class);
+                probabilities.data[k] = class_score(row, class, true) as f32;
+                Ok(())
+            },
+        )?;
         let scores = curves
             .data
             .chunks(p)
