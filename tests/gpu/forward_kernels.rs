@@ -94,6 +94,17 @@ fn conv2d_stride_padding_dilation() {
         3,
         12,
     );
+    // Unit horizontal stride with a horizontal dilation: the taps of adjacent pixels do not
+    // slide along the row, so the `registers` kernel loads all four per tap.
+    let mut c = conv(&mut rng, 7, 2, [2, 3], 1, false);
+    c.dilation = [1, 2];
+    c.pads = [0, 2, 1, 1];
+    check(
+        "conv dilation 1×2, stride 1",
+        &single(&[2, 6, 13], Op::Conv2d(c)),
+        2,
+        16,
+    );
 }
 
 #[test]

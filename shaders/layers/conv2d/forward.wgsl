@@ -55,61 +55,97 @@ fn store(n: u32, g: u32, m: u32, pix: u32, v: f32) {
     }
 }
 
+// Channel quads per invocation of `registers` (1 or 2), chosen per layer from its channel
+// count; the code it guards is removed when the pipeline is specialised.
+override QUADS: u32 = 1u;
+
+// The input under tap (iy, ix) of a plane, 0 in the padding. Branch-free: lavapipe runs both
+// sides of a divergent branch under masks.
+fn tap(plane: u32, iy: i32, ix: i32) -> f32 {
+    let inside = iy >= 0 && ix >= 0 && iy < i32(p.h) && ix < i32(p.w);
+    let at = select(0u, (plane + u32(iy)) * p.w + u32(ix), inside);
+    return select(0.0, modify(x[at]), inside);
+}
+
+// The four taps of one kernel column for the invocation's four pixels.
+fn taps4(plane: u32, iy: i32, ix: vec4<i32>) -> vec4<f32> {
+    return vec4<f32>(tap(plane, iy, ix.x), tap(plane, iy, ix.y), tap(plane, iy, ix.z), tap(plane, iy, ix.w));
+}
+
+// Four horizontally adjacent output pixels × 4·QUADS channels per invocation. The channel
+// block and the image come from the workgroup id, so every lane of a workgroup reads the same
+// weights (one scalar load on lavapipe instead of a per-lane gather); at unit horizontal
+// stride and dilation the four pixels' taps slide along the row, one new load per tap.
 @compute @workgroup_size(64)
-fn registers(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+fn registers(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
     let mg = p.cout / p.groups;
     let mg4 = (mg + 3u) / 4u;
-    let npix = p.oh * p.ow;
-    let pblocks = (npix + 3u) / 4u;
-    let t = flat_id(gid, nwg, 64u);
-    if (t >= p.n * p.groups * mg4 * pblocks) { return; }
-    let pb = t % pblocks;
-    let mb = (t / pblocks) % mg4;
-    let g = (t / (pblocks * mg4)) % p.groups;
-    let n = t / (pblocks * mg4 * p.groups);
+    let xblocks = (p.ow + 3u) / 4u;
+    let pb = gid.x;
+    if (pb >= p.oh * xblocks) { return; }
+    let q0 = wid.y * QUADS;
+    let q1 = min(q0 + 1u, mg4 - 1u);
+    let g = wid.z % p.groups;
+    let n = wid.z / p.groups;
     let cin_g = p.cin / p.groups;
     let kk = cin_g * p.kh * p.kw;
-
-    // Top-left input coordinate of each of the four pixels; out-of-range pixels read nothing.
-    var oy: vec4<i32>;
-    var ox: vec4<i32>;
-    for (var q = 0u; q < 4u; q++) {
-        let pix = min(pb * 4u + q, npix - 1u);
-        oy[q] = i32((pix / p.ow) * p.sy) - i32(p.pt);
-        ox[q] = i32((pix % p.ow) * p.sx) - i32(p.pl);
-    }
+    let row = pb / xblocks;
+    let col = (pb % xblocks) * 4u;
+    let oy = i32(row * p.sy) - i32(p.pt);
+    let ox = vec4<i32>(vec4<u32>(col, col + 1u, col + 2u, col + 3u) * p.sx) - vec4<i32>(i32(p.pl));
+    let slide = p.sx == 1u && p.dx == 1u;
     var a0 = vec4<f32>(0.0);
     var a1 = vec4<f32>(0.0);
     var a2 = vec4<f32>(0.0);
     var a3 = vec4<f32>(0.0);
+    var b0 = vec4<f32>(0.0);
+    var b1 = vec4<f32>(0.0);
+    var b2 = vec4<f32>(0.0);
+    var b3 = vec4<f32>(0.0);
     var k = 0u;
     for (var c = 0u; c < cin_g; c++) {
         let plane = (n * p.cin + g * cin_g + c) * p.h;
         for (var u = 0u; u < p.kh; u++) {
-            let iy = oy + vec4<i32>(i32(u * p.dy));
+            let iy = oy + i32(u * p.dy);
+            var xv = taps4(plane, iy, ox);
             for (var v = 0u; v < p.kw; v++) {
-                let ix = ox + vec4<i32>(i32(v * p.dx));
-                var xv = vec4<f32>(0.0);
-                for (var q = 0u; q < 4u; q++) {
-                    if (iy[q] >= 0 && ix[q] >= 0 && iy[q] < i32(p.h) && ix[q] < i32(p.w)) {
-                        xv[q] = modify(x[(plane + u32(iy[q])) * p.w + u32(ix[q])]);
+                if (v > 0u) {
+                    let ix = ox + vec4<i32>(i32(v * p.dx));
+                    if (slide) {
+                        xv = vec4<f32>(xv.yzw, tap(plane, iy, ix.w));
+                    } else {
+                        xv = taps4(plane, iy, ix);
                     }
                 }
-                let wv = wp[(g * kk + k) * mg4 + mb];
-                a0 += wv.x * xv;
-                a1 += wv.y * xv;
-                a2 += wv.z * xv;
-                a3 += wv.w * xv;
+                let w0 = wp[(g * kk + k) * mg4 + q0];
+                a0 += w0.x * xv;
+                a1 += w0.y * xv;
+                a2 += w0.z * xv;
+                a3 += w0.w * xv;
+                if (QUADS == 2u) {
+                    let w1 = wp[(g * kk + k) * mg4 + q1];
+                    b0 += w1.x * xv;
+                    b1 += w1.y * xv;
+                    b2 += w1.z * xv;
+                    b3 += w1.w * xv;
+                }
                 k++;
             }
         }
     }
     for (var q = 0u; q < 4u; q++) {
-        let pix = pb * 4u + q;
-        store(n, g, mb * 4u, pix, a0[q]);
-        store(n, g, mb * 4u + 1u, pix, a1[q]);
-        store(n, g, mb * 4u + 2u, pix, a2[q]);
-        store(n, g, mb * 4u + 3u, pix, a3[q]);
+        if (col + q >= p.ow) { break; }
+        let pix = row * p.ow + col + q;
+        store(n, g, q0 * 4u, pix, a0[q]);
+        store(n, g, q0 * 4u + 1u, pix, a1[q]);
+        store(n, g, q0 * 4u + 2u, pix, a2[q]);
+        store(n, g, q0 * 4u + 3u, pix, a3[q]);
+        if (QUADS == 2u && q0 + 1u < mg4) {
+            store(n, g, q1 * 4u, pix, b0[q]);
+            store(n, g, q1 * 4u + 1u, pix, b1[q]);
+            store(n, g, q1 * 4u + 2u, pix, b2[q]);
+            store(n, g, q1 * 4u + 3u, pix, b3[q]);
+        }
     }
 }
 

@@ -142,6 +142,16 @@ fn subgroup_quads(channels: usize) -> Option<usize> {
     }
 }
 
+/// Channel quads per invocation of the `registers` forward kernel: two unless the layer has only
+/// one quad (two halve the input loads per multiply-add).
+fn registers_quads(channels: usize) -> usize {
+    if channels.div_ceil(4) >= 2 {
+        2
+    } else {
+        1
+    }
+}
+
 /// Records `out (+)= W'·factor(x) (+ b')`: the forward pass and LRP's z terms.
 pub(super) fn forward(c: &Conv2d, p: &mut Program, io: &LinearIo) -> Result<()> {
     if !matches!(io.input, Factor::X | Factor::Positive | Factor::Negative) {
@@ -239,12 +249,23 @@ pub(super) fn forward(c: &Conv2d, p: &mut Program, io: &LinearIo) -> Result<()> 
             )
         }
         (KernelFlavor::Registers | KernelFlavor::Subgroup, _) => {
-            let count = io.batch * c.groups * mg.div_ceil(4) * npix.div_ceil(4);
-            let launch = Launch::Flat {
-                count: count as u64,
-                size: 64,
-            };
-            p.pass(&FORWARD, "registers", &params, bindings, io.out, launch)
+            let quads = registers_quads(mg);
+            let blocks = io.out_shape[1] * io.out_shape[2].div_ceil(4);
+            let launch = Launch::Grid([
+                blocks.div_ceil(64) as u32,
+                mg.div_ceil(4).div_ceil(quads) as u32,
+                (io.batch * c.groups) as u32,
+            ]);
+            let constants = [("QUADS", quads as f64)];
+            p.pass_specialised(
+                &FORWARD,
+                "registers",
+                &constants,
+                &params,
+                bindings,
+                io.out,
+                launch,
+            )
         }
     }
 }
