@@ -1,4 +1,4 @@
-"""Shared helpers for golden_zennit.py and golden_captum.py."""
+"""Shared helpers of the golden scripts: paths, the Zennit/Captum cases, the manifest."""
 
 import hashlib
 import json
@@ -72,6 +72,17 @@ def load_case(name, dtype=torch.float64):
 def sha256(path):
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
+
+
+def save_npy(path, arr, dtype, script, **fields):
+    """np.save `arr` as `dtype` at `path`; returns its manifest entry (fields, stats, sha256)."""
+    arr = np.ascontiguousarray(np.asarray(arr, dtype=dtype))
+    np.save(path, arr)
+    flat = arr.reshape(arr.shape[0], -1) if arr.ndim > 1 else arr[None]
+    return {"script": script, "shape": list(arr.shape), "dtype": np.dtype(dtype).name, **fields,
+            "stats": {"max_abs": float(np.abs(arr).max()),
+                      "sum_per_item": [float(v) for v in flat.astype(np.float64).sum(1)]},
+            "sha256": sha256(path)}
 
 
 class Manifest:

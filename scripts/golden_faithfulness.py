@@ -11,12 +11,14 @@ resnet_fashion (assets/data/fashion_test_x.npy[0:8]), float32 models rebuilt fro
 saliency = |d logit_y / dx|, gxi = x * d logit_y / dx (float32, one batched backward).
 
 glimpse's seeded SplitMix64 streams (src/rng.rs, src/explain/gradient/noise.rs) are mirrored
-bit-exactly with numpy uint64 arithmetic and reach Quantus through its own code: np.random.choice
-(the subsets), np.random.uniform (the "uniform" baseline) and np.random.randn (ROAD's noise) are
-replaced during each call by functions that check their arguments and return glimpse's numbers.
-Every Quantus result is recomputed by a plain numpy/scipy re-implementation (ref_*) and asserted
-equal to 1e-6. Where exact ties of a map make the result depend on np.argsort's unstable order,
-Quantus is also run with a stable argsort (ties by index, glimpse's rule): the `_stable` files.
+bit-exactly with numpy uint64 arithmetic (glimpse_noise.py) and reach Quantus through its own
+code: np.random.choice (the subsets), np.random.uniform (the "uniform" baseline) and
+np.random.randn (ROAD's noise) are replaced during each call by functions that check their
+arguments and return glimpse's numbers. Every Quantus result is recomputed by a plain numpy/scipy
+re-implementation (golden_faithfulness_reference.py) and asserted equal to 1e-6. Where exact ties
+of a map make the result depend on np.argsort's unstable order, Quantus is also run with a stable
+argsort (ties by index, glimpse's rule): the `_stable` files. The peer quirks on toy models:
+golden_faithfulness_quirks.py.
 
     /work/venv/bin/python scripts/golden_faithfulness.py     # ~15 s
 """
@@ -29,18 +31,17 @@ import os
 import platform
 import sys
 import time
-import traceback
 import warnings
 
 import numpy as np
 import scipy
-import scipy.sparse
-import scipy.sparse.linalg
 import torch
 
-import golden_common as gc
 import glimpse_models as gm
+import glimpse_noise as gn
+import golden_common as gc
 import golden_quantus as gq
+from golden_faithfulness_reference import forward, ref_fc, ref_mc, ref_road_imputed
 
 warnings.filterwarnings("ignore")  # Quantus's "perturbation caused no change", scipy's constant input
 import quantus  # noqa: E402
@@ -48,14 +49,13 @@ import quantus.metrics.faithfulness.monotonicity_correlation as q_mc_mod  # noqa
 import quantus.metrics.faithfulness.road as q_road_mod  # noqa: E402
 from quantus.functions import perturb_func as qpf  # noqa: E402
 from quantus.functions.similarity_func import correlation_pearson, correlation_spearman  # noqa: E402
+from golden_faithfulness_quirks import peer_quirks  # noqa: E402
 
 SCRIPT = "scripts/golden_faithfulness.py"
 OUT = os.path.join(gc.GOLDEN, "faithfulness")
 REL = "assets/golden/faithfulness"
 N, SEED, TOL = 8, 7, 1e-6
 CASE_NAMES, MAPS = ("lenet_mnist", "resnet_fashion"), ("saliency", "gxi")
-# Salts of glimpse's streams (src/explain/gradient/noise.rs).
-SALT_GAUSSIAN, SALT_SUBSETS, SALT_BASELINES = 0x5EED000000000000, 0x5EED000000000002, 0x5EED000000000003
 FC = dict(nr_runs=20, subset_size=224, perturb_baseline="black", abs=False, normalise=True, return_aggregate=False)
 MC = dict(nr_samples=4, features_in_step=28, perturb_baseline="uniform", eps=1e-5, abs=True, normalise=True)
 ROAD = dict(noise=0.01, percentages=list(range(1, 100, 7)), abs=False, normalise=True)
@@ -70,85 +70,35 @@ def all_params(cls, given, **notes):
     return {k: (v.__name__ if callable(v) else v) for k, v in out.items()}
 
 
-# ----- glimpse's random numbers -----
-U = np.uint64
-GAMMA, MIX1, MIX2 = U(0x9E3779B97F4A7C15), U(0xBF58476D1CE4E5B9), U(0x94D049BB133111EB)
-MUL_INPUT, MUL_SAMPLE = U(0xA24BAED4963EE407), U(0x9FB21C651E98DF25)
-np.seterr(over="ignore")  # uint64 arithmetic wraps, as Rust's wrapping_* does
-
-
-def mix(z):
-    z = (z ^ (z >> U(30))) * MIX1
-    z = (z ^ (z >> U(27))) * MIX2
-    return z ^ (z >> U(31))
-
-
-def draws(salt, inputs, samples, count):
-    """next_u64() number 1..count of stream(SEED, salt, i, s) for arrays of (i, s): [len, count].
-    SplitMix's state only grows by gamma, so draw n is mix(state0 + n * gamma)."""
-    key = mix(np.array([SEED ^ salt], U) + GAMMA)  # SplitMix(seed ^ salt).next_u64()
-    state0 = key ^ (np.asarray(inputs, U).reshape(-1) * MUL_INPUT) ^ (np.asarray(samples, U).reshape(-1) * MUL_SAMPLE)
-    return mix(state0[:, None] + np.arange(1, count + 1, dtype=U)[None, :] * GAMMA)
-
-
-def uniform(d):  # [0, 1)
-    return (d >> U(11)).astype(np.float64) / 2.0 ** 53
-
-
-def unit(d):  # (0, 1]
-    return ((d >> U(11)) + U(1)).astype(np.float64) / 2.0 ** 53
-
-
-def py_draws(salt, i, s, count):
-    """Plain-int SplitMix64 from the spec, to check the vectorised one."""
-    m, out = (1 << 64) - 1, []
-    st = (SEED ^ salt) + 0x9E3779B97F4A7C15  # the key generator's one step
-    for n in range(count + 1):
-        z = ((st & m ^ ((st & m) >> 30)) * 0xBF58476D1CE4E5B9) & m
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & m
-        z ^= z >> 31
-        if n == 0:  # z is the key: state0 of the stream
-            st = z ^ ((i * 0xA24BAED4963EE407) & m) ^ ((s * 0x9FB21C651E98DF25) & m)
-        else:
-            out.append(z)
-        st = (st + 0x9E3779B97F4A7C15) & m
-    return out
-
+# ----- glimpse's random numbers (glimpse_noise.py) -----
 
 def fc_subsets(n, runs, d, k):
     """[n, runs, k]: glimpse's partial Fisher-Yates subset of input i, run r, in draw order."""
     ii, rr = np.meshgrid(np.arange(n), np.arange(runs), indexing="ij")
-    u, j = uniform(draws(SALT_SUBSETS, ii, rr, k)), np.arange(k)
-    t = j + np.minimum(np.floor(u * (d - j)).astype(np.int64), d - j - 1)  # below(d - j)
-    idx, rows = np.tile(np.arange(d), (n * runs, 1)), np.arange(n * runs)
-    for jj in range(k):
-        a, b = idx[rows, jj].copy(), idx[rows, t[:, jj]].copy()
-        idx[rows, jj], idx[rows, t[:, jj]] = b, a
-    return idx[:, :k].reshape(n, runs, k)
+    return gn.subsets(SEED, gn.SUBSETS, ii, rr, d, k).reshape(n, runs, k)
 
 
 def mc_values(rows, j, s, ns, low=0.0, high=1.0):
     """MonotonicityCorrelation's uniform baseline of inputs `rows` at step j, sample s."""
-    return low + (high - low) * uniform(draws(SALT_BASELINES, rows, np.full(len(rows), j * ns + s), 1))[:, 0]
+    return gn.uniform_value(SEED, gn.BASELINES, rows, j * ns + s, low, high)
 
 
 def road_noise(i, j, length, sigma):
     """glimpse's gaussian_noise(seed, i, j, length, sigma): Box-Muller pairs, float32."""
-    d = draws(SALT_GAUSSIAN, [i], [j], 2 * ((length + 1) // 2))[0]
-    r, t = np.sqrt(-2.0 * np.log(unit(d[0::2]))), 2.0 * np.pi * unit(d[1::2])
-    out = np.stack([(r * np.cos(t)).astype(np.float32), (r * np.sin(t)).astype(np.float32)], 1) * np.float32(sigma)
-    return out.reshape(-1)[:length]
+    return gn.gaussian_noise(SEED, [i], [j], length, sigma)[0]
 
 
 def rng_self_check():
     """Vectorised streams == plain-int streams; a few values for the Rust test to compare."""
-    for salt in (SALT_GAUSSIAN, SALT_SUBSETS, SALT_BASELINES):
+    salts = (gn.GAUSSIAN, gn.SUBSETS, gn.BASELINES)
+    for salt in salts:
         for i, s in ((0, 0), (3, 5), (7, 111)):
-            assert [int(v) for v in draws(salt, [i], [s], 6)[0]] == py_draws(salt, i, s, 6)
+            assert [int(v) for v in gn.draws(SEED, salt, [i], [s], 6)[0]] == gn.mirror_draws(SEED, salt, i, s, 6)
     sub = fc_subsets(N, FC["nr_runs"], 784, FC["subset_size"])
     assert all(len(set(r)) == FC["subset_size"] for r in sub.reshape(-1, FC["subset_size"]))
-    return {"first_u64_hex": {f"salt {salt:#x}, i {i}, s {s}": [f"{v:#018x}" for v in py_draws(salt, i, s, 3)]
-                              for salt in (SALT_GAUSSIAN, SALT_SUBSETS, SALT_BASELINES) for i, s in ((0, 0), (7, 19))},
+    first = {f"salt {salt:#x}, i {i}, s {s}": [f"{v:#018x}" for v in gn.mirror_draws(SEED, salt, i, s, 3)]
+             for salt in salts for i, s in ((0, 0), (7, 19))}
+    return {"first_u64_hex": first,
             "fc_subset_i0_r0_first16": sub[0, 0, :16].tolist(), "fc_subset_i7_r19_first16": sub[7, 19, :16].tolist(),
             "mc_uniform_i0..7_step0_sample0": mc_values(np.arange(N), 0, 0, MC["nr_samples"]).tolist(),
             "mc_uniform_i0..7_step27_sample3": mc_values(np.arange(N), 27, 3, MC["nr_samples"]).tolist(),
@@ -161,16 +111,10 @@ ENTRIES = {}
 
 
 def save(rel, arr, dtype, **fields):
-    """np.save under assets/golden/faithfulness + a manifest entry (as golden_quantus.save)."""
+    """np.save under assets/golden/faithfulness; its manifest entry waits in ENTRIES for main()."""
     path = os.path.join(OUT, rel)
-    arr = np.ascontiguousarray(np.asarray(arr, dtype=dtype))
-    np.save(path, arr)
-    flat = arr.reshape(arr.shape[0], -1) if arr.ndim > 1 else arr[None]
-    ENTRIES[f"{REL}/{rel}"] = {"script": SCRIPT, "shape": list(arr.shape), "dtype": np.dtype(dtype).name, **fields,
-                               "stats": {"max_abs": float(np.abs(arr).max()),
-                                         "sum_per_item": [float(v) for v in flat.astype(np.float64).sum(1)]},
-                               "sha256": gc.sha256(path)}
-    print(f"  wrote {REL}/{rel} {arr.shape} {arr.dtype} {os.path.getsize(path)} B")
+    entry = ENTRIES[f"{REL}/{rel}"] = gc.save_npy(path, arr, dtype, SCRIPT, **fields)
+    print(f"  wrote {REL}/{rel} {tuple(entry['shape'])} {entry['dtype']} {os.path.getsize(path)} B")
     return f"{REL}/{rel}"
 
 
@@ -187,14 +131,6 @@ def load_case(name):
     assert (y == ort.argmax(1)).all()
     return model, x, y, {"onnx": c["onnx"], "inputs": {"path": c["inputs"], "slice": [0, N]}, "n": N,
                          "y": y.tolist(), "max_abs_logit_diff": {"vs_onnxruntime": d_ort, "vs_reference": d_ref}}
-
-
-def forward(model, x, softmax=False):
-    """Scores [n, classes] (float64) of the model in its own dtype; softmax as Quantus's appended
-    torch.nn.Softmax(dim=-1), in the model's dtype."""
-    with torch.no_grad():
-        z = model(torch.from_numpy(np.ascontiguousarray(x)).to(next(model.parameters()).dtype))
-        return (torch.softmax(z, -1) if softmax else z).numpy().astype(np.float64)
 
 
 # ----- Quantus, with glimpse's numbers -----
@@ -331,103 +267,6 @@ def quantus_road(model, x, y, a, bs, order):
     return np.concatenate(batches).astype(np.float64), imputed, np.array([ret[p] for p in pcts])
 
 
-# ----- the independent re-implementation -----
-
-def pearson(a, b):
-    a, b = a - a.mean(-1, keepdims=True), b - b.mean(-1, keepdims=True)
-    return (a * b).sum(-1) / np.sqrt((a * a).sum(-1) * (b * b).sum(-1))
-
-
-def avg_ranks(v):
-    """Ranks 1..n, ties get their average rank (as scipy's spearmanr)."""
-    o = np.argsort(v, kind="stable")
-    s = v[o]
-    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
-    r = np.empty(len(v))
-    for st, en in zip(starts, np.r_[starts[1:], len(s)]):
-        r[o[st:en]] = (st + en + 1) / 2.0
-    return r
-
-
-def spearman(a, b):
-    return np.array([pearson(avg_ranks(u), avg_ranks(v)) for u, v in zip(a, b)])
-
-
-def ref_fc(model, x, y, a, subs):
-    n, ar = len(x), np.arange(len(x))
-    key = a.reshape(n, -1).astype(np.float64) / np.abs(a).max()  # Quantus: one max over the whole a_batch
-    xf = x.reshape(n, -1)
-    f0 = forward(model, x)[ar, y]
-    sums, deltas = [], []
-    for r in range(subs.shape[1]):
-        xp = xf.copy()
-        xp[ar[:, None], subs[:, r]] = xf.min(1, keepdims=True)  # "black" = min of the input
-        deltas.append(f0 - forward(model, xp.reshape(x.shape))[ar, y])
-        sums.append(key[ar[:, None], subs[:, r]].sum(1))
-    pairs = np.stack([np.stack(sums, 1), np.stack(deltas, 1)], -1)
-    return pearson(pairs[..., 0], pairs[..., 1]), pairs
-
-
-def ref_mc(model, x, y, a, order):
-    n, ns, fs, ar = len(x), MC["nr_samples"], MC["features_in_step"], np.arange(len(x))
-    key = np.abs(a.reshape(n, -1).astype(np.float64)) / np.abs(a).max()
-    xf = x.reshape(n, -1)
-    p0 = forward(model, x, True)[ar, y]
-    inv = np.where(np.abs(p0) >= MC["eps"], 1.0 / np.abs(p0), 1.0) ** 2
-    atts, var = [], []
-    for j in range(-(-xf.shape[1] // fs)):
-        idx = order[:, j * fs:(j + 1) * fs]
-        ps = []
-        for s in range(ns):
-            xp = xf.copy()
-            xp[ar[:, None], idx] = mc_values(ar, j, s, ns)[:, None]  # float32, as Quantus's copy
-            ps.append(forward(model, xp.reshape(x.shape), True)[ar, y])
-        var.append(np.mean((np.stack(ps, 1) - p0[:, None]) ** 2, 1) * inv)
-        atts.append(key[ar[:, None], idx].sum(1))
-    pairs = np.stack([np.stack(atts, 1), np.stack(var, 1)], -1)
-    return spearman(pairs[..., 0], pairs[..., 1]), pairs
-
-
-NEIGHBOURS = [((1, 1), 1 / 12), ((0, 1), 1 / 6), ((-1, 1), 1 / 12), ((1, -1), 1 / 12),
-              ((0, -1), 1 / 6), ((-1, -1), 1 / 12), ((1, 0), 1 / 6), ((-1, 0), 1 / 6)]
-
-
-def impute(x, removed, noise):
-    """x [C, H, W] with pixels `removed` (flat H*W) set to the weighted mean of their in-image
-    neighbours, unknowns solved jointly (sum_q w (v_p - v_q) = 0), + noise[c*k + t]; f64, then f32."""
-    c, h, w = x.shape
-    k = len(removed)
-    var = np.full(h * w, -1)
-    var[removed] = np.arange(k)
-    py, px = np.divmod(removed, w)
-    xf = x.reshape(c, -1).astype(np.float64)
-    diag, b = np.zeros(k), np.zeros((k, c))
-    rows, cols, vals = [np.arange(k)], [np.arange(k)], []
-    for (dy, dx), wt in NEIGHBOURS:
-        qy, qx = py + dy, px + dx
-        ok = (qy >= 0) & (qx >= 0) & (qy < h) & (qx < w)
-        q = np.where(ok, qy * w + qx, 0)
-        diag[ok] += wt
-        unknown, known = ok & (var[q] >= 0), ok & (var[q] < 0)
-        rows.append(np.flatnonzero(unknown))
-        cols.append(var[q[unknown]])
-        vals.append(np.full(unknown.sum(), -wt))
-        b[known] += wt * xf[:, q[known]].T
-    A = scipy.sparse.csc_matrix((np.concatenate([diag] + vals), (np.concatenate(rows), np.concatenate(cols))), (k, k))
-    xf[:, removed] = scipy.sparse.linalg.splu(A).solve(b).T + noise.reshape(c, k)
-    return xf.astype(np.float32).reshape(x.shape)
-
-
-def ref_road_imputed(x, order):
-    pcts = ROAD["percentages"]
-    imp = np.zeros((len(x), len(pcts)) + x.shape[1:], np.float32)
-    for i in range(len(x)):
-        for j, p in enumerate(pcts):
-            k = int(x[i].size * p / 100)
-            imp[i, j] = impute(x[i], order[i, :k], road_noise(i, j, x.shape[1] * k, ROAD["noise"]))
-    return imp
-
-
 # ----- orders, ties, conditioning -----
 
 def quantus_keys(a):
@@ -520,12 +359,12 @@ def run_mc(model, model64, x, y, a, subs, stable):
     order = np.argsort(quantus_keys(a)["monotonicity_correlation"], 1, kind="stable" if stable else None)
     with argsort_mode(q_mc_mod, stable):
         qs, qp = quantus_mc(model, x, y, a, N, order)
-    rs, rp = ref_mc(model, x, y, a, order)
+    rs, rp = ref_mc(model, x, y, a, order, SEED, MC)
     gap_att, gap_var = adjacent_rel_gap(qp[..., 0]), adjacent_rel_gap(qp[..., 1])
     # Spearman is discrete: robust if no two atts are within 1e-5 and no two vars within 10x the
     # float32-vs-float64 error (p = softmax near 1 leaves vars of 1e-10 at float32's resolution).
     ok_att = np.array([g is not None and g > 1e-5 for g in gap_att])
-    cond = conditioning(qs, *ref_mc(model64, x, y, a, order), qp,
+    cond = conditioning(qs, *ref_mc(model64, x, y, a, order, SEED, MC), qp,
                         lambda rel: ok_att & (np.array([g or 0.0 for g in gap_var]) > 10 * rel))
     cond.update(adjacent_rel_gap_att=gap_att, adjacent_rel_gap_var=gap_var,
                 exactly_zero_vars_per_input=[int(v) for v in (qp[..., 1] == 0).sum(1)])
@@ -538,7 +377,7 @@ def run_road(model, model64, x, y, a, subs, stable):
     order = np.argsort(-quantus_keys(a)["road"], 1, kind="stable" if stable else None)
     with argsort_mode(q_road_mod, stable):
         qc, qimp, qret = quantus_road(model, x, y, a, N, order)
-    rimp = ref_road_imputed(x, order)
+    rimp = ref_road_imputed(x, order, SEED, ROAD)
     flat = (-1,) + x.shape[1:]
     qlg, rlg, lg64 = (forward(m, v.reshape(flat)).reshape(N, len(ROAD["percentages"]), -1)
                       for m, v in ((model, qimp), (model, rimp), (model64, qimp)))
@@ -636,53 +475,6 @@ def batch_dependence(model, x, y, a, subs):
     quirk = {"returned_batch_size_8": base[3].tolist(), "returned_batch_size_4": bs4[3].tolist(),
              "mean_of_inputs_0_3": base[2][:4].mean(0).tolist(), "mean_of_all_8": base[2].mean(0).tolist()}
     return res, quirk
-
-
-def error_text(fn):
-    try:
-        return {"result": fn()}
-    except Exception as e:  # noqa: BLE001
-        tb = traceback.extract_tb(e.__traceback__)[-1]
-        return {"exception": f"{type(e).__name__}: {e}", "raised_in": f"{tb.name} ({os.path.basename(tb.filename)})"}
-
-
-def peer_quirks(road_first_batch):
-    q = {"road_returns_first_batch_only": dict(
-        text="ROAD.evaluate_batch returns [results] and custom_postprocess averages evaluation_scores[0]: with "
-             "batch_size < N the returned {percentage: mean} covers the first batch only (lenet_mnist/saliency)",
-        **road_first_batch)}
-    # ROAD on 3 channels: a_size = a_batch[0, :, :].size, and flat C*H*W indices go into an H*W mask.
-    torch.manual_seed(0)
-    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1),
-                              torch.nn.Flatten(), torch.nn.Linear(4, 3)).eval()
-    rs = np.random.RandomState(0)
-    x = rs.rand(1, 3, 16, 16).astype(np.float32)
-    y = forward(net, x).argmax(1)
-    rgb = {"model": "Conv2d(3,4,3,pad 1)-ReLU-GAP-Linear(4,3), torch.manual_seed(0)",
-           "x": "np.random.RandomState(0).rand(1,3,16,16); a: then .randn(1,3,16,16) / .randn(1,1,16,16)",
-           "call": "quantus.ROAD(noise=0.01, percentages=[1, 10, 50]), batch_size=1"}
-    for label, a in (("a_3_channels", rs.randn(1, 3, 16, 16).astype(np.float32)),
-                     ("a_1_channel", rs.randn(1, 1, 16, 16).astype(np.float32))):
-        m = quantus.ROAD(noise=0.01, percentages=[1, 10, 50], disable_warnings=True, display_progressbar=False)
-        rgb[label] = error_text(lambda: {str(k): float(v) for k, v in m(model=net, x_batch=x, y_batch=y, a_batch=a,
-                                                                        device="cpu", batch_size=1).items()})
-        rgb[label]["a_size"] = m.a_size
-    out = qpf.noisy_linear_imputation(x[0], np.array([17, 100]), noise=0.0)
-    rgb["direct_call_pixel_indices_17_100_changed_per_channel"] = [int(v) for v in (out != x[0]).reshape(3, -1).sum(1)]
-    rgb["direct_call_index_700"] = error_text(lambda: qpf.noisy_linear_imputation(x[0], np.array([700]), 0.0).shape)
-    rgb["glimpse"] = "ranks pixels by the map summed over channels (f64), imputes all channels of each (src/evaluate/road.rs)"
-    q["road_rgb"] = rgb
-    # MonotonicityCorrelation: inv_pred[|y_pred| >= eps] = 1.0 / np.abs(y_pred) assigns N values to the masked subset.
-    lin = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2, bias=False)).eval()
-    with torch.no_grad():
-        lin[1].weight.copy_(torch.tensor([[1.0, 0, 0, 0], [0, 1.0, 0, 0]]))
-    xm = np.array([[[[0.0, 1.0], [1.0, 1.0]]], [[[1.0, 0.5], [0.2, 0.3]]]], np.float32)
-    mcm = quantus.MonotonicityCorrelation(nr_samples=2, features_in_step=1, disable_warnings=True)
-    q["monotonicity_inv_pred_mask"] = dict(
-        text="softmax=False, target logit |f(x_0)| = 0 < eps, |f(x_1)| = 1: Linear(4,2) picking pixel 0 / 1",
-        **error_text(lambda: mcm(model=lin, x_batch=xm, y_batch=np.array([0, 0]), a_batch=xm + 0.1, device="cpu",
-                                 softmax=False, batch_size=2)))
-    return q
 
 
 def main():

@@ -9,8 +9,8 @@ per .npy in assets/golden/manifest.json. Semantics: assets/golden/README.md, "Ro
 Metrics: quantus.MaxSensitivity, AvgSensitivity, LocalLipschitzEstimate, Continuity;
 captum.metrics.sensitivity_max, infidelity (normalize False / True). The noise is glimpse's
 (src/explain/gradient/noise.rs: SplitMix64 streams keyed by seed, input, sample and a salt),
-mirrored bit-exactly below in vectorised numpy and handed to the peers as their perturb_func,
-so glimpse can re-explain exactly the same perturbed inputs on the GPU.
+mirrored bit-exactly in vectorised numpy (glimpse_noise.py) and handed to the peers as their
+perturb_func, so glimpse can re-explain exactly the same perturbed inputs on the GPU.
 
 Cases (models and inputs as in golden_quantus.py, y = argmax of the logits):
   lenet_mnist         assets/data/mnist_test_x.npy[0:8]    every metric, maps saliency and gxi
@@ -19,16 +19,16 @@ Cases (models and inputs as in golden_quantus.py, y = argmax of the logits):
                                                            infidelity; gxi only
 Maps (float32, torch autograd): saliency = |d logit_y / dx|, gxi = x * d logit_y / dx.
 
-Every peer score is recomputed here by plain numpy + torch (noise -> perturbed inputs -> each
-perturbed input explained on its own -> the formula, in float64) and asserted equal to 1e-6
-relative; the same reference on the float64 model gives each config's conditioning.
+Every peer score is recomputed by plain numpy + torch (golden_robustness_reference.py: noise ->
+perturbed inputs -> each perturbed input explained on its own -> the formula, in float64) and
+asserted equal to 1e-6 relative; the same reference on the float64 model gives each config's
+conditioning.
 
     python3 scripts/golden_robustness.py     # ~30 s (torch on 1 thread; 2/3 of it EfficientNet-Lite0)
 """
 
 import contextlib
 import json
-import math
 import os
 import platform
 import time
@@ -37,8 +37,11 @@ import warnings
 import numpy as np
 import torch
 
+import glimpse_noise as gn
 import golden_common as gc
 import golden_quantus as gq  # CASES, load_case, gradient_maps (and it imports quantus quietly)
+from golden_robustness_reference import (explain_each, ref_continuity, ref_infidelity, ref_lipschitz,
+                                         ref_sensitivity, torch_norm32)
 
 warnings.filterwarnings("ignore")
 import captum  # noqa: E402
@@ -57,97 +60,32 @@ S_CAPTUM = {"lenet_mnist": 10, "resnet_fashion": 10, "efficientnet_lite0": 3}
 F32, F64 = np.float32, np.float64
 
 # ---------------------------------------------------------------------------
-# glimpse's noise (src/explain/gradient/noise.rs, src/rng.rs), bit-exact
+# glimpse's noise (glimpse_noise.py: src/explain/gradient/noise.rs, src/rng.rs), bit-exact
 # ---------------------------------------------------------------------------
-
-GOLDEN_GAMMA, MIX1, MIX2 = 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
-INPUT_MUL, SAMPLE_MUL = 0xA24BAED4963EE407, 0x9FB21C651E98DF25
-GAUSSIAN, UNIFORM = 0x5EED000000000000, 0x5EED000000000001
-M64 = (1 << 64) - 1
-TWO53 = float(1 << 53)
-
-
-def _mix(z):
-    """SplitMix64's output function on a uint64 array (numpy wraps uint64 products mod 2^64)."""
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(MIX1)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(MIX2)
-    return z ^ (z >> np.uint64(31))
-
-
-def draws(seed, salt, inputs, samples, count):
-    """[rows, count] uint64: draw k of stream (seed, input, sample, salt) = mix(state0 + (k+1)·γ),
-    state0 = SplitMix(seed ^ salt).next_u64() ^ input·A ^ sample·B (one row per (input, sample))."""
-    key = int(_mix(np.array([((seed ^ salt) + GOLDEN_GAMMA) & M64], np.uint64))[0])
-    i = np.atleast_1d(np.asarray(inputs, np.uint64))
-    s = np.broadcast_to(np.asarray(samples, np.uint64), i.shape)
-    st = np.uint64(key) ^ (i * np.uint64(INPUT_MUL)) ^ (s * np.uint64(SAMPLE_MUL))
-    k = np.arange(1, count + 1, dtype=np.uint64) * np.uint64(GOLDEN_GAMMA)
-    return _mix(st[:, None] + k[None])
-
-
-def uniform_noise(inputs, samples, length, low, high):
-    """glimpse's uniform_noise: f64 low + (high − low)·u, u = (draw >> 11) / 2^53."""
-    u = (draws(SEED, UNIFORM, inputs, samples, length) >> np.uint64(11)).astype(F64) / TWO53
-    return low + (high - low) * u
-
-
-def gaussian_noise(inputs, samples, length, sigma):
-    """glimpse's gaussian_noise: Box–Muller on unit() = ((draw >> 11) + 1) / 2^53 pairs, f64,
-    cast to f32, times σ in f32; out[2j] from cos, out[2j+1] from sin."""
-    m = (length + 1) // 2
-    d = (draws(SEED, GAUSSIAN, inputs, samples, 2 * m) >> np.uint64(11)) + np.uint64(1)
-    u1, u2 = d[:, 0::2].astype(F64) / TWO53, d[:, 1::2].astype(F64) / TWO53
-    r, t = np.sqrt(-2.0 * np.log(u1)), math.tau * u2
-    out = np.empty((len(d), 2 * m), F32)
-    out[:, 0::2] = (r * np.cos(t)).astype(F32) * F32(sigma)
-    out[:, 1::2] = (r * np.sin(t)).astype(F32) * F32(sigma)
-    return out[:, :length]
-
-
-def _rust_mirror(seed, salt, i, s, count, kind=None, sigma=0.1):
-    """The Rust code line by line on Python ints and libm's math (checks the vectorised one)."""
-    def nxt(state):
-        state = (state + GOLDEN_GAMMA) & M64
-        z = ((state ^ (state >> 30)) * MIX1) & M64
-        z = ((z ^ (z >> 27)) * MIX2) & M64
-        return state, z ^ (z >> 31)
-    _, k0 = nxt(seed ^ salt)
-    state = k0 ^ ((i * INPUT_MUL) & M64) ^ ((s * SAMPLE_MUL) & M64)
-    out = []
-    while len(out) < count:
-        state, u = nxt(state)
-        out.append(u)
-    if kind == "gaussian":
-        g = []
-        for u1, u2 in zip(out[0::2], out[1::2]):
-            u1, u2 = ((u1 >> 11) + 1) / TWO53, ((u2 >> 11) + 1) / TWO53
-            r, t = math.sqrt(-2.0 * math.log(u1)), math.tau * u2
-            g += [F32(r * math.cos(t)) * F32(sigma), F32(r * math.sin(t)) * F32(sigma)]
-        return np.array(g, F32)
-    return np.array(out, np.uint64)
-
 
 def check_noise():
     """Vectorised noise == the line-by-line mirror (bit-exact); returns heads for configs.json."""
-    for salt, i, s in [(UNIFORM, 0, 0), (UNIFORM, 5, 11), (GAUSSIAN, 3, 2), (GAUSSIAN, 1, 0)]:
-        assert np.array_equal(draws(SEED, salt, [i], [s], 1000)[0], _rust_mirror(SEED, salt, i, s, 1000))
+    for salt, i, s in [(gn.UNIFORM, 0, 0), (gn.UNIFORM, 5, 11), (gn.GAUSSIAN, 3, 2), (gn.GAUSSIAN, 1, 0)]:
+        mirror = np.array(gn.mirror_draws(SEED, salt, i, s, 1000), np.uint64)
+        assert np.array_equal(gn.draws(SEED, salt, [i], [s], 1000)[0], mirror)
     mism = 0
     for i, s in [(0, 0), (1, 2), (7, 9)]:
-        mism += int((gaussian_noise([i], [s], 4000, 0.1)[0] != _rust_mirror(SEED, GAUSSIAN, i, s, 4000, "gaussian")).sum())
+        vectorised = gn.gaussian_noise(SEED, [i], [s], 4000, 0.1)[0]
+        mism += int((vectorised != gn.mirror_gaussian_noise(SEED, i, s, 4000, 0.1)).sum())
     assert mism == 0, f"numpy log/cos/sin differ from math's after the f32 cast in {mism} values"
     return {
         "checked": "draws of 4 streams (1000 each) equal a line-by-line Python-int mirror of the Rust code; "
                    "gaussian_noise of 3 streams (4000 values each) equals that mirror with math.log/cos/sin "
                    "(glibc libm, as Rust's f64::ln/cos/sin) bit for bit after the f32 cast",
-        "uniform(seed 7, input 0, sample 0, low -0.2, high 0.2)[0:6]": uniform_noise([0], [0], 6, -0.2, 0.2)[0].tolist(),
-        "uniform(seed 7, input 1, sample 2, low -0.02, high 0.02)[0:6]": uniform_noise([1], [2], 6, -0.02, 0.02)[0].tolist(),
-        "gaussian(seed 7, input 0, sample 0, sigma 0.1)[0:6] (f32)": [float(v) for v in gaussian_noise([0], [0], 6, 0.1)[0]],
-        "gaussian(seed 7, input 3, sample 1, sigma 0.1)[0:6] (f32)": [float(v) for v in gaussian_noise([3], [1], 6, 0.1)[0]],
+        "uniform(seed 7, input 0, sample 0, low -0.2, high 0.2)[0:6]": gn.uniform_noise(SEED, [0], [0], 6, -0.2, 0.2)[0].tolist(),
+        "uniform(seed 7, input 1, sample 2, low -0.02, high 0.02)[0:6]": gn.uniform_noise(SEED, [1], [2], 6, -0.02, 0.02)[0].tolist(),
+        "gaussian(seed 7, input 0, sample 0, sigma 0.1)[0:6] (f32)": [float(v) for v in gn.gaussian_noise(SEED, [0], [0], 6, 0.1)[0]],
+        "gaussian(seed 7, input 3, sample 1, sigma 0.1)[0:6] (f32)": [float(v) for v in gn.gaussian_noise(SEED, [3], [1], 6, 0.1)[0]],
     }
 
 
 # ---------------------------------------------------------------------------
-# explanations and the reference (plain numpy + torch, every input explained on its own)
+# the peers, fed glimpse's noise (the reference they are checked against: golden_robustness_reference.py)
 # ---------------------------------------------------------------------------
 
 def quantus_explain(mname):
@@ -156,121 +94,6 @@ def quantus_explain(mname):
         return gq.gradient_maps(model, np.ascontiguousarray(inputs, dtype=F32), np.asarray(targets, np.int64))[mname]
     return explain
 
-
-def explain_each(model, x, y, mname):
-    """Maps of each input in a batch of one (in the model's dtype): never depends on batching."""
-    out = []
-    for xi, yi in zip(x, y):
-        xt = torch.from_numpy(np.ascontiguousarray(xi[None])).requires_grad_(True)
-        model(xt)[0, int(yi)].backward()
-        g = xt.grad.detach()
-        out.append((g.abs() if mname == "saliency" else xt.detach() * g).numpy()[0])
-    return np.stack(out)
-
-
-def dtype_of(model):
-    return F64 if next(model.parameters()).dtype == torch.float64 else F32
-
-
-def prepare(a, normalise, abs_, scope="input"):
-    """[N, D] float64; normalise: / max |a| of each input (glimpse) or of the whole batch
-    (Quantus's normalise_by_max on a batch); an all-zero map is left as it is; then |·|."""
-    a = a.reshape(len(a), -1).astype(F64)
-    if normalise:
-        m = np.abs(a).max(1, keepdims=True) if scope == "input" else np.full((len(a), 1), np.abs(a).max())
-        a = a / np.where(m > 0, m, 1.0)
-    return np.abs(a) if abs_ else a
-
-
-# The peers' own float32 norms: Quantus np.linalg.norm on the float32 maps, Captum torch.norm.
-numpy_norm32 = lambda v: np.linalg.norm(v.astype(F32), axis=1).astype(F64)  # noqa: E731
-torch_norm32 = lambda v: torch.norm(torch.from_numpy(v.astype(F32)), p="fro", dim=1).numpy().astype(F64)  # noqa: E731
-
-
-def ref_sensitivity(model, x, y, a, mname, S, bound, norm32=numpy_norm32):
-    """[N, S] ||a − a'||₂ / ||a||₂ (||a|| = 0 counts 1), x' = x + U(−bound, bound) (f64), the model
-    sees x' in its dtype. Returns the ratios in float64 and with the peer's float32 norms."""
-    n, D = len(x), x[0].size
-    a0 = prepare(a, False, False)
-    out, out32 = np.empty((n, S)), np.empty((n, S))
-    for s in range(S):
-        xp = x.reshape(n, -1).astype(F64) + uniform_noise(np.arange(n), s, D, -bound, bound)
-        ap = prepare(explain_each(model, xp.astype(dtype_of(model)).reshape(x.shape), y, mname), False, False)
-        den, den32 = np.linalg.norm(a0, axis=1), norm32(a0)
-        out[:, s] = np.linalg.norm(a0 - ap, axis=1) / np.where(den > 0, den, 1.0)
-        out32[:, s] = norm32(a0 - ap) / np.where(den32 > 0, den32, 1.0)
-    return out, out32
-
-
-def ref_lipschitz(model, x, y, a, mname, S, std, scope_a="input", scope_ap="input"):
-    """[N, S] ||a − a'||₂ / (||x − x'||₂ + 1e-10), x' = x + (0 + N(0, σ²) f32 noise) in f64,
-    a and a' normalised by their max (per input, or the batch max for the quirk records)."""
-    n, D = len(x), x[0].size
-    a0 = prepare(a, True, False, scope_a)
-    out = np.empty((n, S))
-    for s in range(S):
-        x64 = x.reshape(n, -1).astype(F64)
-        xp = x64 + (0.0 + gaussian_noise(np.arange(n), s, D, std).astype(F64))
-        ap = prepare(explain_each(model, xp.astype(dtype_of(model)).reshape(x.shape), y, mname), True, False, scope_ap)
-        out[:, s] = np.linalg.norm(a0 - ap, axis=1) / (np.linalg.norm(x64 - xp, axis=1) + 1e-10)
-    return out
-
-
-def translations(width, steps):
-    dx = (2 * width + 1) // steps
-    return [-width + dx * (k + 1) for k in range(steps)]
-
-
-def translate(x, t):
-    """x_t[..., w] = x[..., w − t] where it exists, else the input's min over all its values."""
-    out = np.empty_like(x)
-    for i, xi in enumerate(x):
-        out[i] = xi.min()
-        if t >= 0:
-            out[i, ..., t:] = xi[..., :xi.shape[-1] - t]
-        else:
-            out[i, ..., :t] = xi[..., -t:]
-    return out
-
-
-def ref_continuity(model, x, y, mname, steps, scope="input"):
-    """[N, T] Σ|a − a_t| / (||x − x_t||₂ + 1e-9), a = |normalised map| of x and of x_t."""
-    n = len(x)
-    a0 = prepare(explain_each(model, x, y, mname), True, True, scope)
-    ts = translations(x.shape[-1], steps)
-    out = np.empty((n, len(ts)))
-    for k, t in enumerate(ts):
-        xt = translate(x, t)
-        at = prepare(explain_each(model, xt, y, mname), True, True, scope)
-        dist = np.linalg.norm(x.reshape(n, -1).astype(F64) - xt.reshape(n, -1).astype(F64), axis=1)
-        out[:, k] = np.abs(a0 - at).sum(1) / (dist + 1e-9)
-    return out, ts
-
-
-def ref_infidelity(model, x, y, a, S, sigma, normalize):
-    """Per-sample (β·Iᵀa − Δ)² (β = 1 unless normalize: β = ΣIᵀa·Δ / Σ(Iᵀa)²), Iᵀa, Δ = f(x) − f(x − I).
-    x − I in the model's dtype; the forward passes batched as Captum does (all N·S rows at once),
-    since Δ is a difference of logits and float32 logits move with the batch composition."""
-    n, D = len(x), x[0].size
-    rows, samples = np.repeat(np.arange(n), S), np.tile(np.arange(S), n)
-    noise = gaussian_noise(rows, samples, D, sigma)
-    xd = x.astype(dtype_of(model)).reshape(n, -1)
-    with torch.no_grad():
-        f0 = model(torch.from_numpy(xd.reshape(x.shape))).numpy().astype(F64)[np.arange(n), y]
-        fp = model(torch.from_numpy((xd[rows] - noise.astype(xd.dtype)).reshape(n * S, *x.shape[1:])))
-        fp = fp.numpy().astype(F64)[np.arange(n * S), y[rows]]
-    ia = (noise.astype(F64) * a.reshape(n, -1).astype(F64)[rows]).sum(1).reshape(n, S)
-    delta = (f0[rows] - fp).reshape(n, S)
-    beta = np.ones((n, 1))
-    if normalize:
-        den = (ia * ia).sum(1, keepdims=True)
-        beta = (ia * delta).sum(1, keepdims=True) / np.where(den > 0, den, 1.0)
-    return (beta * ia - delta) ** 2, ia, delta
-
-
-# ---------------------------------------------------------------------------
-# the peers, fed glimpse's noise
-# ---------------------------------------------------------------------------
 
 class QuantusNoise:
     """perturb_func for Quantus's noise metrics. Quantus walks the batches in order and, within a
@@ -290,8 +113,8 @@ class QuantusNoise:
         assert np.array_equal(indices, np.tile(np.arange(arr.shape[1]), (len(arr), 1)))
         if self.kind == "uniform":
             lb = kw["lower_bound"]
-            return arr.astype(F64) + uniform_noise(rows, step, arr.shape[1], -lb, lb)
-        noise = gaussian_noise(rows, step, arr.shape[1], kw["perturb_std"]).astype(F64)
+            return arr.astype(F64) + gn.uniform_noise(SEED, rows, step, arr.shape[1], -lb, lb)
+        noise = gn.gaussian_noise(SEED, rows, step, arr.shape[1], kw["perturb_std"]).astype(F64)
         return arr.astype(F64) + (kw["perturb_mean"] + noise)
 
 
@@ -340,7 +163,7 @@ def captum_sensitivity(model, x, y, mname, S, radius):
         assert perturb_radius == radius and not calls  # one call for all N·S copies
         calls.append(1)
         xi, rows, samples = captum_rows(inputs, x, S)
-        xp = xi.astype(F64) + uniform_noise(rows, samples, xi.shape[1], -radius, radius)
+        xp = xi.astype(F64) + gn.uniform_noise(SEED, rows, samples, xi.shape[1], -radius, radius)
         return torch.from_numpy(xp.astype(F32).reshape(inputs.shape))
 
     def explain(inputs, target):
@@ -365,7 +188,7 @@ def captum_infidelity(model, x, y, a, S, sigma, normalize):
         assert not calls
         calls.append(1)
         _, rows, samples = captum_rows(inputs, x, S)
-        noise = torch.from_numpy(gaussian_noise(rows, samples, x[0].size, sigma).reshape(inputs.shape))
+        noise = torch.from_numpy(gn.gaussian_noise(SEED, rows, samples, x[0].size, sigma).reshape(inputs.shape))
         return noise, inputs - noise  # (I, x − I), float32
 
     with torch.no_grad():
@@ -465,7 +288,7 @@ def evaluate(metric, p, model, x, y, maps, mname):
         noise = QuantusNoise("uniform", x, p["nr_samples"], n, lower_bound=p["lower_bound"], upper_bound=None)
         peer = quantus_run(metric.split(".")[1], p, model, x, y, a, mname, n, noise)
         assert noise.calls == p["nr_samples"]
-        per, per32 = ref_sensitivity(model, x, y, a, mname, p["nr_samples"], p["lower_bound"])
+        per, per32 = ref_sensitivity(model, x, y, a, mname, p["nr_samples"], p["lower_bound"], SEED)
         agg = (lambda v: v.max(1)) if metric.endswith("MaxSensitivity") else (lambda v: v.mean(1))
         return peer, per, agg(per), {"peer_arithmetic": agg(per32)}, \
             dict(batch_size=n, calls="one call on all N inputs (batch_size=N)")
@@ -476,7 +299,7 @@ def evaluate(metric, p, model, x, y, maps, mname):
         peer = np.concatenate([quantus_run("LocalLipschitzEstimate", p, model, x[i:i + 1], y[i:i + 1],
                                            a[i:i + 1], mname, 1, noise) for i in range(n)])
         assert noise.calls == n * p["nr_samples"]
-        per = ref_lipschitz(model, x, y, a, mname, p["nr_samples"], p["perturb_std"])
+        per = ref_lipschitz(model, x, y, a, mname, p["nr_samples"], p["perturb_std"], SEED)
         return peer, per, per.max(1), {}, dict(batch_size=1, calls="one call per input: x[i:i+1], a[i:i+1], batch_size=1")
     if metric == "quantus.Continuity":
         call = dict(batch_size=1, calls="one call on all N inputs, batch_size=1")
@@ -493,10 +316,11 @@ def evaluate(metric, p, model, x, y, maps, mname):
         return peer, per, per.max(1), {"translations": ts}, call
     if metric == "captum.sensitivity_max":
         peer = captum_sensitivity(model, x, y, mname, p["n_perturb_samples"], p["perturb_radius"])
-        per, per32 = ref_sensitivity(model, x, y, a, mname, p["n_perturb_samples"], p["perturb_radius"], torch_norm32)
+        per, per32 = ref_sensitivity(model, x, y, a, mname, p["n_perturb_samples"], p["perturb_radius"], SEED,
+                                     torch_norm32)
         return peer, per, per.max(1), {"peer_arithmetic": per32.max(1)}, dict(batch_size=n * p["n_perturb_samples"], calls="max_examples_per_batch=N*S: one perturb_func call")
     peer = captum_infidelity(model, x, y, a, p["n_perturb_samples"], p["std"], p["normalize"])
-    per, ia, delta = ref_infidelity(model, x, y, a, p["n_perturb_samples"], p["std"], p["normalize"])
+    per, ia, delta = ref_infidelity(model, x, y, a, p["n_perturb_samples"], p["std"], p["normalize"], SEED)
     return peer, per, per.mean(1), {"explained": ia, "changes": delta}, \
         dict(batch_size=n * p["n_perturb_samples"], calls="max_examples_per_batch=N*S: one perturb_func call")
 
@@ -508,11 +332,11 @@ def reference_f64(metric, p, model64, x, y, mname):
         return ref_continuity(model64, x64, y, mname, p["nr_steps"])[0].max(1)
     a64 = explain_each(model64, x64, y, mname)
     if metric == "quantus.LocalLipschitzEstimate":
-        return ref_lipschitz(model64, x64, y, a64, mname, p["nr_samples"], p["perturb_std"]).max(1)
+        return ref_lipschitz(model64, x64, y, a64, mname, p["nr_samples"], p["perturb_std"], SEED).max(1)
     if metric == "captum.infidelity":
-        return ref_infidelity(model64, x64, y, a64, p["n_perturb_samples"], p["std"], p["normalize"])[0].mean(1)
+        return ref_infidelity(model64, x64, y, a64, p["n_perturb_samples"], p["std"], p["normalize"], SEED)[0].mean(1)
     per = ref_sensitivity(model64, x64, y, a64, mname, p.get("nr_samples", p.get("n_perturb_samples")),
-                          p.get("lower_bound", p.get("perturb_radius")))[0]
+                          p.get("lower_bound", p.get("perturb_radius")), SEED)[0]
     return per.mean(1) if metric == "quantus.AvgSensitivity" else per.max(1)
 
 
@@ -529,7 +353,7 @@ def peer_quirks(model, x, y, maps, golden):
                             ("batch_size=1 (one call, a_batch of all N)", 1, ("batch", "input"))]:
         noise = QuantusNoise("gaussian", x, S, B, perturb_mean=0.0, perturb_std=0.1)
         q = quantus_run("LocalLipschitzEstimate", p, model, x, y, a, "saliency", B, noise)
-        r = ref_lipschitz(model, x, y, a, "saliency", S, 0.1, *scopes).max(1)
+        r = ref_lipschitz(model, x, y, a, "saliency", S, 0.1, SEED, *scopes).max(1)
         assert rel(q, r).max() <= TOL, (name, q, r)
         out[f"LocalLipschitzEstimate lenet_mnist saliency, {name}"] = {
             "scores": q.tolist(), "golden_per_input_scores": golden["local_lipschitz_saliency"].tolist(),
@@ -559,13 +383,7 @@ def peer_quirks(model, x, y, maps, golden):
 
 def save(man, name, arr, **fields):
     path = os.path.join(OUT, name)
-    arr = np.ascontiguousarray(np.asarray(arr, F64))
-    np.save(path, arr)
-    flat = arr.reshape(arr.shape[0], -1) if arr.ndim > 1 else arr[None]
-    entry = {"script": SCRIPT, "shape": list(arr.shape), "dtype": "float64", **fields,
-             "stats": {"max_abs": float(np.abs(arr).max()), "sum_per_item": [float(v) for v in flat.sum(1)]}}
-    entry["sha256"] = gc.sha256(path)
-    man.data["files"][f"{REL}/{name}"] = entry
+    man.data["files"][f"{REL}/{name}"] = gc.save_npy(path, arr, F64, SCRIPT, **fields)
     man.new.append(path)
     return f"{REL}/{name}"
 
