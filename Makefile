@@ -19,22 +19,22 @@ demo: build
 	@mkdir -p $(OUT)
 	./target/release/glimpse info
 	./target/release/glimpse predict $(LITE0) $(PHOTOS) | tee $(OUT)/predict_photos.txt
-	./target/release/glimpse explain $(LITE0) --composite epsilon-gamma-box --out $(OUT)/photos_epsilon_gamma_box $(PHOTOS)
-	./target/release/glimpse explain $(LITE0) --composite epsilon-plus-flat --out $(OUT)/photos_epsilon_plus_flat $(PHOTOS)
-	./target/release/glimpse explain $(LITE0) --method grad-cam --layer _conv_head --out $(OUT)/photos_grad_cam $(PHOTOS)
+	./target/release/glimpse explain --overwrite $(LITE0) --composite epsilon-gamma-box --out $(OUT)/photos_epsilon_gamma_box $(PHOTOS)
+	./target/release/glimpse explain --overwrite $(LITE0) --composite epsilon-plus-flat --out $(OUT)/photos_epsilon_plus_flat $(PHOTOS)
+	./target/release/glimpse explain --overwrite $(LITE0) --method grad-cam --layer _conv_head --out $(OUT)/photos_grad_cam $(PHOTOS)
 	./target/release/glimpse predict --model assets/models/lenet_mnist.onnx assets/images/mnist_*.png | tee $(OUT)/predict_mnist.txt
 	./target/release/glimpse predict --model assets/models/resnet_fashion.onnx assets/images/fashion_*.png | tee $(OUT)/predict_fashion.txt
-	./target/release/glimpse explain --model assets/models/lenet_mnist.onnx --composite epsilon-plus-flat \
+	./target/release/glimpse explain --overwrite --model assets/models/lenet_mnist.onnx --composite epsilon-plus-flat \
 		--out $(OUT)/lenet_epsilon_plus_flat assets/images/mnist_*.png
-	./target/release/glimpse explain --model assets/models/lenet_mnist.onnx --composite deep-taylor-bounded \
+	./target/release/glimpse explain --overwrite --model assets/models/lenet_mnist.onnx --composite deep-taylor-bounded \
 		--out $(OUT)/lenet_deep_taylor_bounded assets/images/mnist_*.png
-	./target/release/glimpse explain --model assets/models/resnet_fashion.onnx --composite epsilon-gamma-box \
+	./target/release/glimpse explain --overwrite --model assets/models/resnet_fashion.onnx --composite epsilon-gamma-box \
 		--out $(OUT)/resnet_epsilon_gamma_box assets/images/fashion_*.png
-	./target/release/glimpse explain --model assets/models/resnet_fashion.onnx --composite epsilon-alpha2-beta1-flat \
+	./target/release/glimpse explain --overwrite --model assets/models/resnet_fashion.onnx --composite epsilon-alpha2-beta1-flat \
 		--conservation --out $(OUT)/resnet_epsilon_alpha2_beta1_flat assets/images/fashion_*.png
-	./target/release/glimpse explain --model assets/models/lenet_mnist.onnx --method integrated-gradients \
+	./target/release/glimpse explain --overwrite --model assets/models/lenet_mnist.onnx --method integrated-gradients \
 		--steps 64 --out $(OUT)/lenet_integrated_gradients assets/images/mnist_*.png
-	./target/release/glimpse explain --model assets/models/resnet_fashion.onnx --method grad-cam \
+	./target/release/glimpse explain --overwrite --model assets/models/resnet_fashion.onnx --method grad-cam \
 		--layer /block2/conv2/Conv --out $(OUT)/resnet_grad_cam assets/images/fashion_*.png
 	./target/release/glimpse evaluate --overwrite --model assets/models/lenet_mnist.onnx --metric region-perturbation \
 		--patch-size 4 --regions 49 --labels assets/data/mnist_test_y.npy --method lrp:deep-taylor-bounded \

@@ -17,4 +17,5 @@ pub mod interpret;
 pub mod measure;
 pub mod options;
 pub mod predict;
+pub mod run;
 pub mod zoo;

@@ -8,7 +8,7 @@ use glimpse::error::{Error, Result};
 use glimpse::io::image::ImageOptions;
 
 /// How images become tensors (ignored for .npy inputs, which are fed exactly).
-#[derive(Args, Clone, Debug, Default)]
+#[derive(Args, Clone, Debug, Default, serde::Serialize)]
 pub struct InputArgs {
     /// Resize images to HxW (default: the model's input size).
     #[arg(long, value_name = "HxW")]

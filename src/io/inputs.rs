@@ -1,7 +1,6 @@
 //! Model inputs from the command line: images, `.npy` arrays and folders of either, each
 //! turned into named `[C, H, W]` items of the shape the model expects.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -19,7 +18,9 @@ pub type NamedInput = (String, Tensor<f32>);
 /// item `index` of a `.npy` batch.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InputItem {
-    /// Display name: the file name, or `file.npy[i]` for an item of a batch.
+    /// Display name: the file's path relative to the root it was found under (a folder given
+    /// on the command line, a list file's folder, or the file's own folder), with `/`
+    /// separators and the extension kept, and `[i]` appended for item `i` of a batch.
     pub name: String,
     /// The file.
     pub path: PathBuf,
@@ -27,39 +28,51 @@ pub struct InputItem {
     pub index: Option<usize>,
 }
 
+impl InputItem {
+    /// The stem every output file of this item starts with, relative to an output folder:
+    /// the display name, `[i]` written `_i` (`a/x.png`, `digits.npy_3`).
+    pub fn output_stem(&self) -> String {
+        match self.index {
+            Some(i) => format!(
+                "{}_{i}",
+                self.name
+                    .strip_suffix(&format!("[{i}]"))
+                    .unwrap_or(&self.name)
+            ),
+            None => self.name.clone(),
+        }
+    }
+}
+
 /// Lists every input named by `paths`, in order, without decoding any: images by name, `.npy`
 /// files by their header (one item of shape `expected`, or a batch `[N, ...expected]` listed as
-/// N items); folders contribute their images and `.npy` files, sorted by name, not recursively.
+/// N items); folders contribute the images and `.npy` files anywhere below them (hidden files
+/// and folders skipped, symbolic links to folders not followed), sorted by relative path; a
+/// `.txt` file is a list of input files, one path per line relative to the list's folder
+/// (blank lines and lines starting with `#` skipped).
 ///
-/// Errors: a missing path, an unknown extension, a `.npy` of another shape, an empty folder.
+/// Errors: a missing path, an unknown extension, a `.npy` of another shape, a folder without
+/// inputs, a list entry that leaves the list's folder, two inputs with one output stem.
 pub fn list_inputs(paths: &[PathBuf], expected: &[usize]) -> Result<Vec<InputItem>> {
     let mut out = Vec::new();
     for path in paths {
-        let meta = fs::metadata(path).map_err(|e| Error::io(path, e))?;
-        if meta.is_dir() {
-            let files = folder_inputs(path)?;
-            if files.is_empty() {
-                return Err(Error::Invalid(format!(
-                    "folder {} holds no input files (.{})",
-                    path.display(),
-                    INPUT_EXTENSIONS.join(", .")
-                )));
-            }
-            for file in files {
-                list_file(&file, expected, &mut out)?;
-            }
-        } else {
-            list_file(path, expected, &mut out)?;
+        for (file, name) in walk::files(path)? {
+            list_file(&file, name, expected, &mut out)?;
         }
     }
+    walk::check_unique_stems(&out)?;
     Ok(out)
 }
 
-fn list_file(path: &Path, expected: &[usize], out: &mut Vec<InputItem>) -> Result<()> {
+fn list_file(
+    path: &Path,
+    name: String,
+    expected: &[usize],
+    out: &mut Vec<InputItem>,
+) -> Result<()> {
     match extension(path).as_deref() {
         Some("npy") => {
             let r = npy::NpyReader::open(path)?;
-            let name = file_name(path);
             if r.shape() == expected {
                 out.push(InputItem {
                     name,
@@ -87,7 +100,7 @@ fn list_file(path: &Path, expected: &[usize], out: &mut Vec<InputItem>) -> Resul
         }
         Some("png" | "jpg" | "jpeg") => {
             out.push(InputItem {
-                name: file_name(path),
+                name,
                 path: path.to_path_buf(),
                 index: None,
             });
@@ -106,10 +119,38 @@ pub fn load_items(
 ) -> Result<Tensor<f32>> {
     let item: usize = expected.iter().product();
     let mut data = Vec::with_capacity(items.len() * item);
+    for values in decode_each(items, expected, opts) {
+        data.extend_from_slice(&values?);
+    }
+    let shape = std::iter::once(items.len())
+        .chain(expected.iter().cloned())
+        .collect();
+    Tensor::new(shape, data)
+}
+
+/// Decodes each of `items` on its own: its values (shape `expected`) or why it cannot be
+/// used, so that a batch run can record a corrupt file and go on. Consecutive items of one
+/// `.npy` batch are read in one seek (if that read fails, each of them fails with its reason).
+pub fn decode_each(
+    items: &[InputItem],
+    expected: &[usize],
+    opts: &ImageOptions,
+) -> Vec<Result<Vec<f32>>> {
+    let size: usize = expected.iter().product();
+    let finite = |it: &InputItem, values: Vec<f32>| -> Result<Vec<f32>> {
+        let t = Tensor::new(expected.to_vec(), values)?;
+        let what = match it.index {
+            Some(i) => format!("{}[{i}]", it.path.display()),
+            None => it.path.display().to_string(),
+        };
+        t.check_finite(&what)?;
+        Ok(t.data)
+    };
+    let mut out = Vec::with_capacity(items.len());
     let mut k = 0;
     while k < items.len() {
         let it = &items[k];
-        let t = match it.index {
+        match it.index {
             Some(start) => {
                 let mut count = 1;
                 while k + count < items.len()
@@ -118,24 +159,39 @@ pub fn load_items(
                 {
                     count += 1;
                 }
+                match npy::NpyReader::open(&it.path).and_then(|r| r.read_rows(start, count)) {
+                    Ok(t) => {
+                        for (row, values) in
+                            items[k..k + count].iter().zip(t.data.chunks(size.max(1)))
+                        {
+                            out.push(finite(row, values.to_vec()));
+                        }
+                    }
+                    Err(e) => {
+                        let reason = e.to_string();
+                        out.push(Err(e));
+                        out.extend((1..count).map(|_| Err(Error::Invalid(reason.clone()))));
+                    }
+                }
                 k += count;
-                npy::NpyReader::open(&it.path)?.read_rows(start, count)?
             }
             None => {
                 k += 1;
-                match extension(&it.path).as_deref() {
-                    Some("npy") => npy::read_f32(&it.path)?,
-                    _ => load_item_image(&it.path, expected, opts)?,
-                }
+                let t = match extension(&it.path).as_deref() {
+                    Some("npy") => npy::read_f32(&it.path).and_then(|t| {
+                        if t.shape == expected {
+                            Ok(t)
+                        } else {
+                            Err(npy_shape_error(&it.path, &t.shape, expected))
+                        }
+                    }),
+                    _ => load_item_image(&it.path, expected, opts),
+                };
+                out.push(t.and_then(|t| finite(it, t.data)));
             }
-        };
-        t.check_finite(&it.path.display().to_string())?;
-        data.extend_from_slice(&t.data);
+        }
     }
-    let shape = std::iter::once(items.len())
-        .chain(expected.iter().cloned())
-        .collect();
-    Tensor::new(shape, data)
+    out
 }
 
 /// Loads every input named by `paths`, in order, as items of shape `expected` (per item,
@@ -163,35 +219,13 @@ pub fn load_inputs(
     Ok(out)
 }
 
-/// The input files directly inside `dir`, sorted by file name.
-fn folder_inputs(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut files = Vec::new();
-    for entry in fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
-        let entry = entry.map_err(|e| Error::io(dir, e))?;
-        let path = entry.path();
-        if path.is_file()
-            && extension(&path).is_some_and(|e| INPUT_EXTENSIONS.contains(&e.as_str()))
-        {
-            files.push(path);
-        }
-    }
-    files.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
-    Ok(files)
-}
-
 /// The lower-case extension of `path`, if any.
-fn extension(path: &Path) -> Option<String> {
+pub(crate) fn extension(path: &Path) -> Option<String> {
     path.extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase())
 }
 
-fn file_name(path: &Path) -> String {
-    path.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| path.display().to_string())
-}
-
-fn unknown_type(path: &Path, ext: Option<&str>) -> Error {
+pub(crate) fn unknown_type(path: &Path, ext: Option<&str>) -> Error {
     Error::Invalid(format!(
         "{}: unknown input type {}; expected an image (.png, .jpg, .jpeg), a .npy array, or a folder of them",
         path.display(),
@@ -260,3 +294,4 @@ fn load_item_image(path: &Path, expected: &[usize], opts: &ImageOptions) -> Resu
 
 #[cfg(test)]
 mod tests;
+mod walk;

@@ -293,6 +293,7 @@ fn explain_args(args: &EvaluateArgs, spec: &str) -> ExplainArgs {
             layer: args.layer.clone(),
         },
         input: args.input.clone(),
+        run: Default::default(),
     }
 }
 

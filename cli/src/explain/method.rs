@@ -14,7 +14,7 @@ use super::ExplainArgs;
 use crate::options::floats;
 
 /// Options of the gradient and CAM methods.
-#[derive(Args, Debug, Clone)]
+#[derive(Args, Debug, Clone, serde::Serialize)]
 pub struct MethodArgs {
     /// integrated-gradients: points on the path from the baseline to the input.
     #[arg(long, default_value_t = 64)]

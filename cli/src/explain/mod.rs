@@ -4,23 +4,25 @@
 mod method;
 mod output;
 
-use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Mutex;
 
 use clap::Args;
 use glimpse::error::{Error, Result};
-use glimpse::io::inputs::{list_inputs, load_items};
+use glimpse::io::inputs::{decode_each, list_inputs};
 use glimpse::render::cmap::Cmap;
-use glimpse::{DeviceModel, Explainer, Gpu, Target};
+use glimpse::{DeviceModel, Explainer, Explanation, Gpu, Target};
 
 use super::classes::ClassNames;
 use super::options::InputArgs;
+use crate::run::pipeline::{self, Batch, Stages};
+use crate::run::{self, RunArgs, RunFolder};
 pub use method::{method_from, MethodArgs};
 pub use output::file_stem;
 use output::{print_conservation, Writer};
 
 /// Arguments of `glimpse explain`.
-#[derive(Args, Debug)]
+#[derive(Args, Debug, serde::Serialize)]
 pub struct ExplainArgs {
     /// The ONNX model.
     #[arg(long)]
@@ -75,9 +77,13 @@ pub struct ExplainArgs {
     pub methods: MethodArgs,
     #[command(flatten)]
     pub input: InputArgs,
+    #[command(flatten)]
+    #[serde(skip)]
+    pub run: RunArgs,
 }
 
-/// Runs `glimpse explain`.
+/// Runs `glimpse explain`: the inputs this process owes (its shard, less those a resumed run
+/// finished) streamed through decoder threads, the GPU and writer threads into the run folder.
 pub fn run(args: &ExplainArgs) -> Result<()> {
     let kind: glimpse::Method = args.method.parse()?;
     let graph = glimpse::load_model_with(&args.model, &kind.load_options())?;
@@ -88,47 +94,98 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
     target.check(graph.output_len())?;
     let opts = args.input.image_options()?;
     let shape = graph.input_shape().to_vec();
-    let items = list_inputs(&args.input.inputs, &shape)?;
-    if items.is_empty() {
+    let shard = args.run.shard()?;
+    let listed = list_inputs(&args.input.inputs, &shape)?;
+    if listed.is_empty() {
         return Err(Error::Invalid("no inputs given".into()));
     }
+    // The plan is built (and every method option checked) before the run folder is touched.
     let model = DeviceModel::new(&Gpu::new()?, graph);
     let mut explainer = Explainer::new(&model, &method, args.batch)?;
-    std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
-    let summary_path = args.out.join("summary.jsonl");
-    let mut summary =
-        std::fs::File::create(&summary_path).map_err(|e| Error::io(&summary_path, e))?;
+    let (items, dir) = run::take_shard(listed, shard, &args.out);
+    let names: Vec<String> = items.iter().map(|it| it.name.clone()).collect();
+    let options = run::options_json(args, &["model", "out", "input.inputs"]);
+    let manifest = run::manifest(
+        "explain",
+        &args.model,
+        options,
+        &args.input.inputs,
+        shard,
+        items.len(),
+    )?;
+    let folder = RunFolder::open(&dir, &manifest, &names, args.run.start())?;
+    let pending: Vec<_> = items
+        .iter()
+        .filter(|it| !folder.is_done(&it.name))
+        .cloned()
+        .collect();
+    if folder.done_count() > 0 {
+        say!(
+            "resuming {}: {} of {} inputs done, {} to go",
+            dir.display(),
+            folder.done_count(),
+            items.len(),
+            pending.len()
+        );
+    }
     let writer = Writer {
-        out: &args.out,
+        out: &dir,
         cmap: &cmap,
         bgr: args.input.bgr,
         method: method.name(),
     };
-    let bar = indicatif::ProgressBar::new(items.len() as u64);
-    if items.len() <= explainer.batch() {
+    let bar = indicatif::ProgressBar::new(pending.len() as u64);
+    if pending.len() <= explainer.batch() {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
-    for chunk in items.chunks(explainer.batch()) {
-        let x = load_items(chunk, &shape, &opts)?;
-        let e = explainer.explain(&x, std::slice::from_ref(&target))?;
-        for (i, it) in chunk.iter().enumerate() {
-            let mut line = writer.item(&it.name, &x, &e, i)?;
+    let stages = Stages {
+        batch: explainer.batch(),
+        decoders: args.run.decoders,
+        writers: args.run.writers,
+        fail_fast: args.run.fail_fast,
+    };
+    let folder = Mutex::new(folder);
+    let write = |b: &Batch<Explanation>| -> Result<Vec<serde_json::Value>> {
+        let mut lines = Vec::with_capacity(b.items.len());
+        for (i, it) in b.items.iter().enumerate() {
+            let mut line = writer.item(it, &b.x, &b.result, i)?;
             if let Some(c) = &class_names {
                 c.label(&mut line);
             }
-            writeln!(summary, "{line}").map_err(|err| Error::io(&summary_path, err))?;
             if args.conservation {
-                print_conservation(&it.name, &e, i)?;
+                print_conservation(&it.name, &b.result, i)?;
             }
+            lines.push(line);
         }
-        bar.inc(chunk.len() as u64);
-    }
+        Ok(lines)
+    };
+    let finished = pipeline::run(
+        &pending,
+        &shape,
+        &stages,
+        &folder,
+        &|chunk| decode_each(chunk, &shape, &opts),
+        |x| explainer.explain(x, std::slice::from_ref(&target)),
+        &write,
+        &|n| bar.inc(n),
+    );
     bar.finish_and_clear();
+    let mut folder = folder.into_inner().expect("the run is over");
+    folder.sort_summary(&names)?;
+    finished?;
+    let failed = folder.failed();
     say!(
         "wrote {} {} explanations to {}",
-        items.len(),
+        items.len() - failed,
         method.name(),
-        args.out.display()
+        dir.display()
     );
+    if failed > 0 {
+        return Err(Error::Invalid(format!(
+            "{failed} of {} inputs could not be explained: see {}",
+            items.len(),
+            dir.join(run::folder::ERRORS).display()
+        )));
+    }
     Ok(())
 }

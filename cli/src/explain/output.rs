@@ -4,11 +4,15 @@
 use std::path::{Path, PathBuf};
 
 use glimpse::error::Result;
+use glimpse::io::inputs::InputItem;
 use glimpse::render::cmap::Cmap;
 use glimpse::render::heatmap::{
     heatmap, input_image, mask_input, overlay, save_png, HeatmapOptions,
 };
 use glimpse::{Explanation, Tensor};
+use image::RgbImage;
+
+use crate::run::atomic;
 
 /// Item `i` of a batch tensor `[N, ...]`.
 pub fn item(t: &Tensor, i: usize) -> Result<Tensor> {
@@ -30,20 +34,31 @@ impl Writer<'_> {
         self.out.join(format!("{stem}{suffix}.{ext}"))
     }
 
-    /// Writes input `i`'s files; returns its summary line.
+    fn npy(&self, stem: &str, suffix: &str, t: &Tensor) -> Result<()> {
+        atomic::write_with(&self.path(stem, suffix, "npy"), |tmp| {
+            glimpse::io::npy::write_f32(tmp, t)
+        })
+    }
+
+    fn png(&self, stem: &str, suffix: &str, image: &RgbImage) -> Result<()> {
+        atomic::write_with(&self.path(stem, suffix, "png"), |tmp| save_png(tmp, image))
+    }
+
+    /// Writes input `i`'s files (each atomically); returns its summary line.
     pub fn item(
         &self,
-        name: &str,
+        input_item: &InputItem,
         x: &Tensor,
         e: &Explanation,
         i: usize,
     ) -> Result<serde_json::Value> {
+        let name = &input_item.name;
         let map = item(&e.map, i)?;
         let input = item(x, i)?;
-        let stem = file_stem(name);
-        glimpse::io::npy::write_f32(self.path(&stem, "", "npy"), &map)?;
+        let stem = input_item.output_stem();
+        self.npy(&stem, "", &map)?;
         if let Some(cam) = &e.cam {
-            glimpse::io::npy::write_f32(self.path(&stem, "_raw", "npy"), &item(&cam.raw, i)?)?;
+            self.npy(&stem, "_raw", &item(&cam.raw, i)?)?;
         }
         if map.shape.len() == 3 {
             let opts = HeatmapOptions {
@@ -51,16 +66,10 @@ impl Writer<'_> {
                 ..HeatmapOptions::default()
             };
             let heat = heatmap(&map, &opts)?;
-            save_png(self.path(&stem, "", "png"), &heat)?;
+            self.png(&stem, "", &heat)?;
             let image = input_image(&input, self.bgr)?;
-            save_png(
-                self.path(&stem, "_overlay", "png"),
-                &overlay(&heat, &image, 0.6)?,
-            )?;
-            save_png(
-                self.path(&stem, "_mask", "png"),
-                &mask_input(&map, &input, false, self.bgr)?,
-            )?;
+            self.png(&stem, "_overlay", &overlay(&heat, &image, 0.6)?)?;
+            self.png(&stem, "_mask", &mask_input(&map, &input, false, self.bgr)?)?;
         }
         let sum: f64 = map.data.iter().map(|&v| v as f64).sum();
         let mut line = serde_json::json!({

@@ -120,15 +120,15 @@ fn explain_writes_heatmaps_npy_and_summary() {
     ]);
     assert!(ok, "{stderr}");
     for f in [
-        "mnist_0_label3.png",
-        "mnist_0_label3_overlay.png",
-        "mnist_0_label3_mask.png",
-        "mnist_0_label3.npy",
+        "mnist_0_label3.png.png",
+        "mnist_0_label3.png_overlay.png",
+        "mnist_0_label3.png_mask.png",
+        "mnist_0_label3.png.npy",
         "summary.jsonl",
     ] {
         assert!(dir.join(f).exists(), "{f} missing");
     }
-    let r = glimpse::io::npy::read_f32(dir.join("mnist_0_label3.npy")).unwrap();
+    let r = glimpse::io::npy::read_f32(dir.join("mnist_0_label3.png.npy")).unwrap();
     assert_eq!(r.shape, vec![1, 28, 28]);
     let summary = std::fs::read_to_string(dir.join("summary.jsonl")).unwrap();
     let first: serde_json::Value = serde_json::from_str(summary.lines().next().unwrap()).unwrap();

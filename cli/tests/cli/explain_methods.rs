@@ -69,15 +69,15 @@ fn every_method_writes_maps_and_a_summary() {
         assert_eq!(lines[0]["method"], *method);
         assert_eq!(lines[0]["class"], 3, "{method}: {}", lines[0]);
         for f in [
-            "mnist_0_label3.npy",
-            "mnist_0_label3.png",
-            "mnist_0_label3_overlay.png",
+            "mnist_0_label3.png.npy",
+            "mnist_0_label3.png.png",
+            "mnist_0_label3.png_overlay.png",
         ] {
             assert!(out.join(f).exists(), "{method}: {f}");
         }
         if method.contains("cam") {
             assert_eq!(lines[0]["layer"], "/conv2/Conv");
-            let raw = glimpse::io::npy::read_f32(out.join("mnist_0_label3_raw.npy")).unwrap();
+            let raw = glimpse::io::npy::read_f32(out.join("mnist_0_label3.png_raw.npy")).unwrap();
             assert_eq!(raw.shape, vec![1, 10, 10]);
         }
         if ["deeplift", "integrated-gradients", "taylor"].contains(method) {

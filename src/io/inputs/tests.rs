@@ -1,3 +1,4 @@
+use std::fs;
 use std::path::{Path, PathBuf};
 
 use image::{GrayImage, Luma, Rgb, RgbImage};
@@ -35,12 +36,23 @@ fn mixed_folder(name: &str) -> PathBuf {
 }
 
 #[test]
-fn folder_sorted_not_recursive_with_resize() {
+fn folder_sorted_recursive_with_resize() {
     let dir = mixed_folder("inputs-folder");
+    fs::create_dir(dir.join(".hidden")).unwrap();
+    RgbImage::from_pixel(2, 2, Rgb([0, 0, 0]))
+        .save(dir.join(".hidden/f.png"))
+        .unwrap();
     let items = load_inputs(&[dir], &[3, 2, 2], &ImageOptions::default()).unwrap();
     assert_eq!(
         names(&items),
-        ["a.JPG", "b.png", "c.npy", "d.npy[0]", "d.npy[1]"]
+        [
+            "a.JPG",
+            "b.png",
+            "c.npy",
+            "d.npy[0]",
+            "d.npy[1]",
+            "sub/e.png"
+        ]
     );
     for (_, t) in &items {
         assert_eq!(t.shape, vec![3, 2, 2]);
@@ -49,6 +61,59 @@ fn folder_sorted_not_recursive_with_resize() {
     assert!(items[1].1.data[..4].iter().all(|&v| (v - 1.0).abs() < 1e-6));
     assert!(items[1].1.data[4..].iter().all(|&v| v.abs() < 1e-6));
     assert_eq!(items[2].1.data[11], 11.0);
+}
+
+#[test]
+fn output_stems_keep_the_extension_and_never_collide() {
+    let dir = test_dir("inputs-stems");
+    for sub in ["a", "b"] {
+        fs::create_dir(dir.join(sub)).unwrap();
+        for name in ["x.png", "x.jpg"] {
+            RgbImage::from_pixel(2, 2, Rgb([9, 9, 9]))
+                .save(dir.join(sub).join(name))
+                .unwrap();
+        }
+    }
+    let items = list_inputs(std::slice::from_ref(&dir), &[3, 2, 2]).unwrap();
+    let stems: Vec<String> = items.iter().map(InputItem::output_stem).collect();
+    assert_eq!(stems, ["a/x.jpg", "a/x.png", "b/x.jpg", "b/x.png"]);
+    // The two folders on their own: both hold x.png, named x.png under each root.
+    let m = list_inputs(&[dir.join("a"), dir.join("b")], &[3, 2, 2])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        m.contains("a/x.jpg") && m.contains("b/x.jpg") && m.contains("'x.jpg'"),
+        "{m}"
+    );
+    let batch = list_inputs(&[batch_fixture()], &[1, 2, 2]).unwrap();
+    assert_eq!(batch[1].output_stem(), "batch.npy_1");
+}
+
+#[test]
+fn list_files_name_paths_relative_to_their_folder() {
+    let dir = mixed_folder("inputs-list");
+    fs::write(
+        dir.join("list.txt"),
+        "# two of them\nsub/e.png\n\n./b.png\n",
+    )
+    .unwrap();
+    let items = load_inputs(
+        &[dir.join("list.txt")],
+        &[3, 2, 2],
+        &ImageOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(names(&items), ["sub/e.png", "b.png"]);
+    for (entry, want) in [
+        ("../b.png", "inside the list's folder"),
+        ("notes.txt", "unknown input type"),
+    ] {
+        fs::write(dir.join("bad.txt"), format!("b.png\n{entry}\n")).unwrap();
+        let m = list_inputs(&[dir.join("bad.txt")], &[3, 2, 2])
+            .unwrap_err()
+            .to_string();
+        assert!(m.contains("bad.txt line 2") && m.contains(want), "{m}");
+    }
 }
 
 #[test]
@@ -147,8 +212,9 @@ fn error_non_finite_names_file() {
     npy::write_f32(&path, &Tensor::new(vec![2, 1, 2, 2], data).unwrap()).unwrap();
     match load_inputs(&[path], &[1, 2, 2], &ImageOptions::default()) {
         Err(Error::NonFinite { what, index }) => {
-            assert!(what.ends_with("bad.npy"), "{what}");
-            assert_eq!(index, 5);
+            // Item 1 of the batch, value 1 of that item.
+            assert!(what.ends_with("bad.npy[1]"), "{what}");
+            assert_eq!(index, 1);
         }
         other => panic!("{other:?}"),
     }
@@ -166,10 +232,10 @@ fn error_empty_batch() {
 #[test]
 fn error_unknown_extension_missing_path_empty_folder() {
     let dir = test_dir("inputs-errors");
-    let txt = dir.join("notes.txt");
-    fs::write(&txt, "x").unwrap();
-    match load_inputs(&[txt], &[3, 2, 2], &ImageOptions::default()) {
-        Err(Error::Invalid(m)) => assert!(m.contains("notes.txt") && m.contains("'.txt'"), "{m}"),
+    let svg = dir.join("notes.svg");
+    fs::write(&svg, "x").unwrap();
+    match load_inputs(&[svg], &[3, 2, 2], &ImageOptions::default()) {
+        Err(Error::Invalid(m)) => assert!(m.contains("notes.svg") && m.contains("'.svg'"), "{m}"),
         other => panic!("{other:?}"),
     }
     let bare = dir.join("README");
