@@ -15,6 +15,7 @@ pub mod expert;
 pub mod explain;
 pub mod interpret;
 pub mod measure;
+pub mod merge;
 pub mod options;
 pub mod predict;
 pub mod run;

@@ -1,7 +1,7 @@
-//! The glimpse command line: info, ops, predict, explain, interpret, evaluate, expert, bench.
+//! The glimpse command line: info, ops, predict, explain, merge, interpret, evaluate, expert, bench.
 
 use clap::{Parser, Subcommand};
-use glimpse_cli::{bench, evaluate, expert, explain, interpret, predict};
+use glimpse_cli::{bench, evaluate, expert, explain, interpret, merge, predict};
 
 #[derive(Parser)]
 #[command(
@@ -24,6 +24,9 @@ enum Command {
     Predict(Box<predict::PredictArgs>),
     /// Write relevance heatmaps (PNG), raw relevance (.npy) and a JSON-lines summary.
     Explain(Box<explain::ExplainArgs>),
+    /// Join the shard folders of a batch run (`explain --shard I/N`) into one run folder,
+    /// checking that every input was done exactly once.
+    Merge(merge::MergeArgs),
     /// Find the input a class, channel or neuron responds to most (activation maximisation).
     Interpret(Box<interpret::InterpretArgs>),
     /// Evaluate explanations: pixel flipping, region perturbation (AOPC), selectivity.
@@ -45,6 +48,7 @@ fn main() {
         }
         Command::Predict(a) => predict::run(a),
         Command::Explain(a) => explain::run(a),
+        Command::Merge(a) => merge::run(a),
         Command::Interpret(a) => interpret::run(a),
         Command::Evaluate(a) => evaluate::run(a),
         Command::Bench(a) => bench::run(a),

@@ -7,3 +7,4 @@ mod evaluate;
 mod expert;
 mod explain_methods;
 mod interpret;
+mod merge;
