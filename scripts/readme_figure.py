@@ -54,7 +54,8 @@ def block(images, rows, cell=CELL, captions=None):
                 path = img
             else:
                 name, _, suffix = folder.partition(":")
-                path = OUT / name / (img.stem + suffix + img.suffix)
+                # Outputs keep the input's extension: chelsea_224.png → chelsea_224.png_overlay.png.
+                path = OUT / name / (img.name + suffix + ".png")
             resample = Image.LANCZOS if cell == PHOTO_CELL else Image.NEAREST
             tile = Image.open(path).convert("RGB").resize((cell - 4, cell - 4), resample)
             sheet.paste(tile, (label_w + c * cell + 2, top + r * cell + 2))
