@@ -1,6 +1,8 @@
 //! `glimpse bench`: forward throughput and LRP cost per model and batch size, against the
 //! device's matmul ceiling, in one run, as Markdown tables.
 
+use std::path::{Path, PathBuf};
+
 use clap::Args;
 
 use crate::measure::kernels::{ceiling_gflops, measure_kernels};
@@ -10,6 +12,7 @@ use crate::measure::{
     interpret_table, measure, measure_interpret, measure_methods, measure_metrics, method_table,
     metric_table, KernelRow, AM_STEPS,
 };
+use crate::measure::{measure_pipeline, photo_folder, pipeline, pipeline_table};
 use glimpse::error::{Error, Result};
 use glimpse::explain::{Bound, Composite, Rule};
 use glimpse::gpu::Gpu;
@@ -53,6 +56,25 @@ pub struct BenchArgs {
     /// Adam steps per timed activation-maximisation run (one submission).
     #[arg(long, default_value_t = AM_STEPS)]
     pub am_steps: usize,
+    /// Time a batch run instead of the tables: `glimpse explain` end to end on a folder of
+    /// JPEG photographs of mixed sizes (made from the shipped ones) ÷ the bare plan on the same
+    /// inputs decoded beforehand.
+    #[arg(long)]
+    pub pipeline: bool,
+    /// Photographs in the --pipeline folder.
+    #[arg(long, default_value_t = 2000)]
+    pub pipeline_inputs: usize,
+    /// The folder the --pipeline photographs are written to (once) and read from
+    /// (default: the system's temporary folder).
+    #[arg(long)]
+    pub pipeline_dir: Option<PathBuf>,
+    /// `glimpse explain` options of the --pipeline run (the model, method, batch, ranges).
+    #[arg(
+        long,
+        allow_hyphen_values = true,
+        default_value = "--model assets/models/efficientnet_lite0.onnx --range=-0.9921875,1 --batch 8"
+    )]
+    pub pipeline_explain: String,
 }
 
 /// Runs `glimpse bench`, printing to stdout (progress to stderr).
@@ -76,6 +98,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         ),
     };
     let lrp = (!args.no_lrp).then_some(&composite);
+    if args.pipeline {
+        return pipeline(args);
+    }
     let gpu = Gpu::new()?;
     let info = gpu.info();
     println!(
@@ -166,5 +191,44 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     if lrp.is_some() {
         println!("LRP: {composite_name}, forward + backward in one submission.");
     }
+    Ok(())
+}
+
+/// `glimpse bench --pipeline`.
+fn pipeline(args: &BenchArgs) -> Result<()> {
+    if args.pipeline_inputs == 0 {
+        return Err(Error::Invalid("--pipeline-inputs must be positive".into()));
+    }
+    let folder = args
+        .pipeline_dir
+        .clone()
+        .unwrap_or_else(|| pipeline::default_photo_folder(args.pipeline_inputs));
+    let assets = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/images");
+    let assets = match Path::new("assets/images").is_dir() {
+        true => PathBuf::from("assets/images"),
+        false => assets,
+    };
+    eprintln!(
+        "writing {} photographs to {} (once) ...",
+        args.pipeline_inputs,
+        folder.display()
+    );
+    photo_folder(&folder, args.pipeline_inputs, &assets)?;
+    let out = std::env::temp_dir().join(format!("glimpse-bench-pipeline-{}", std::process::id()));
+    let exe = std::env::current_exe()
+        .map_err(|e| Error::Invalid(format!("the glimpse executable: {e}")))?;
+    let explain: Vec<String> = args
+        .pipeline_explain
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    eprintln!(
+        "timing the bare plan, then `glimpse explain {}` end to end ...",
+        explain.join(" ")
+    );
+    let row = measure_pipeline(&exe, &explain, &folder, &out);
+    let _ = std::fs::remove_dir_all(&out);
+    println!("{}", pipeline_table(&[row?]));
+    println!("Bare plan: every batch explained from tensors decoded beforehand (uploads and readbacks included). End to end: the `glimpse explain` process, listing, decoding and resizing on decoder threads, rendering and writing heatmaps, overlays, masks and .npy on writer threads, start to exit.");
     Ok(())
 }

@@ -15,10 +15,12 @@ use glimpse::evaluate::{
     random_maps, Baseline, EvalOptions, Evaluator, Metric, Order, Recompute, Summary,
 };
 use glimpse::io::inputs::{list_inputs, load_items};
-use glimpse::{DeviceModel, Explainer, Gpu, Target, Tensor};
+use glimpse::io::npy::NpyReader;
+use glimpse::{DeviceModel, Explainer, Gpu, Target};
 
 use super::explain::{file_stem, method_from, ExplainArgs, MethodArgs};
 use super::options::{floats, InputArgs};
+use crate::run::prefetch::each_prefetched;
 use output::{check_free, write_outputs, Source};
 
 /// Inputs explained and evaluated together (bounds the memory of a long run).
@@ -299,7 +301,8 @@ fn explain_args(args: &EvaluateArgs, spec: &str) -> ExplainArgs {
 
 /// Where one curve's maps come from.
 pub(crate) enum Maps {
-    File(Tensor),
+    /// A precomputed `.npy`, read a chunk of rows at a time.
+    File(NpyReader),
     Random,
     Method(Box<Explainer>),
 }
@@ -387,13 +390,18 @@ fn setup(
     let model = DeviceModel::new(&Gpu::new()?, graph);
     match &args.maps {
         Some(p) => {
-            let m = glimpse::io::npy::read_f32(p)?;
-            if m.shape.first() != Some(&n) {
+            let m = NpyReader::open(p)?;
+            if m.shape().first() != Some(&n) {
                 return Err(Error::Shape(format!(
                     "{}: maps of shape {:?} for {n} inputs",
                     p.display(),
-                    m.shape
+                    m.shape()
                 )));
+            }
+            // Checked whole before any work, a chunk at a time (never held whole).
+            for start in (0..n).step_by(CHUNK) {
+                let rows = m.read_rows(start, CHUNK.min(n - start))?;
+                rows.check_finite(&format!("{} (rows {start}..)", p.display()))?;
             }
             sources.push(Maps::File(m));
         }
@@ -450,20 +458,21 @@ fn selectivity(args: &EvaluateArgs, options: EvalOptions, r: Run) -> Result<()> 
         .collect();
     let bar = indicatif::ProgressBar::new((n * sources.len()) as u64);
     let started = std::time::Instant::now();
-    for start in (0..n).step_by(CHUNK) {
-        let end = (start + CHUNK).min(n);
-        let x = load_items(&items[start..end], &shape, &opts)?;
+    let chunks = n.div_ceil(CHUNK);
+    let load = |k: usize| load_items(&items[k * CHUNK..(n.min((k + 1) * CHUNK))], &shape, &opts);
+    each_prefetched(chunks, load, |k, x| {
+        let (start, end) = (k * CHUNK, n.min((k + 1) * CHUNK));
         let given = classes.as_ref().map(|c| &c[start..end]);
         if let Some(rc) = recompute.as_mut() {
             for (r, out) in rc.iter_mut().zip(&mut results) {
                 out.push(&r.evaluate(&x, given, start)?);
                 bar.inc((end - start) as u64);
             }
-            continue;
+            return Ok(());
         }
         for (src, out) in sources.iter_mut().zip(&mut results) {
             let (maps, predicted) = match src {
-                Maps::File(m) => (slice(m, start, end)?, None),
+                Maps::File(m) => (m.read_rows(start, end - start)?, None),
                 Maps::Random => (random_maps(end - start, &shape, args.seed, start)?, None),
                 Maps::Method(e) => {
                     let got = e.explain(&x, &[Target::Predicted])?;
@@ -475,7 +484,8 @@ fn selectivity(args: &EvaluateArgs, options: EvalOptions, r: Run) -> Result<()> 
             out.push(&ev);
             bar.inc((end - start) as u64);
         }
-    }
+        Ok(())
+    })?;
     bar.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
     let passes = match &recompute {
@@ -538,14 +548,6 @@ fn recomputing<'m>(
         )?);
     }
     Ok(out)
-}
-
-/// Items `start..end` of a batch tensor.
-pub(crate) fn slice(t: &Tensor, start: usize, end: usize) -> Result<Tensor> {
-    let per = t.numel() / t.shape[0].max(1);
-    let mut shape = t.shape.clone();
-    shape[0] = end - start;
-    Tensor::new(shape, t.data[start * per..end * per].to_vec())
 }
 
 fn read_labels(path: &std::path::Path, n: usize, classes: usize) -> Result<Vec<usize>> {

@@ -6,9 +6,11 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::run::prefetch::each_prefetched;
 use glimpse::error::{Error, Result};
 use glimpse::evaluate::robustness::{parse_shifts, quantus_shifts};
 use glimpse::evaluate::{random_maps, Axis, RobustEvaluator, RobustOptions, Robustness, Summary};
+use glimpse::io::inputs::load_items;
 use glimpse::render::{line_plot, save_png, Labels, Series};
 use glimpse::{Predictor, Target, Tensor};
 
@@ -199,9 +201,10 @@ pub fn run(args: &EvaluateArgs, r: Run) -> Result<()> {
     let bar = indicatif::ProgressBar::new((n * workers.len()) as u64);
     let started = std::time::Instant::now();
     let opts = args.input.image_options()?;
-    for start in (0..n).step_by(super::CHUNK) {
-        let end = (start + super::CHUNK).min(n);
-        let x = glimpse::io::inputs::load_items(&items[start..end], &shape, &opts)?;
+    let chunk = super::CHUNK;
+    let load = |k: usize| load_items(&items[k * chunk..n.min((k + 1) * chunk)], &shape, &opts);
+    each_prefetched(n.div_ceil(chunk), load, |k, x| {
+        let (start, end) = (k * chunk, n.min((k + 1) * chunk));
         let given = classes.as_ref().map(|c| &c[start..end]);
         for (w, g) in workers.iter_mut().zip(&mut gathered) {
             match (w, &family) {
@@ -217,7 +220,7 @@ pub fn run(args: &EvaluateArgs, r: Run) -> Result<()> {
                 (Worker::Maps(src), Family::Forward(f)) => {
                     let p = predictor.as_mut().expect("made for forward-only metrics");
                     let (maps, predicted) = match src {
-                        Maps::File(m) => (super::slice(m, start, end)?, None),
+                        Maps::File(m) => (m.read_rows(start, end - start)?, None),
                         Maps::Random => (random_maps(end - start, &shape, args.seed, start)?, None),
                         Maps::Method(e) => {
                             let got = e.explain(&x, &[Target::Predicted])?;
@@ -239,7 +242,8 @@ pub fn run(args: &EvaluateArgs, r: Run) -> Result<()> {
             }
             bar.inc((end - start) as u64);
         }
-    }
+        Ok(())
+    })?;
     bar.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
     write(args, &family, &gathered, numel, seconds)?;

@@ -7,6 +7,7 @@ pub mod matmul;
 pub mod methods;
 pub mod metrics;
 pub mod models;
+pub mod pipeline;
 pub mod table;
 pub mod timing;
 
@@ -16,4 +17,5 @@ pub use matmul::MatmulBench;
 pub use methods::{measure_methods, method_table, MethodRow};
 pub use metrics::{measure_metrics, metric_table, MetricRow};
 pub use models::{named_model, BenchModel, DEFAULT_MODELS};
+pub use pipeline::{measure_pipeline, photo_folder, pipeline_table, PipelineRow};
 pub use timing::{bench_composite, bench_input, measure, ForwardBench, LrpBench, Row};

@@ -5,6 +5,7 @@
 pub mod atomic;
 pub mod folder;
 pub mod pipeline;
+pub mod prefetch;
 pub mod shard;
 
 use std::path::{Path, PathBuf};
