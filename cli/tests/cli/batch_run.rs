@@ -287,3 +287,41 @@ fn a_run_killed_twenty_times_ends_byte_identical() {
 fn lines_raw(path: &Path) -> usize {
     std::fs::read(path).map_or(0, |b| b.iter().filter(|&&c| c == b'\n').count())
 }
+
+#[test]
+fn bench_pipeline_times_a_photo_folder_end_to_end_against_the_bare_plan() {
+    let dir = temp("bench-pipeline");
+    let photos = dir.join("photos");
+    let (ok, stdout, stderr) = glimpse(&[
+        "bench",
+        "--pipeline",
+        "--pipeline-inputs",
+        "24",
+        "--pipeline-dir",
+        &photos.display().to_string(),
+        "--pipeline-explain",
+        "--model assets/models/lenet_mnist.onnx --batch 8",
+    ]);
+    assert!(ok, "{stderr}");
+    // 24 JPEGs of 24 different sizes in ten sub-folders, all listed and explained.
+    let mut sizes = std::collections::BTreeSet::new();
+    for sub in std::fs::read_dir(&photos).unwrap() {
+        let sub = sub.unwrap().path();
+        if sub.is_dir() {
+            for f in std::fs::read_dir(&sub).unwrap() {
+                let img = image::open(f.unwrap().path()).unwrap();
+                sizes.insert((img.width(), img.height()));
+            }
+        }
+    }
+    assert_eq!(sizes.len(), 24, "{sizes:?}");
+    let row = stdout
+        .lines()
+        .find(|l| l.contains("lenet_mnist.onnx"))
+        .unwrap_or_else(|| panic!("no row in {stdout}"));
+    let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+    assert_eq!(&cells[2..5], ["lrp", "24", "8"], "{row}");
+    let ratio: f64 = cells[7].parse().unwrap();
+    assert!(ratio > 0.0 && ratio < 2.0, "{row}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
