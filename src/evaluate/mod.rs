@@ -19,7 +19,7 @@
 //! or, on request, the logit. Curves start with the unperturbed input (Quantus's omit it).
 
 mod baseline;
-mod copies;
+pub(crate) mod copies;
 mod correlation;
 mod evaluator;
 mod imputation;

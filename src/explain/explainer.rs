@@ -2,6 +2,7 @@
 
 use super::cam::CamPlan;
 use super::gradient::{DeepLiftPlan, GradientPlan, IntegratedGradients, SmoothGrad, TaylorPlan};
+use super::occlusion::OcclusionPlan;
 use super::{Explanation, LrpPlan, Method, Target};
 use crate::error::Result;
 use crate::gpu::DeviceModel;
@@ -16,6 +17,7 @@ enum Plan {
     Integrated(IntegratedGradients),
     Smooth(SmoothGrad),
     Cam(CamPlan),
+    Occlusion(OcclusionPlan),
 }
 
 /// Explains inputs of one model with one method.
@@ -56,6 +58,9 @@ impl Explainer {
             Method::Cam { kind, layer } => {
                 Plan::Cam(CamPlan::new(model, *kind, layer.as_ref(), batch)?)
             }
+            Method::Occlusion(options) => {
+                Plan::Occlusion(OcclusionPlan::new(model, options, batch)?)
+            }
         };
         Ok(Explainer {
             plan,
@@ -85,6 +90,7 @@ impl Explainer {
             Plan::Integrated(p) => p.memory_bytes(),
             Plan::Smooth(p) => p.memory_bytes(),
             Plan::Cam(p) => p.memory_bytes(),
+            Plan::Occlusion(p) => p.memory_bytes(),
         }
     }
 
@@ -98,6 +104,7 @@ impl Explainer {
             Plan::Integrated(p) => p.run(x, targets),
             Plan::Smooth(p) => p.run(x, targets),
             Plan::Cam(p) => p.run(x, targets),
+            Plan::Occlusion(p) => p.run(x, targets),
         }
     }
 }

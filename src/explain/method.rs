@@ -4,6 +4,7 @@ use std::str::FromStr;
 
 use super::cam::CamKind;
 use super::gradient::{Baseline, GradientMap, Riemann, RootPoint, SmoothKind, SmoothOptions};
+use super::occlusion::OcclusionOptions;
 use super::{Bound, Composite, LayerRef};
 use crate::error::{Error, Result};
 use crate::model::LoadOptions;
@@ -50,6 +51,8 @@ pub enum Method {
         /// The feature map, by ONNX node name or index.
         layer: Option<LayerRef>,
     },
+    /// Occlusion: the mean drop of the score over the windows that covered each value.
+    Occlusion(OcclusionOptions),
 }
 
 /// Every method name [`Method::from_str`] accepts, with a line on each.
@@ -79,6 +82,10 @@ pub const METHOD_NAMES: &[(&str, &str)] = &[
     ("cam", "CAM (global-average-pool + dense heads)"),
     ("grad-cam", "Grad-CAM at a feature map"),
     ("grad-cam++", "Grad-CAM++ at a feature map"),
+    (
+        "occlusion",
+        "Captum's occlusion: the score's mean drop over the windows covering each value",
+    ),
 ];
 
 /// The method names, comma-separated.
@@ -140,6 +147,7 @@ impl FromStr for Method {
             "cam" => cam(CamKind::Cam),
             "grad-cam" => cam(CamKind::GradCam),
             "grad-cam++" => cam(CamKind::GradCamPlusPlus),
+            "occlusion" => Method::Occlusion(OcclusionOptions::default()),
             other => {
                 return Err(Error::Invalid(format!(
                     "unknown method '{other}'; valid methods: {}",
@@ -174,6 +182,7 @@ impl Method {
                 CamKind::GradCam => "grad-cam",
                 CamKind::GradCamPlusPlus => "grad-cam++",
             },
+            Method::Occlusion(_) => "occlusion",
         }
     }
 

@@ -11,6 +11,7 @@ pub(crate) mod explanation;
 pub mod gradient;
 mod lrp;
 mod method;
+pub mod occlusion;
 pub mod rules;
 mod target;
 

@@ -22,16 +22,16 @@ fn asset(rel: &str) -> std::path::PathBuf {
 }
 
 /// The model as `glimpse explain` opens it (BatchNorms folded where possible).
-fn model(name: &str) -> Graph {
+pub(super) fn model(name: &str) -> Graph {
     glimpse::load_model(asset(&format!("models/{name}.onnx"))).unwrap()
 }
 
-fn golden(name: &str) -> Tensor {
+pub(super) fn golden(name: &str) -> Tensor {
     glimpse::io::npy::read_f32(asset(&format!("golden/{name}.npy"))).unwrap()
 }
 
 /// The first 8 shipped test inputs of a model.
-fn inputs(model: &str) -> Tensor {
+pub(super) fn inputs(model: &str) -> Tensor {
     let file = if model == "lenet_mnist" {
         "mnist"
     } else {
@@ -45,7 +45,7 @@ fn inputs(model: &str) -> Tensor {
 }
 
 /// The goldens' targets (assets/golden/README.md): predictions for 0–3, (label + 1) % 10 after.
-fn targets(model: &str) -> Vec<Target> {
+pub(super) fn targets(model: &str) -> Vec<Target> {
     let t: [usize; 8] = if model == "lenet_mnist" {
         [3, 8, 1, 0, 5, 1, 0, 4]
     } else {
@@ -80,7 +80,7 @@ fn conditioning(name: &str) -> Vec<f64> {
 /// Largest |got − golden| ÷ max |golden| over the items, asserted within [`TOLERANCE`]. Items
 /// that are ill-conditioned in float32 (the manifest's float32-vs-float64 difference above
 /// 1e-5, or listed in [`KINKED`]) are reported, and only checked to be the same map (1e-2).
-fn check(name: &str, got: &Tensor, want: &Tensor) -> f64 {
+pub(super) fn check(name: &str, got: &Tensor, want: &Tensor) -> f64 {
     assert_eq!(got.shape, want.shape, "{name}: shape");
     let cond = conditioning(name);
     let item = want.numel() / want.shape[0];

@@ -14,6 +14,7 @@ mod golden_captum;
 mod golden_faithfulness;
 mod golden_interpret;
 mod golden_lucid;
+mod golden_occlusion;
 mod golden_quantus;
 mod golden_robustness;
 mod golden_zennit;

@@ -293,6 +293,8 @@ fn explain_args(args: &EvaluateArgs, spec: &str) -> ExplainArgs {
             seed: args.seed,
             noise: None,
             layer: args.layer.clone(),
+            window: None,
+            stride: None,
         },
         input: args.input.clone(),
         run: Default::default(),

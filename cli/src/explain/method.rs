@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 use glimpse::error::{Error, Result};
 use glimpse::explain::gradient::{Baseline, Riemann, RootPoint};
+use glimpse::explain::occlusion::OcclusionFill;
 use glimpse::explain::{Bound, Composite, FirstLayer, LayerRef, Method, Rule};
 use glimpse::layers::LayerClass;
 use glimpse::model::Graph;
@@ -23,8 +24,9 @@ pub struct MethodArgs {
     #[arg(long, default_value = "middle")]
     pub riemann: String,
     /// Reference input: integrated-gradients and deeplift (default zero), taylor's root point
-    /// (default search: the root of f on the segment from 0 to x).
-    #[arg(long, value_name = "zero|search|FILE.npy")]
+    /// (default search: the root of f on the segment from 0 to x), occlusion's fill (zero, a
+    /// number, or FILE.npy).
+    #[arg(long, value_name = "zero|search|VALUE|FILE.npy")]
     pub baseline: Option<String>,
     /// smoothgrad, smoothgrad-squared, vargrad: noisy copies per input.
     #[arg(long, default_value_t = 16)]
@@ -42,6 +44,14 @@ pub struct MethodArgs {
     /// graph's order (default: the last feature map before the head).
     #[arg(long, value_name = "NAME|INDEX")]
     pub layer: Option<String>,
+    /// occlusion: the window, K (K × K pixels over every channel), HxW, or one size per input
+    /// dimension, comma-separated (C,H,W); default 15 × 15 on inputs of 64 pixels or more,
+    /// else 4 × 4.
+    #[arg(long, value_name = "K|HxW|C,H,W")]
+    pub window: Option<String>,
+    /// occlusion: the stride, in the same forms (default: half the window, rounded up).
+    #[arg(long, value_name = "S|SxS|C,H,W")]
+    pub stride: Option<String>,
 }
 
 /// `--method`'s help: every method the library knows, one a line.
@@ -109,8 +119,56 @@ pub fn method_from(args: &ExplainArgs, graph: &Graph) -> Result<Method> {
             };
         }
         Method::Cam { layer, .. } => *layer = m.layer.as_deref().map(LayerRef::parse),
+        Method::Occlusion(o) => {
+            let shape = graph.input_shape();
+            o.window = m
+                .window
+                .as_deref()
+                .map(|w| sizes(w, shape, "window"))
+                .transpose()?;
+            o.strides = m
+                .stride
+                .as_deref()
+                .map(|w| sizes(w, shape, "stride"))
+                .transpose()?;
+            o.fill = match m.baseline.as_deref().unwrap_or("zero") {
+                "zero" | "zeros" => OcclusionFill::Value(0.0),
+                other => match other.parse::<f32>() {
+                    Ok(v) => OcclusionFill::Value(v),
+                    Err(_) => OcclusionFill::Reference(Baseline::parse(other)?),
+                },
+            };
+        }
     }
     Ok(method)
+}
+
+/// An occlusion window or stride: `K`, `HxW` (over every channel of a `[C, H, W]` input), or
+/// one size per input dimension.
+fn sizes(spec: &str, shape: &[usize], what: &str) -> Result<Vec<usize>> {
+    let bad = || {
+        Error::Invalid(format!(
+            "--{what} {spec}: expected K, HxW or one size per input dimension {shape:?}, comma-separated"
+        ))
+    };
+    let parse = |v: &str| v.trim().parse::<usize>().map_err(|_| bad());
+    if spec.contains(',') {
+        let v = spec.split(',').map(parse).collect::<Result<Vec<_>>>()?;
+        return if v.len() == shape.len() {
+            Ok(v)
+        } else {
+            Err(bad())
+        };
+    }
+    let (h, w) = match spec.split_once(['x', 'X']) {
+        Some((h, w)) => (parse(h)?, parse(w)?),
+        None => (parse(spec)?, parse(spec)?),
+    };
+    match shape {
+        [c, _, _] => Ok(vec![*c, h, w]),
+        [_] if h == w => Ok(vec![h]),
+        _ => Err(bad()),
+    }
 }
 
 fn baseline_from(m: &MethodArgs) -> Result<Baseline> {

@@ -59,6 +59,11 @@ fn every_method_writes_maps_and_a_summary() {
         ("vargrad", &["--samples", "3"]),
         ("grad-cam", &["--layer", "/conv2/Conv"]),
         ("grad-cam++", &["--layer", "4"]),
+        (
+            "occlusion",
+            &["--window", "5x4", "--stride", "3x2", "--baseline", "0.5"],
+        ),
+        ("occlusion", &[]),
     ];
     for (method, extra) in methods {
         let out = temp(method);
@@ -116,6 +121,22 @@ fn bad_options_are_clear_errors() {
         (
             &["--method", "smoothgrad", "--samples", "0"],
             "at least 1 sample",
+        ),
+        (
+            &["--method", "occlusion", "--window", "29"],
+            "does not fit the input [1, 28, 28]",
+        ),
+        (
+            &["--method", "occlusion", "--window", "4", "--stride", "5"],
+            "never be occluded",
+        ),
+        (
+            &["--method", "occlusion", "--window", "1,4"],
+            "one size per input dimension [1, 28, 28]",
+        ),
+        (
+            &["--method", "occlusion", "--baseline", "/nonexistent.npy"],
+            "nonexistent",
         ),
     ];
     for (args, needle) in cases {
