@@ -22,6 +22,8 @@ demo: build
 	./target/release/glimpse explain --overwrite $(LITE0) --composite epsilon-gamma-box --out $(OUT)/photos_epsilon_gamma_box $(PHOTOS)
 	./target/release/glimpse explain --overwrite $(LITE0) --composite epsilon-plus-flat --out $(OUT)/photos_epsilon_plus_flat $(PHOTOS)
 	./target/release/glimpse explain --overwrite $(LITE0) --method grad-cam --layer _conv_head --out $(OUT)/photos_grad_cam $(PHOTOS)
+	./target/release/glimpse explain --overwrite $(LITE0) --composite epsilon-plus-flat --translate 2 --out $(OUT)/photos_epsilon_plus_flat_translate2 $(PHOTOS)
+	./target/release/glimpse explain --overwrite $(LITE0) --composite epsilon-plus-flat --translate 3 --out $(OUT)/photos_epsilon_plus_flat_translate3 $(PHOTOS)
 	./target/release/glimpse predict --model assets/models/lenet_mnist.onnx assets/images/mnist_*.png | tee $(OUT)/predict_mnist.txt
 	./target/release/glimpse predict --model assets/models/resnet_fashion.onnx assets/images/fashion_*.png | tee $(OUT)/predict_fashion.txt
 	./target/release/glimpse explain --overwrite --model assets/models/lenet_mnist.onnx --composite epsilon-plus-flat \
@@ -32,6 +34,9 @@ demo: build
 		--out $(OUT)/resnet_epsilon_gamma_box assets/images/fashion_*.png
 	./target/release/glimpse explain --overwrite --model assets/models/resnet_fashion.onnx --composite epsilon-alpha2-beta1-flat \
 		--conservation --out $(OUT)/resnet_epsilon_alpha2_beta1_flat assets/images/fashion_*.png
+	./target/release/glimpse explain --overwrite --model assets/models/mlp_breast_cancer.onnx --composite epsilon-plus \
+		--pool groups:assets/data/breast_cancer_groups.json --features assets/data/breast_cancer_features.txt \
+		--out $(OUT)/tabular_epsilon_plus assets/data/breast_cancer_x.npy
 	./target/release/glimpse explain --overwrite --model assets/models/lenet_mnist.onnx --method integrated-gradients \
 		--steps 64 --out $(OUT)/lenet_integrated_gradients assets/images/mnist_*.png
 	./target/release/glimpse explain --overwrite --model assets/models/resnet_fashion.onnx --method grad-cam \

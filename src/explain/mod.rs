@@ -12,8 +12,10 @@ pub mod gradient;
 mod lrp;
 mod method;
 pub mod occlusion;
+pub mod pool;
 pub mod rules;
 mod target;
+pub mod translate;
 
 pub use composite::{Composite, FirstLayer, LayerRef, PRESET_NAMES};
 pub use engine::explained_node;

@@ -1,12 +1,14 @@
 //! Turning relevance into pictures: Zennit's colour maps, heatmaps, overlays, evaluation plots
 //! and PNG output.
 
+pub mod bars;
 pub mod cmap;
 pub mod grid;
 pub mod heatmap;
 pub mod plot;
 pub mod upsample;
 
+pub use bars::bar_chart;
 pub use cmap::{Cmap, CMAP_NAMES};
 pub use grid::{range_image, tile};
 pub use heatmap::{

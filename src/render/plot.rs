@@ -215,7 +215,7 @@ fn ticks(lo: f64, hi: f64) -> Vec<f64> {
     (first..=last).map(|i| i as f64 * step).collect()
 }
 
-fn format_tick(v: f64) -> String {
+pub(crate) fn format_tick(v: f64) -> String {
     if v == v.round() && v.abs() < 1e6 {
         format!("{}", v as i64)
     } else if v.abs() >= 0.01 {
@@ -245,14 +245,14 @@ fn line(img: &mut RgbImage, a: (f64, f64), b: (f64, f64), c: Rgb<u8>, width: i64
     }
 }
 
-fn put(img: &mut RgbImage, x: i64, y: i64, c: Rgb<u8>) {
+pub(crate) fn put(img: &mut RgbImage, x: i64, y: i64, c: Rgb<u8>) {
     if x >= 0 && y >= 0 && x < img.width() as i64 && y < img.height() as i64 {
         img.put_pixel(x as u32, y as u32, c);
     }
 }
 
 /// ASCII text in the 8×8 font, each font pixel `scale`² image pixels.
-fn text(img: &mut RgbImage, x: i64, y: i64, s: &str, c: Rgb<u8>, scale: i64) {
+pub(crate) fn text(img: &mut RgbImage, x: i64, y: i64, s: &str, c: Rgb<u8>, scale: i64) {
     for (i, ch) in s.chars().enumerate() {
         let glyph = font8x8::legacy::BASIC_LEGACY[(ch as usize).min(127)];
         for (row, bits) in glyph.iter().enumerate() {

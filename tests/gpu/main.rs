@@ -28,3 +28,4 @@ mod lrp_rules;
 mod method_errors;
 mod programs;
 mod robustness;
+mod translate;

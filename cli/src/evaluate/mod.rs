@@ -283,6 +283,9 @@ fn explain_args(args: &EvaluateArgs, spec: &str) -> ExplainArgs {
         out: args.out.clone(),
         batch: args.explain_batch,
         conservation: false,
+        translate: None,
+        pool: None,
+        features: None,
         classes: None,
         methods: MethodArgs {
             steps: args.steps,

@@ -9,6 +9,8 @@ use std::sync::Mutex;
 
 use clap::Args;
 use glimpse::error::{Error, Result};
+use glimpse::explain::pool::Pooling;
+use glimpse::explain::translate::{explain_translated, Translation};
 use glimpse::io::inputs::{decode_each, list_inputs};
 use glimpse::render::cmap::Cmap;
 use glimpse::{DeviceModel, Explainer, Explanation, Gpu, Target};
@@ -70,6 +72,20 @@ pub struct ExplainArgs {
     /// Print the relevance sum of every layer and its deviation from f(x).
     #[arg(long)]
     pub conservation: bool,
+    /// The translation trick: the map averaged over N × N copies shifted by multiples of STEP
+    /// pixels (default 1), centred on the input, each shifted back (pixels shifted in are 0;
+    /// each pixel averages the copies that kept it), for any method.
+    #[arg(long, value_name = "N[,STEP]")]
+    pub translate: Option<String>,
+    /// Relevance pooling: channel (per channel, or per feature of an `[F]` input),
+    /// region:HxW (per tile), or groups:FILE.json (an object of group name → flat input
+    /// indices; groups sorted by name). Written per input as NAME_pool.json, a bar chart
+    /// NAME_pool.png and "pooled" in the summary.
+    #[arg(long, value_name = "channel|region:HxW|groups:FILE")]
+    pub pool: Option<String>,
+    /// Names of an `[F]` input's features, one per line (the bar charts' labels).
+    #[arg(long, value_name = "FILE")]
+    pub features: Option<PathBuf>,
     /// Class names, one per line (line k names class k), added to the summary as "name".
     #[arg(long)]
     pub classes: Option<PathBuf>,
@@ -89,11 +105,25 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
     let graph = glimpse::load_model_with(&args.model, &kind.load_options())?;
     let method = method_from(args, &graph)?;
     let target = Target::parse(&args.target)?;
+    let translation = args
+        .translate
+        .as_deref()
+        .map(Translation::parse)
+        .transpose()?;
+    let pooling = args.pool.as_deref().map(Pooling::parse).transpose()?;
+    let features = read_features(args.features.as_deref(), &graph)?;
     let cmap = Cmap::from_name(&args.cmap)?;
     let class_names = ClassNames::load_optional(args.classes.as_deref(), graph.output_len())?;
     target.check(graph.output_len())?;
     let opts = args.input.image_options()?;
     let shape = graph.input_shape().to_vec();
+    if let Some(p) = &pooling {
+        // A CAM's map is one channel at the input's size.
+        match (&method, shape.as_slice()) {
+            (glimpse::Method::Cam { .. }, [_, h, w]) => p.check(&[1, *h, *w])?,
+            _ => p.check(&shape)?,
+        }
+    }
     let shard = args.run.shard()?;
     let listed = list_inputs(&args.input.inputs, &shape)?;
     if listed.is_empty() {
@@ -133,6 +163,8 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
         cmap: &cmap,
         bgr: args.input.bgr,
         method: method.name(),
+        pool: args.pool.as_deref().zip(pooling.as_ref()),
+        features: features.as_deref(),
     };
     let bar = indicatif::ProgressBar::new(pending.len() as u64);
     if pending.len() <= explainer.batch() {
@@ -165,7 +197,10 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
         &stages,
         &folder,
         &|chunk| decode_each(chunk, &shape, &opts),
-        |x| explainer.explain(x, std::slice::from_ref(&target)),
+        |x| match translation {
+            Some(t) => explain_translated(&mut explainer, x, std::slice::from_ref(&target), t),
+            None => explainer.explain(x, std::slice::from_ref(&target)),
+        },
         &write,
         &|n| bar.inc(n),
     );
@@ -188,4 +223,26 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// `--features`: one name per feature of an `[F]` input.
+fn read_features(
+    path: Option<&std::path::Path>,
+    graph: &glimpse::Graph,
+) -> Result<Option<Vec<String>>> {
+    let Some(path) = path else { return Ok(None) };
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let names: Vec<String> = text
+        .lines()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect();
+    match graph.input_shape() {
+        [f] if *f == names.len() => Ok(Some(names)),
+        shape => Err(Error::Invalid(format!(
+            "--features {}: {} names for inputs of shape {shape:?} (one name per feature of an [F] input)",
+            path.display(),
+            names.len()
+        ))),
+    }
 }

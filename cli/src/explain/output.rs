@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use glimpse::error::Result;
+use glimpse::explain::pool::Pooling;
 use glimpse::io::inputs::InputItem;
+use glimpse::render::bar_chart;
 use glimpse::render::cmap::Cmap;
 use glimpse::render::heatmap::{
     heatmap, input_image, mask_input, overlay, save_png, HeatmapOptions,
@@ -27,6 +29,10 @@ pub struct Writer<'a> {
     pub cmap: &'a Cmap,
     pub bgr: bool,
     pub method: &'a str,
+    /// `--pool` (its text and the pooling), written as JSON, a bar chart and in the summary.
+    pub pool: Option<(&'a str, &'a Pooling)>,
+    /// Names of an `[F]` input's features (`--features`).
+    pub features: Option<&'a [String]>,
 }
 
 impl Writer<'_> {
@@ -60,6 +66,37 @@ impl Writer<'_> {
         if let Some(cam) = &e.cam {
             self.npy(&stem, "_raw", &item(&cam.raw, i)?)?;
         }
+        let pooled = match self.pool {
+            Some((spec, pooling)) => {
+                let parts = pooling.pool(&map.data, &map.shape, self.features);
+                let bars: Vec<(String, f64)> = parts
+                    .iter()
+                    .map(|p| (p.name.clone(), p.relevance))
+                    .collect();
+                let title = format!("{} relevance of {name}, pooled by {spec}", self.method);
+                self.png(&stem, "_pool", &bar_chart(&bars, &title)?)?;
+                let json = serde_json::json!({
+                    "input": name,
+                    "pool": spec,
+                    "parts": parts.iter().map(|p| serde_json::json!({"name": p.name, "relevance": p.relevance})).collect::<Vec<_>>(),
+                });
+                let text = serde_json::to_string_pretty(&json).expect("JSON values serialise");
+                atomic::write_bytes(
+                    &self.path(&stem, "_pool", "json"),
+                    format!("{text}\n").as_bytes(),
+                )?;
+                Some(parts)
+            }
+            None => None,
+        };
+        if map.shape.len() == 1 {
+            // A feature vector: its picture is the per-feature bar chart.
+            let parts = Pooling::Channel.pool(&map.data, &map.shape, self.features);
+            let bars: Vec<(String, f64)> =
+                parts.into_iter().map(|p| (p.name, p.relevance)).collect();
+            let title = format!("{} relevance of {name}", self.method);
+            self.png(&stem, "", &bar_chart(&bars, &title)?)?;
+        }
         if map.shape.len() == 3 {
             let opts = HeatmapOptions {
                 cmap: self.cmap.clone(),
@@ -90,6 +127,13 @@ impl Writer<'_> {
         }
         if let Some(cam) = &e.cam {
             line["layer"] = cam.layer_name.clone().into();
+        }
+        if let Some(parts) = pooled {
+            let map: serde_json::Map<String, serde_json::Value> = parts
+                .into_iter()
+                .map(|p| (p.name, p.relevance.into()))
+                .collect();
+            line["pooled"] = map.into();
         }
         Ok(line)
     }

@@ -8,3 +8,4 @@ mod expert;
 mod explain_methods;
 mod interpret;
 mod merge;
+mod pooling;
