@@ -12,9 +12,34 @@ pub enum Error {
     /// The adapter refused to create a device.
     #[error("could not create a GPU device: {0}")]
     Device(String),
-    /// A wgpu validation or out-of-memory error caught by an error scope.
+    /// A wgpu validation or internal error caught by an error scope or the device's handler.
     #[error("GPU error during {during}: {message}")]
     Gpu { during: String, message: String },
+    /// The device reported that it ran out of memory.
+    #[error("the GPU ran out of memory during {during}: {message}; use a smaller --batch (or a device with more memory)")]
+    OutOfMemory { during: String, message: String },
+    /// The device was lost (driver reset, GPU removed, `destroy`): nothing more can run on it.
+    #[error("the GPU device was lost during {during} ({reason}); it cannot be used again: start a new process (a batch run continues with --resume)")]
+    DeviceLost { during: String, reason: String },
+    /// A plan would allocate more device memory than the device has left; nothing was allocated.
+    #[error("{what} needs {} of GPU memory, but {source_of_limit} allows {} and glimpse already holds {} there; use a smaller --batch (or raise GLIMPSE_MEMORY_LIMIT if the limit is yours)", bytes(*needs), bytes(*device), bytes(*in_use))]
+    DeviceMemory {
+        what: String,
+        needs: u64,
+        device: u64,
+        in_use: u64,
+        source_of_limit: String,
+    },
+    /// A batch of a batch run failed; the batches before it were finished and recorded.
+    #[error("batch {index} ({count} inputs, {first} to {last}) failed: {source}")]
+    Batch {
+        index: usize,
+        count: usize,
+        first: String,
+        last: String,
+        #[source]
+        source: Box<Error>,
+    },
     /// A WGSL shader failed to parse or validate.
     #[error("shader {name} is invalid: {message}")]
     Shader { name: String, message: String },
@@ -65,6 +90,29 @@ pub enum Error {
 
 /// Result with glimpse's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Bytes as a person reads them, with the exact count: "37.5 MiB (39321600 bytes)".
+pub fn bytes(n: u64) -> String {
+    match n {
+        0..1024 => format!("{n} bytes"),
+        _ => format!("{} ({n} bytes)", short_bytes(n)),
+    }
+}
+
+/// Bytes in the largest binary unit below them: "37.5 MiB".
+pub fn short_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["bytes", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    match unit {
+        0 => format!("{n} bytes"),
+        _ => format!("{v:.1} {}", UNITS[unit]),
+    }
+}
 
 impl Error {
     /// Wraps an I/O error with the path it concerns.

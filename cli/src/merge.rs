@@ -12,7 +12,7 @@ use glimpse::error::{Error, Result};
 use serde_json::Value;
 
 use crate::run::atomic;
-use crate::run::folder::{ERRORS, ITEMS, MANIFEST, SUMMARY};
+use crate::run::folder::{diff as differences, lookup, ERRORS, ITEMS, MANIFEST, STOPPED, SUMMARY};
 use crate::run::Shard;
 
 /// Arguments of `glimpse merge`.
@@ -131,6 +131,13 @@ impl ShardRun {
             .filter(|l| !l.is_empty())
             .map(String::from)
             .collect();
+        if let Some(stopped) = read(&dir.join(STOPPED))? {
+            let why: Value = serde_json::from_str(&stopped).unwrap_or(Value::Null);
+            return Err(bad(format!(
+                "it stopped early ({STOPPED}: {}); finish it with glimpse explain --resume first",
+                why["error"].as_str().unwrap_or(stopped.trim())
+            )));
+        }
         if manifest["items"].as_u64() != Some(items.len() as u64) {
             return Err(bad(format!(
                 "{ITEMS} lists {} inputs but {MANIFEST} says {}",
@@ -356,37 +363,6 @@ fn fail_on(problems: Vec<String>) -> Result<()> {
         text.push_str(&format!("\n  … and {} more", problems.len() - SHOWN));
     }
     Err(Error::Invalid(format!("cannot merge:\n  {text}")))
-}
-
-/// The dotted keys at which `a` and `b` differ.
-fn differences(prefix: &str, a: &Value, b: &Value, out: &mut Vec<String>) {
-    match (a, b) {
-        (Value::Object(x), Value::Object(y)) => {
-            let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
-            for k in keys {
-                let key = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
-                let null = Value::Null;
-                differences(
-                    &key,
-                    x.get(k).unwrap_or(&null),
-                    y.get(k).unwrap_or(&null),
-                    out,
-                );
-            }
-        }
-        _ if a != b => out.push(prefix.to_string()),
-        _ => {}
-    }
-}
-
-fn lookup(v: &Value, key: &str) -> String {
-    key.split('.')
-        .fold(v, |v, k| v.get(k).unwrap_or(&Value::Null))
-        .to_string()
 }
 
 fn name_of(p: &Path) -> String {

@@ -1,8 +1,10 @@
-//! The device: adapter choice (GLIMPSE_BACKEND), limits, and error scopes.
+//! The device: adapter choice (GLIMPSE_BACKEND), limits, memory, error scopes and health.
 
 use std::sync::Arc;
 
+use super::health::Health;
 use super::kernels::KernelCache;
+use super::memory::{Memory, Reservation};
 use crate::error::{Error, Result};
 use crate::plan::{DeviceProfile, KernelFlavor, SUBGROUP_LANES};
 
@@ -15,6 +17,18 @@ pub struct Gpu {
     limits: wgpu::Limits,
     flavor: KernelFlavor,
     pub(crate) kernels: Arc<KernelCache>,
+    memory: Arc<Memory>,
+    pub(crate) health: Arc<Health>,
+}
+
+/// How to open a device beyond the backend choice: caps for testing and for sharing a GPU.
+#[derive(Clone, Debug, Default)]
+pub struct GpuOptions {
+    /// Caps `max_storage_buffer_binding_size` (to test batch splitting).
+    pub max_binding: Option<u64>,
+    /// Caps the device memory plans may use, in bytes (as `GLIMPSE_MEMORY_LIMIT` does; the
+    /// smaller of the two and the device's own heap wins).
+    pub memory_limit: Option<u64>,
 }
 
 /// Parses `GLIMPSE_BACKEND` (vulkan, metal, dx12, gl); unset means every native backend.
@@ -42,6 +56,15 @@ impl Gpu {
 
     /// Like [`Gpu::new`], optionally capping `max_storage_buffer_binding_size` (to test batch splitting).
     pub fn with_limits(max_binding: Option<u64>) -> Result<Self> {
+        Self::with_options(&GpuOptions {
+            max_binding,
+            ..GpuOptions::default()
+        })
+    }
+
+    /// Like [`Gpu::new`], with the caps of `options`.
+    pub fn with_options(options: &GpuOptions) -> Result<Self> {
+        let max_binding = options.max_binding;
         let backends = backends_from_env()?;
         let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
             backends,
@@ -58,6 +81,7 @@ impl Gpu {
             backends: format!("{backends:?}"),
         })?;
         let info = adapter.get_info();
+        let memory = Arc::new(Memory::new(&adapter, options.memory_limit)?);
         let mut limits = adapter.limits();
         if let Some(cap) = max_binding {
             limits.max_storage_buffer_binding_size =
@@ -73,6 +97,7 @@ impl Gpu {
             trace: wgpu::Trace::Off,
         }))
         .map_err(|e| Error::Device(e.to_string()))?;
+        let health = Health::install(&device);
         let mut gpu = Gpu {
             device,
             queue,
@@ -80,6 +105,8 @@ impl Gpu {
             limits,
             flavor: KernelFlavor::Tiled,
             kernels: Arc::new(KernelCache::default()),
+            memory,
+            health,
         };
         gpu.flavor = match std::env::var("GLIMPSE_KERNELS") {
             Ok(name) if !name.trim().is_empty() => {
@@ -167,31 +194,80 @@ impl Gpu {
         }
     }
 
-    /// Runs `f` inside validation and out-of-memory error scopes; a caught error becomes [`Error::Gpu`].
+    /// Runs `f` inside validation and out-of-memory error scopes; a caught error becomes
+    /// [`Error::OutOfMemory`] or [`Error::Gpu`], and a lost device [`Error::DeviceLost`]
+    /// (checked before `f` too: nothing is recorded on a device that is gone).
     pub fn scoped<T>(&self, during: &str, f: impl FnOnce() -> T) -> Result<T> {
+        self.health.check(during)?;
         let oom = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let validation = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let out = f();
         let v = pollster::block_on(validation.pop());
         let o = pollster::block_on(oom.pop());
-        match v.or(o) {
-            Some(e) => Err(Error::Gpu {
-                during: during.to_string(),
-                message: e.to_string(),
-            }),
-            None => Ok(out),
+        self.health.take_injected_oom(during)?;
+        match o.or(v) {
+            Some(e) => Err(self.health.error(during, e)),
+            None => self.health.check(during).map(|()| out),
         }
     }
 
-    /// Blocks until all submitted work is done.
+    /// Blocks until all submitted work is done; a lost device or a failed poll is an error.
     pub fn wait(&self) -> Result<()> {
+        let during = "waiting for the queue";
+        self.health.check(during)?;
         self.device
             .poll(wgpu::PollType::wait_indefinitely())
-            .map(|_| ())
             .map_err(|e| Error::Gpu {
-                during: "waiting for the queue".into(),
+                during: during.into(),
                 message: e.to_string(),
-            })
+            })?;
+        self.health.check(during)
+    }
+
+    /// Fails with [`Error::DeviceLost`] once the device is lost, or with the first GPU error
+    /// that escaped every error scope since the last check.
+    pub fn check(&self, during: &str) -> Result<()> {
+        self.health.check(during)
+    }
+
+    /// Whether the device was lost (it stays lost; open a new `Gpu`).
+    pub fn is_lost(&self) -> bool {
+        self.health.is_lost()
+    }
+
+    /// The wgpu device, for interop and for tests that need to lose it (`destroy`).
+    pub fn device(&self) -> &wgpu::Device {
+        &self.device
+    }
+
+    /// The device memory plans may use: the Vulkan device-local heap or a cap, whichever is
+    /// smaller; `None` when neither is known (then plans are not checked).
+    pub fn memory_budget(&self) -> Option<u64> {
+        self.memory.budget.bytes
+    }
+
+    /// The largest device-local heap, where the backend reports it (Vulkan).
+    pub fn memory_heap(&self) -> Option<u64> {
+        self.memory.heap
+    }
+
+    /// Bytes glimpse's executables hold on this device now (tensor buffers, their own
+    /// constants and uniforms, readback buffers; the device models' weights are theirs).
+    pub fn allocated_bytes(&self) -> u64 {
+        self.memory.in_use()
+    }
+
+    /// Counts `bytes` about to be allocated for `what` (plus `later` allocated later, with
+    /// `held` bytes held outside the count), or refuses them with [`Error::DeviceMemory`]
+    /// before anything is allocated.
+    pub(crate) fn reserve(
+        &self,
+        what: &str,
+        bytes: u64,
+        later: u64,
+        held: u64,
+    ) -> Result<Reservation> {
+        self.memory.reserve(what, bytes, later, held)
     }
 
     /// A human-readable summary: adapter, backend, driver, and the limits that matter.
@@ -199,12 +275,13 @@ impl Gpu {
         let i = &self.info;
         let l = &self.limits;
         format!(
-            "adapter: {} ({:?})\nbackend: {:?}\ndriver: {} {}\nkernels: {} (supported: {})\nsubgroups: {} ({}–{} lanes)\nmax_storage_buffer_binding_size: {} bytes\nmax_buffer_size: {} bytes\nmax_storage_buffers_per_shader_stage: {}\nmax_compute_workgroup_size: {}×{}×{}\nmax_compute_invocations_per_workgroup: {}\nmax_compute_workgroups_per_dimension: {}\nmax_compute_workgroup_storage_size: {} bytes",
+            "adapter: {} ({:?})\nbackend: {:?}\ndriver: {} {}\nmemory: {}\nkernels: {} (supported: {})\nsubgroups: {} ({}–{} lanes)\nmax_storage_buffer_binding_size: {} bytes\nmax_buffer_size: {} bytes\nmax_storage_buffers_per_shader_stage: {}\nmax_compute_workgroup_size: {}×{}×{}\nmax_compute_invocations_per_workgroup: {}\nmax_compute_workgroups_per_dimension: {}\nmax_compute_workgroup_storage_size: {} bytes",
             i.name,
             i.device_type,
             i.backend,
             i.driver,
             i.driver_info,
+            self.memory.describe(),
             self.flavor.name(),
             self.supported_flavors().iter().map(|f| f.name()).collect::<Vec<_>>().join(", "),
             self.device.features().contains(wgpu::Features::SUBGROUP),

@@ -1,15 +1,18 @@
 //! A program made runnable on a device: buffers allocated from the planned lifetimes, weights
 //! bound from the device model's store, pipelines compiled (once per process), bind groups made
 //! once. Running it is one submission, a repeated step included; only kept tensors can be
-//! written or read back, through a reused staging buffer.
+//! written or read back, through a reused staging buffer. What it allocates is counted against
+//! the device's memory first, and refused before anything is allocated if it would not fit.
 
 use std::sync::Arc;
 
 use wgpu::util::DeviceExt;
 
+use super::health::{self, Fault};
+use super::memory::Reservation;
 use super::model::DeviceModel;
 use super::Gpu;
-use crate::error::{Error, Result};
+use crate::error::{short_bytes, Error, Result};
 use crate::plan::{ConstSource, Program, Repeat, Resource, TensorId};
 
 struct ReadyPass {
@@ -34,6 +37,9 @@ pub struct Executable {
     repeats: Vec<Repeat>,
     _consts: Vec<Arc<wgpu::Buffer>>,
     staging: Option<wgpu::Buffer>,
+    // The bytes above and the staging buffer's, counted on the device until dropped.
+    _reserved: Reservation,
+    staging_reserved: Option<Reservation>,
 }
 
 impl Executable {
@@ -54,6 +60,21 @@ impl Executable {
             ));
         }
         let assignment = program.memory();
+        // The model's weights come first: they are the store's, shared by every program on the
+        // model and kept for a retry with a smaller batch, so they count as held already.
+        let weights = program
+            .consts
+            .iter()
+            .map(|c| match (&c.source, model) {
+                (ConstSource::Weight(key), Some(m)) => m.weight(key).map(Some),
+                (ConstSource::Weight(_), None) => Err(Error::Invalid(format!(
+                    "constant '{}' is a model weight but the program has no device model",
+                    c.name
+                ))),
+                (ConstSource::Data(_), _) => Ok(None),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let reserved = reserve(gpu, model, &program, &assignment.slot_bytes)?;
         let buffers = gpu.scoped("allocating program buffers", || {
             assignment
                 .slot_bytes
@@ -73,21 +94,14 @@ impl Executable {
         })?;
         let mut consts = Vec::with_capacity(program.consts.len());
         let mut const_bytes = 0;
-        for c in &program.consts {
-            consts.push(match &c.source {
-                ConstSource::Weight(key) => match model {
-                    Some(m) => m.weight(key)?,
-                    None => {
-                        return Err(Error::Invalid(format!(
-                            "constant '{}' is a model weight but the program has no device model",
-                            c.name
-                        )))
-                    }
-                },
-                ConstSource::Data(data) => {
+        for (c, weight) in program.consts.iter().zip(weights) {
+            consts.push(match (&c.source, weight) {
+                (_, Some(w)) => w,
+                (ConstSource::Data(data), None) => {
                     const_bytes += c.bytes;
                     Arc::new(upload(gpu, &c.name, data)?)
                 }
+                (ConstSource::Weight(_), None) => unreachable!("weights were fetched above"),
             });
         }
         let mut passes = Vec::with_capacity(program.passes.len());
@@ -170,6 +184,8 @@ impl Executable {
             repeats: program.repeats.clone(),
             _consts: consts,
             staging: None,
+            _reserved: reserved,
+            staging_reserved: None,
         })
     }
 
@@ -187,6 +203,7 @@ impl Executable {
     /// Writes host values into a kept tensor (before [`Executable::run`]).
     pub fn write(&self, t: TensorId, data: &[f32]) -> Result<()> {
         self.check_kept(t, "written")?;
+        self.gpu.check("writing the inputs")?;
         let bytes = (data.len() * 4) as u64;
         if bytes > self.bytes[t.0] {
             return Err(Error::Shape(format!(
@@ -257,13 +274,34 @@ impl Executable {
             .sum();
         let read_bytes: u64 = reads.iter().map(|&(_, n)| (n * 4) as u64).sum();
         let total = read_bytes + record_bytes;
+        match health::next_run()? {
+            Some(Fault::DeviceLost) => self.gpu.device.destroy(),
+            Some(Fault::OutOfMemory) => {
+                // Reallocated below, so the injected error hits an allocation as a real one would.
+                self.staging = None;
+                self.staging_reserved = None;
+                self.gpu.health.inject_oom();
+            }
+            None => {}
+        }
+        self.gpu.check("running the program")?;
         if self.staging.as_ref().is_none_or(|s| s.size() < total) {
-            self.staging = Some(self.gpu.device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("staging"),
-                size: total.max(4),
-                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            }));
+            let size = total.max(4);
+            self.staging = None;
+            self.staging_reserved = None;
+            let reserved = self
+                .gpu
+                .reserve("the program's readback buffer", size, 0, 0)?;
+            let gpu = &self.gpu;
+            self.staging = Some(gpu.scoped("allocating the readback buffer", || {
+                gpu.device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("staging"),
+                    size,
+                    usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                })
+            })?);
+            self.staging_reserved = Some(reserved);
         }
         let staging = self.staging.as_ref().expect("made above");
         let gpu = &self.gpu;
@@ -400,6 +438,61 @@ impl Executable {
     }
 }
 
+/// Counts what building `program` allocates (its tensor slots, own constants and uniforms)
+/// against the device's memory before anything is allocated, checking room for its largest
+/// readback (every kept tensor and every record) and the model's weights as well.
+fn reserve(
+    gpu: &Gpu,
+    model: Option<&DeviceModel>,
+    program: &Program,
+    slot_bytes: &[u64],
+) -> Result<Reservation> {
+    let slots: u64 = slot_bytes.iter().map(|&b| b.max(4)).sum();
+    let consts: u64 = program
+        .consts
+        .iter()
+        .map(|c| match &c.source {
+            ConstSource::Data(d) => (d.len() as u64 * 4).max(4),
+            ConstSource::Weight(_) => 0,
+        })
+        .sum();
+    let uniforms: u64 = program
+        .passes
+        .iter()
+        .flat_map(|p| &p.bindings)
+        .map(|(_, r)| match r {
+            Resource::Params(b) => (b.len() as u64).div_ceil(16).max(1) * 16,
+            _ => 0,
+        })
+        .sum();
+    let kept: u64 = program
+        .tensors
+        .iter()
+        .filter(|t| t.keep)
+        .map(|t| t.bytes)
+        .sum();
+    let records: u64 = program
+        .repeats
+        .iter()
+        .map(|r| {
+            r.records() as u64
+                * r.record
+                    .iter()
+                    .map(|t| program.tensors[t.0].bytes)
+                    .sum::<u64>()
+        })
+        .sum();
+    let weights = model.map_or(0, DeviceModel::weight_bytes);
+    let what = format!(
+        "a plan of {} passes ({} of tensors in {} buffers, {} of readback)",
+        program.passes.len(),
+        short_bytes(slots),
+        slot_bytes.len(),
+        short_bytes(kept + records)
+    );
+    gpu.reserve(&what, slots + consts + uniforms, kept + records, weights)
+}
+
 /// Uploads values as a storage buffer (one zero for an empty constant).
 pub(crate) fn upload(gpu: &Gpu, name: &str, data: &[f32]) -> Result<wgpu::Buffer> {
     let one = [0.0f32];
@@ -421,12 +514,17 @@ fn read_staging(gpu: &Gpu, staging: &wgpu::Buffer, total: u64) -> Result<Vec<f32
         let _ = tx.send(r);
     });
     gpu.wait()?;
-    let fail = |message: String| Error::Gpu {
-        during: "reading back".into(),
-        message,
+    let during = "reading back";
+    let fail = |message: String| match gpu.check(during) {
+        Err(e) => e,
+        Ok(()) => Error::Gpu {
+            during: during.into(),
+            message,
+        },
     };
-    rx.recv()
-        .map_err(|e| fail(e.to_string()))?
+    // The queue is idle, so the callback has run; never block on one that will not come.
+    rx.try_recv()
+        .map_err(|_| fail("the readback buffer was not mapped after the queue finished".into()))?
         .map_err(|e| fail(e.to_string()))?;
     let values: Vec<f32> = {
         let view = slice.get_mapped_range().map_err(|e| fail(e.to_string()))?;

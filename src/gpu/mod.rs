@@ -3,12 +3,16 @@
 
 mod context;
 mod executable;
+mod health;
 pub mod kernels;
 mod matmul;
+mod memory;
 mod model;
 
 pub use crate::plan::{DeviceProfile, KernelFlavor, SUBGROUP_LANES};
-pub use context::{backends_from_env, Gpu};
+pub use context::{backends_from_env, Gpu, GpuOptions};
 pub use executable::Executable;
+pub use health::FAULT_ENV;
 pub use matmul::matmul;
+pub use memory::MEMORY_LIMIT_ENV;
 pub use model::DeviceModel;

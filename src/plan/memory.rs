@@ -1,5 +1,7 @@
 //! Buffer planning from tensor lifetimes: tensors whose lifetimes do not overlap share a buffer.
-//! Pure bookkeeping, tested without a GPU.
+//! Pure bookkeeping, tested without a GPU; so is the check of a plan against the device's memory.
+
+use crate::error::{Error, Result};
 
 /// One tensor's size and the passes between which it must hold its value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,9 +64,98 @@ pub fn assign(tensors: &[Lifetime]) -> Assignment {
     }
 }
 
+/// The device memory a program may use: the smaller of what the device reports and a cap.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemoryBudget {
+    /// Bytes, or `None` when neither the device nor a cap says (then nothing is checked).
+    pub bytes: Option<u64>,
+    /// Where the figure comes from, for messages ("Vulkan device-local heap", "GLIMPSE_MEMORY_LIMIT").
+    pub source: String,
+}
+
+impl MemoryBudget {
+    /// Refuses `needs` more bytes for `what` when `in_use` bytes are already held and the sum
+    /// would pass the budget: a plan is turned down before it allocates, with a message that
+    /// says by how much, instead of failing halfway through allocation or in the driver.
+    pub fn check(&self, what: &str, needs: u64, in_use: u64) -> Result<()> {
+        match self.bytes {
+            Some(device) if needs.saturating_add(in_use) > device => Err(Error::DeviceMemory {
+                what: what.to_string(),
+                needs,
+                device,
+                in_use,
+                source_of_limit: self.source.clone(),
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Parses a byte count with an optional K, M or G suffix (powers of 1024; `KiB`, `MB`, … are
+/// read the same), as `GLIMPSE_MEMORY_LIMIT` takes it.
+pub fn parse_bytes(text: &str) -> Result<u64> {
+    let t = text.trim();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (number, suffix) = t.split_at(digits);
+    let shift = match suffix.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 0,
+        "K" | "KB" | "KIB" => 10,
+        "M" | "MB" | "MIB" => 20,
+        "G" | "GB" | "GIB" => 30,
+        "T" | "TB" | "TIB" => 40,
+        _ => u32::MAX,
+    };
+    number
+        .parse::<u64>()
+        .ok()
+        .filter(|_| shift != u32::MAX)
+        .and_then(|n| n.checked_mul(1u64 << shift.min(63)))
+        .ok_or_else(|| {
+            Error::Invalid(format!(
+                "'{text}' is not a byte count; write e.g. 1073741824, 512M or 2G"
+            ))
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn byte_counts_parse_with_suffixes() {
+        assert_eq!(parse_bytes("4096").unwrap(), 4096);
+        assert_eq!(parse_bytes("64K").unwrap(), 64 << 10);
+        assert_eq!(parse_bytes(" 512m ").unwrap(), 512 << 20);
+        assert_eq!(parse_bytes("2GiB").unwrap(), 2 << 30);
+        for bad in ["", "G", "1.5G", "12X", "-3", "99999999999999G"] {
+            assert!(parse_bytes(bad).is_err(), "{bad:?} parsed");
+        }
+    }
+
+    #[test]
+    fn a_budget_refuses_what_passes_it_and_names_the_figures() {
+        let b = MemoryBudget {
+            bytes: Some(1000),
+            source: "a test cap".into(),
+        };
+        assert!(b.check("p", 600, 400).is_ok());
+        let e = b.check("the plan", 601, 400).unwrap_err().to_string();
+        for part in [
+            "the plan",
+            "601 bytes",
+            "1000 bytes",
+            "400 bytes",
+            "a test cap",
+            "--batch",
+        ] {
+            assert!(e.contains(part), "{e}");
+        }
+        let unknown = MemoryBudget {
+            bytes: None,
+            source: "unknown".into(),
+        };
+        assert!(unknown.check("p", u64::MAX, u64::MAX).is_ok());
+    }
 
     fn lt(bytes: u64, first: usize, last: usize) -> Lifetime {
         Lifetime { bytes, first, last }

@@ -5,6 +5,7 @@
 mod adjoint_kernels;
 mod common;
 mod conv_transpose;
+mod device_faults;
 mod elementwise;
 mod evaluate;
 mod experts;

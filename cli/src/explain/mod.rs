@@ -207,7 +207,10 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
     bar.finish_and_clear();
     let mut folder = folder.into_inner().expect("the run is over");
     folder.sort_summary(&names)?;
-    finished?;
+    if let Err(e) = finished {
+        folder.stop(&e)?;
+        return Err(e);
+    }
     let failed = folder.failed();
     say!(
         "wrote {} {} explanations to {}",

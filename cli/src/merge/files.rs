@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::{differences, fail_on, read, ShardRun};
 use crate::run::atomic;
-use crate::run::folder::{ERRORS, ITEMS, MANIFEST, SUMMARY};
+use crate::run::folder::{ERRORS, ITEMS, MANIFEST, STOPPED, SUMMARY};
 
 /// Refuses an --out inside a shard folder, or one holding another run's manifest.
 pub(super) fn check_out(out: &Path, runs: &[ShardRun], manifest: &Value) -> Result<()> {
@@ -98,7 +98,7 @@ fn walk(dir: &Path) -> Result<Vec<PathBuf>> {
             let name = entry.file_name().to_string_lossy().into_owned();
             let kind = entry.file_type().map_err(|e| Error::io(entry.path(), e))?;
             let top_run_file = rel.as_os_str().is_empty()
-                && [MANIFEST, SUMMARY, ERRORS, ITEMS].contains(&name.as_str());
+                && [MANIFEST, SUMMARY, ERRORS, ITEMS, STOPPED].contains(&name.as_str());
             if name.starts_with('.') || top_run_file {
                 continue;
             }

@@ -1,6 +1,7 @@
 //! A run's output folder: `manifest.json` (what was asked for), `summary.jsonl` (one line per
 //! finished input, appended after that input's files exist), `errors.jsonl` (one line per input
-//! that could not be used) and `items.txt` (every input this run owes, one name a line).
+//! that could not be used), `items.txt` (every input this run owes, one name a line) and
+//! `stopped.json` (why the last run stopped early, when a batch failed on the GPU).
 
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
@@ -16,6 +17,7 @@ pub const MANIFEST: &str = "manifest.json";
 pub const SUMMARY: &str = "summary.jsonl";
 pub const ERRORS: &str = "errors.jsonl";
 pub const ITEMS: &str = "items.txt";
+pub const STOPPED: &str = "stopped.json";
 
 /// How to treat a folder that already holds a run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,8 +75,10 @@ impl RunFolder {
                 atomic::write_bytes(&manifest_path, format!("{text}\n").as_bytes())?;
             }
         }
-        // Inputs that failed before are tried again, so their old lines go.
+        // Inputs that failed before are tried again, so their old lines go; so does the record
+        // of an earlier stop, which this run either repeats or finishes past.
         remove_if_there(&dir.join(ERRORS))?;
+        remove_if_there(&dir.join(STOPPED))?;
         let mut list = items.join("\n");
         list.push('\n');
         atomic::write_bytes(&dir.join(ITEMS), list.as_bytes())?;
@@ -119,6 +123,29 @@ impl RunFolder {
         self.errors
             .write_all(format!("{line}\n").as_bytes())
             .map_err(|e| Error::io(&path, e))
+    }
+
+    /// Records why the run stopped before its end (a batch failed on the GPU: a lost device,
+    /// out of memory) in `stopped.json`, beside the inputs finished before it; `--resume`
+    /// continues from the failed batch.
+    pub fn stop(&self, error: &Error) -> Result<()> {
+        let mut line = serde_json::json!({"error": error.to_string()});
+        if let Error::Batch {
+            index,
+            count,
+            first,
+            last,
+            source,
+        } = error
+        {
+            line["batch"] = (*index).into();
+            line["inputs"] = (*count).into();
+            line["first"] = first.as_str().into();
+            line["last"] = last.as_str().into();
+            line["cause"] = source.to_string().into();
+        }
+        let text = serde_json::to_string_pretty(&line).expect("JSON values serialise");
+        atomic::write_bytes(&self.dir.join(STOPPED), format!("{text}\n").as_bytes())
     }
 
     /// Rewrites the summary in the order of `items` (writer threads finish out of order), so that
@@ -209,7 +236,7 @@ fn check_same(old: &Value, new: &Value, path: &Path) -> Result<()> {
     }
 }
 
-fn diff(prefix: &str, a: &Value, b: &Value, out: &mut Vec<String>) {
+pub(crate) fn diff(prefix: &str, a: &Value, b: &Value, out: &mut Vec<String>) {
     match (a, b) {
         (Value::Object(x), Value::Object(y)) => {
             let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
@@ -232,7 +259,7 @@ fn diff(prefix: &str, a: &Value, b: &Value, out: &mut Vec<String>) {
     }
 }
 
-fn lookup(v: &Value, key: &str) -> String {
+pub(crate) fn lookup(v: &Value, key: &str) -> String {
     key.split('.')
         .fold(v, |v, k| v.get(k).unwrap_or(&Value::Null))
         .to_string()

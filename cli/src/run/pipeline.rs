@@ -34,8 +34,10 @@ type Decoded = Vec<Result<Vec<f32>>>;
 /// Runs `items` through `decode` (per batch, on decoder threads), `compute` (on this thread)
 /// and `write` (on writer threads; it returns one summary line per item, recorded in `folder`
 /// after the item's files exist). Inputs that fail to decode are recorded as errors (or end
-/// the run with `fail_fast`); a failed batch on the GPU or a failed write ends the run after
-/// the batches already computed are written.
+/// the run with `fail_fast`); a failed batch on the GPU (a lost device, out of memory) or a
+/// failed write ends the run after the batches already computed are written and recorded, so
+/// the folder resumes from the failed batch; the error names it ([`Error::Batch`]: its index
+/// in this run, counting from 0, and its first and last inputs).
 #[allow(clippy::too_many_arguments)]
 pub fn run<T: Send>(
     items: &[InputItem],
@@ -125,13 +127,14 @@ pub fn run<T: Send>(
                         .collect(),
                     data,
                 )?;
-                let result = compute(&x).map_err(|e| {
-                    Error::Invalid(format!(
-                        "batch of {} inputs from {} to {}: {e}",
-                        ok.len(),
-                        ok[0].name,
-                        ok[ok.len() - 1].name
-                    ))
+                // The error keeps its kind (a lost device, out of memory) under the batch's name;
+                // the batches before it are already with the writers, which finish them.
+                let result = compute(&x).map_err(|e| Error::Batch {
+                    index: k,
+                    count: ok.len(),
+                    first: ok[0].name.clone(),
+                    last: ok[ok.len() - 1].name.clone(),
+                    source: Box::new(e),
                 })?;
                 if to_writers
                     .send(Batch {

@@ -2,12 +2,11 @@
 //! overwritten unasked, corrupt inputs recorded while the run goes on, runs resumed after a
 //! kill to byte-identical outputs, shards that split the sorted list.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::commands::glimpse;
+use super::commands::{files, glimpse};
 
 const LENET: &str = "assets/models/lenet_mnist.onnx";
 
@@ -67,24 +66,6 @@ fn inputs_of(path: &Path) -> Vec<String> {
         .iter()
         .map(|v| v["input"].as_str().unwrap().to_string())
         .collect()
-}
-
-/// Every file below `dir` (relative path → bytes).
-fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
-        for e in std::fs::read_dir(dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                walk(base, &p, out);
-            } else {
-                let rel = p.strip_prefix(base).unwrap().display().to_string();
-                out.insert(rel, std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
-    out
 }
 
 #[test]

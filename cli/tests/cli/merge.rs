@@ -2,11 +2,10 @@
 //! repeated, foreign and unfinished shards refused with the problem named; and a real Slurm
 //! job array on this machine (scripts/slurm_test.sh).
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::commands::glimpse;
+use super::commands::{files, glimpse};
 
 const LENET: &str = "assets/models/lenet_mnist.onnx";
 
@@ -84,24 +83,6 @@ fn shards(out: &Path, extra: &[&str], tree: &Path) -> Vec<PathBuf> {
             dir
         })
         .collect()
-}
-
-/// Every file below `dir` (relative path → bytes).
-fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
-        for e in std::fs::read_dir(dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                walk(base, &p, out);
-            } else {
-                let rel = p.strip_prefix(base).unwrap().display().to_string();
-                out.insert(rel, std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
-    out
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -213,6 +194,18 @@ fn merge_names_missing_repeated_foreign_and_unfinished_shards() {
             "shard 1 of 4",
             "--resume",
         ],
+    );
+    // A shard whose run stopped at a failed batch (its stopped.json) says so.
+    let stopped = dir.join("stopped/shard-0002-of-0004");
+    copy_dir(&s2, &stopped);
+    std::fs::write(
+        stopped.join("stopped.json"),
+        r#"{"error": "batch 0 (2 inputs, a to b) failed: the GPU ran out of memory"}"#,
+    )
+    .unwrap();
+    refused(
+        &[s0.clone(), s1.clone(), stopped, s3.clone()],
+        &["stopped early", "ran out of memory", "--resume"],
     );
     // The same input twice in one summary, and a shard's input in another's summary.
     std::fs::write(cut.join("summary.jsonl"), format!("{summary}{first}\n")).unwrap();
