@@ -522,9 +522,27 @@ fn read_staging(gpu: &Gpu, staging: &wgpu::Buffer, total: u64) -> Result<Vec<f32
             message,
         },
     };
-    // The queue is idle, so the callback has run; never block on one that will not come.
-    rx.try_recv()
-        .map_err(|_| fail("the readback buffer was not mapped after the queue finished".into()))?
+    // The queue is idle, but when threads share the device another thread's poll may be the one
+    // running our callback, a moment later; wait for it a bounded time, never for one that will
+    // not come (a lost device ends the wait at once).
+    use std::sync::mpsc::RecvTimeoutError;
+    use std::time::{Duration, Instant};
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mapped = loop {
+        match rx.recv_timeout(Duration::from_millis(20)) {
+            Ok(r) => break Some(r),
+            Err(RecvTimeoutError::Disconnected) => break None,
+            Err(RecvTimeoutError::Timeout) if Instant::now() >= deadline => break None,
+            Err(RecvTimeoutError::Timeout) => {
+                gpu.check(during)?;
+                let _ = gpu.device.poll(wgpu::PollType::Poll);
+            }
+        }
+    };
+    mapped
+        .ok_or_else(|| {
+            fail("the readback buffer was not mapped 60 s after the queue finished".into())
+        })?
         .map_err(|e| fail(e.to_string()))?;
     let values: Vec<f32> = {
         let view = slice.get_mapped_range().map_err(|e| fail(e.to_string()))?;
