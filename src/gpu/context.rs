@@ -257,6 +257,15 @@ impl Gpu {
         self.memory.in_use()
     }
 
+    /// What wgpu's allocator holds on the device, as (bytes in live allocations, bytes of the
+    /// memory blocks it reserved from the driver): every buffer of every plan and model, wgpu's
+    /// own included. `None` where the backend keeps no such report (Metal, GL).
+    pub fn driver_memory(&self) -> Option<(u64, u64)> {
+        self.device
+            .generate_allocator_report()
+            .map(|r| (r.total_allocated_bytes, r.total_reserved_bytes))
+    }
+
     /// Counts `bytes` about to be allocated for `what` (plus `later` allocated later, with
     /// `held` bytes held outside the count), or refuses them with [`Error::DeviceMemory`]
     /// before anything is allocated.

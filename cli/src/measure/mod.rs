@@ -8,6 +8,7 @@ pub mod methods;
 pub mod metrics;
 pub mod models;
 pub mod pipeline;
+pub mod soak;
 pub mod table;
 pub mod timing;
 
