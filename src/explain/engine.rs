@@ -5,7 +5,8 @@
 //! layer's value and gradient for CAMs, per-layer sums for LRP's conservation report).
 
 use super::backward::{record_backward, BackwardSpec, NodeRule, Seed};
-use super::Target;
+use super::filter::{ConditionSet, Filter};
+use super::{Recorded, Target};
 use crate::error::{Error, Result};
 use crate::gpu::{DeviceModel, Executable};
 use crate::layers::LayerClass;
@@ -69,6 +70,8 @@ pub(crate) struct EngineSpec {
     /// Gradient items per submission wanted; a submission always holds all samples of its
     /// inputs when they fit the device, so at least one input's.
     pub batch: usize,
+    /// Where the backward pass starts, where it is conditioned, what is recorded.
+    pub filter: Filter,
 }
 
 /// Where one method's inputs come from, per input `i` and sample `s`.
@@ -89,6 +92,10 @@ pub(crate) trait Samples {
     }
     /// The target of input `i`.
     fn target(&self, i: usize) -> &Target;
+    /// The conditions of input `i` (filtering), if any.
+    fn conditions(&self, _i: usize) -> Option<&ConditionSet> {
+        None
+    }
 }
 
 /// What [`Engine::run_all`] returns for `n` inputs.
@@ -105,6 +112,8 @@ pub(crate) struct Sampled {
     pub stop_value: Option<Vec<f32>>,
     /// Per node, the per-item sums of what reached it (with `sums`).
     pub sums: Option<Vec<Vec<f32>>>,
+    /// What reached each recorded node (the filter's `record`).
+    pub records: Vec<Recorded>,
 }
 
 struct CombineTensors {
@@ -133,6 +142,11 @@ pub(crate) struct Engine {
     samples_per_run: usize,
     item_in: usize,
     features: usize,
+    filter: Filter,
+    /// Per conditioned node: its mask tensor and the node's item shape.
+    masks: Vec<(TensorId, Vec<usize>)>,
+    /// Per recorded node: what reached it, the node, its name and item shape.
+    records: Vec<(TensorId, NodeId, String, Vec<usize>)>,
 }
 
 /// The node an explanation starts from: the output, or the logits before a final softmax.
@@ -158,7 +172,23 @@ impl Engine {
                 "the number of samples must be at least 1".into(),
             ));
         }
-        let start = explained_node(graph);
+        let start = spec.filter.start.unwrap_or_else(|| explained_node(graph));
+        let name = |k: NodeId| &graph.nodes[k].name;
+        for &k in spec.filter.conditioned.iter().chain(&spec.filter.record) {
+            if k > start || k < spec.stop {
+                return Err(Error::Invalid(format!(
+                    "'{}' is outside the backward pass, which runs from '{}' to '{}'",
+                    name(k),
+                    name(start),
+                    name(spec.stop)
+                )));
+            }
+        }
+        if !spec.filter.record.is_empty() && spec.samples != 1 {
+            return Err(Error::Invalid(
+                "inner relevance is recorded for methods of one sample per input".into(),
+            ));
+        }
         if spec.stop >= start || (spec.combine.is_none() && spec.samples != 1) {
             return Err(Error::Invalid(format!(
                 "node {} cannot be read back: it must come before the explained node {start}",
@@ -187,6 +217,18 @@ impl Engine {
         let items = inputs_per_run * samples_per_run;
         let mut p = Program::new(&profile);
         let values = record_forward(&mut p, graph, items * copies)?;
+        let mut masks = Vec::with_capacity(spec.filter.conditioned.len());
+        let mut mask_ids = Vec::with_capacity(masks.capacity());
+        for &k in &spec.filter.conditioned {
+            let shape = graph.nodes[k].shape.clone();
+            let t = p.tensor(
+                &format!("condition[{}]", name(k)),
+                items * shape.iter().product::<usize>(),
+            )?;
+            p.keep(t);
+            mask_ids.push((k, t));
+            masks.push((t, shape));
+        }
         let back = BackwardSpec {
             batch: items,
             start,
@@ -199,8 +241,22 @@ impl Engine {
                 Seed::Gradient | Seed::Tensor(_) => "grad",
             },
             joins: &[],
+            masks: &mask_ids,
+            exclude_parallel: spec.filter.exclude_parallel,
         };
         let t = record_backward(&mut p, graph, &values, &back)?;
+        let mut records = Vec::with_capacity(spec.filter.record.len());
+        for &k in &spec.filter.record {
+            let r = t.flow[k].ok_or_else(|| {
+                Error::Graph(format!(
+                    "nothing flows back to '{}' from '{}'",
+                    name(k),
+                    name(start)
+                ))
+            })?;
+            p.keep(r);
+            records.push((r, k, name(k).clone(), graph.nodes[k].shape.clone()));
+        }
         let stop = t.flow[spec.stop].expect("checked by the recorder");
         let item_in: usize = graph.input_shape().iter().product();
         let combine = match spec.combine {
@@ -239,6 +295,9 @@ impl Engine {
             samples_per_run,
             item_in,
             features: graph.nodes[start].shape.iter().product(),
+            filter: spec.filter.clone(),
+            masks,
+            records,
         })
     }
 
@@ -274,6 +333,10 @@ impl Engine {
         let mut reference_outputs = self.reference.then(|| vec![0.0f32; n * f]);
         let mut stop_value = self.stop_value.map(|_| vec![0.0f32; n * self.stop_item]);
         let mut sums = self.sums.map(|_| vec![Vec::with_capacity(n); self.nodes]);
+        let record_len = |shape: &[usize]| shape.iter().product::<usize>();
+        let mut records: Vec<Vec<f32>> = (self.records.iter())
+            .map(|r| vec![0.0; n * record_len(&r.3)])
+            .collect();
         for i0 in (0..n).step_by(ipr) {
             let m = ipr.min(n - i0);
             for s0 in (0..self.samples).step_by(spr) {
@@ -303,6 +366,18 @@ impl Engine {
                 modes.extend(weights);
                 self.exe.write(self.input, &forward)?;
                 self.exe.write(self.target, &modes)?;
+                for (slot, (t, shape)) in self.masks.iter().enumerate() {
+                    let l: usize = shape.iter().product();
+                    let mut mask = vec![1.0f32; items * l];
+                    for j in 0..m {
+                        let set = src.conditions(i0 + j);
+                        for s in 0..sc {
+                            let k = (j * spr + s) * l;
+                            self.filter.mask(shape, set, slot, &mut mask[k..k + l]);
+                        }
+                    }
+                    self.exe.write(*t, &mask)?;
+                }
                 let mut reads = vec![(self.outputs, items * copies * f)];
                 match &self.combine {
                     Some(c) => {
@@ -318,6 +393,9 @@ impl Engine {
                 }
                 if let Some(s) = self.sums {
                     reads.push((s, self.nodes * items));
+                }
+                for r in &self.records {
+                    reads.push((r.0, m * record_len(&r.3)));
                 }
                 let mut got = self.exe.run(&reads)?.into_iter();
                 let outs = got.next().unwrap_or_default();
@@ -348,6 +426,10 @@ impl Engine {
                         row.extend_from_slice(&s[k * items..k * items + m]);
                     }
                 }
+                for (out, r) in records.iter_mut().zip(&self.records) {
+                    let l = record_len(&r.3);
+                    out[i0 * l..(i0 + m) * l].copy_from_slice(&got.next().unwrap_or_default());
+                }
             }
         }
         Ok(Sampled {
@@ -357,6 +439,9 @@ impl Engine {
             reference_outputs,
             stop_value,
             sums,
+            records: (self.records.iter().zip(records))
+                .map(|(r, v)| Recorded::new(r.1, &r.2, &r.3, v))
+                .collect::<Result<_>>()?,
         })
     }
 }

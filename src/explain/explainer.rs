@@ -1,10 +1,11 @@
 //! One explainer for every method: built from a device model, a method and a batch size.
 
 use super::cam::CamPlan;
+use super::filter::{ConditionSet, Filter};
 use super::gradient::{DeepLiftPlan, GradientPlan, IntegratedGradients, SmoothGrad, TaylorPlan};
 use super::occlusion::OcclusionPlan;
 use super::{Explanation, LrpPlan, Method, Target};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::gpu::DeviceModel;
 use crate::model::Tensor;
 
@@ -31,12 +32,38 @@ impl Explainer {
     /// Plans `method` on `model` for up to `batch` gradient items per submission (for the
     /// sampling methods, a submission holds all samples of as many inputs as fit).
     pub fn new(model: &DeviceModel, method: &Method, batch: usize) -> Result<Self> {
+        Self::with_filter(model, method, batch, Filter::default())
+    }
+
+    /// [`Explainer::new`] with filtering (a start node, conditioned and recorded nodes), for
+    /// LRP and the gradient maps; the other methods refuse a filter.
+    pub fn with_filter(
+        model: &DeviceModel,
+        method: &Method,
+        batch: usize,
+        filter: Filter,
+    ) -> Result<Self> {
+        let filtered = !filter.is_none();
         let plan = match method {
             Method::Lrp {
                 composite,
                 conservation,
-            } => Plan::Lrp(LrpPlan::new(model, composite, batch, *conservation)?),
-            Method::Gradient(map) => Plan::Gradient(GradientPlan::new(model, *map, batch)?),
+            } => Plan::Lrp(LrpPlan::with_filter(
+                model,
+                composite,
+                batch,
+                *conservation,
+                filter,
+            )?),
+            Method::Gradient(map) => {
+                Plan::Gradient(GradientPlan::with_filter(model, *map, batch, filter)?)
+            }
+            _ if filtered => {
+                return Err(Error::Invalid(format!(
+                    "filtering (a start node, conditions, recorded nodes) applies to lrp and                      the gradient maps, not to {}",
+                    method.name()
+                )))
+            }
             Method::Taylor { root } => Plan::Taylor(TaylorPlan::new(model, root.clone(), batch)?),
             Method::DeepLift { baseline } => {
                 Plan::DeepLift(DeepLiftPlan::new(model, baseline.clone(), batch)?)
@@ -91,6 +118,25 @@ impl Explainer {
             Plan::Smooth(p) => p.memory_bytes(),
             Plan::Cam(p) => p.memory_bytes(),
             Plan::Occlusion(p) => p.memory_bytes(),
+        }
+    }
+
+    /// Explains `x` under conditions, one set per item (see [`Filter`]); targets weight the
+    /// start node's values.
+    pub fn explain_filtered(
+        &mut self,
+        x: &Tensor,
+        targets: &[Target],
+        conditions: &[ConditionSet],
+    ) -> Result<Explanation> {
+        match &mut self.plan {
+            Plan::Lrp(p) => p.run_filtered(x, targets, conditions),
+            Plan::Gradient(p) => p.run_filtered(x, targets, conditions),
+            _ if conditions.is_empty() => self.explain(x, targets),
+            _ => Err(Error::Invalid(format!(
+                "conditions apply to lrp and the gradient maps, not to {}",
+                self.method.name()
+            ))),
         }
     }
 

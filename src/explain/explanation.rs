@@ -27,6 +27,33 @@ pub struct CamExtras {
     pub layer_name: String,
 }
 
+/// What reached one inner node (filtering's `record`).
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    /// The node and its name.
+    pub node: NodeId,
+    pub name: String,
+    /// Relevance (or gradient) at the node, `[N, ...its shape]`.
+    pub relevance: Tensor,
+    /// Concept relevance per item and channel, `[N, C]` (zennit-crp's `ChannelConcept.attribute`:
+    /// each channel's sum over the sum of their magnitudes).
+    pub concepts: Tensor,
+}
+
+impl Recorded {
+    /// The record of node `node` from its values `[n × item]`.
+    pub(crate) fn new(node: NodeId, name: &str, shape: &[usize], values: Vec<f32>) -> Result<Self> {
+        let n = values.len() / shape.iter().product::<usize>().max(1);
+        let concepts = super::filter::concept_relevance(&values, n, shape[0]);
+        Ok(Recorded {
+            node,
+            name: name.to_string(),
+            relevance: Tensor::new(batch_shape(n, shape), values)?,
+            concepts: Tensor::new(vec![n, shape[0]], concepts)?,
+        })
+    }
+}
+
 /// The result of explaining a batch, for every method.
 #[derive(Clone, Debug)]
 pub struct Explanation {
@@ -49,6 +76,8 @@ pub struct Explanation {
     /// What the map leaves unexplained per item: `f(x) − f(x′) − ΣR` for IG and DeepLIFT
     /// (completeness), `f(x) − ΣR` for Taylor.
     pub residuals: Option<Vec<f64>>,
+    /// What reached the recorded inner nodes (filtering).
+    pub records: Vec<Recorded>,
 }
 
 impl Explanation {
@@ -82,6 +111,7 @@ impl Explanation {
             cam: None,
             reference_scores: None,
             residuals: None,
+            records: Vec::new(),
         })
     }
 

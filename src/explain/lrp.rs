@@ -4,6 +4,7 @@
 use super::backward::Seed;
 use super::engine::{explained_node, Engine, EngineSpec};
 use super::explanation::{batch_shape, check_batch, LayerSum};
+use super::filter::{check_conditions, ConditionSet, Filter};
 use super::gradient::AtInput;
 use super::{Composite, Explanation, Target};
 use crate::error::{Error, Result};
@@ -17,6 +18,7 @@ pub struct LrpPlan {
     names: Vec<(String, &'static str)>,
     start: usize,
     conservation: bool,
+    filter: Filter,
 }
 
 impl LrpPlan {
@@ -34,8 +36,21 @@ impl LrpPlan {
         batch: usize,
         conservation: bool,
     ) -> Result<Self> {
+        Self::with_filter(model, composite, batch, conservation, Filter::default())
+    }
+
+    /// [`LrpPlan::new`] with filtering: the backward pass starts at the filter's start node (the
+    /// composite's rules as the node's place in the graph gives them), its conditioned nodes
+    /// take each run's conditions, its recorded nodes are read back.
+    pub fn with_filter(
+        model: &DeviceModel,
+        composite: &Composite,
+        batch: usize,
+        conservation: bool,
+        filter: Filter,
+    ) -> Result<Self> {
         let graph = model.graph();
-        let start = explained_node(graph);
+        let start = filter.start.unwrap_or_else(|| explained_node(graph));
         let spec = EngineSpec {
             rules: composite.node_rules(graph, start)?,
             seed: Seed::Relevance,
@@ -46,6 +61,7 @@ impl LrpPlan {
             read_stop_value: false,
             sums: conservation,
             batch,
+            filter: filter.clone(),
         };
         Ok(LrpPlan {
             engine: Engine::new(model, &spec)?,
@@ -57,6 +73,7 @@ impl LrpPlan {
                 .collect(),
             start,
             conservation,
+            filter,
         })
     }
 
@@ -90,14 +107,32 @@ impl LrpPlan {
 
     /// Explains `x` (`[N, ...input]`) with one target per item (or one target for all).
     pub fn run(&mut self, x: &Tensor, targets: &[Target]) -> Result<Explanation> {
+        self.run_filtered(x, targets, &[])
+    }
+
+    /// [`LrpPlan::run`] under conditions, one set per item (none: unconditioned); targets
+    /// weight the start node's values.
+    pub fn run_filtered(
+        &mut self,
+        x: &Tensor,
+        targets: &[Target],
+        conditions: &[ConditionSet],
+    ) -> Result<Explanation> {
         let n = check_batch(x, &self.in_shape, targets)?;
-        let got = self.engine.run_all(n, &AtInput { x, targets })?;
+        check_conditions(&self.filter, n, conditions)?;
+        let src = AtInput {
+            x,
+            targets,
+            conditions,
+        };
+        let got = self.engine.run_all(n, &src)?;
         let f = got.outputs.len() / n;
         let mut e = Explanation::new(
             Tensor::new(batch_shape(n, &self.in_shape), got.m1)?,
             Tensor::new(vec![n, f], got.outputs)?,
             targets,
         )?;
+        e.records = got.records;
         if self.conservation {
             let sums = got.sums.unwrap_or_default();
             e.layers = Some(

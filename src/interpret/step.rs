@@ -124,6 +124,8 @@ pub(super) fn record_step(
         sums: false,
         label: "grad",
         joins: &seeds[1..],
+        masks: &[],
+        exclude_parallel: false,
     };
     let flow = record_backward(p, graph, &values, &back)?;
     let mut g = flow.flow[0].ok_or_else(|| {

@@ -3,7 +3,7 @@
 
 use super::{Dest, Factor};
 use crate::error::Result;
-use crate::plan::{binds, ConstId, Launch, Program, Resource, TensorId, WgslEnum};
+use crate::plan::{binds, Launch, Program, Resource, TensorId, WgslEnum};
 
 crate::params! {
     /// `count` values of `[.., channels, inner]`; factor, accumulation and multiplier.
@@ -16,14 +16,15 @@ crate::params! {
 crate::kernel!(pub(crate) SCALE: ScaleParams = "layers/scale");
 
 /// What one scale pass computes.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Scale {
     /// The tensor the factor reads.
     pub x: TensorId,
     /// The values scaled.
     pub s: TensorId,
-    /// Per-channel constants of [`Factor::Channel`] / [`Factor::XTimesChannel`].
-    pub channel_values: Option<ConstId>,
+    /// Per-channel values of [`Factor::Channel`] / [`Factor::XTimesChannel`]: constants, or a
+    /// tensor the host writes (a condition's mask).
+    pub channel_values: Option<Resource>,
     /// Values.
     pub count: usize,
     /// Channels and the values per channel (`[.., channels, inner]`).
@@ -35,9 +36,9 @@ pub(crate) struct Scale {
 
 /// Records `dest (+)= coef · factor(x) · s` element-wise.
 pub(crate) fn scale_pass(p: &mut Program, sc: &Scale, dest: Dest) -> Result<()> {
-    let cv = match sc.channel_values {
+    let cv = match sc.channel_values.clone() {
         Some(c) => c,
-        None => p.zero()?,
+        None => Resource::Const(p.zero()?),
     };
     let params = ScaleParams {
         count: sc.count as u32,
@@ -53,7 +54,7 @@ pub(crate) fn scale_pass(p: &mut Program, sc: &Scale, dest: Dest) -> Result<()> 
         count: sc.count as u64,
         size: 256,
     };
-    let bindings = binds(&[sc.x, sc.s], &[Resource::Const(cv)], dest.tensor);
+    let bindings = binds(&[sc.x, sc.s], &[cv], dest.tensor);
     p.pass(&SCALE, "main", &params, bindings, dest.out(), launch)
 }
 

@@ -55,6 +55,8 @@ fn a_gradient_program_records_without_a_gpu_and_shares_buffers() {
         sums: false,
         label: "grad",
         joins: &[],
+        masks: &[],
+        exclude_parallel: false,
     };
     let t = record_backward(&mut p, &g, &values, &spec).unwrap();
     let grad = t.flow[0].expect("the gradient reaches the input");
@@ -248,6 +250,8 @@ fn a_generator_records_its_transposed_convolutions_forward_and_backward() {
         sums: false,
         label: "grad",
         joins: &[],
+        masks: &[],
+        exclude_parallel: false,
     };
     let t = record_backward(&mut p, &g, &values, &spec).unwrap();
     assert!(t.flow[0].is_some(), "the gradient reaches the input");

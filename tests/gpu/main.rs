@@ -9,6 +9,7 @@ mod device_faults;
 mod elementwise;
 mod evaluate;
 mod experts;
+mod filtering;
 mod fixtures_gpu;
 mod forward_kernels;
 mod golden_captum;

@@ -88,6 +88,8 @@ fn a_repeated_step_runs_in_one_submission_and_records_every_m_steps() {
         sums: false,
         label: "grad",
         joins: &[],
+        masks: &[],
+        exclude_parallel: false,
     };
     let t = record_backward(&mut p, &g, &values, &spec).unwrap();
     let grad = t.flow[0].unwrap();

@@ -70,4 +70,12 @@ impl Flow {
         self.written[i] = true;
         true
     }
+
+    /// Forgets what flowed to every node before `k` (relevance that went around `k`).
+    pub fn clear_before(&mut self, k: usize) {
+        for i in 0..k {
+            self.tensor[i] = None;
+            self.written[i] = false;
+        }
+    }
 }

@@ -7,7 +7,7 @@ use super::kernels::{
 use super::linear::record_linear_rule;
 use super::{Flow, NodeRule, Seed};
 use crate::error::{Error, Result};
-use crate::layers::scale::pass_through;
+use crate::layers::scale::{pass_through, scale_pass, Scale};
 use crate::layers::{Dest, Factor, GradMode, VjpIo};
 use crate::model::{Graph, NodeId};
 use crate::plan::{binds, ConstId, Launch, Out, Program, Resource, TensorId, WeightMod, WgslEnum};
@@ -32,6 +32,12 @@ pub struct BackwardSpec<'a> {
     /// Gradients computed by earlier passes that join what flows back at other nodes (a
     /// second objective on an intermediate node, as activation maximisation's diversity term).
     pub joins: &'a [(NodeId, TensorId)],
+    /// Per-item 0/1 masks `[batch × node values]` multiplied into what reaches a node before
+    /// it passes on (filtering's conditions).
+    pub masks: &'a [(NodeId, TensorId)],
+    /// At a masked node, drop what flowed around it to earlier nodes (zennit-crp's
+    /// `exclude_parallel`).
+    pub exclude_parallel: bool,
 }
 
 /// What [`record_backward`] leaves in the program.
@@ -123,7 +129,13 @@ pub fn record_backward(
                 flow.share(k, t);
             }
         }
-        let Some(g) = flow.get(k) else { continue };
+        let Some(mut g) = flow.get(k) else { continue };
+        if let Some(&(_, mask)) = spec.masks.iter().find(|(n, _)| *n == k) {
+            g = record_mask(p, graph, batch, k, g, mask, &mut flow)?;
+            if spec.exclude_parallel {
+                flow.clear_before(k);
+            }
+        }
         if let Some(s) = sums {
             item_sums(p, g, s, batch, graph.nodes[k].shape.iter().product(), k)?;
         }
@@ -218,6 +230,37 @@ pub fn record_backward(
         flow: flow.tensors(),
         sums,
     })
+}
+
+/// `g ⊙ mask` into a fresh tensor (`g` may be one its siblings share), node `k`'s from now on.
+fn record_mask(
+    p: &mut Program,
+    graph: &Graph,
+    batch: usize,
+    k: NodeId,
+    g: TensorId,
+    mask: TensorId,
+    flow: &mut Flow,
+) -> Result<TensorId> {
+    let count = batch * graph.nodes[k].shape.iter().product::<usize>();
+    let masked = p.tensor(&format!("masked[{}]", graph.nodes[k].name), count)?;
+    let sc = Scale {
+        x: g,
+        s: g,
+        channel_values: Some(Resource::Tensor(mask)),
+        count,
+        channels: count,
+        inner: 1,
+        factor: Factor::Channel,
+        coef: 1.0,
+    };
+    let dest = Dest {
+        tensor: masked,
+        accumulate: false,
+    };
+    scale_pass(p, &sc, dest)?;
+    flow.replace(k, masked);
+    Ok(masked)
 }
 
 /// `sums[slot · batch + b] = Σ r[b, ..]`.

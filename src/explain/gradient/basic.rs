@@ -5,6 +5,7 @@ use super::gradient_spec;
 use crate::error::Result;
 use crate::explain::engine::{Combine, Engine, SampleMap, Samples};
 use crate::explain::explanation::{batch_shape, check_batch, target_of};
+use crate::explain::filter::{check_conditions, ConditionSet, Filter};
 use crate::explain::Explanation;
 use crate::explain::Target;
 use crate::gpu::DeviceModel;
@@ -55,6 +56,7 @@ impl GradientMap {
 pub struct GradientPlan {
     engine: Engine,
     in_shape: Vec<usize>,
+    filter: Filter,
 }
 
 impl GradientPlan {
@@ -66,11 +68,23 @@ impl GradientPlan {
 
     /// Plans forward + backward for up to `batch` inputs per submission.
     pub fn new(model: &DeviceModel, map: GradientMap, batch: usize) -> Result<Self> {
+        Self::with_filter(model, map, batch, Filter::default())
+    }
+
+    /// [`GradientPlan::new`] with filtering (see [`Filter`]).
+    pub fn with_filter(
+        model: &DeviceModel,
+        map: GradientMap,
+        batch: usize,
+        filter: Filter,
+    ) -> Result<Self> {
         let (mode, combine) = map.spec();
-        let spec = gradient_spec(model.graph(), mode, 1, combine, batch);
+        let mut spec = gradient_spec(model.graph(), mode, 1, combine, batch);
+        spec.filter = filter.clone();
         Ok(GradientPlan {
             engine: Engine::new(model, &spec)?,
             in_shape: model.graph().input_shape().to_vec(),
+            filter,
         })
     }
 
@@ -81,15 +95,32 @@ impl GradientPlan {
 
     /// Explains `x` (`[N, ...input]`) with one target per item (or one for all).
     pub fn run(&mut self, x: &Tensor, targets: &[Target]) -> Result<Explanation> {
+        self.run_filtered(x, targets, &[])
+    }
+
+    /// [`GradientPlan::run`] under conditions, one set per item (none: unconditioned).
+    pub fn run_filtered(
+        &mut self,
+        x: &Tensor,
+        targets: &[Target],
+        conditions: &[ConditionSet],
+    ) -> Result<Explanation> {
         let n = check_batch(x, &self.in_shape, targets)?;
-        let src = AtInput { x, targets };
+        check_conditions(&self.filter, n, conditions)?;
+        let src = AtInput {
+            x,
+            targets,
+            conditions,
+        };
         let got = self.engine.run_all(n, &src)?;
         let f = got.outputs.len() / n;
-        Explanation::new(
+        let mut e = Explanation::new(
             Tensor::new(batch_shape(n, &self.in_shape), got.m1)?,
             Tensor::new(vec![n, f], got.outputs)?,
             targets,
-        )
+        )?;
+        e.records = got.records;
+        Ok(e)
     }
 }
 
@@ -97,6 +128,8 @@ impl GradientPlan {
 pub(crate) struct AtInput<'a> {
     pub x: &'a Tensor,
     pub targets: &'a [Target],
+    /// One condition set per item, or none.
+    pub conditions: &'a [ConditionSet],
 }
 
 impl Samples for AtInput<'_> {
@@ -114,5 +147,9 @@ impl Samples for AtInput<'_> {
 
     fn target(&self, i: usize) -> &Target {
         target_of(self.targets, i)
+    }
+
+    fn conditions(&self, i: usize) -> Option<&ConditionSet> {
+        self.conditions.get(i)
     }
 }

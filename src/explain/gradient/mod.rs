@@ -49,5 +49,6 @@ pub(crate) fn gradient_spec(
         read_stop_value: false,
         sums: false,
         batch,
+        filter: Default::default(),
     }
 }

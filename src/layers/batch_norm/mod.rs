@@ -163,7 +163,7 @@ impl Layer for BatchNorm {
         let sc = Scale {
             x: io.xs[0],
             s: io.g,
-            channel_values: Some(scale),
+            channel_values: Some(Resource::Const(scale)),
             count: io.batch * io.out_shape.iter().product::<usize>(),
             channels: self.scale.len(),
             inner: io.out_shape[1..].iter().product(),
