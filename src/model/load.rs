@@ -30,9 +30,18 @@ pub fn load_model(path: impl AsRef<Path>) -> Result<Graph> {
 
 /// Loads an ONNX model and applies the canonizers `options` ask for.
 pub fn load_model_with(path: impl AsRef<Path>, options: &LoadOptions) -> Result<Graph> {
-    let mut graph = crate::onnx::load(path.as_ref())?;
+    Ok(canonize(crate::onnx::load(path.as_ref())?, options))
+}
+
+/// Loads an ONNX model from its bytes and applies the canonizers `options` ask for: the path a
+/// file takes, without the file (so a model keeping its weights in external data is an error).
+pub fn load_model_from_bytes(bytes: &[u8], options: &LoadOptions) -> Result<Graph> {
+    Ok(canonize(crate::onnx::from_bytes(bytes, None)?, options))
+}
+
+fn canonize(mut graph: Graph, options: &LoadOptions) -> Graph {
     if options.fold_batch_norm {
         fold_batch_norm(&mut graph);
     }
-    Ok(graph)
+    graph
 }
