@@ -37,6 +37,11 @@ demo: build
 	./target/release/glimpse explain --overwrite --model assets/models/mlp_breast_cancer.onnx --composite epsilon-plus \
 		--pool groups:assets/data/breast_cancer_groups.json --features assets/data/breast_cancer_features.txt \
 		--out $(OUT)/tabular_epsilon_plus assets/data/breast_cancer_x.npy
+	./target/release/glimpse explain --overwrite --model assets/models/lenet_mnist.onnx --record /conv2/Conv \
+		--out $(OUT)/lenet_concepts assets/images/mnist_0_label3.png
+	./target/release/glimpse explain --overwrite --model assets/models/lenet_mnist.onnx --condition /conv2/Conv:8 \
+		--condition /conv2/Conv:4 --condition /conv2/Conv:1 --condition /conv2/Conv:13 \
+		--out $(OUT)/lenet_conditional assets/images/mnist_0_label3.png
 	./target/release/glimpse explain --overwrite --model assets/models/lenet_mnist.onnx --method integrated-gradients \
 		--steps 64 --out $(OUT)/lenet_integrated_gradients assets/images/mnist_*.png
 	./target/release/glimpse explain --overwrite --model assets/models/resnet_fashion.onnx --method grad-cam \

@@ -19,6 +19,9 @@ pub struct Filter {
     pub exclude_parallel: bool,
     /// Nodes whose relevance is read back (zennit-crp's `record_layer`).
     pub record: Vec<NodeId>,
+    /// The start node's relevance is given as the target's weights (zennit-crp's `init_rel`
+    /// tensor), not `w ⊙ activation`.
+    pub given_start: bool,
 }
 
 /// One node's condition: the channels (or single neurons) relevance may flow through.
@@ -55,6 +58,7 @@ impl Filter {
             conditioned,
             exclude_parallel,
             record,
+            given_start: false,
         }
     }
 
@@ -86,13 +90,7 @@ impl Filter {
 
     /// Writes item `set`'s 0/1 mask of conditioned node `slot` into `out` (one value per
     /// value of the node); all ones when the set does not condition it.
-    pub(crate) fn mask(
-        &self,
-        shape: &[usize],
-        set: Option<&ConditionSet>,
-        slot: usize,
-        out: &mut [f32],
-    ) {
+    pub fn mask(&self, shape: &[usize], set: Option<&ConditionSet>, slot: usize, out: &mut [f32]) {
         let node = self.conditioned[slot];
         let Some(c) = set.and_then(|s| s.iter().find(|c| c.node == node)) else {
             out.fill(1.0);

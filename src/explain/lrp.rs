@@ -53,7 +53,11 @@ impl LrpPlan {
         let start = filter.start.unwrap_or_else(|| explained_node(graph));
         let spec = EngineSpec {
             rules: composite.node_rules(graph, start)?,
-            seed: Seed::Relevance,
+            seed: if filter.given_start {
+                Seed::Gradient
+            } else {
+                Seed::Relevance
+            },
             reference: false,
             samples: 1,
             combine: None,

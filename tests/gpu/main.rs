@@ -13,6 +13,7 @@ mod filtering;
 mod fixtures_gpu;
 mod forward_kernels;
 mod golden_captum;
+mod golden_crp;
 mod golden_faithfulness;
 mod golden_interpret;
 mod golden_lucid;

@@ -287,6 +287,7 @@ fn explain_args(args: &EvaluateArgs, spec: &str) -> ExplainArgs {
         pool: None,
         features: None,
         classes: None,
+        filtering: Default::default(),
         methods: MethodArgs {
             steps: args.steps,
             riemann: "middle".into(),

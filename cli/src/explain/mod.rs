@@ -1,6 +1,7 @@
 //! `glimpse explain`: one loop for every method — inputs listed first, decoded lazily one batch
 //! at a time, explained, and written (heatmaps, .npy, one summary line each), with a progress bar.
 
+mod filter;
 mod method;
 mod output;
 
@@ -19,6 +20,7 @@ use super::classes::ClassNames;
 use super::options::InputArgs;
 use crate::run::pipeline::{self, Batch, Stages};
 use crate::run::{self, RunArgs, RunFolder};
+pub use filter::{FilterArgs, Filtering};
 pub use method::{method_from, MethodArgs};
 pub use output::file_stem;
 use output::{print_conservation, Writer};
@@ -92,6 +94,8 @@ pub struct ExplainArgs {
     #[command(flatten)]
     pub methods: MethodArgs,
     #[command(flatten)]
+    pub filtering: FilterArgs,
+    #[command(flatten)]
     pub input: InputArgs,
     #[command(flatten)]
     #[serde(skip)]
@@ -114,7 +118,21 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
     let features = read_features(args.features.as_deref(), &graph)?;
     let cmap = Cmap::from_name(&args.cmap)?;
     let class_names = ClassNames::load_optional(args.classes.as_deref(), graph.output_len())?;
-    target.check(graph.output_len())?;
+    let filtering = args.filtering.resolve(&graph)?;
+    match &filtering {
+        Some(f) if f.start_target.is_some() && args.target != "pred" => {
+            return Err(Error::Invalid(
+                "--target weights the model's output; with --start (or --init) the start node's selection is what is explained".into(),
+            ))
+        }
+        Some(_) if translation.is_some() => {
+            return Err(Error::Invalid(
+                "--translate does not combine with filtering (--start, --condition, --record)"
+                    .into(),
+            ))
+        }
+        _ => target.check(graph.output_len())?,
+    }
     let opts = args.input.image_options()?;
     let shape = graph.input_shape().to_vec();
     if let Some(p) = &pooling {
@@ -131,7 +149,12 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
     }
     // The plan is built (and every method option checked) before the run folder is touched.
     let model = DeviceModel::new(&Gpu::new()?, graph);
-    let mut explainer = Explainer::new(&model, &method, args.batch)?;
+    let filter = filtering
+        .as_ref()
+        .map(|f| f.filter.clone())
+        .unwrap_or_default();
+    let mut explainer = Explainer::with_filter(&model, &method, args.batch, filter)?;
+    let per_input = filtering.as_ref().map_or(1, Filtering::per_input);
     let (items, dir) = run::take_shard(listed, shard, &args.out);
     let names: Vec<String> = items.iter().map(|it| it.name.clone()).collect();
     let options = run::options_json(args, &["model", "out", "input.inputs"]);
@@ -171,7 +194,8 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
     let stages = Stages {
-        batch: explainer.batch(),
+        // Each input is explained once per condition set, all in one call.
+        batch: (explainer.batch() / per_input).max(1),
         decoders: args.run.decoders,
         writers: args.run.writers,
         fail_fast: args.run.fail_fast,
@@ -180,7 +204,27 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
     let write = |b: &Batch<Explanation>| -> Result<Vec<serde_json::Value>> {
         let mut lines = Vec::with_capacity(b.items.len());
         for (i, it) in b.items.iter().enumerate() {
-            let mut line = writer.item(it, &b.x, &b.result, i)?;
+            let mut line = match &filtering {
+                Some(f) if !f.sets.is_empty() => {
+                    let mut each = Vec::with_capacity(per_input);
+                    for j in 0..per_input {
+                        let mut l =
+                            writer.item(it, &b.x, i, &b.result, i * per_input + j, &f.tag(j))?;
+                        l["condition"] = f.texts[j].clone().into();
+                        each.push(l);
+                    }
+                    serde_json::json!({"input": it.name, "method": method.name(), "conditions": each})
+                }
+                _ => writer.item(it, &b.x, i, &b.result, i, "")?,
+            };
+            if let Some(f) = &filtering {
+                if let Some(start) = &args.filtering.start {
+                    // The "class" of a start node's weighting would be a flat index into it.
+                    strip_class(&mut line);
+                    line["start"] = start.clone().into();
+                }
+                line["exclude_parallel"] = (f.filter.exclude_parallel && !f.sets.is_empty()).into();
+            }
             if let Some(c) = &class_names {
                 c.label(&mut line);
             }
@@ -197,9 +241,15 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
         &stages,
         &folder,
         &|chunk| decode_each(chunk, &shape, &opts),
-        |x| match translation {
-            Some(t) => explain_translated(&mut explainer, x, std::slice::from_ref(&target), t),
-            None => explainer.explain(x, std::slice::from_ref(&target)),
+        |x| match (&filtering, translation) {
+            (Some(f), _) => {
+                let (xs, targets, sets) = f.expand(x, &target)?;
+                explainer.explain_filtered(&xs, &targets, &sets)
+            }
+            (None, Some(t)) => {
+                explain_translated(&mut explainer, x, std::slice::from_ref(&target), t)
+            }
+            (None, None) => explainer.explain(x, std::slice::from_ref(&target)),
         },
         &write,
         &|n| bar.inc(n),
@@ -226,6 +276,20 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// Drops "class" from a summary line and from each of its conditions.
+fn strip_class(line: &mut serde_json::Value) {
+    if let Some(o) = line.as_object_mut() {
+        o.remove("class");
+    }
+    if let Some(each) = line.get_mut("conditions").and_then(|c| c.as_array_mut()) {
+        each.iter_mut()
+            .filter_map(|l| l.as_object_mut())
+            .for_each(|o| {
+                o.remove("class");
+            });
+    }
 }
 
 /// `--features`: one name per feature of an `[F]` input.

@@ -50,18 +50,21 @@ impl Writer<'_> {
         atomic::write_with(&self.path(stem, suffix, "png"), |tmp| save_png(tmp, image))
     }
 
-    /// Writes input `i`'s files (each atomically); returns its summary line.
+    /// Writes explanation `i` of input `k` of the batch `x` (each file atomically, named with
+    /// `tag` after the input's stem); returns its summary line.
     pub fn item(
         &self,
         input_item: &InputItem,
         x: &Tensor,
+        k: usize,
         e: &Explanation,
         i: usize,
+        tag: &str,
     ) -> Result<serde_json::Value> {
         let name = &input_item.name;
         let map = item(&e.map, i)?;
-        let input = item(x, i)?;
-        let stem = input_item.output_stem();
+        let input = item(x, k)?;
+        let stem = format!("{}{tag}", input_item.output_stem());
         self.npy(&stem, "", &map)?;
         if let Some(cam) = &e.cam {
             self.npy(&stem, "_raw", &item(&cam.raw, i)?)?;
@@ -128,6 +131,9 @@ impl Writer<'_> {
         if let Some(cam) = &e.cam {
             line["layer"] = cam.layer_name.clone().into();
         }
+        if !e.records.is_empty() {
+            line["concepts"] = self.records(&stem, name, e, i)?.into();
+        }
         if let Some(parts) = pooled {
             let map: serde_json::Map<String, serde_json::Value> = parts
                 .into_iter()
@@ -138,6 +144,58 @@ impl Writer<'_> {
         Ok(line)
     }
 }
+
+impl Writer<'_> {
+    /// Writes explanation `i`'s recorded relevance per node (.npy) and its concept relevance
+    /// as a bar chart of the largest channels; returns the concepts by node for the summary.
+    fn records(
+        &self,
+        stem: &str,
+        name: &str,
+        e: &Explanation,
+        i: usize,
+    ) -> Result<serde_json::Map<String, serde_json::Value>> {
+        let mut concepts = serde_json::Map::new();
+        for r in &e.records {
+            let node = node_stem(&r.name);
+            self.npy(stem, &format!("_rel_{node}"), &item(&r.relevance, i)?)?;
+            let values = item(&r.concepts, i)?.data;
+            let mut bars: Vec<(String, f64)> = values
+                .iter()
+                .enumerate()
+                .map(|(c, &v)| (format!("{c}"), v as f64))
+                .collect();
+            bars.sort_by(|a, b| b.1.total_cmp(&a.1));
+            bars.truncate(CONCEPT_BARS);
+            let title = format!("concept relevance at {} of {name}", r.name);
+            self.png(
+                stem,
+                &format!("_concepts_{node}"),
+                &bar_chart(&bars, &title)?,
+            )?;
+            concepts.insert(r.name.clone(), values.into());
+        }
+        Ok(concepts)
+    }
+}
+
+/// A node name as a file-name part (`/block1/conv2/Conv` → `block1_conv2_Conv`).
+fn node_stem(name: &str) -> String {
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    safe.trim_matches('_').to_string()
+}
+
+/// Channels the concept relevance chart shows (the most relevant first).
+const CONCEPT_BARS: usize = 20;
 
 /// Every layer's relevance sum of input `i` and its deviation from f(x).
 pub fn print_conservation(name: &str, e: &Explanation, i: usize) -> Result<()> {

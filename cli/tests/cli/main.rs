@@ -6,6 +6,7 @@ mod commands;
 mod evaluate;
 mod expert;
 mod explain_methods;
+mod filtering;
 mod gpu_faults;
 mod interpret;
 mod merge;

@@ -13,7 +13,9 @@ pub(crate) use flow::Flow;
 pub use kernels::{DivideParams, ItemSumsParams, Mask, SeedParams, ZConst};
 pub(crate) use kernels::{DIVIDE, ITEM_SUMS, SEED};
 pub use record::{record_backward, BackwardSpec, BackwardTensors};
-pub use reference::{reference_backward, reference_backward_joined, stabilize};
+pub use reference::{
+    reference_backward, reference_backward_joined, reference_backward_masked, stabilize,
+};
 
 use super::rules::Rule;
 pub use crate::layers::GradMode;

@@ -48,6 +48,42 @@ pub fn reference_backward_joined(
     seeds: &[(NodeId, &Tensor<f64>)],
     reference: Option<&Tensor<f64>>,
 ) -> Vec<Option<Tensor<f64>>> {
+    walk(graph, rules, x, seeds, reference, &[], false)
+}
+
+/// [`reference_backward`] under filtering's conditions: what reaches a node with a mask
+/// (`[N × node values]`, 0/1) is multiplied by it before the node is crossed, and with
+/// `exclude_parallel` what flowed to earlier nodes around it is dropped there (the GPU
+/// recorder's `masks`).
+pub fn reference_backward_masked(
+    graph: &Graph,
+    rules: &[NodeRule],
+    x: &Tensor<f64>,
+    start: NodeId,
+    seed: &Tensor<f64>,
+    masks: &[(NodeId, &[f64])],
+    exclude_parallel: bool,
+) -> Vec<Option<Tensor<f64>>> {
+    walk(
+        graph,
+        rules,
+        x,
+        &[(start, seed)],
+        None,
+        masks,
+        exclude_parallel,
+    )
+}
+
+fn walk(
+    graph: &Graph,
+    rules: &[NodeRule],
+    x: &Tensor<f64>,
+    seeds: &[(NodeId, &Tensor<f64>)],
+    reference: Option<&Tensor<f64>>,
+    masks: &[(NodeId, &[f64])],
+    exclude_parallel: bool,
+) -> Vec<Option<Tensor<f64>>> {
     let values = reference_forward(graph, x);
     let ref_values = reference.map(|r| reference_forward(graph, r));
     let mut flow: Vec<Option<Tensor<f64>>> = vec![None; graph.nodes.len()];
@@ -55,6 +91,12 @@ pub fn reference_backward_joined(
     for k in (1..=start).rev() {
         for &(_, seed) in seeds.iter().filter(|(n, _)| *n == k) {
             accumulate(&mut flow[k], &values[k].shape, &seed.data);
+        }
+        if let (Some(&(_, mask)), Some(g)) = (masks.iter().find(|(n, _)| *n == k), &mut flow[k]) {
+            g.data.iter_mut().zip(mask).for_each(|(v, m)| *v *= m);
+            if exclude_parallel {
+                flow[..k].iter_mut().for_each(|f| *f = None);
+            }
         }
         let Some(g) = flow[k].clone() else { continue };
         let node = &graph.nodes[k];
