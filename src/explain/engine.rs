@@ -5,7 +5,7 @@
 //! layer's value and gradient for CAMs, per-layer sums for LRP's conservation report).
 
 use super::backward::{record_backward, BackwardSpec, NodeRule, Seed};
-use super::filter::{ConditionSet, Filter};
+use super::filter::{check_conditions, ConditionSet, Filter};
 use super::{Recorded, Target};
 use crate::error::{Error, Result};
 use crate::gpu::{DeviceModel, Executable};
@@ -92,10 +92,6 @@ pub(crate) trait Samples {
     }
     /// The target of input `i`.
     fn target(&self, i: usize) -> &Target;
-    /// The conditions of input `i` (filtering), if any.
-    fn conditions(&self, _i: usize) -> Option<&ConditionSet> {
-        None
-    }
 }
 
 /// What [`Engine::run_all`] returns for `n` inputs.
@@ -312,8 +308,15 @@ impl Engine {
     }
 
     /// Runs `n` inputs, in submissions of whole inputs when their samples fit one (else one
-    /// input's samples over several submissions, summed here).
-    pub fn run_all(&mut self, n: usize, src: &dyn Samples) -> Result<Sampled> {
+    /// input's samples over several submissions, summed here), under `conditions` (none, or
+    /// one set per input, every sample of an input under its set).
+    pub fn run_all(
+        &mut self,
+        n: usize,
+        src: &dyn Samples,
+        conditions: &[ConditionSet],
+    ) -> Result<Sampled> {
+        check_conditions(&self.filter, n, conditions)?;
         let (d, f) = (self.item_in, self.features);
         let (ipr, spr) = (self.inputs_per_run, self.samples_per_run);
         let items = ipr * spr;
@@ -370,7 +373,7 @@ impl Engine {
                     let l: usize = shape.iter().product();
                     let mut mask = vec![1.0f32; items * l];
                     for j in 0..m {
-                        let set = src.conditions(i0 + j);
+                        let set = conditions.get(i0 + j);
                         for s in 0..sc {
                             let k = (j * spr + s) * l;
                             self.filter.mask(shape, set, slot, &mut mask[k..k + l]);

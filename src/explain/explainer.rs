@@ -36,7 +36,8 @@ impl Explainer {
     }
 
     /// [`Explainer::new`] with filtering (a start node, conditioned and recorded nodes), for
-    /// LRP and the gradient maps; the other methods refuse a filter.
+    /// LRP and the gradient methods (those that score the model's output — integrated
+    /// gradients, SmoothGrad, Taylor — take no start node); CAMs and occlusion refuse a filter.
     pub fn with_filter(
         model: &DeviceModel,
         method: &Method,
@@ -58,29 +59,39 @@ impl Explainer {
             Method::Gradient(map) => {
                 Plan::Gradient(GradientPlan::with_filter(model, *map, batch, filter)?)
             }
-            _ if filtered => {
-                return Err(Error::Invalid(format!(
-                    "filtering (a start node, conditions, recorded nodes) applies to lrp and                      the gradient maps, not to {}",
-                    method.name()
-                )))
+            Method::Taylor { root } => {
+                Plan::Taylor(TaylorPlan::with_filter(model, root.clone(), batch, filter)?)
             }
-            Method::Taylor { root } => Plan::Taylor(TaylorPlan::new(model, root.clone(), batch)?),
-            Method::DeepLift { baseline } => {
-                Plan::DeepLift(DeepLiftPlan::new(model, baseline.clone(), batch)?)
-            }
+            Method::DeepLift { baseline } => Plan::DeepLift(DeepLiftPlan::with_filter(
+                model,
+                baseline.clone(),
+                batch,
+                filter,
+            )?),
             Method::IntegratedGradients {
                 baseline,
                 steps,
                 riemann,
-            } => Plan::Integrated(IntegratedGradients::new(
+            } => Plan::Integrated(IntegratedGradients::with_filter(
                 model,
                 baseline.clone(),
                 *steps,
                 *riemann,
                 batch,
+                filter,
             )?),
-            Method::SmoothGrad(options) => {
-                Plan::Smooth(SmoothGrad::new(model, options.clone(), batch)?)
+            Method::SmoothGrad(options) => Plan::Smooth(SmoothGrad::with_filter(
+                model,
+                options.clone(),
+                batch,
+                filter,
+            )?),
+            _ if filtered => {
+                return Err(Error::Invalid(format!(
+                    "filtering (a start node, conditions, recorded nodes) applies to lrp and the \
+                     gradient methods, not to {}",
+                    method.name()
+                )))
             }
             Method::Cam { kind, layer } => {
                 Plan::Cam(CamPlan::new(model, *kind, layer.as_ref(), batch)?)
@@ -132,9 +143,13 @@ impl Explainer {
         match &mut self.plan {
             Plan::Lrp(p) => p.run_filtered(x, targets, conditions),
             Plan::Gradient(p) => p.run_filtered(x, targets, conditions),
+            Plan::Taylor(p) => p.run_filtered(x, targets, conditions),
+            Plan::DeepLift(p) => p.run_filtered(x, targets, conditions),
+            Plan::Integrated(p) => p.run_filtered(x, targets, conditions),
+            Plan::Smooth(p) => p.run_filtered(x, targets, conditions),
             _ if conditions.is_empty() => self.explain(x, targets),
             _ => Err(Error::Invalid(format!(
-                "conditions apply to lrp and the gradient maps, not to {}",
+                "conditions apply to lrp and the gradient methods, not to {}",
                 self.method.name()
             ))),
         }

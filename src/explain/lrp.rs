@@ -4,7 +4,7 @@
 use super::backward::Seed;
 use super::engine::{explained_node, Engine, EngineSpec};
 use super::explanation::{batch_shape, check_batch, LayerSum};
-use super::filter::{check_conditions, ConditionSet, Filter};
+use super::filter::{ConditionSet, Filter};
 use super::gradient::AtInput;
 use super::{Composite, Explanation, Target};
 use crate::error::{Error, Result};
@@ -18,7 +18,6 @@ pub struct LrpPlan {
     names: Vec<(String, &'static str)>,
     start: usize,
     conservation: bool,
-    filter: Filter,
 }
 
 impl LrpPlan {
@@ -65,7 +64,7 @@ impl LrpPlan {
             read_stop_value: false,
             sums: conservation,
             batch,
-            filter: filter.clone(),
+            filter,
         };
         Ok(LrpPlan {
             engine: Engine::new(model, &spec)?,
@@ -77,7 +76,6 @@ impl LrpPlan {
                 .collect(),
             start,
             conservation,
-            filter,
         })
     }
 
@@ -123,13 +121,9 @@ impl LrpPlan {
         conditions: &[ConditionSet],
     ) -> Result<Explanation> {
         let n = check_batch(x, &self.in_shape, targets)?;
-        check_conditions(&self.filter, n, conditions)?;
-        let src = AtInput {
-            x,
-            targets,
-            conditions,
-        };
-        let got = self.engine.run_all(n, &src)?;
+        let got = self
+            .engine
+            .run_all(n, &AtInput { x, targets }, conditions)?;
         let f = got.outputs.len() / n;
         let mut e = Explanation::new(
             Tensor::new(batch_shape(n, &self.in_shape), got.m1)?,

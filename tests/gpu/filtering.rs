@@ -1,5 +1,6 @@
 //! Filtering's identities, which need no peer: conditional maps over every channel of a node
-//! add up to the plain map (relevance below a node is linear in what reaches it); with parallel
+//! add up to the plain map (what flows below a node is linear in what reaches it, for LRP and
+//! every gradient method); with parallel
 //! paths excluded, a residual block's two branches split the map between them; a start at the
 //! output is the plain explanation; recorded relevance at the start node is its seed; and bad
 //! filters are named.
@@ -78,6 +79,20 @@ fn conditional_maps_over_every_channel_add_up_to_the_plain_map() {
             let err = channel_sum_error(&graph, &method, node, false);
             assert!(err < 1e-5, "{} at {node}: {err:e}", method.name());
         }
+    }
+    // The methods that sample or take a reference are linear in what flows back too.
+    for name in ["integrated-gradients", "smoothgrad", "deeplift", "taylor"] {
+        let mut method: Method = name.parse().unwrap();
+        if let Method::SmoothGrad(o) = &mut method {
+            // One draw for every item, so each copy of an input sees the same noise (drawn
+            // noise is seeded per item).
+            let mut rng = crate::common::Rng::new(3);
+            o.noise = Some(rng.tensor(&[o.samples, 1, 28, 28]));
+            // The mean of signed gradients (the absolute value of each is not linear).
+            o.abs = false;
+        }
+        let err = channel_sum_error(&graph, &method, "/conv1/Conv", false);
+        assert!(err < 1e-5, "{name} at /conv1/Conv: {err:e}");
     }
     // A sequential net has no parallel path: excluding them changes nothing.
     let err = channel_sum_error(&graph, &lrp(), "/conv2/Conv", true);
@@ -218,6 +233,13 @@ fn bad_filters_are_named() {
     assert!(
         err(Explainer::with_filter(&model, &cam, 2, filter.clone())).contains("not to grad-cam")
     );
+    let ig: Method = "integrated-gradients".parse().unwrap();
+    let start_filter = Filter {
+        start: Some(start),
+        ..Filter::default()
+    };
+    assert!(err(Explainer::with_filter(&model, &ig, 2, start_filter))
+        .contains("scores the model's output"));
     let mut e = Explainer::with_filter(&model, &lrp(), 2, filter).unwrap();
     let x = data("data/mnist_test_x.npy", 2);
     let wrong = e.explain_filtered(&x, &[Target::Predicted], &sets);

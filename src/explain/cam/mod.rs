@@ -118,12 +118,8 @@ impl CamPlan {
     /// Explains `x` (`[N, ...input]`) with one target per item (or one for all).
     pub fn run(&mut self, x: &Tensor, targets: &[Target]) -> Result<Explanation> {
         let n = check_batch(x, &self.in_shape, targets)?;
-        let src = AtInput {
-            x,
-            targets,
-            conditions: &[],
-        };
-        let got = self.engine.run_all(n, &src)?;
+        let src = AtInput { x, targets };
+        let got = self.engine.run_all(n, &src, &[])?;
         let f = got.outputs.len() / n;
         let outputs = Tensor::new(vec![n, f], got.outputs)?;
         let values = got.stop_value.unwrap_or_default();

@@ -5,7 +5,7 @@ use super::gradient_spec;
 use crate::error::Result;
 use crate::explain::engine::{Combine, Engine, SampleMap, Samples};
 use crate::explain::explanation::{batch_shape, check_batch, target_of};
-use crate::explain::filter::{check_conditions, ConditionSet, Filter};
+use crate::explain::filter::{ConditionSet, Filter};
 use crate::explain::Explanation;
 use crate::explain::Target;
 use crate::gpu::DeviceModel;
@@ -56,7 +56,6 @@ impl GradientMap {
 pub struct GradientPlan {
     engine: Engine,
     in_shape: Vec<usize>,
-    filter: Filter,
 }
 
 impl GradientPlan {
@@ -84,7 +83,6 @@ impl GradientPlan {
         Ok(GradientPlan {
             engine: Engine::new(model, &spec)?,
             in_shape: model.graph().input_shape().to_vec(),
-            filter,
         })
     }
 
@@ -106,13 +104,9 @@ impl GradientPlan {
         conditions: &[ConditionSet],
     ) -> Result<Explanation> {
         let n = check_batch(x, &self.in_shape, targets)?;
-        check_conditions(&self.filter, n, conditions)?;
-        let src = AtInput {
-            x,
-            targets,
-            conditions,
-        };
-        let got = self.engine.run_all(n, &src)?;
+        let got = self
+            .engine
+            .run_all(n, &AtInput { x, targets }, conditions)?;
         let f = got.outputs.len() / n;
         let mut e = Explanation::new(
             Tensor::new(batch_shape(n, &self.in_shape), got.m1)?,
@@ -128,8 +122,6 @@ impl GradientPlan {
 pub(crate) struct AtInput<'a> {
     pub x: &'a Tensor,
     pub targets: &'a [Target],
-    /// One condition set per item, or none.
-    pub conditions: &'a [ConditionSet],
 }
 
 impl Samples for AtInput<'_> {
@@ -147,9 +139,5 @@ impl Samples for AtInput<'_> {
 
     fn target(&self, i: usize) -> &Target {
         target_of(self.targets, i)
-    }
-
-    fn conditions(&self, i: usize) -> Option<&ConditionSet> {
-        self.conditions.get(i)
     }
 }

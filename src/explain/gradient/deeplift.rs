@@ -8,6 +8,7 @@ use super::Baseline;
 use crate::error::Result;
 use crate::explain::engine::{Combine, Engine, SampleMap, Samples};
 use crate::explain::explanation::{batch_shape, check_batch, target_of};
+use crate::explain::filter::{ConditionSet, Filter};
 use crate::explain::Explanation;
 use crate::explain::Target;
 use crate::gpu::DeviceModel;
@@ -30,8 +31,18 @@ impl DeepLiftPlan {
 
     /// Plans DeepLIFT for up to `batch` inputs per submission against `baseline`.
     pub fn new(model: &DeviceModel, baseline: Baseline, batch: usize) -> Result<Self> {
+        Self::with_filter(model, baseline, batch, Filter::default())
+    }
+
+    /// [`Self::new`] with filtering's conditions and recorded nodes (see [`Filter`]).
+    pub fn with_filter(
+        model: &DeviceModel,
+        baseline: Baseline,
+        batch: usize,
+        filter: Filter,
+    ) -> Result<Self> {
         baseline.check_shape(model.graph().input_shape())?;
-        let spec = gradient_spec(
+        let mut spec = gradient_spec(
             model.graph(),
             GradMode::Rescale,
             1,
@@ -42,6 +53,7 @@ impl DeepLiftPlan {
             },
             batch,
         );
+        spec.filter = filter;
         Ok(DeepLiftPlan {
             engine: Engine::new(model, &spec)?,
             baseline,
@@ -56,6 +68,16 @@ impl DeepLiftPlan {
 
     /// Explains `x` (`[N, ...input]`); the result carries f(x′) and the completeness residual.
     pub fn run(&mut self, x: &Tensor, targets: &[Target]) -> Result<Explanation> {
+        self.run_filtered(x, targets, &[])
+    }
+
+    /// [`Self::run`] under conditions, one set per input (none: unconditioned).
+    pub fn run_filtered(
+        &mut self,
+        x: &Tensor,
+        targets: &[Target],
+        conditions: &[ConditionSet],
+    ) -> Result<Explanation> {
         let n = check_batch(x, &self.in_shape, targets)?;
         self.baseline.check(&self.in_shape, n)?;
         let src = AgainstBaseline {
@@ -63,15 +85,17 @@ impl DeepLiftPlan {
             baseline: &self.baseline,
             targets,
         };
-        let got = self.engine.run_all(n, &src)?;
+        let got = self.engine.run_all(n, &src, conditions)?;
         let f = got.outputs.len() / n;
         let refs = got.reference_outputs.unwrap_or_default();
-        Explanation::new(
+        let mut e = Explanation::new(
             Tensor::new(batch_shape(n, &self.in_shape), got.m1)?,
             Tensor::new(vec![n, f], got.outputs)?,
             targets,
         )?
-        .with_reference(&refs, targets, true)
+        .with_reference(&refs, targets, true)?;
+        e.records = got.records;
+        Ok(e)
     }
 }
 

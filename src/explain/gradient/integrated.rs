@@ -6,6 +6,7 @@ use super::{Baseline, Scorer};
 use crate::error::{Error, Result};
 use crate::explain::engine::{Combine, Engine, SampleMap, Samples};
 use crate::explain::explanation::{batch_shape, check_batch};
+use crate::explain::filter::{ConditionSet, Filter};
 use crate::explain::Explanation;
 use crate::explain::Target;
 use crate::gpu::DeviceModel;
@@ -116,9 +117,22 @@ impl IntegratedGradients {
         method: Riemann,
         batch: usize,
     ) -> Result<Self> {
+        Self::with_filter(model, baseline, steps, method, batch, Filter::default())
+    }
+
+    /// [`Self::new`] with filtering's conditions and recorded nodes (see [`Filter`]).
+    pub fn with_filter(
+        model: &DeviceModel,
+        baseline: Baseline,
+        steps: usize,
+        method: Riemann,
+        batch: usize,
+        filter: Filter,
+    ) -> Result<Self> {
+        filter.refuse_start("integrated gradients")?;
         let (alphas, sizes) = riemann_alphas(method, steps)?;
         baseline.check_shape(model.graph().input_shape())?;
-        let spec = gradient_spec(
+        let mut spec = gradient_spec(
             model.graph(),
             GradMode::Gradient,
             steps,
@@ -129,6 +143,7 @@ impl IntegratedGradients {
             },
             batch,
         );
+        spec.filter = filter;
         Ok(IntegratedGradients {
             engine: Engine::new(model, &spec)?,
             scorer: Scorer::new(model, batch)?,
@@ -142,6 +157,16 @@ impl IntegratedGradients {
     /// Explains `x`; the result carries f(x′) and the completeness residual
     /// `f(x) − f(x′) − ΣIG`.
     pub fn run(&mut self, x: &Tensor, targets: &[Target]) -> Result<Explanation> {
+        self.run_filtered(x, targets, &[])
+    }
+
+    /// [`Self::run`] under conditions, one set per input (none: unconditioned).
+    pub fn run_filtered(
+        &mut self,
+        x: &Tensor,
+        targets: &[Target],
+        conditions: &[ConditionSet],
+    ) -> Result<Explanation> {
         let n = check_batch(x, &self.in_shape, targets)?;
         self.baseline.check(&self.in_shape, n)?;
         let (resolved, outputs) = self.scorer.resolve(x, targets)?;
@@ -158,13 +183,15 @@ impl IntegratedGradients {
             sizes: &self.sizes,
             targets: &resolved,
         };
-        let got = self.engine.run_all(n, &src)?;
-        Explanation::new(
+        let got = self.engine.run_all(n, &src, conditions)?;
+        let mut e = Explanation::new(
             Tensor::new(batch_shape(n, &self.in_shape), got.m1)?,
             outputs,
             &resolved,
         )?
-        .with_reference(&reference.data, &resolved, true)
+        .with_reference(&reference.data, &resolved, true)?;
+        e.records = got.records;
+        Ok(e)
     }
 }
 

@@ -8,6 +8,7 @@ use super::Scorer;
 use crate::error::{Error, Result};
 use crate::explain::engine::{Combine, Engine, SampleMap, Samples};
 use crate::explain::explanation::{batch_shape, check_batch};
+use crate::explain::filter::{ConditionSet, Filter};
 use crate::explain::Explanation;
 use crate::explain::Target;
 use crate::gpu::DeviceModel;
@@ -74,6 +75,17 @@ impl SmoothGrad {
     /// Plans the method: all noisy copies of one input run in one submission (several inputs
     /// when `batch` gradients per submission allow).
     pub fn new(model: &DeviceModel, options: SmoothOptions, batch: usize) -> Result<Self> {
+        Self::with_filter(model, options, batch, Filter::default())
+    }
+
+    /// [`Self::new`] with filtering's conditions and recorded nodes (see [`Filter`]).
+    pub fn with_filter(
+        model: &DeviceModel,
+        options: SmoothOptions,
+        batch: usize,
+        filter: Filter,
+    ) -> Result<Self> {
+        filter.refuse_start("SmoothGrad")?;
         if options.samples == 0 {
             return Err(Error::Invalid("SmoothGrad needs at least 1 sample".into()));
         }
@@ -88,7 +100,7 @@ impl SmoothGrad {
             (_, true) => SampleMap::Abs,
             (_, false) => SampleMap::Identity,
         };
-        let spec = gradient_spec(
+        let mut spec = gradient_spec(
             model.graph(),
             GradMode::Gradient,
             options.samples,
@@ -99,6 +111,7 @@ impl SmoothGrad {
             },
             batch,
         );
+        spec.filter = filter;
         Ok(SmoothGrad {
             engine: Engine::new(model, &spec)?,
             scorer: Scorer::new(model, batch)?,
@@ -109,6 +122,16 @@ impl SmoothGrad {
 
     /// Explains `x` (`[N, ...input]`); with explicit noise, item `i` takes `noise[:, i]`.
     pub fn run(&mut self, x: &Tensor, targets: &[Target]) -> Result<Explanation> {
+        self.run_filtered(x, targets, &[])
+    }
+
+    /// [`Self::run`] under conditions, one set per input (none: unconditioned).
+    pub fn run_filtered(
+        &mut self,
+        x: &Tensor,
+        targets: &[Target],
+        conditions: &[ConditionSet],
+    ) -> Result<Explanation> {
         let n = check_batch(x, &self.in_shape, targets)?;
         let d: usize = self.in_shape.iter().product();
         let shared = match &self.options.noise {
@@ -131,16 +154,18 @@ impl SmoothGrad {
             sigmas,
             targets: &resolved,
         };
-        let got = self.engine.run_all(n, &src)?;
+        let got = self.engine.run_all(n, &src, conditions)?;
         let mut map = got.m1;
         if let Some(m2) = got.m2 {
             map.iter_mut().zip(&m2).for_each(|(m, s)| *m = s - *m * *m);
         }
-        Explanation::new(
+        let mut e = Explanation::new(
             Tensor::new(batch_shape(n, &self.in_shape), map)?,
             outputs,
             &resolved,
-        )
+        )?;
+        e.records = got.records;
+        Ok(e)
     }
 }
 

@@ -8,6 +8,7 @@ use super::{Baseline, Scorer};
 use crate::error::Result;
 use crate::explain::engine::{Combine, Engine, SampleMap, Samples};
 use crate::explain::explanation::{batch_shape, check_batch};
+use crate::explain::filter::{ConditionSet, Filter};
 use crate::explain::Explanation;
 use crate::explain::Target;
 use crate::gpu::DeviceModel;
@@ -48,10 +49,21 @@ impl TaylorPlan {
 
     /// Plans the decomposition for up to `batch` inputs per submission.
     pub fn new(model: &DeviceModel, root: RootPoint, batch: usize) -> Result<Self> {
+        Self::with_filter(model, root, batch, Filter::default())
+    }
+
+    /// [`Self::new`] with filtering's conditions and recorded nodes (see [`Filter`]).
+    pub fn with_filter(
+        model: &DeviceModel,
+        root: RootPoint,
+        batch: usize,
+        filter: Filter,
+    ) -> Result<Self> {
+        filter.refuse_start("Taylor")?;
         if let RootPoint::Given(b) = &root {
             b.check_shape(model.graph().input_shape())?;
         }
-        let spec = gradient_spec(
+        let mut spec = gradient_spec(
             model.graph(),
             GradMode::Gradient,
             1,
@@ -62,6 +74,7 @@ impl TaylorPlan {
             },
             batch,
         );
+        spec.filter = filter;
         Ok(TaylorPlan {
             engine: Engine::new(model, &spec)?,
             scorer: Scorer::new(model, batch.max(1) * SEARCH_POINTS)?,
@@ -72,6 +85,16 @@ impl TaylorPlan {
 
     /// Explains `x`; the result carries f(x̃) as reference score and `f(x) − ΣR` as residual.
     pub fn run(&mut self, x: &Tensor, targets: &[Target]) -> Result<Explanation> {
+        self.run_filtered(x, targets, &[])
+    }
+
+    /// [`Self::run`] under conditions, one set per input (none: unconditioned).
+    pub fn run_filtered(
+        &mut self,
+        x: &Tensor,
+        targets: &[Target],
+        conditions: &[ConditionSet],
+    ) -> Result<Explanation> {
         let n = check_batch(x, &self.in_shape, targets)?;
         let (resolved, outputs) = self.scorer.resolve(x, targets)?;
         let d: usize = self.in_shape.iter().product();
@@ -98,13 +121,15 @@ impl TaylorPlan {
             roots: &roots,
             targets: &resolved,
         };
-        let got = self.engine.run_all(n, &src)?;
-        Explanation::new(
+        let got = self.engine.run_all(n, &src, conditions)?;
+        let mut e = Explanation::new(
             Tensor::new(batch_shape(n, &self.in_shape), got.m1)?,
             outputs,
             &resolved,
         )?
-        .with_reference(&got.outputs, &resolved, false)
+        .with_reference(&got.outputs, &resolved, false)?;
+        e.records = got.records;
+        Ok(e)
     }
 
     /// The t of each input's root point t·x.
