@@ -37,6 +37,8 @@ demo: build
 	./target/release/glimpse explain --overwrite --model assets/models/mlp_breast_cancer.onnx --composite epsilon-plus \
 		--pool groups:assets/data/breast_cancer_groups.json --features assets/data/breast_cancer_features.txt \
 		--out $(OUT)/tabular_epsilon_plus assets/data/breast_cancer_x.npy
+	for t in 3 8 1; do ./target/release/glimpse explain --overwrite --model assets/models/lenet_mnist.onnx \
+		--size 28x84 --stride 14 --target $$t --out $(OUT)/lenet_windows_$$t assets/data/mnist_strip_x.npy || exit 1; done
 	./target/release/glimpse explain --overwrite --model assets/models/lenet_mnist.onnx --record /conv2/Conv \
 		--out $(OUT)/lenet_concepts assets/images/mnist_0_label3.png
 	./target/release/glimpse explain --overwrite --model assets/models/lenet_mnist.onnx --condition /conv2/Conv:8 \

@@ -78,6 +78,8 @@ pub struct Explanation {
     pub residuals: Option<Vec<f64>>,
     /// What reached the recorded inner nodes (filtering).
     pub records: Vec<Recorded>,
+    /// The windows an input larger than the model's was explained by (sliding windows).
+    pub windows: Option<super::window::WindowExtras>,
 }
 
 impl Explanation {
@@ -112,6 +114,7 @@ impl Explanation {
             reference_scores: None,
             residuals: None,
             records: Vec::new(),
+            windows: None,
         })
     }
 

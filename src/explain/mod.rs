@@ -17,6 +17,7 @@ pub mod pool;
 pub mod rules;
 mod target;
 pub mod translate;
+pub mod window;
 
 pub use composite::{Composite, FirstLayer, LayerRef, PRESET_NAMES};
 pub use engine::explained_node;

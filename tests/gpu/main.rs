@@ -32,3 +32,4 @@ mod method_errors;
 mod programs;
 mod robustness;
 mod translate;
+mod windows;

@@ -288,6 +288,7 @@ fn explain_args(args: &EvaluateArgs, spec: &str) -> ExplainArgs {
         features: None,
         classes: None,
         filtering: Default::default(),
+        window_score: "sum".into(),
         methods: MethodArgs {
             steps: args.steps,
             riemann: "middle".into(),

@@ -4,6 +4,7 @@
 mod filter;
 mod method;
 mod output;
+mod sliding;
 
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -12,6 +13,7 @@ use clap::Args;
 use glimpse::error::{Error, Result};
 use glimpse::explain::pool::Pooling;
 use glimpse::explain::translate::{explain_translated, Translation};
+use glimpse::explain::window::explain_windows;
 use glimpse::io::inputs::{decode_each, list_inputs};
 use glimpse::render::cmap::Cmap;
 use glimpse::{DeviceModel, Explainer, Explanation, Gpu, Target};
@@ -85,6 +87,11 @@ pub struct ExplainArgs {
     /// NAME_pool.png and "pooled" in the summary.
     #[arg(long, value_name = "channel|region:HxW|groups:FILE")]
     pub pool: Option<String>,
+    /// Sliding windows (with --window HxW / --stride S for any method but occlusion): the
+    /// score explained is the sum of the windows' target scores, or their maximum (only the
+    /// best window's map counts).
+    #[arg(long, default_value = "sum", value_name = "sum|max")]
+    pub window_score: String,
     /// Names of an `[F]` input's features, one per line (the bar charts' labels).
     #[arg(long, value_name = "FILE")]
     pub features: Option<PathBuf>,
@@ -134,7 +141,18 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
         _ => target.check(graph.output_len())?,
     }
     let opts = args.input.image_options()?;
-    let shape = graph.input_shape().to_vec();
+    let sliding = sliding::sliding_from(args, &method, graph.input_shape())?;
+    if sliding.is_some() && (filtering.is_some() || translation.is_some()) {
+        return Err(Error::Invalid(
+            "sliding windows (--window, --stride) do not combine with --translate or filtering"
+                .into(),
+        ));
+    }
+    // The inputs' shape: the model's, or the larger one the windows slide over.
+    let shape = match &sliding {
+        Some((_, canvas)) => canvas.clone(),
+        None => graph.input_shape().to_vec(),
+    };
     if let Some(p) = &pooling {
         // A CAM's map is one channel at the input's size.
         match (&method, shape.as_slice()) {
@@ -242,6 +260,10 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
         &folder,
         &|chunk| decode_each(chunk, &shape, &opts),
         |x| match (&filtering, translation) {
+            _ if sliding.is_some() => {
+                let (s, _) = sliding.as_ref().expect("matched");
+                explain_windows(&mut explainer, x, &target, s)
+            }
             (Some(f), _) => {
                 let (xs, targets, sets) = f.expand(x, &target)?;
                 explainer.explain_filtered(&xs, &targets, &sets)

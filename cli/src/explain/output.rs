@@ -131,6 +131,16 @@ impl Writer<'_> {
         if let Some(cam) = &e.cam {
             line["layer"] = cam.layer_name.clone().into();
         }
+        if let Some(wx) = &e.windows {
+            self.npy(&stem, "_coverage", &wx.coverage)?;
+            let p = wx.positions.len();
+            line["windows"] = p.into();
+            line["window_scores"] = wx.window_scores[i * p..(i + 1) * p].to_vec().into();
+            if let Some(best) = &wx.best {
+                let (y, x) = wx.positions[best[i]];
+                line["best_window"] = serde_json::json!([y, x]);
+            }
+        }
         if !e.records.is_empty() {
             line["concepts"] = self.records(&stem, name, e, i)?.into();
         }

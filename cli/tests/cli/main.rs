@@ -11,3 +11,4 @@ mod gpu_faults;
 mod interpret;
 mod merge;
 mod pooling;
+mod windows;
