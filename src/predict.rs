@@ -30,6 +30,11 @@ impl Predictor {
         Self::reading(model, explained_node(model.graph()), batch)
     }
 
+    /// Like [`Predictor::new`], reading the forward value of `node` (an inner activation).
+    pub fn at(model: &DeviceModel, node: NodeId, batch: usize) -> Result<Self> {
+        Self::reading(model, node, batch)
+    }
+
     fn reading(model: &DeviceModel, node: NodeId, batch: usize) -> Result<Self> {
         let graph = model.graph();
         let profile = model.profile();

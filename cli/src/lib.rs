@@ -8,6 +8,7 @@ macro_rules! say {
     }};
 }
 
+pub mod atlas;
 pub mod bench;
 pub mod classes;
 pub mod evaluate;

@@ -1,7 +1,8 @@
-//! The glimpse command line: info, ops, predict, explain, merge, interpret, evaluate, expert, bench.
+//! The glimpse command line: info, ops, predict, explain, merge, interpret, evaluate, expert,
+//! atlas, bench.
 
 use clap::{Parser, Subcommand};
-use glimpse_cli::{bench, evaluate, expert, explain, interpret, merge, predict};
+use glimpse_cli::{atlas, bench, evaluate, expert, explain, interpret, merge, predict};
 
 #[derive(Parser)]
 #[command(
@@ -35,6 +36,9 @@ enum Command {
     Bench(Box<bench::BenchArgs>),
     /// Fit or evaluate an expert: a density over inputs for activation maximisation.
     Expert(Box<expert::ExpertArgs>),
+    /// Reference inputs per concept: every channel of a node's most relevant (or most
+    /// activating) inputs, as contact sheets of their crops and conditional heatmaps.
+    Atlas(Box<atlas::AtlasArgs>),
 }
 
 fn main() {
@@ -53,6 +57,7 @@ fn main() {
         Command::Evaluate(a) => evaluate::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Expert(a) => expert::run(a),
+        Command::Atlas(a) => atlas::run(a),
     };
     match result {
         Ok(()) => {}

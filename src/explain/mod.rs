@@ -2,6 +2,7 @@
 //! [`Explanation`] result), built on one backward recorder ([`backward`]) whose per-node rules
 //! come from an LRP [`Composite`] or a gradient mode; targets; the CAM family.
 
+pub mod atlas;
 pub mod backward;
 pub mod cam;
 pub mod composite;

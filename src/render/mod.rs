@@ -6,6 +6,7 @@ pub mod cmap;
 pub mod grid;
 pub mod heatmap;
 pub mod plot;
+pub mod sheet;
 pub mod upsample;
 
 pub use bars::bar_chart;
@@ -16,4 +17,5 @@ pub use heatmap::{
     HeatmapOptions, Norm,
 };
 pub use plot::{line_plot, Labels, Series};
+pub use sheet::{contact_sheet, SheetEntry};
 pub use upsample::upsample;

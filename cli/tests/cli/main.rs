@@ -1,6 +1,7 @@
 //! The command line as a user runs it, in one test binary: the `glimpse` executable's commands,
 //! and `glimpse explain`'s methods through the library entry point.
 
+mod atlas;
 mod batch_run;
 mod commands;
 mod evaluate;
