@@ -12,7 +12,8 @@ build: vulkan
 
 PHOTOS = assets/images/chelsea_224.png assets/images/coffee_224.png assets/images/astronaut_224.png assets/images/rocket_224.png
 # EfficientNet-Lite0's preprocessing: (pixel - 127) / 128.
-LITE0 = --model assets/models/efficientnet_lite0.onnx --classes assets/models/imagenet_classes.txt --range=-0.9921875,1
+LITE0_MODEL = --model assets/models/efficientnet_lite0.onnx --range=-0.9921875,1
+LITE0 = $(LITE0_MODEL) --classes assets/models/imagenet_classes.txt
 
 ## Heatmaps and predictions for the shipped models and images, written to $(OUT)/.
 demo: build
@@ -55,6 +56,8 @@ demo: build
 	./target/release/glimpse evaluate --overwrite --model assets/models/lenet_mnist.onnx --metric continuity \
 		--shifts=-20:20 --normalise false --abs false --method sensitivity --method gradient-x-input \
 		--method lrp:deep-taylor-bounded --out $(OUT)/continuity_lenet assets/images/mnist_0_label3.png
+	./target/release/glimpse atlas --overwrite $(LITE0_MODEL) --node _blocks.9._expand_conv --top 6 \
+		--channels 565,645,409,2 --batch 8 --out $(OUT)/atlas_lite0 assets/images/atlas
 	$(MAKE) prototypes
 	@echo "heatmaps (PNG), relevance (.npy), selectivity curves, prototypes and summaries are in $(OUT)/"
 

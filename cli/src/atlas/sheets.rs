@@ -159,17 +159,17 @@ impl Sheets<'_> {
         // An item of a batch file by its index, a file by its name.
         let label = match item.index {
             Some(i) => format!("#{i}"),
-            None => item
-                .name
-                .rsplit('/')
-                .next()
-                .unwrap_or(&item.name)
-                .to_string(),
+            None => {
+                let file = item.name.rsplit('/').next().unwrap_or(&item.name);
+                file.rsplit_once('.')
+                    .map_or(file, |(stem, _)| stem)
+                    .to_string()
+            }
         };
         Ok(Some(SheetEntry {
             input: cut(&image),
             heat: cut(&heat),
-            caption: format!("{:.2} {label}", r.value),
+            caption: format!("{:.3} {label}", r.value),
         }))
     }
 }
