@@ -36,8 +36,7 @@ impl Explainer {
     }
 
     /// [`Explainer::new`] with filtering (a start node, conditioned and recorded nodes), for
-    /// LRP and the gradient methods (those that score the model's output — integrated
-    /// gradients, SmoothGrad, Taylor — take no start node); CAMs and occlusion refuse a filter.
+    /// LRP and the gradient methods; CAMs and occlusion refuse a filter.
     pub fn with_filter(
         model: &DeviceModel,
         method: &Method,

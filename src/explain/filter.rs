@@ -38,18 +38,6 @@ pub struct Condition {
 pub type ConditionSet = Vec<Condition>;
 
 impl Filter {
-    /// Fails for a start node: `method` scores the model's output (its targets, baselines and
-    /// completeness are the output's).
-    pub(crate) fn refuse_start(&self, method: &str) -> Result<()> {
-        match self.start {
-            Some(_) => Err(Error::Invalid(format!(
-                "{method} scores the model's output: a start node applies to lrp, the gradient \
-                 maps and deeplift"
-            ))),
-            None => Ok(()),
-        }
-    }
-
     /// Whether the filter changes anything.
     pub fn is_none(&self) -> bool {
         *self == Filter::default()

@@ -233,15 +233,31 @@ fn bad_filters_are_named() {
     assert!(
         err(Explainer::with_filter(&model, &cam, 2, filter.clone())).contains("not to grad-cam")
     );
-    let ig: Method = "integrated-gradients".parse().unwrap();
-    let start_filter = Filter {
-        start: Some(start),
-        ..Filter::default()
-    };
-    assert!(err(Explainer::with_filter(&model, &ig, 2, start_filter))
-        .contains("scores the model's output"));
     let mut e = Explainer::with_filter(&model, &lrp(), 2, filter).unwrap();
     let x = data("data/mnist_test_x.npy", 2);
     let wrong = e.explain_filtered(&x, &[Target::Predicted], &sets);
     assert!(err(wrong).contains("1 condition sets for 2 inputs"));
+}
+
+#[test]
+fn integrated_gradients_from_an_inner_channel_are_complete() {
+    // IG started at /conv2/Conv:3 attributes the channel's summed activation: the map sums to
+    // its value at x minus its value at the zero baseline, up to the Riemann sum's error.
+    let graph = glimpse::load_model(crate::common::asset("models/lenet_mnist.onnx")).unwrap();
+    let model = crate::common::model(&graph);
+    let (start, target) = parse_start(&graph, "/conv2/Conv:3").unwrap();
+    let filter = Filter {
+        start: Some(start),
+        ..Filter::default()
+    };
+    let ig: Method = "integrated-gradients".parse().unwrap();
+    let mut e = Explainer::with_filter(&model, &ig, 64, filter).unwrap();
+    let x = data("data/mnist_test_x.npy", 2);
+    let got = e.explain_filtered(&x, &[target], &[]).unwrap();
+    let (scores, refs) = (&got.scores, got.reference_scores.as_ref().unwrap());
+    for (i, r) in got.residuals.as_ref().unwrap().iter().enumerate() {
+        let span = (scores[i] - refs[i]).abs();
+        assert!(span > 1.0, "item {i}: the channel barely moves ({span})");
+        assert!(r.abs() < 0.02 * span, "item {i}: residual {r} of {span}");
+    }
 }

@@ -129,7 +129,6 @@ impl IntegratedGradients {
         batch: usize,
         filter: Filter,
     ) -> Result<Self> {
-        filter.refuse_start("integrated gradients")?;
         let (alphas, sizes) = riemann_alphas(method, steps)?;
         baseline.check_shape(model.graph().input_shape())?;
         let mut spec = gradient_spec(
@@ -146,7 +145,7 @@ impl IntegratedGradients {
         spec.filter = filter;
         Ok(IntegratedGradients {
             engine: Engine::new(model, &spec)?,
-            scorer: Scorer::new(model, batch)?,
+            scorer: Scorer::new(model, spec.filter.start, batch)?,
             baseline,
             alphas,
             sizes,

@@ -7,7 +7,7 @@ use crate::error::Result;
 use crate::explain::explanation::target_of;
 use crate::explain::Target;
 use crate::gpu::DeviceModel;
-use crate::model::Tensor;
+use crate::model::{NodeId, Tensor};
 use crate::predict::Predictor;
 
 /// A forward program up to the logits.
@@ -22,10 +22,13 @@ impl Scorer {
         e.buffer_bytes() + e.own_constant_bytes()
     }
 
-    pub fn new(model: &DeviceModel, batch: usize) -> Result<Self> {
-        Ok(Scorer {
-            plan: Predictor::logits(model, batch)?,
-        })
+    /// Reads the explained node, or `start` (a filter's start node) when given.
+    pub fn new(model: &DeviceModel, start: Option<NodeId>, batch: usize) -> Result<Self> {
+        let plan = match start {
+            Some(node) => Predictor::at(model, node, batch)?,
+            None => Predictor::logits(model, batch)?,
+        };
+        Ok(Scorer { plan })
     }
 
     /// The logits of `x` (`[N, ...input]`), `[N, F]`.

@@ -85,7 +85,6 @@ impl SmoothGrad {
         batch: usize,
         filter: Filter,
     ) -> Result<Self> {
-        filter.refuse_start("SmoothGrad")?;
         if options.samples == 0 {
             return Err(Error::Invalid("SmoothGrad needs at least 1 sample".into()));
         }
@@ -114,7 +113,7 @@ impl SmoothGrad {
         spec.filter = filter;
         Ok(SmoothGrad {
             engine: Engine::new(model, &spec)?,
-            scorer: Scorer::new(model, batch)?,
+            scorer: Scorer::new(model, spec.filter.start, batch)?,
             options,
             in_shape: model.graph().input_shape().to_vec(),
         })

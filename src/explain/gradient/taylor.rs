@@ -59,7 +59,6 @@ impl TaylorPlan {
         batch: usize,
         filter: Filter,
     ) -> Result<Self> {
-        filter.refuse_start("Taylor")?;
         if let RootPoint::Given(b) = &root {
             b.check_shape(model.graph().input_shape())?;
         }
@@ -77,7 +76,7 @@ impl TaylorPlan {
         spec.filter = filter;
         Ok(TaylorPlan {
             engine: Engine::new(model, &spec)?,
-            scorer: Scorer::new(model, batch.max(1) * SEARCH_POINTS)?,
+            scorer: Scorer::new(model, spec.filter.start, batch.max(1) * SEARCH_POINTS)?,
             root,
             in_shape: model.graph().input_shape().to_vec(),
         })
