@@ -180,12 +180,7 @@ pub fn run(args: &AtlasArgs) -> Result<()> {
         &write,
         &|_| {},
     );
-    let mut folder = folder.into_inner().expect("the pass is over");
-    folder.sort_summary(&names)?;
-    if let Err(e) = finished {
-        folder.stop(&e)?;
-        return Err(e);
-    }
+    let folder = RunFolder::conclude(folder, &names, finished)?;
     // Pass two: the best inputs of every channel, explained from their peak neuron.
     let scored = read_scores(&args.out, &names, channels)?;
     let (ids, values, neurons): (Vec<usize>, Vec<f32>, Vec<usize>) = scored.rows;

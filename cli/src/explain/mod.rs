@@ -277,12 +277,7 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
         &|n| bar.inc(n),
     );
     bar.finish_and_clear();
-    let mut folder = folder.into_inner().expect("the run is over");
-    folder.sort_summary(&names)?;
-    if let Err(e) = finished {
-        folder.stop(&e)?;
-        return Err(e);
-    }
+    let folder = RunFolder::conclude(folder, &names, finished)?;
     let failed = folder.failed();
     say!(
         "wrote {} {} explanations to {}",

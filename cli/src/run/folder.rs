@@ -148,6 +148,22 @@ impl RunFolder {
         atomic::write_bytes(&self.dir.join(STOPPED), format!("{text}\n").as_bytes())
     }
 
+    /// Ends a pipeline pass over the folder: the summary sorted into the order of `items`, and
+    /// a pass that failed recorded in `stopped.json` and its error returned.
+    pub fn conclude(
+        folder: std::sync::Mutex<RunFolder>,
+        items: &[String],
+        finished: Result<()>,
+    ) -> Result<RunFolder> {
+        let mut folder = folder.into_inner().expect("the pass is over");
+        folder.sort_summary(items)?;
+        if let Err(e) = finished {
+            folder.stop(&e)?;
+            return Err(e);
+        }
+        Ok(folder)
+    }
+
     /// Rewrites the summary in the order of `items` (writer threads finish out of order), so that
     /// a run, resumed or not, ends with the same file.
     pub fn sort_summary(&mut self, items: &[String]) -> Result<()> {
