@@ -32,8 +32,8 @@ pub struct FilterArgs {
     /// is dropped there, as zennit-crp's exclude_parallel=True does.
     #[arg(long)]
     pub keep_parallel: bool,
-    /// Read back relevance at these nodes (repeatable): NAME[_condJ]_rel_NODE.npy, concept
-    /// relevance per channel in the summary and NAME[_condJ]_concepts_NODE.png.
+    /// Read back relevance at these nodes (repeatable): NAME_rel_NODE.npy, concept relevance
+    /// per channel in the summary and NAME_concepts_NODE.png (NAME_condJ_… under conditions).
     #[arg(long = "record", value_name = "NODE")]
     pub record: Vec<String>,
 }
