@@ -96,7 +96,15 @@ pub fn top_k(
                     neuron: neurons[row * channels + c],
                 })
                 .collect();
-            refs.sort_by(|a, b| b.value.total_cmp(&a.value).then(a.input.cmp(&b.input)));
+            // NaN (a score that could not be computed) ranks last, not first.
+            let key = |r: &Reference| {
+                if r.value.is_nan() {
+                    f32::NEG_INFINITY
+                } else {
+                    r.value
+                }
+            };
+            refs.sort_by(|a, b| key(b).total_cmp(&key(a)).then(a.input.cmp(&b.input)));
             refs.truncate(k);
             refs
         })

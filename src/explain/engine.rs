@@ -376,7 +376,7 @@ impl Engine {
                         let set = conditions.get(i0 + j);
                         for s in 0..sc {
                             let k = (j * spr + s) * l;
-                            self.filter.mask(shape, set, slot, &mut mask[k..k + l]);
+                            self.filter.mask(shape, set, slot, &mut mask[k..k + l])?;
                         }
                     }
                     self.exe.write(*t, &mask)?;

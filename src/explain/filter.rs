@@ -67,7 +67,13 @@ impl Filter {
     /// parallel relevance dropped there all the same, which zennit-crp refuses too).
     pub fn check_sets(&self, sets: &[ConditionSet]) -> Result<()> {
         for (i, set) in sets.iter().enumerate() {
-            for c in set {
+            for (k, c) in set.iter().enumerate() {
+                if set[..k].iter().any(|d| d.node == c.node) {
+                    return Err(Error::Invalid(format!(
+                        "condition set {i} conditions node {} twice",
+                        c.node
+                    )));
+                }
                 if !self.conditioned.contains(&c.node) {
                     return Err(Error::Invalid(format!(
                         "condition set {i} conditions node {}, which the plan does not",
@@ -79,7 +85,7 @@ impl Filter {
                 return Err(Error::Invalid(format!(
                     "condition set {i} names {} of the {} conditioned nodes: with parallel \
                      paths excluded every set must condition the same nodes (run the others \
-                     separately, or keep parallel paths)",
+                     separately, or keep parallel paths: --keep-parallel)",
                     set.len(),
                     self.conditioned.len()
                 )));
@@ -88,22 +94,41 @@ impl Filter {
         Ok(())
     }
 
-    /// Writes item `set`'s 0/1 mask of conditioned node `slot` into `out` (one value per
-    /// value of the node); all ones when the set does not condition it.
-    pub fn mask(&self, shape: &[usize], set: Option<&ConditionSet>, slot: usize, out: &mut [f32]) {
+    /// Writes item `set`'s 0/1 mask of conditioned node `slot` (of item shape `shape`) into
+    /// `out` (one value per value of the node); all ones when the set does not condition it.
+    /// A channel or neuron outside the node is an error.
+    pub fn mask(
+        &self,
+        shape: &[usize],
+        set: Option<&ConditionSet>,
+        slot: usize,
+        out: &mut [f32],
+    ) -> Result<()> {
         let node = self.conditioned[slot];
         let Some(c) = set.and_then(|s| s.iter().find(|c| c.node == node)) else {
             out.fill(1.0);
-            return;
+            return Ok(());
         };
         out.fill(0.0);
         let inner = inner_len(shape);
+        let outside = |what: String| {
+            Error::Invalid(format!(
+                "a condition on node {node} names {what}, outside its shape {shape:?}"
+            ))
+        };
         for &ch in &c.channels {
-            out[ch * inner..(ch + 1) * inner].fill(1.0);
+            out.get_mut(ch * inner..(ch + 1) * inner)
+                .ok_or_else(|| outside(format!("channel {ch}")))?
+                .fill(1.0);
         }
         for &(ch, j) in &c.neurons {
-            out[ch * inner + j] = 1.0;
+            if j >= inner {
+                return Err(outside(format!("position {j} of channel {ch}")));
+            }
+            *out.get_mut(ch * inner + j)
+                .ok_or_else(|| outside(format!("channel {ch}")))? = 1.0;
         }
+        Ok(())
     }
 }
 
@@ -150,7 +175,10 @@ pub fn find_node(graph: &Graph, name: &str) -> Result<NodeId> {
 
 /// Splits `NODE:SELECTION` at the last ':' followed by a selection (digits, commas, parentheses),
 /// so node names holding ':' still parse; no selection gives `None`.
-fn split_selection(s: &str) -> (&str, Option<&str>) {
+fn split_selection<'a>(graph: &Graph, s: &'a str) -> (&'a str, Option<&'a str>) {
+    if graph.nodes.iter().any(|n| n.name == s) {
+        return (s, None);
+    }
     match s.rsplit_once(':') {
         Some((node, sel))
             if !sel.is_empty()
@@ -182,7 +210,7 @@ fn index(text: &str, what: &str, below: usize, node: &str) -> Result<usize> {
 /// weighting: relevance starts as the node's activation there (zennit-crp's default
 /// `init_rel`), a gradient as 1 there.
 pub fn parse_start(graph: &Graph, spec: &str) -> Result<(NodeId, Target)> {
-    let (name, sel) = split_selection(spec.trim());
+    let (name, sel) = split_selection(graph, spec.trim());
     let node = find_node(graph, name)?;
     if node == 0 {
         return Err(Error::Invalid(
@@ -219,7 +247,7 @@ pub fn parse_start(graph: &Graph, spec: &str) -> Result<(NodeId, Target)> {
 pub fn parse_condition_set(graph: &Graph, spec: &str) -> Result<ConditionSet> {
     let mut set: ConditionSet = Vec::new();
     for part in spec.split(';').map(str::trim).filter(|p| !p.is_empty()) {
-        let (name, sel) = split_selection(part);
+        let (name, sel) = split_selection(graph, part);
         let sel = sel.ok_or_else(|| {
             Error::Invalid(format!(
                 "condition '{part}' names no channels: write NODE:C1,C2 (neurons as C(Y,X))"

@@ -70,6 +70,11 @@ impl Sliding {
                 "the window stride must be at least 1".into(),
             ));
         }
+        if sy > wh || sx > ww {
+            return Err(Error::Invalid(format!(
+                "the stride {sy}×{sx} is larger than the {wh}×{ww} window: pixels between windows would be left out"
+            )));
+        }
         let along = |len: usize, win: usize, step: usize| {
             let mut v: Vec<usize> = (0..=len - win).step_by(step).collect();
             if *v.last().expect("0 is a position") != len - win {

@@ -362,7 +362,15 @@ impl Executable {
             gpu.wait()?;
             return Ok((vec![Vec::new(); reads.len()], Vec::new()));
         }
-        let values = read_staging(gpu, staging, total)?;
+        let values = match read_staging(gpu, staging, total) {
+            Ok(v) => v,
+            Err(e) => {
+                // A map may still be pending on it: the next run makes a fresh one.
+                self.staging = None;
+                self.staging_reserved = None;
+                return Err(e);
+            }
+        };
         let mut out = Vec::with_capacity(reads.len());
         let mut at = 0;
         for &(_, n) in reads {
@@ -530,9 +538,13 @@ fn read_staging(gpu: &Gpu, staging: &wgpu::Buffer, total: u64) -> Result<Vec<f32
     let deadline = Instant::now() + Duration::from_secs(60);
     let mapped = loop {
         match rx.recv_timeout(Duration::from_millis(20)) {
-            Ok(r) => break Some(r),
-            Err(RecvTimeoutError::Disconnected) => break None,
-            Err(RecvTimeoutError::Timeout) if Instant::now() >= deadline => break None,
+            Ok(r) => break Ok(r),
+            Err(RecvTimeoutError::Disconnected) => {
+                break Err("the readback buffer's map request was dropped unanswered")
+            }
+            Err(RecvTimeoutError::Timeout) if Instant::now() >= deadline => {
+                break Err("the readback buffer was not mapped 60 s after the queue finished")
+            }
             Err(RecvTimeoutError::Timeout) => {
                 gpu.check(during)?;
                 let _ = gpu.device.poll(wgpu::PollType::Poll);
@@ -540,9 +552,7 @@ fn read_staging(gpu: &Gpu, staging: &wgpu::Buffer, total: u64) -> Result<Vec<f32
         }
     };
     mapped
-        .ok_or_else(|| {
-            fail("the readback buffer was not mapped 60 s after the queue finished".into())
-        })?
+        .map_err(|why| fail(why.into()))?
         .map_err(|e| fail(e.to_string()))?;
     let values: Vec<f32> = {
         let view = slice.get_mapped_range().map_err(|e| fail(e.to_string()))?;

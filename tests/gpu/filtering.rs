@@ -145,6 +145,13 @@ fn excluding_parallel_paths_splits_a_residual_block_between_its_branches() {
         "main + skip vs plain: {:e}",
         worst / scale
     );
+    // Both branches conditioned with parallel paths excluded: the second one reached is
+    // beside the first, so nothing reaches it — an error, not a silently unconditioned map.
+    let both =
+        parse_condition_set(&graph, "/block2/conv2/Conv:1;/block2/skip_conv/Conv:2").unwrap();
+    let filter = Filter::for_conditions(None, std::slice::from_ref(&both), true, vec![]);
+    let e = Explainer::with_filter(&model, &lrp(), 4, filter);
+    assert!(self::err(e).contains("nothing reaches the conditioned node"));
     let differs = main
         .data
         .iter()
@@ -237,6 +244,17 @@ fn bad_filters_are_named() {
     let x = data("data/mnist_test_x.npy", 2);
     let wrong = e.explain_filtered(&x, &[Target::Predicted], &sets);
     assert!(err(wrong).contains("1 condition sets for 2 inputs"));
+    // Hand-made conditions outside the node are refused, not indexed.
+    let outside = vec![
+        vec![glimpse::explain::Condition {
+            node: sets[0][0].node,
+            channels: vec![500],
+            neurons: vec![],
+        }];
+        2
+    ];
+    let wrong = e.explain_filtered(&x, &[Target::Predicted], &outside);
+    assert!(err(wrong).contains("channel 500, outside its shape"));
 }
 
 #[test]

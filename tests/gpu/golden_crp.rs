@@ -144,7 +144,8 @@ fn reference(case: &Case) -> Tensor {
             let mut m = vec![0.0f32; n * l];
             for (i, set) in case.sets.iter().enumerate() {
                 case.filter
-                    .mask(shape, Some(set), slot, &mut m[i * l..(i + 1) * l]);
+                    .mask(shape, Some(set), slot, &mut m[i * l..(i + 1) * l])
+                    .unwrap();
             }
             (k, m.iter().map(|&v| v as f64).collect())
         })

@@ -141,6 +141,16 @@ fn stitched_windows_equal_the_loop_over_crops() {
         stride: (10, 10),
         score: WindowScore::Sum,
     };
+    let gappy = Sliding {
+        window: (28, 28),
+        stride: (10, 30),
+        score: WindowScore::Sum,
+    };
+    let err = explain_windows(&mut e, &x, &Target::Predicted, &gappy).unwrap_err();
+    assert!(
+        err.to_string().contains("larger than the 28×28 window"),
+        "{err}"
+    );
     let small = Tensor::new(vec![1, 1, 20, 56], vec![0.0; 20 * 56]).unwrap();
     let err = explain_windows(&mut e, &small, &Target::Predicted, &too_small).unwrap_err();
     assert!(

@@ -116,7 +116,19 @@ pub fn run(args: &AtlasArgs) -> Result<()> {
         }
     };
     let names: Vec<String> = items.iter().map(|it| it.name.clone()).collect();
-    let options = run::options_json(args, &["model", "out", "input.inputs", "channels", "cmap"]);
+    // What pass one's scores do not depend on may change on --resume.
+    let options = run::options_json(
+        args,
+        &[
+            "model",
+            "out",
+            "input.inputs",
+            "channels",
+            "cmap",
+            "top",
+            "batch",
+        ],
+    );
     let manifest = run::manifest(
         "atlas",
         &args.model,
@@ -206,13 +218,12 @@ pub fn run(args: &AtlasArgs) -> Result<()> {
         bgr: args.input.bgr,
         classes: &scored.classes,
     };
-    sheet.write(explainer, &best, &wanted, args.batch)?;
+    let written = sheet.write(explainer, &best, &wanted, args.batch)?;
     say!(
-        "ranked {} inputs ({} failed) over {channels} channels of {}; wrote {} contact sheets and atlas.json to {}",
+        "ranked {} inputs ({} failed) over {channels} channels of {}; wrote {written} contact sheets and atlas.json to {}",
         ids.len(),
         folder.failed(),
         args.node,
-        wanted.len(),
         args.out.display()
     );
     Ok(())

@@ -53,64 +53,55 @@ pub struct Sheets<'a> {
 
 impl Sheets<'_> {
     /// Explains the references of the `wanted` channels from their peaks (the explainer starts
-    /// at the node) and writes their sheets and `atlas.json`.
+    /// at the node), one channel at a time, and writes their sheets and `atlas.json`; returns
+    /// the number of sheets written.
     pub fn write(
         &self,
         mut explainer: Explainer,
         best: &[Vec<Reference>],
         wanted: &[usize],
         batch: usize,
-    ) -> Result<()> {
+    ) -> Result<usize> {
         let inner: usize = self.node_shape[1..].iter().product::<usize>().max(1);
         let numel = self.node_shape[0] * inner;
-        let refs: Vec<(usize, &Reference)> = wanted
-            .iter()
-            .flat_map(|&c| best[c].iter().map(move |r| (c, r)))
-            .collect();
         let d: usize = self.shape.iter().product();
-        let mut inputs = Vec::with_capacity(refs.len() * d);
-        let mut maps: Vec<f32> = Vec::new();
-        for chunk in refs.chunks(batch.max(1)) {
-            let items: Vec<InputItem> = chunk
-                .iter()
-                .map(|(_, r)| self.items[r.input].clone())
-                .collect();
-            let mut x = Vec::with_capacity(chunk.len() * d);
-            for decoded in decode_each(&items, self.shape, self.opts) {
-                x.extend(decoded?);
-            }
-            let targets: Vec<Target> = chunk
-                .iter()
-                .map(|&(c, r)| {
-                    let mut w = vec![0.0f32; numel];
-                    w[c * inner + r.neuron] = 1.0;
-                    Target::Weights(w)
-                })
-                .collect();
-            let xt = Tensor::new(batch_shape(chunk.len(), self.shape), x)?;
-            maps.extend(explainer.explain(&xt, &targets)?.map.data);
-            inputs.extend(xt.data);
-        }
-        let mi = maps.len() / refs.len().max(1);
         let mut channels_json = Vec::with_capacity(wanted.len());
-        let mut k = 0;
+        let mut sheets = 0;
         for &c in wanted {
+            let (mut inputs, mut maps) = (Vec::new(), Vec::new());
+            for chunk in best[c].chunks(batch.max(1)) {
+                let items: Vec<InputItem> =
+                    chunk.iter().map(|r| self.items[r.input].clone()).collect();
+                let mut x = Vec::with_capacity(chunk.len() * d);
+                for decoded in decode_each(&items, self.shape, self.opts) {
+                    x.extend(decoded?);
+                }
+                let targets: Vec<Target> = chunk
+                    .iter()
+                    .map(|r| {
+                        let mut w = vec![0.0f32; numel];
+                        w[c * inner + r.neuron] = 1.0;
+                        Target::Weights(w)
+                    })
+                    .collect();
+                let xt = Tensor::new(batch_shape(chunk.len(), self.shape), x)?;
+                maps.extend(explainer.explain(&xt, &targets)?.map.data);
+                inputs.extend(xt.data);
+            }
+            let mi = maps.len() / best[c].len().max(1);
             let mut entries = Vec::with_capacity(best[c].len());
             let mut refs_json = Vec::with_capacity(best[c].len());
-            for r in &best[c] {
-                let map = Tensor::new(
-                    map_shape(mi, self.shape),
-                    maps[k * mi..(k + 1) * mi].to_vec(),
-                )?;
+            for (k, r) in best[c].iter().enumerate() {
+                let map_data = maps[k * mi..(k + 1) * mi].to_vec();
+                let map = Tensor::new(map_shape(mi, self.shape), map_data)?;
                 let input = Tensor::new(self.shape.to_vec(), inputs[k * d..(k + 1) * d].to_vec())?;
-                k += 1;
                 let crop = match map.shape.len() {
                     3 => receptive_crop(&map)?,
                     _ => (0, 0, 0, 0),
                 };
                 let item = &self.items[r.input];
-                if let (3, Some(e)) = (map.shape.len(), self.entry(&map, &input, crop, r, item)?) {
-                    entries.push(e);
+                if map.shape.len() == 3 {
+                    entries.push(self.entry(&map, &input, crop, r, item)?);
                 }
                 let (ny, nx) = neuron_yx(r.neuron, self.node_shape);
                 refs_json.push(json!({
@@ -126,6 +117,7 @@ impl Sheets<'_> {
                 let sheet = contact_sheet(&title, &entries)?;
                 let path = self.out.join(format!("channel_{c:04}.png"));
                 atomic::write_with(&path, |tmp| glimpse::render::save_png(tmp, &sheet))?;
+                sheets += 1;
             }
             channels_json.push(json!({"channel": c, "references": refs_json}));
         }
@@ -135,7 +127,8 @@ impl Sheets<'_> {
             "channels": channels_json,
         });
         let text = serde_json::to_string_pretty(&atlas).expect("JSON values serialise");
-        atomic::write_bytes(&self.out.join("atlas.json"), format!("{text}\n").as_bytes())
+        atomic::write_bytes(&self.out.join("atlas.json"), format!("{text}\n").as_bytes())?;
+        Ok(sheets)
     }
 
     /// One sheet entry: the input and the heatmap cropped to `crop`.
@@ -146,7 +139,7 @@ impl Sheets<'_> {
         (y0, y1, x0, x1): (usize, usize, usize, usize),
         r: &Reference,
         item: &InputItem,
-    ) -> Result<Option<SheetEntry>> {
+    ) -> Result<SheetEntry> {
         let opts = HeatmapOptions {
             cmap: self.cmap.clone(),
             ..HeatmapOptions::default()
@@ -166,11 +159,11 @@ impl Sheets<'_> {
                     .to_string()
             }
         };
-        Ok(Some(SheetEntry {
+        Ok(SheetEntry {
             input: cut(&image),
             heat: cut(&heat),
             caption: format!("{:.3} {label}", r.value),
-        }))
+        })
     }
 }
 

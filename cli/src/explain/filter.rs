@@ -75,10 +75,16 @@ impl FilterArgs {
             let node = start.ok_or_else(|| {
                 Error::Invalid("--init gives the relevance at --start's node: give --start".into())
             })?;
+            let selects =
+                matches!(&start_target, Some(Target::Weights(w)) if w.iter().any(|&v| v != 1.0));
+            if selects {
+                return Err(Error::Invalid(
+                    "--init gives the whole start node's relevance: name the node alone in --start, without a channel or neuron".into(),
+                ));
+            }
             let init = glimpse::io::npy::read_f32(path)?;
             let shape = &graph.nodes[node].shape;
-            let want: usize = shape.iter().product();
-            if init.numel() != want {
+            if init.shape != *shape {
                 return Err(Error::Shape(format!(
                     "--init {}: shape {:?}, but '{}' has shape {shape:?}",
                     path.display(),

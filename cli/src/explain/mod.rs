@@ -241,13 +241,21 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
                     strip_class(&mut line);
                     line["start"] = start.clone().into();
                 }
+                if f.filter.given_start {
+                    // The map sums to Σ init, not to the weighted activation the score is.
+                    strip_key(&mut line, "conservation_error");
+                }
                 line["exclude_parallel"] = (f.filter.exclude_parallel && !f.sets.is_empty()).into();
             }
             if let Some(c) = &class_names {
                 c.label(&mut line);
             }
             if args.conservation {
-                print_conservation(&it.name, &b.result, i)?;
+                for j in 0..per_input {
+                    let tag = filtering.as_ref().map(|f| f.tag(j)).unwrap_or_default();
+                    let name = format!("{}{tag}", it.name);
+                    print_conservation(&name, &b.result, i * per_input + j)?;
+                }
             }
             lines.push(line);
         }
@@ -297,14 +305,19 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
 
 /// Drops "class" from a summary line and from each of its conditions.
 fn strip_class(line: &mut serde_json::Value) {
+    strip_key(line, "class");
+}
+
+/// Drops `key` from a summary line and from each of its conditions.
+fn strip_key(line: &mut serde_json::Value, key: &str) {
     if let Some(o) = line.as_object_mut() {
-        o.remove("class");
+        o.remove(key);
     }
     if let Some(each) = line.get_mut("conditions").and_then(|c| c.as_array_mut()) {
         each.iter_mut()
             .filter_map(|l| l.as_object_mut())
             .for_each(|o| {
-                o.remove("class");
+                o.remove(key);
             });
     }
 }

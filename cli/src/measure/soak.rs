@@ -176,7 +176,13 @@ pub fn soak(
                 } else if k == 0 && round == rounds - 1 {
                     let first: &Tensor = &firsts[identical.len()];
                     for (p, q) in first.data.iter().zip(&map.data) {
-                        max_difference = max_difference.max((p - q).abs());
+                        // f32::max drops NaN; a NaN on either side is the largest difference.
+                        let d = (p - q).abs();
+                        max_difference = if d.is_nan() || max_difference.is_nan() {
+                            f32::NAN
+                        } else {
+                            max_difference.max(d)
+                        };
                     }
                     let same = first.shape == map.shape
                         && first

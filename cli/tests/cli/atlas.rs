@@ -91,6 +91,21 @@ fn an_atlas_ranks_every_input_and_resumes_to_the_same_files() {
     let (ok, stderr) = atlas(&out, &[&data], &again);
     assert!(ok, "{stderr}");
     assert_eq!(files(&out), before);
+    // Resumed with fewer references: nothing re-ranked, the atlas rewritten.
+    let mut fewer = again.clone();
+    fewer[1] = "2";
+    let (ok, stderr) = atlas(&out, &[&data], &fewer);
+    assert!(ok, "{stderr}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("atlas.json")).unwrap()).unwrap();
+    assert_eq!(
+        json["channels"][1]["references"].as_array().unwrap().len(),
+        2
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("summary.jsonl")).unwrap(),
+        summary
+    );
 }
 
 #[test]

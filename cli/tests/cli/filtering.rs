@@ -138,6 +138,10 @@ fn filters_that_cannot_run_are_named() {
         ),
         (&["--init", "x.npy"], "give --start"),
         (
+            &["--start", "/conv2/Conv:3", "--init", "x.npy"],
+            "name the node alone",
+        ),
+        (
             &["--start", "/conv2/Conv:1", "--target", "3"],
             "--target weights the model's output",
         ),

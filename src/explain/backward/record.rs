@@ -129,8 +129,24 @@ pub fn record_backward(
                 flow.share(k, t);
             }
         }
-        let Some(mut g) = flow.get(k) else { continue };
-        if let Some(&(_, mask)) = spec.masks.iter().find(|(n, _)| *n == k) {
+        let masked = spec.masks.iter().find(|(n, _)| *n == k);
+        let Some(mut g) = flow.get(k) else {
+            if masked.is_some() {
+                return Err(Error::Invalid(format!(
+                    "nothing reaches the conditioned node '{}' from '{}'{}",
+                    graph.nodes[k].name,
+                    graph.nodes[spec.start].name,
+                    if spec.exclude_parallel {
+                        ": it lies beside another conditioned node or the start, whose parallel \
+                         paths are dropped (--keep-parallel keeps them)"
+                    } else {
+                        ""
+                    }
+                )));
+            }
+            continue;
+        };
+        if let Some(&(_, mask)) = masked {
             g = record_mask(p, graph, batch, k, g, mask, &mut flow)?;
             if spec.exclude_parallel {
                 flow.clear_before(k);
