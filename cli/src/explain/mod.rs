@@ -171,8 +171,18 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
         .as_ref()
         .map(|f| f.filter.clone())
         .unwrap_or_default();
-    let mut explainer = Explainer::with_filter(&model, &method, args.batch, filter)?;
     let per_input = filtering.as_ref().map_or(1, Filtering::per_input);
+    // Never more batch slots than explanations (one photograph at --batch 8 ran 8 slots); the
+    // listing, not what is left to do, bounds it, so a resumed run plans what the first did.
+    // Windows and shifted copies multiply the items, so those keep --batch.
+    let plan_batch = match (&sliding, translation) {
+        (None, None) => args
+            .batch
+            .min(listed.len().saturating_mul(per_input))
+            .max(1),
+        _ => args.batch,
+    };
+    let mut explainer = Explainer::with_filter(&model, &method, plan_batch, filter)?;
     let (items, dir) = run::take_shard(listed, shard, &args.out);
     let names: Vec<String> = items.iter().map(|it| it.name.clone()).collect();
     let options = run::options_json(args, &["model", "out", "input.inputs"]);

@@ -141,3 +141,40 @@ fn a_gpu_failure_at_batch_3_keeps_batches_0_to_2_and_resumes_to_the_same_bytes()
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_plan_never_holds_more_slots_than_the_run_has_inputs() {
+    // Under a 32 MiB cap LeNet LRP at batch 4096 needs gigabytes and is refused; one digit
+    // plans one slot, fits, and gives the bytes of a --batch 1 run.
+    let image = root().join("assets/images/mnist_0_label3.png");
+    let base = std::env::temp_dir().join(format!("glimpse-slots-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let run = |batch: &str, out: &Path, inputs: &[&Path]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_glimpse"));
+        cmd.current_dir(root())
+            .env_remove("GLIMPSE_FAULT")
+            .env("GLIMPSE_MEMORY_LIMIT", "32M")
+            .args(["explain", "--model", LENET, "--batch", batch, "--out"])
+            .arg(out)
+            .args(inputs);
+        let o = cmd.output().expect("glimpse runs");
+        (
+            o.status.success(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let (ok, stderr) = run("4096", &base.join("big"), &[&image]);
+    assert!(ok, "{stderr}");
+    let (ok, stderr) = run("1", &base.join("one"), &[&image]);
+    assert!(ok, "{stderr}");
+    let name = "mnist_0_label3.png.npy";
+    assert_eq!(
+        std::fs::read(base.join("big").join(name)).unwrap(),
+        std::fs::read(base.join("one").join(name)).unwrap()
+    );
+    // 512 digits at batch 4096 still ask for 512 slots, which the cap refuses by name.
+    let digits = root().join("assets/data/mnist_test_x.npy");
+    let (ok, stderr) = run("4096", &base.join("many"), &[&digits]);
+    assert!(!ok);
+    assert!(stderr.contains("GLIMPSE_MEMORY_LIMIT"), "{stderr}");
+}
