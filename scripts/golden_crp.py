@@ -22,13 +22,13 @@ import torch.nn.functional as F
 
 import golden_common as gc
 import glimpse_models as gm
+from zennit_canonizers import ExactSequentialMergeBatchNorm
 
 import zennit
 import crp
 from importlib.metadata import version
 from crp.attribution import CondAttribution
 from crp.concepts import ChannelConcept
-from zennit.canonizers import SequentialMergeBatchNorm
 from zennit.composites import LAYER_MAP_BASE, EpsilonPlusFlat, LayerMapComposite, SpecialFirstLayerMapComposite
 from zennit.rules import Epsilon, Flat, Pass, ZPlus
 from zennit.types import BatchNorm, Convolution, Linear as ZLinear
@@ -36,21 +36,6 @@ from zennit.types import BatchNorm, Convolution, Linear as ZLinear
 SCRIPT = "scripts/golden_crp.py"
 DTYPE = torch.float64
 LIBS = {"zennit": version("zennit"), "zennit-crp": version("zennit-crp"), "torch": torch.__version__}
-
-
-class ExactSequentialMergeBatchNorm(SequentialMergeBatchNorm):
-    """Same as golden_zennit.py's (that module cannot be imported under zennit 0.4.6):
-    zennit leaves eps=1e-5 on the merged 'identity' BN; set it to 0 so the canonized
-    model is exactly the BN-folded one (resnet_fashion_folded.onnx)."""
-
-    def register(self, linears, batch_norm):
-        super().register(linears, batch_norm)
-        self.saved_eps = batch_norm.eps
-        batch_norm.eps = 0.0
-
-    def remove(self):
-        super().remove()
-        self.batch_norm.eps = self.saved_eps
 
 
 # zennit 0.5.1's layer_map_base (used by the zennit_* goldens) gives BatchNorm the Pass rule;

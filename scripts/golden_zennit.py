@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 import golden_common as gc
 import glimpse_models as gm
+from zennit_canonizers import ExactSequentialMergeBatchNorm
 
 import zennit
 from zennit.attribution import Gradient
@@ -312,23 +313,6 @@ def zennit_attr(model, composite, x, targets):
 def per_item_rel(a, b):
     a, b = a.double(), b.double()
     return [float((a[i] - b[i]).abs().max() / a[i].abs().max().clamp(min=1e-30)) for i in range(a.shape[0])]
-
-
-class ExactSequentialMergeBatchNorm(SequentialMergeBatchNorm):
-    """zennit's SequentialMergeBatchNorm, minus its quirk: after merging, zennit
-    sets the BN to mean 0 / var 1 / weight 1 / bias 0 but leaves eps (1e-5), so
-    the 'identity' BN still multiplies by 1/sqrt(1+eps). Here eps is also set
-    to 0 while merged (and restored on removal), so the canonized model is
-    exactly the BN-folded model (= resnet_fashion_folded.onnx)."""
-
-    def register(self, linears, batch_norm):
-        super().register(linears, batch_norm)
-        self.saved_eps = batch_norm.eps
-        batch_norm.eps = 0.0
-
-    def remove(self):
-        super().remove()
-        self.batch_norm.eps = self.saved_eps
 
 
 def with_bn_final_norm(composite):

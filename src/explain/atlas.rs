@@ -6,6 +6,8 @@
 //! (the backward pass started at that neuron alone) is cropped to what it reaches.
 
 use crate::error::{Error, Result};
+use crate::explain::argmax;
+use crate::explain::filter::concept_relevance;
 use crate::model::Tensor;
 
 /// What ranks the inputs of a channel.
@@ -53,25 +55,10 @@ pub fn channel_scores(map: &Tensor) -> Result<(Vec<f32>, Vec<usize>)> {
             )))
         }
     };
-    let inner: usize = map.shape[2..].iter().product();
-    let (mut values, mut neurons) = (Vec::with_capacity(n * c), Vec::with_capacity(n * c));
-    for item in map.data.chunks(c * inner) {
-        let sums: Vec<f64> = item
-            .chunks(inner)
-            .map(|ch| ch.iter().map(|&v| v as f64).sum())
-            .collect();
-        let norm = sums.iter().map(|s| s.abs()).sum::<f64>() + 1e-10;
-        values.extend(sums.iter().map(|s| (s / norm) as f32));
-        neurons.extend(item.chunks(inner).map(|ch| {
-            let mut best = 0;
-            for (j, &v) in ch.iter().enumerate() {
-                if v > ch[best] {
-                    best = j;
-                }
-            }
-            best
-        }));
-    }
+    let inner: usize = map.shape[2..].iter().product::<usize>().max(1);
+    // The values are concept relevance's normalised channel sums, applied to any map.
+    let values = concept_relevance(&map.data, n, c);
+    let neurons = map.data.chunks(inner).map(argmax).collect();
     Ok((values, neurons))
 }
 

@@ -141,8 +141,21 @@ pub(crate) struct Engine {
     filter: Filter,
     /// Per conditioned node: its mask tensor and the node's item shape.
     masks: Vec<(TensorId, Vec<usize>)>,
-    /// Per recorded node: what reached it, the node, its name and item shape.
-    records: Vec<(TensorId, NodeId, String, Vec<usize>)>,
+    records: Vec<RecordSlot>,
+}
+
+/// A recorded node: the tensor of what reaches it, the node, its name and item shape.
+struct RecordSlot {
+    tensor: TensorId,
+    node: NodeId,
+    name: String,
+    shape: Vec<usize>,
+}
+
+impl RecordSlot {
+    fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
 }
 
 /// The node an explanation starts from: the output, or the logits before a final softmax.
@@ -251,7 +264,12 @@ impl Engine {
                 ))
             })?;
             p.keep(r);
-            records.push((r, k, name(k).clone(), graph.nodes[k].shape.clone()));
+            records.push(RecordSlot {
+                tensor: r,
+                node: k,
+                name: name(k).clone(),
+                shape: graph.nodes[k].shape.clone(),
+            });
         }
         let stop = t.flow[spec.stop].expect("checked by the recorder");
         let item_in: usize = graph.input_shape().iter().product();
@@ -336,9 +354,8 @@ impl Engine {
         let mut reference_outputs = self.reference.then(|| vec![0.0f32; n * f]);
         let mut stop_value = self.stop_value.map(|_| vec![0.0f32; n * self.stop_item]);
         let mut sums = self.sums.map(|_| vec![Vec::with_capacity(n); self.nodes]);
-        let record_len = |shape: &[usize]| shape.iter().product::<usize>();
         let mut records: Vec<Vec<f32>> = (self.records.iter())
-            .map(|r| vec![0.0; n * record_len(&r.3)])
+            .map(|r| vec![0.0; n * r.len()])
             .collect();
         for i0 in (0..n).step_by(ipr) {
             let m = ipr.min(n - i0);
@@ -398,7 +415,7 @@ impl Engine {
                     reads.push((s, self.nodes * items));
                 }
                 for r in &self.records {
-                    reads.push((r.0, m * record_len(&r.3)));
+                    reads.push((r.tensor, m * r.len()));
                 }
                 let mut got = self.exe.run(&reads)?.into_iter();
                 let outs = got.next().unwrap_or_default();
@@ -430,7 +447,7 @@ impl Engine {
                     }
                 }
                 for (out, r) in records.iter_mut().zip(&self.records) {
-                    let l = record_len(&r.3);
+                    let l = r.len();
                     out[i0 * l..(i0 + m) * l].copy_from_slice(&got.next().unwrap_or_default());
                 }
             }
@@ -443,7 +460,7 @@ impl Engine {
             stop_value,
             sums,
             records: (self.records.iter().zip(records))
-                .map(|(r, v)| Recorded::new(r.1, &r.2, &r.3, v))
+                .map(|(r, v)| Recorded::new(r.node, &r.name, &r.shape, v))
                 .collect::<Result<_>>()?,
         })
     }

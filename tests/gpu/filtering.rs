@@ -36,6 +36,12 @@ fn max_abs(v: &[f32]) -> f64 {
     v.iter().fold(0.0f64, |m, &a| m.max(a.abs() as f64))
 }
 
+fn max_diff(a: &[f32], b: &[f32]) -> f64 {
+    a.iter()
+        .zip(b)
+        .fold(0.0f64, |m, (x, y)| m.max((x - y).abs() as f64))
+}
+
 /// Σ over channels of the conditional maps, per input, minus the plain map: the worst
 /// |difference| ÷ max |plain|.
 fn channel_sum_error(graph: &Graph, method: &Method, node: &str, exclude: bool) -> f64 {
@@ -122,17 +128,8 @@ fn excluding_parallel_paths_splits_a_residual_block_between_its_branches() {
     let scale = max_abs(&want.map.data);
     // Every channel let through, parallel paths kept: the plain map.
     let kept = branch("/block2/conv2/Conv", false);
-    let err = kept
-        .data
-        .iter()
-        .zip(&want.map.data)
-        .map(|(a, b)| (a - b).abs() as f64)
-        .fold(0.0, f64::max);
-    assert!(
-        err / scale < 1e-6,
-        "all channels, parallel kept: {:e}",
-        err / scale
-    );
+    let kept_err = max_diff(&kept.data, &want.map.data) / scale;
+    assert!(kept_err < 1e-6, "all channels, parallel kept: {kept_err:e}");
     // Excluded: the main branch and the skip branch each keep their own part; together the whole.
     let main = branch("/block2/conv2/Conv", true);
     let skip = branch("/block2/skip_conv/Conv", true);
@@ -151,13 +148,8 @@ fn excluding_parallel_paths_splits_a_residual_block_between_its_branches() {
         parse_condition_set(&graph, "/block2/conv2/Conv:1;/block2/skip_conv/Conv:2").unwrap();
     let filter = Filter::for_conditions(None, std::slice::from_ref(&both), true, vec![]);
     let e = Explainer::with_filter(&model, &lrp(), 4, filter);
-    assert!(self::err(e).contains("nothing reaches the conditioned node"));
-    let differs = main
-        .data
-        .iter()
-        .zip(&want.map.data)
-        .map(|(a, b)| (a - b).abs() as f64)
-        .fold(0.0, f64::max);
+    assert!(err(e).contains("nothing reaches the conditioned node"));
+    let differs = max_diff(&main.data, &want.map.data);
     assert!(
         differs / scale > 1e-2,
         "excluding the skip branch changed nothing"

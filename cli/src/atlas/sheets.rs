@@ -84,7 +84,7 @@ impl Sheets<'_> {
                         Target::Weights(w)
                     })
                     .collect();
-                let xt = Tensor::new(batch_shape(chunk.len(), self.shape), x)?;
+                let xt = Tensor::new([&[chunk.len()], self.shape].concat(), x)?;
                 maps.extend(explainer.explain(&xt, &targets)?.map.data);
                 inputs.extend(xt.data);
             }
@@ -165,10 +165,6 @@ impl Sheets<'_> {
             caption: format!("{:.3} {label}", r.value),
         })
     }
-}
-
-fn batch_shape(n: usize, item: &[usize]) -> Vec<usize> {
-    std::iter::once(n).chain(item.iter().cloned()).collect()
 }
 
 /// The maps' item shape: the input's (an LRP map has its channels).

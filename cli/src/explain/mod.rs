@@ -216,6 +216,8 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
         method: method.name(),
         pool: args.pool.as_deref().zip(pooling.as_ref()),
         features: features.as_deref(),
+        inner_start: args.filtering.start.is_some(),
+        given_start: filtering.as_ref().is_some_and(|f| f.filter.given_start),
     };
     let bar = indicatif::ProgressBar::new(pending.len() as u64);
     if pending.len() <= explainer.batch() {
@@ -247,13 +249,7 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
             };
             if let Some(f) = &filtering {
                 if let Some(start) = &args.filtering.start {
-                    // The "class" of a start node's weighting would be a flat index into it.
-                    strip_class(&mut line);
                     line["start"] = start.clone().into();
-                }
-                if f.filter.given_start {
-                    // The map sums to Σ init, not to the weighted activation the score is.
-                    strip_key(&mut line, "conservation_error");
                 }
                 line["exclude_parallel"] = (f.filter.exclude_parallel && !f.sets.is_empty()).into();
             }
@@ -277,19 +273,17 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
         &stages,
         &folder,
         &|chunk| decode_each(chunk, &shape, &opts),
-        |x| match (&filtering, translation) {
-            _ if sliding.is_some() => {
-                let (s, _) = sliding.as_ref().expect("matched");
-                explain_windows(&mut explainer, x, &target, s)
-            }
-            (Some(f), _) => {
+        // Windows, filtering and translation exclude each other (checked above).
+        |x| match (&sliding, &filtering, translation) {
+            (Some((s, _)), _, _) => explain_windows(&mut explainer, x, &target, s),
+            (None, Some(f), _) => {
                 let (xs, targets, sets) = f.expand(x, &target)?;
                 explainer.explain_filtered(&xs, &targets, &sets)
             }
-            (None, Some(t)) => {
+            (None, None, Some(t)) => {
                 explain_translated(&mut explainer, x, std::slice::from_ref(&target), t)
             }
-            (None, None) => explainer.explain(x, std::slice::from_ref(&target)),
+            (None, None, None) => explainer.explain(x, std::slice::from_ref(&target)),
         },
         &write,
         &|n| bar.inc(n),
@@ -311,25 +305,6 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
         )));
     }
     Ok(())
-}
-
-/// Drops "class" from a summary line and from each of its conditions.
-fn strip_class(line: &mut serde_json::Value) {
-    strip_key(line, "class");
-}
-
-/// Drops `key` from a summary line and from each of its conditions.
-fn strip_key(line: &mut serde_json::Value, key: &str) {
-    if let Some(o) = line.as_object_mut() {
-        o.remove(key);
-    }
-    if let Some(each) = line.get_mut("conditions").and_then(|c| c.as_array_mut()) {
-        each.iter_mut()
-            .filter_map(|l| l.as_object_mut())
-            .for_each(|o| {
-                o.remove(key);
-            });
-    }
 }
 
 /// `--features`: one name per feature of an `[F]` input.

@@ -33,6 +33,11 @@ pub struct Writer<'a> {
     pub pool: Option<(&'a str, &'a Pooling)>,
     /// Names of an `[F]` input's features (`--features`).
     pub features: Option<&'a [String]>,
+    /// The backward pass starts at an inner node (`--start`): its weighting has no class.
+    pub inner_start: bool,
+    /// The start node's relevance is given (`--init`): the map sums to Σ init, not to the
+    /// score, so no conservation error is written.
+    pub given_start: bool,
 }
 
 impl Writer<'_> {
@@ -115,11 +120,13 @@ impl Writer<'_> {
         let mut line = serde_json::json!({
             "input": name,
             "method": self.method,
-            "class": e.classes[i],
             "score": e.scores[i],
             "relevance_sum": sum,
         });
-        if e.layers.is_some() || self.method == "lrp" {
+        if !self.inner_start {
+            line["class"] = e.classes[i].into();
+        }
+        if (e.layers.is_some() || self.method == "lrp") && !self.given_start {
             line["conservation_error"] = (sum - e.scores[i]).into();
         }
         if let Some(r) = &e.reference_scores {

@@ -2,17 +2,7 @@
 //! the library's over the same inputs, a resumed run ending with the same files, a corrupt
 //! input recorded and skipped, and the errors of atlases that cannot be made.
 
-use super::commands::{files, glimpse};
-
-fn root() -> std::path::PathBuf {
-    std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).to_path_buf()
-}
-
-fn temp(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("glimpse-atlas-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
+use super::commands::{files, glimpse, root, temp};
 
 fn atlas(out: &std::path::Path, inputs: &[&std::path::Path], extra: &[&str]) -> (bool, String) {
     let model = root().join("assets/models/lenet_mnist.onnx");
@@ -34,7 +24,7 @@ fn atlas(out: &std::path::Path, inputs: &[&std::path::Path], extra: &[&str]) -> 
 #[test]
 fn an_atlas_ranks_every_input_and_resumes_to_the_same_files() {
     // 40 digits as PNG files in a folder, one of them corrupt.
-    let data = temp("data");
+    let data = temp("atlas", "data");
     std::fs::create_dir_all(&data).unwrap();
     let all = glimpse::io::npy::read_f32(root().join("assets/data/mnist_test_x.npy")).unwrap();
     for i in 0..40 {
@@ -44,7 +34,7 @@ fn an_atlas_ranks_every_input_and_resumes_to_the_same_files() {
         glimpse::render::save_png(data.join(format!("d{i:02}.png")), &img).unwrap();
     }
     std::fs::write(data.join("d99.png"), b"not a png").unwrap();
-    let out = temp("out");
+    let out = temp("atlas", "out");
     let extra = [
         "--top",
         "4",
@@ -111,7 +101,7 @@ fn an_atlas_ranks_every_input_and_resumes_to_the_same_files() {
 #[test]
 fn atlases_that_cannot_be_made_are_named() {
     let digits = root().join("assets/data/mnist_test_x.npy");
-    let out = temp("bad");
+    let out = temp("atlas", "bad");
     let model = root().join("assets/models/lenet_mnist.onnx");
     let cases: &[(&[&str], &str)] = &[
         (&["--node", "/conv9/Conv"], "no node named '/conv9/Conv'"),

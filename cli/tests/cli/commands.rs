@@ -18,6 +18,39 @@ pub fn glimpse(args: &[&str]) -> (bool, String, String) {
     )
 }
 
+/// The repository root.
+pub fn root() -> std::path::PathBuf {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).to_path_buf()
+}
+
+/// A fresh folder name in the temp dir for test `tag`'s case `name` (removed if it exists).
+pub fn temp(tag: &str, name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("glimpse-{tag}-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// `glimpse explain --model LeNet --out OUT EXTRA… INPUTS…` (inputs relative to the root):
+/// whether it succeeded, and its stderr.
+pub fn explain_lenet(out: &Path, extra: &[&str], inputs: &[&str]) -> (bool, String) {
+    let model = root().join("assets/models/lenet_mnist.onnx");
+    let inputs: Vec<String> = inputs
+        .iter()
+        .map(|i| root().join(i).display().to_string())
+        .collect();
+    let mut args = vec![
+        "explain",
+        "--model",
+        model.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    args.extend(inputs.iter().map(String::as_str));
+    let (ok, _, stderr) = glimpse(&args);
+    (ok, stderr)
+}
+
 /// Every file below `dir` (relative path → bytes).
 pub fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {

@@ -2,36 +2,16 @@
 //! conditional maps over every channel of a node adding up to the plain map end to end, and
 //! the errors of filters that cannot run.
 
-use super::commands::glimpse;
+use super::commands::{explain_lenet, temp};
 
-fn root() -> std::path::PathBuf {
-    std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).to_path_buf()
-}
-
-fn temp(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("glimpse-filter-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
+const DIGITS: [&str; 2] = [
+    "assets/images/mnist_0_label3.png",
+    "assets/images/mnist_1_label8.png",
+];
 
 /// Runs `glimpse explain` on LeNet and two digits; the summary lines.
 fn explain(out: &std::path::Path, extra: &[&str]) -> Vec<serde_json::Value> {
-    let model = root().join("assets/models/lenet_mnist.onnx");
-    let (a, b) = (
-        root().join("assets/images/mnist_0_label3.png"),
-        root().join("assets/images/mnist_1_label8.png"),
-    );
-    let mut args = vec![
-        "explain",
-        "--model",
-        model.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    args.push(a.to_str().unwrap());
-    args.push(b.to_str().unwrap());
-    let (ok, _, stderr) = glimpse(&args);
+    let (ok, stderr) = explain_lenet(out, extra, &DIGITS);
     assert!(ok, "{stderr}");
     let text = std::fs::read_to_string(out.join("summary.jsonl")).unwrap();
     text.lines()
@@ -47,9 +27,9 @@ fn npy(path: std::path::PathBuf) -> Vec<f32> {
 
 #[test]
 fn condition_sets_write_one_map_each_and_add_up_to_the_plain_map() {
-    let plain_dir = temp("plain");
+    let plain_dir = temp("filter", "plain");
     explain(&plain_dir, &[]);
-    let out = temp("cond");
+    let out = temp("filter", "cond");
     let conditions: Vec<String> = (0..6).map(|c| format!("/conv1/Conv:{c}")).collect();
     let mut args: Vec<&str> = Vec::new();
     for c in &conditions {
@@ -94,7 +74,7 @@ fn condition_sets_write_one_map_each_and_add_up_to_the_plain_map() {
 
 #[test]
 fn a_start_node_explains_a_channel_or_a_given_relevance() {
-    let out = temp("start");
+    let out = temp("filter", "start");
     let lines = explain(
         &out,
         &["--start", "/conv2/Conv:3", "--method", "gradient-x-input"],
@@ -102,12 +82,12 @@ fn a_start_node_explains_a_channel_or_a_given_relevance() {
     assert_eq!(lines[0]["start"], "/conv2/Conv:3");
     assert!(lines[0].get("class").is_none(), "{}", lines[0]);
     // The same start given as a tensor: 1 over channel 3, as gradient × input seeds it.
-    let init = temp("init").with_extension("npy");
+    let init = temp("filter", "init").with_extension("npy");
     let mut w = vec![0.0f32; 16 * 10 * 10];
     w[300..400].fill(1.0);
     let t = glimpse::Tensor::new(vec![16, 10, 10], w).unwrap();
     glimpse::io::npy::write_f32(&init, &t).unwrap();
-    let given = temp("given");
+    let given = temp("filter", "given");
     let args = [
         "--start",
         "/conv2/Conv",
@@ -127,9 +107,7 @@ fn a_start_node_explains_a_channel_or_a_given_relevance() {
 
 #[test]
 fn filters_that_cannot_run_are_named() {
-    let model = root().join("assets/models/lenet_mnist.onnx");
-    let image = root().join("assets/images/mnist_0_label3.png");
-    let out = temp("bad");
+    let out = temp("filter", "bad");
     let cases: &[(&[&str], &str)] = &[
         (&["--start", "/conv7/Conv"], "no node named '/conv7/Conv'"),
         (
@@ -159,16 +137,7 @@ fn filters_that_cannot_run_are_named() {
         ),
     ];
     for (extra, want) in cases {
-        let mut args = vec![
-            "explain",
-            "--model",
-            model.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ];
-        args.extend_from_slice(extra);
-        args.push(image.to_str().unwrap());
-        let (ok, _, stderr) = glimpse(&args);
+        let (ok, stderr) = explain_lenet(&out, extra, &DIGITS[..1]);
         assert!(!ok, "{extra:?} ran");
         assert!(stderr.contains(want), "{extra:?}: {stderr}");
         assert!(!out.exists(), "{extra:?} made the run folder");

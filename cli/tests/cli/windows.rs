@@ -2,37 +2,19 @@
 //! the stitched map at the inputs' size, the coverage beside it, the windows' scores in the
 //! summary, and the errors of windows that cannot slide.
 
-use super::commands::glimpse;
-
-fn root() -> std::path::PathBuf {
-    std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).to_path_buf()
-}
+use super::commands::{explain_lenet, temp};
 
 fn run(out: &std::path::Path, extra: &[&str]) -> (bool, String) {
-    let model = root().join("assets/models/lenet_mnist.onnx");
-    let image = root().join("assets/images/mnist_0_label3.png");
-    let mut args = vec![
-        "explain",
-        "--model",
-        model.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    args.push(image.to_str().unwrap());
-    let (ok, _, stderr) = glimpse(&args);
-    (ok, stderr)
+    explain_lenet(out, extra, &["assets/images/mnist_0_label3.png"])
 }
 
-fn temp(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("glimpse-windows-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+fn temp_windows(name: &str) -> std::path::PathBuf {
+    temp("windows", name)
 }
 
 #[test]
 fn windows_slide_over_a_larger_input_and_write_their_coverage() {
-    let out = temp("sum");
+    let out = temp_windows("sum");
     let (ok, stderr) = run(&out, &["--size", "56x56", "--stride", "14"]);
     assert!(ok, "{stderr}");
     let name = "mnist_0_label3.png";
@@ -53,7 +35,7 @@ fn windows_slide_over_a_larger_input_and_write_their_coverage() {
         (sum - line["score"].as_f64().unwrap()).abs() < 1e-6,
         "{line}"
     );
-    let max = temp("max");
+    let max = temp_windows("max");
     let (ok, stderr) = run(
         &max,
         &["--size", "56x56", "--stride", "14", "--window-score", "max"],
@@ -66,7 +48,7 @@ fn windows_slide_over_a_larger_input_and_write_their_coverage() {
 
 #[test]
 fn windows_that_cannot_slide_are_named() {
-    let out = temp("bad");
+    let out = temp_windows("bad");
     let cases: &[(&[&str], &str)] = &[
         (&["--stride", "14"], "give their size with --size"),
         (
