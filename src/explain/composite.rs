@@ -6,8 +6,8 @@
 use super::backward::{LinearRule, NodeRule};
 use super::rules::{Bound, Rule};
 use crate::error::{Error, Result};
-use crate::layers::{GradMode, LayerClass};
-use crate::model::{Graph, NodeId};
+use crate::layers::{Func, GradMode, LayerClass};
+use crate::model::{Graph, NodeId, Op};
 
 /// Which layers the first-layer rule may land on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,6 +59,34 @@ impl LayerRef {
     }
 }
 
+/// Which input of product node `k` is the gate: the one broadcast over the other (a
+/// squeeze-excitation scale `[C, 1, 1]`), else the one a sigmoid computes.
+fn gate_of(graph: &Graph, k: NodeId) -> std::result::Result<usize, String> {
+    let node = &graph.nodes[k];
+    let size = |i: usize| graph.nodes[i].shape.iter().product::<usize>();
+    let out: usize = node.shape.iter().product();
+    let smaller: Vec<usize> = (0..node.inputs.len())
+        .filter(|&j| size(node.inputs[j]) < out)
+        .collect();
+    if let [one] = smaller.as_slice() {
+        return Ok(*one);
+    }
+    let sigmoid = |j: &usize| {
+        matches!(&graph.nodes[node.inputs[*j]].op, Op::Elementwise(e)
+            if matches!(e.func, Func::Sigmoid | Func::HardSigmoid))
+    };
+    let sigmoids: Vec<usize> = (0..node.inputs.len()).filter(sigmoid).collect();
+    match (smaller.as_slice(), sigmoids.as_slice()) {
+        ([], [one]) => Ok(*one),
+        _ => Err(
+            "the gate rule cannot tell which input is the gate (neither is broadcast over \
+                  the other alone, nor computed by a sigmoid alone); give this layer the rule \
+                  'uniform'"
+                .into(),
+        ),
+    }
+}
+
 impl LayerClass {
     /// Whether LRP may give this class `rule`.
     pub fn accepts(self, rule: &Rule) -> bool {
@@ -71,6 +99,9 @@ impl LayerClass {
                 rule,
                 Rule::Norm | Rule::Epsilon { .. } | Rule::Pass | Rule::Gradient
             ),
+            LayerClass::Product => {
+                matches!(rule, Rule::ConstantGate | Rule::Uniform | Rule::Gradient)
+            }
             LayerClass::AvgPool => {
                 matches!(rule, Rule::Norm | Rule::Epsilon { .. } | Rule::Gradient)
             }
@@ -92,12 +123,13 @@ impl LayerClass {
 
     /// The rule a composite gives this class unless told otherwise (Zennit's: activations and
     /// normalisation pass, sums and average pools are proportional, max pooling and the
-    /// layers Zennit maps nothing to get their gradient).
+    /// layers Zennit maps nothing to get their gradient; products are gates, as LXT's CP-LRP).
     pub fn default_rule(self) -> Rule {
         match self {
             LayerClass::Activation | LayerClass::Normalisation => Rule::Pass,
             LayerClass::Sum | LayerClass::AvgPool => Rule::Norm,
             LayerClass::MaxPool => Rule::ArgMax,
+            LayerClass::Product => Rule::ConstantGate,
             LayerClass::Convolution
             | LayerClass::Dense
             | LayerClass::Reshape
@@ -308,6 +340,10 @@ impl Composite {
                     }
                     Rule::ArgMax | Rule::Gradient => NodeRule::Vjp(GradMode::Gradient),
                     Rule::WinnerTakeAll => NodeRule::Vjp(GradMode::SplitTies),
+                    Rule::ConstantGate => NodeRule::Product {
+                        gate: Some(gate_of(graph, k).map_err(|why| fail(&why))?),
+                    },
+                    Rule::Uniform => NodeRule::Product { gate: None },
                     rule => NodeRule::Linear(LinearRule {
                         rule,
                         stabilizer: self.stabilizer,

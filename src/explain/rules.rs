@@ -2,7 +2,7 @@
 //! each term feeds a modified input through modified weights, the terms of a group sum to the
 //! group's denominator `z`, and each term sends back `coef · sign · x'' ⊙ W'ᵀ (R / stab(z))`.
 //! Rules of the other layer classes are the backward recorder's node rules (pass, proportional,
-//! the gradient, winner-take-all; see `backward::NodeRule`).
+//! the gradient, winner-take-all, a product's shares; see `backward::NodeRule`).
 //!
 //! Adding a rule touches, and only touches:
 //! 1. one variant of [`Rule`] and its arm in [`Rule::recipe`]: for a linear-layer rule its
@@ -118,10 +118,17 @@ pub enum Rule {
     /// The layer's gradient, as Zennit treats a layer it gives no rule (activations, pools,
     /// normalisation).
     Gradient,
+    /// A product of two activations as a gate (CP-LRP): the gate held constant, all relevance
+    /// to the gated input. The gate is the input broadcast over the other (a squeeze-excitation
+    /// scale), else the one a sigmoid computes.
+    ConstantGate,
+    /// A product of two activations by the uniform rule (AttnLRP): half the relevance to each
+    /// input.
+    Uniform,
 }
 
 /// Names accepted by [`Rule::parse`].
-pub const RULE_NAMES: &str = "lrp0, epsilon[:ε], gamma[:γ], alpha1beta0, alpha2beta1, alpha3beta2, alphabeta:α,β, zplus, zbox:low,high, wsquare, flat, pass, norm, winner-take-all, argmax, gradient";
+pub const RULE_NAMES: &str = "lrp0, epsilon[:ε], gamma[:γ], alpha1beta0, alpha2beta1, alpha3beta2, alphabeta:α,β, zplus, zbox:low,high, wsquare, flat, pass, norm, winner-take-all, argmax, gradient, gate, uniform";
 
 impl Rule {
     /// LRP-αβ, checking `α − β = 1` and `α, β ≥ 0`.
@@ -184,6 +191,8 @@ impl Rule {
             "winner-take-all" | "winnertakeall" | "wta" => Rule::WinnerTakeAll,
             "argmax" => Rule::ArgMax,
             "gradient" | "grad" => Rule::Gradient,
+            "gate" | "cp" | "constantgate" => Rule::ConstantGate,
+            "uniform" => Rule::Uniform,
             _ => {
                 return Err(Error::Invalid(format!(
                     "unknown rule '{spec}'; valid rules: {RULE_NAMES}"
@@ -277,9 +286,13 @@ impl Rule {
             }
             Rule::WSquare => (one(vec![t(I::Ones, W::Square, true)]), stabilizer),
             Rule::Flat => (one(vec![t(I::Ones, W::Ones, false)]), stabilizer),
-            Rule::Pass | Rule::Norm | Rule::WinnerTakeAll | Rule::ArgMax | Rule::Gradient => {
-                return None
-            }
+            Rule::Pass
+            | Rule::Norm
+            | Rule::WinnerTakeAll
+            | Rule::ArgMax
+            | Rule::Gradient
+            | Rule::ConstantGate
+            | Rule::Uniform => return None,
         })
     }
 

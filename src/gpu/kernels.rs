@@ -35,6 +35,7 @@ pub const KERNELS: &[KernelInfo] = &[
     layers::pool::GLOBAL_FORWARD.info(),
     layers::pool::VJP.info(),
     layers::add::FORWARD.info(),
+    layers::mul::KERNEL.info(),
     layers::concat::FORWARD.info(),
     layers::concat::VJP.info(),
     layers::softmax::FORWARD.info(),

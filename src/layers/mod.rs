@@ -31,6 +31,7 @@ pub mod elementwise;
 pub(crate) mod input;
 mod io;
 mod modes;
+pub mod mul;
 pub mod pool;
 pub mod reshape;
 pub(crate) mod scale;
@@ -45,6 +46,7 @@ pub use dense::Dense;
 pub use elementwise::{Elementwise, Func};
 pub use io::{Dest, ForwardIo, LinearIo, RefVjp, VjpIo};
 pub use modes::{Factor, GradMode};
+pub use mul::Mul;
 pub use pool::{AvgPool2d, GlobalAvgPool, MaxPool2d, Pool2d};
 pub use reshape::Reshape;
 pub use softmax::Softmax;
@@ -66,6 +68,8 @@ pub enum LayerClass {
     Dense,
     /// Sums of activations (residual additions).
     Sum,
+    /// Products of two activations (squeeze-excitation gates, gated units).
+    Product,
     /// Average pooling, global included.
     AvgPool,
     /// Max pooling.
@@ -158,6 +162,7 @@ pub const ONNX_OPS: &[&[OnnxOp]] = &[
     reshape::ONNX,
     batch_norm::ONNX,
     add::ONNX,
+    mul::ONNX,
     concat::ONNX,
     softmax::ONNX,
 ];

@@ -3,7 +3,7 @@
 use crate::error::{Error, Result};
 use crate::layers::{
     Add, AvgPool2d, BatchNorm, Concat, Conv2d, ConvTranspose2d, Dense, Elementwise, GlobalAvgPool,
-    Layer, MaxPool2d, Pool2d, Reshape, Softmax,
+    Layer, MaxPool2d, Mul, Pool2d, Reshape, Softmax,
 };
 
 /// Index of a node in [`Graph::nodes`].
@@ -37,6 +37,8 @@ pub enum Op {
     Reshape(Reshape),
     /// Element-wise sum of two or more inputs of one shape.
     Add(Add),
+    /// Element-wise product of two activations, broadcasting.
+    Mul(Mul),
     /// Concatenation along channels.
     Concat(Concat),
     /// Softmax over the features of each item; only as the last node.
@@ -58,6 +60,7 @@ impl Op {
             Op::GlobalAvgPool(l) => l,
             Op::Reshape(l) => l,
             Op::Add(l) => l,
+            Op::Mul(l) => l,
             Op::Concat(l) => l,
             Op::Softmax(l) => l,
         }

@@ -30,6 +30,7 @@ mod large_weights;
 mod lrp_hand_cases;
 mod lrp_rules;
 mod method_errors;
+mod products;
 mod programs;
 mod robustness;
 mod translate;

@@ -41,6 +41,13 @@ pub enum NodeRule {
     },
     /// An LRP rule on a linear layer: its recipe of modified inputs and weights.
     Linear(LinearRule),
+    /// A product of two activations: what arrives goes to every input but the gate (held
+    /// constant, CP-LRP), or half to each with no gate (the uniform rule), summed over the
+    /// dimensions an input is broadcast along.
+    Product {
+        /// The input held constant.
+        gate: Option<usize>,
+    },
 }
 
 /// An LRP linear-layer rule as one node applies it.

@@ -9,7 +9,7 @@ use super::{Flow, NodeRule, Seed};
 use crate::error::{Error, Result};
 use crate::layers::scale::{pass_through, scale_pass, Scale};
 use crate::layers::{Dest, Factor, GradMode, VjpIo};
-use crate::model::{Graph, NodeId};
+use crate::model::{Graph, NodeId, Op};
 use crate::plan::{binds, ConstId, Launch, Out, Program, Resource, TensorId, WeightMod, WgslEnum};
 
 /// What to record.
@@ -218,6 +218,44 @@ pub fn record_backward(
                 };
                 divide(p, &d, s, count)?;
                 vjp(p, &mut flow, s, GradMode::Gradient, Factor::X)?;
+            }
+            NodeRule::Product { gate } => {
+                let Op::Mul(mul) = &node.op else {
+                    return Err(Error::Invalid(format!(
+                        "node '{}' ({}) is not a product: a product's rule cannot apply",
+                        node.name,
+                        node.op.kind()
+                    )));
+                };
+                let mut dests = Vec::with_capacity(node.inputs.len());
+                for (j, &i) in node.inputs.iter().enumerate() {
+                    // The gate's destination is never written: nothing flows to it.
+                    dests.push(if Some(j) == *gate {
+                        Dest {
+                            tensor: g,
+                            accumulate: true,
+                        }
+                    } else {
+                        flow.dest(p, graph, batch, i)?
+                    });
+                }
+                let io = VjpIo {
+                    node: k,
+                    name: &node.name,
+                    batch,
+                    xs: &xs,
+                    y: values[k],
+                    in_shapes: &in_shapes,
+                    out_shape: &node.shape,
+                    g,
+                    dests: &dests,
+                    mode: GradMode::Gradient,
+                    weights: WeightMod::Plain,
+                    factor: Factor::One,
+                    channel_values: None,
+                    coef: 1.0,
+                };
+                mul.record_shares(p, &io, *gate)?;
             }
             NodeRule::Linear(rule) => {
                 let linear = layer.linear().ok_or_else(|| {

@@ -5,7 +5,7 @@
 use super::linear::reference_linear_rule;
 use super::NodeRule;
 use crate::layers::{apply_factor, reference_forward, Factor, GradMode, RefVjp};
-use crate::model::{Graph, NodeId, Tensor};
+use crate::model::{Graph, NodeId, Op, Tensor};
 use crate::plan::WeightMod;
 
 /// Zennit's stabiliser: `z + ε·sign(z)` with `sign(0) = +1`.
@@ -144,6 +144,10 @@ fn walk(
                 }
                 v
             }
+            NodeRule::Product { gate } => match &node.op {
+                Op::Mul(mul) => mul.reference_shares(&xs, &g, *gate),
+                _ => unreachable!("checked when the rules were resolved"),
+            },
             NodeRule::Linear(rule) => {
                 let linear = layer
                     .linear()
@@ -153,8 +157,15 @@ fn walk(
                 )]
             }
         };
-        for (&i, v) in node.inputs.iter().zip(sent) {
-            accumulate(&mut flow[i], &values[i].shape, &v.data);
+        // Nothing flows to a gate held constant (not even zeros: its branch is never crossed).
+        let gate = match rules[k] {
+            NodeRule::Product { gate } => gate,
+            _ => None,
+        };
+        for (j, (&i, v)) in node.inputs.iter().zip(sent).enumerate() {
+            if gate != Some(j) {
+                accumulate(&mut flow[i], &values[i].shape, &v.data);
+            }
         }
     }
     flow

@@ -13,6 +13,7 @@ fn computes_feature_map(class: LayerClass) -> bool {
         LayerClass::Convolution
         | LayerClass::Dense
         | LayerClass::Sum
+        | LayerClass::Product
         | LayerClass::AvgPool
         | LayerClass::MaxPool
         | LayerClass::Activation

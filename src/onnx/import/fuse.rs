@@ -21,7 +21,7 @@ use crate::onnx::proto::{GraphProto, NodeProto, TensorProto};
 use crate::onnx::{tensor, OnnxOp};
 
 /// Operators that appear only inside the fused patterns.
-pub(crate) const PART_OF_PATTERNS: &[&str] = &["Mul", "Div", "Erf"];
+pub(crate) const PART_OF_PATTERNS: &[&str] = &["Erf"];
 
 fn fused_only<'m>(_imp: &mut Importer<'m, '_>, n: &'m NodeProto, name: &str) -> Result<()> {
     Err(Error::Onnx(format!(

@@ -258,8 +258,8 @@ impl<'m> Importer<'m, '_> {
              unfolded: fold the graph's constants first (e.g. onnxsim, or onnxruntime with \
              optimized_model_filepath and basic optimizations)"
         } else if fuse::PART_OF_PATTERNS.contains(&n.op_type.as_str()) {
-            "glimpse maps this operator only inside the element-wise patterns it fuses \
-             (x · Sigmoid(x), x · HardSigmoid(x), GELU's Erf form)"
+            "glimpse maps this operator only inside the GELU pattern it fuses \
+             (x · ½ · (1 + erf(x / √2)))"
         } else {
             "glimpse has no mapping for this operator"
         };

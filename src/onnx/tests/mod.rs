@@ -16,6 +16,7 @@ mod errors;
 mod files;
 mod graph;
 mod merge;
+mod mul;
 mod pad;
 mod pool;
 mod reshape;

@@ -1,0 +1,131 @@
+//! `Mul` of two activations → [`Mul`]; `Mul` or `Div` by a scalar or per-channel constant (a
+//! layer scale) → a per-channel [`BatchNorm`] with no shift, which LRP passes relevance through
+//! in proportion.
+
+use super::{broadcast_shape, Mul};
+use crate::error::{Error, Result};
+use crate::layers::BatchNorm;
+use crate::model::{NodeId, Op};
+use crate::onnx::import::{unsupported, Importer, Val};
+use crate::onnx::proto::NodeProto;
+use crate::onnx::OnnxOp;
+
+fn two_inputs(n: &NodeProto, name: &str) -> Result<()> {
+    if n.input.len() != 2 {
+        return Err(Error::Onnx(format!(
+            "node '{name}' ({}) needs two inputs, has {}",
+            n.op_type,
+            n.input.len()
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) fn import_mul<'m>(
+    imp: &mut Importer<'m, '_>,
+    n: &'m NodeProto,
+    name: &str,
+) -> Result<()> {
+    two_inputs(n, name)?;
+    match (imp.input(n, name, 0)?, imp.input(n, name, 1)?) {
+        (Val::Node(a), Val::Node(b)) => {
+            if let Err(e) = broadcast_shape(imp.shape(a), imp.shape(b)) {
+                return Err(unsupported(n, name, e.to_string()));
+            }
+            imp.push(n, name, Op::Mul(Mul), vec![a, b])
+        }
+        (Val::Node(x), Val::Const(_)) => scale_by_constant(imp, n, name, x, 1, false),
+        (Val::Const(_), Val::Node(x)) => scale_by_constant(imp, n, name, x, 0, false),
+        (Val::Const(_), Val::Const(_)) => Err(unsupported(
+            n,
+            name,
+            "both inputs are constants; constant folding is not supported".into(),
+        )),
+    }
+}
+
+pub(crate) fn import_div<'m>(
+    imp: &mut Importer<'m, '_>,
+    n: &'m NodeProto,
+    name: &str,
+) -> Result<()> {
+    two_inputs(n, name)?;
+    match (imp.input(n, name, 0)?, imp.input(n, name, 1)?) {
+        (Val::Node(x), Val::Const(_)) => scale_by_constant(imp, n, name, x, 1, true),
+        _ => Err(unsupported(
+            n,
+            name,
+            "glimpse maps Div only as an activation divided by a scalar or per-channel constant"
+                .into(),
+        )),
+    }
+}
+
+/// `x · c` (or `x / c`) with the constant input `ci` a scalar or one value per channel.
+fn scale_by_constant<'m>(
+    imp: &mut Importer<'m, '_>,
+    n: &'m NodeProto,
+    name: &str,
+    x: NodeId,
+    ci: usize,
+    divide: bool,
+) -> Result<()> {
+    let c = imp.const_f32(n, name, ci)?;
+    let shape = imp.shape(x).to_vec();
+    let channels = shape.first().copied().unwrap_or(1);
+    // The constant's shape right-aligned against [N, ..shape]: all ones but the channel axis.
+    let rank = shape.len() + 1;
+    let per_channel = c.shape.len() <= rank && {
+        let mut padded = vec![1; rank - c.shape.len()];
+        padded.extend(&c.shape);
+        padded[0] == 1 && padded[1] == channels && padded[2..].iter().all(|&d| d == 1)
+    };
+    let scale: Vec<f32> = match c.data.len() {
+        1 => vec![c.data[0]; channels],
+        _ if per_channel => c.data.clone(),
+        _ => {
+            return Err(unsupported(
+                n,
+                name,
+                format!(
+                    "the constant has shape {:?}; glimpse multiplies an activation of per-item \
+                     shape {shape:?} only by a scalar or by one value per channel (dimension 1)",
+                    c.shape
+                ),
+            ))
+        }
+    };
+    if divide && scale.contains(&0.0) {
+        return Err(unsupported(
+            n,
+            name,
+            "the constant divisor has a zero".into(),
+        ));
+    }
+    let scale = if divide {
+        scale.iter().map(|&v| 1.0 / v).collect()
+    } else {
+        scale
+    };
+    let bn = BatchNorm {
+        shift: vec![0.0; channels],
+        scale,
+    };
+    imp.push(n, name, Op::BatchNorm(bn), vec![x])
+}
+
+/// The ONNX operators imported as [`Mul`] (and the scalings imported as [`BatchNorm`]).
+pub(crate) const ONNX: &[OnnxOp] = &[
+    OnnxOp {
+        op_type: "Mul",
+        layer: "Mul, or BatchNorm",
+        notes: "two activations, broadcasting (squeeze-excitation gates; LRP: the gate held constant, or the uniform rule); an activation by a scalar or per-channel constant: a scale",
+        import: import_mul,
+    },
+    OnnxOp {
+        op_type: "Div",
+        layer: "BatchNorm",
+        notes: "an activation by a scalar or per-channel constant",
+        import: import_div,
+    },
+];
