@@ -144,11 +144,11 @@ MODELS = {
 }
 
 
-def build(name):
+def build(name, models=MODELS):
     """The model with seeded random weights and BatchNorm statistics that are the exact mean and
     (biased→running) variance over 8 batches of 32 uniform(-1, 1) inputs (momentum None)."""
     torch.manual_seed(SEED)
-    m = MODELS[name]["ctor"]()
+    m = models[name]["ctor"]()
     g = torch.Generator().manual_seed(SEED + 1)
     for bn in m.modules():
         if isinstance(bn, nn.BatchNorm2d):
@@ -174,12 +174,14 @@ def onnx_module_path(node_name):
     return path
 
 
-def with_onnx_parameters(name, onnx_path):
+def with_onnx_parameters(name, onnx_path, models=MODELS):
     """The torchvision module computing exactly the ONNX graph: the exporter-folded Conv/Gemm
     parameters, every BatchNorm the identity (mean 0, var 1, weight 1, bias 0, eps 0)."""
-    m = build(name)
+    m = build(name, models)
     g = onnx.load(onnx_path).graph
     init = {t.name: numpy_helper.to_array(t) for t in g.initializer}
+    # The exporter shares equal initializers (zero biases) through Identity nodes.
+    init.update({n.output[0]: init[n.input[0]] for n in g.node if n.op_type == "Identity" and n.input[0] in init})
     mods = dict(m.named_modules())
     loaded = 0
     for node in g.node:

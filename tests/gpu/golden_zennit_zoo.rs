@@ -36,7 +36,7 @@ fn errors(got: &[f64], want: &[f32], item: usize) -> Vec<f64> {
 
 /// The goldens' targets: the predicted class (argmax of the onnxruntime logits) for inputs 0–3,
 /// (predicted + 1) % 10 for inputs 4–7.
-fn targets(model: &str) -> Vec<usize> {
+pub(super) fn targets(model: &str) -> Vec<usize> {
     let logits = read_f32(asset(&format!("assets/reference/{model}_logits.npy"))).unwrap();
     let f = logits.shape[1];
     logits
@@ -55,7 +55,7 @@ fn targets(model: &str) -> Vec<usize> {
 }
 
 /// Checks one golden; returns the per-item errors of the f64 reference and of the GPU.
-fn check(model: &str, golden: &str, stable: &[usize]) -> (Vec<f64>, Vec<f64>) {
+pub(super) fn check(model: &str, golden: &str, stable: &[usize]) -> (Vec<f64>, Vec<f64>) {
     let graph = glimpse::load_model(asset(&format!("assets/models/{model}.onnx"))).unwrap();
     let x = read_f32(asset("assets/data/zoo_x.npy")).unwrap();
     let item: usize = x.shape[1..].iter().product();
