@@ -116,7 +116,7 @@ impl LayerClass {
                 )
             }
             LayerClass::Reshape => matches!(rule, Rule::Pass | Rule::Gradient),
-            LayerClass::Concat => matches!(rule, Rule::Gradient),
+            LayerClass::Concat | LayerClass::Select => matches!(rule, Rule::Gradient),
             LayerClass::Input | LayerClass::Softmax => false,
         }
     }
@@ -134,6 +134,7 @@ impl LayerClass {
             | LayerClass::Dense
             | LayerClass::Reshape
             | LayerClass::Concat
+            | LayerClass::Select
             | LayerClass::Input
             | LayerClass::Softmax => Rule::Gradient,
         }

@@ -35,7 +35,10 @@ pub mod mul;
 pub mod pool;
 pub mod reshape;
 pub(crate) mod scale;
+pub mod slice;
 pub mod softmax;
+pub(crate) mod strided;
+pub mod transpose;
 
 pub use add::Add;
 pub use batch_norm::BatchNorm;
@@ -49,7 +52,9 @@ pub use modes::{Factor, GradMode};
 pub use mul::Mul;
 pub use pool::{AvgPool2d, GlobalAvgPool, MaxPool2d, Pool2d};
 pub use reshape::Reshape;
+pub use slice::Slice;
 pub use softmax::Softmax;
+pub use transpose::Transpose;
 
 use crate::error::Result;
 use crate::model::{Graph, Tensor};
@@ -82,6 +87,9 @@ pub enum LayerClass {
     Concat,
     /// Reshapes: what flows back keeps its values.
     Reshape,
+    /// Transposes and slices: what flows back is moved back to where each value came from,
+    /// never ruled.
+    Select,
     /// Softmax: explanations start at the logits before it; no LRP rule crosses it.
     Softmax,
 }
@@ -160,6 +168,8 @@ pub const ONNX_OPS: &[&[OnnxOp]] = &[
     elementwise::ONNX,
     pool::ONNX,
     reshape::ONNX,
+    transpose::ONNX,
+    slice::ONNX,
     batch_norm::ONNX,
     add::ONNX,
     mul::ONNX,
@@ -266,6 +276,18 @@ pub(crate) fn modify_parameters(
         .filter(|_| keep_bias)
         .map(|b| b.iter().map(|&v| m.apply(v)).collect());
     (w, b)
+}
+
+/// Fails unless `io` asks for the plain VJP (factor 1, multiplier 1): what layers that only move
+/// values back apply.
+pub(crate) fn reject_factor(io: &VjpIo, kind: &str) -> Result<()> {
+    if io.factor != Factor::One || io.coef != 1.0 {
+        return Err(crate::Error::Invalid(format!(
+            "{kind} '{}' only moves what flows back: it takes no factor or multiplier",
+            io.name
+        )));
+    }
+    Ok(())
 }
 
 /// The one input shape of a single-input layer.

@@ -3,7 +3,7 @@
 use crate::error::{Error, Result};
 use crate::layers::{
     Add, AvgPool2d, BatchNorm, Concat, Conv2d, ConvTranspose2d, Dense, Elementwise, GlobalAvgPool,
-    Layer, MaxPool2d, Mul, Pool2d, Reshape, Softmax,
+    Layer, MaxPool2d, Mul, Pool2d, Reshape, Slice, Softmax, Transpose,
 };
 
 /// Index of a node in [`Graph::nodes`].
@@ -39,6 +39,10 @@ pub enum Op {
     Add(Add),
     /// Element-wise product of two activations, broadcasting.
     Mul(Mul),
+    /// The per-item axes permuted.
+    Transpose(Transpose),
+    /// A box of each item (Slice; each output of Split).
+    Slice(Slice),
     /// Concatenation along channels.
     Concat(Concat),
     /// Softmax over the features of each item; only as the last node.
@@ -61,6 +65,8 @@ impl Op {
             Op::Reshape(l) => l,
             Op::Add(l) => l,
             Op::Mul(l) => l,
+            Op::Transpose(l) => l,
+            Op::Slice(l) => l,
             Op::Concat(l) => l,
             Op::Softmax(l) => l,
         }

@@ -336,7 +336,11 @@ fn dag_with_residual_add_concat_and_reshape() {
         .push("add", Op::Add(glimpse::layers::Add), vec![a, b, r])
         .unwrap();
     let cat = g
-        .push("cat", Op::Concat(glimpse::layers::Concat), vec![s, r, a])
+        .push(
+            "cat",
+            Op::Concat(glimpse::layers::Concat::channels()),
+            vec![s, r, a],
+        )
         .unwrap();
     let f = g.push_reshape("flat", cat, vec![12 * 64]).unwrap();
     let d = Dense {

@@ -64,7 +64,11 @@ pub(crate) fn zoo(rng: &mut Rng, softmax: bool) -> Graph {
         .unwrap();
     let ap = g.push("avgpool", Op::avg_pool(pool(2)), vec![r1]).unwrap();
     let cat = g
-        .push("concat", Op::Concat(glimpse::layers::Concat), vec![add, ap])
+        .push(
+            "concat",
+            Op::Concat(glimpse::layers::Concat::channels()),
+            vec![add, ap],
+        )
         .unwrap();
     let gap = g
         .push(

@@ -429,7 +429,11 @@ fn concat_and_residual_sum_match_the_reference() {
         .unwrap();
     let rs = g.push("rs", Op::relu(), vec![sum]).unwrap();
     let cat = g
-        .push("cat", Op::Concat(glimpse::layers::Concat), vec![rs, ra])
+        .push(
+            "cat",
+            Op::Concat(glimpse::layers::Concat::channels()),
+            vec![rs, ra],
+        )
         .unwrap();
     let f = g.push_reshape("flatten", cat, vec![6 * 25]).unwrap();
     g.push(

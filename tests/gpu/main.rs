@@ -34,5 +34,6 @@ mod method_errors;
 mod products;
 mod programs;
 mod robustness;
+mod select;
 mod translate;
 mod windows;

@@ -34,11 +34,16 @@ fn mask(m: OutputMask) -> Mask {
 }
 
 /// Whether every value of node `id` is ≥ 0 whatever the input (after ReLUs, and pools,
-/// reshapes, sums and concatenations of such values).
+/// reshapes, sums and concatenations of such values). One pass over the nodes before it, in
+/// order: a recursion over inputs would revisit shared ancestors exponentially often (DenseNet's
+/// concatenations of every earlier block).
 pub(crate) fn nonnegative(graph: &Graph, id: NodeId) -> bool {
-    let node = &graph.nodes[id];
-    let inputs: Vec<bool> = node.inputs.iter().map(|&i| nonnegative(graph, i)).collect();
-    node.op.layer().nonnegative(&inputs)
+    let mut known: Vec<bool> = Vec::with_capacity(id + 1);
+    for node in &graph.nodes[..=id] {
+        let inputs: Vec<bool> = node.inputs.iter().map(|&i| known[i]).collect();
+        known.push(node.op.layer().nonnegative(&inputs));
+    }
+    known[id]
 }
 
 /// The terms of a group that contribute: min(x, 0) is exactly zero after a ReLU, so bias-free

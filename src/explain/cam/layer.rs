@@ -19,7 +19,7 @@ fn computes_feature_map(class: LayerClass) -> bool {
         | LayerClass::Activation
         | LayerClass::Normalisation
         | LayerClass::Concat => true,
-        LayerClass::Input | LayerClass::Reshape | LayerClass::Softmax => false,
+        LayerClass::Input | LayerClass::Reshape | LayerClass::Select | LayerClass::Softmax => false,
     }
 }
 

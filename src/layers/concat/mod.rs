@@ -1,34 +1,44 @@
-//! Concat: activations joined along the channel axis; what flows back is split into the inputs'
-//! channel slabs.
+//! Concat: activations joined along one per-item axis; what flows back is split into the
+//! inputs' parts. Each input is a strided copy into its part of the output (`layers/strided`).
 
 mod onnx;
 
 pub(crate) use onnx::ONNX;
 
-use super::{Factor, ForwardIo, Layer, LayerClass, LinearLayer, RefVjp, VjpIo};
+use super::strided::{contiguous, gather, scatter, StridedMap};
+use super::{Dest, ForwardIo, Layer, LayerClass, LinearLayer, RefVjp, VjpIo};
 use crate::error::{Error, Result};
 use crate::model::Tensor;
-use crate::plan::{binds, Launch, Out, Param, Program, TensorId, WeightMod};
+use crate::plan::{Param, Program, TensorId, WeightMod};
 
-crate::params! {
-    /// One input of `item_in` values per item copied to `offset` of `item_out`.
-    pub struct ConcatParams { pub count: u32, pub item_in: u32, pub item_out: u32, pub offset: u32 }
+/// Concatenation along per-item axis `axis` (0: channels).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Concat {
+    /// The per-item axis joined along.
+    pub axis: usize,
 }
 
-crate::params! {
-    /// One input's slab (`item_part` values at `offset` of `item_cat`) taken back.
-    pub struct SliceParams {
-        pub count: u32, pub item_cat: u32, pub item_part: u32, pub offset: u32,
-        pub accumulate: u32, pub pad0: u32, pub pad1: u32, pub pad2: u32,
+impl Concat {
+    /// Concatenation along channels.
+    pub fn channels() -> Self {
+        Concat { axis: 0 }
+    }
+
+    /// The map of each input's values into the output.
+    fn maps(&self, batch: usize, inputs: &[&[usize]], out: &[usize]) -> Result<Vec<StridedMap>> {
+        let st = contiguous(out);
+        let item: usize = out.iter().product();
+        let mut start = 0;
+        inputs
+            .iter()
+            .map(|s| {
+                let m = StridedMap::new(batch, s, &st, start * st[self.axis] as usize, item);
+                start += s[self.axis];
+                m
+            })
+            .collect()
     }
 }
-
-crate::kernel!(pub(crate) FORWARD: ConcatParams = "layers/concat/forward");
-crate::kernel!(pub(crate) VJP: SliceParams = "layers/concat/vjp");
-
-/// Concatenation along channels.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Concat;
 
 impl Layer for Concat {
     fn kind(&self) -> &'static str {
@@ -40,117 +50,78 @@ impl Layer for Concat {
     }
 
     fn output_shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>> {
-        if inputs.is_empty()
-            || inputs
-                .iter()
-                .any(|s| s.is_empty() || s[1..] != inputs[0][1..])
-        {
+        let a = self.axis;
+        let fits = |s: &[usize]| {
+            s.len() == inputs[0].len()
+                && a < s.len()
+                && (0..s.len()).all(|k| k == a || s[k] == inputs[0][k])
+        };
+        if inputs.is_empty() || !inputs.iter().all(|s| fits(s)) {
             return Err(Error::Shape(format!(
-                "Concat needs inputs that differ only in channels, got {inputs:?}"
+                "Concat along per-item axis {a} needs inputs that differ only there, got {inputs:?}"
             )));
         }
         let mut out = inputs[0].to_vec();
-        out[0] = inputs.iter().map(|s| s[0]).sum();
+        out[a] = inputs.iter().map(|s| s[a]).sum();
+        StridedMap::new(1, &out, &contiguous(&out), 0, 0)?;
         Ok(out)
     }
 
     fn reference(&self, xs: &[&Tensor<f64>]) -> Tensor<f64> {
         let n = xs[0].shape[0];
-        let mut shape = xs[0].shape.clone();
-        shape[1] = xs.iter().map(|x| x.shape[1]).sum();
-        let mut data = Vec::with_capacity(shape.iter().product());
-        for b in 0..n {
-            for x in xs {
-                let item = x.data.len() / n;
-                data.extend_from_slice(&x.data[b * item..(b + 1) * item]);
+        let shapes: Vec<&[usize]> = xs.iter().map(|x| &x.shape[1..]).collect();
+        let out = self
+            .output_shape(&shapes)
+            .expect("checked when the node was added");
+        let maps = self
+            .maps(n, &shapes, &out)
+            .expect("checked when the node was added");
+        let mut y = Tensor::zeros(std::iter::once(n).chain(out).collect());
+        for (x, m) in xs.iter().zip(&maps) {
+            for (i, &v) in x.data.iter().enumerate() {
+                y.data[m.at(i)] = v;
             }
         }
-        Tensor { shape, data }
+        y
     }
 
     fn reference_vjp(&self, v: &RefVjp) -> Vec<Tensor<f64>> {
         let n = v.g.shape[0];
-        let item_cat = v.g.data.len() / n.max(1);
-        let mut offset = 0;
+        let shapes: Vec<&[usize]> = v.xs.iter().map(|x| &x.shape[1..]).collect();
+        let maps = self
+            .maps(n, &shapes, &v.g.shape[1..])
+            .expect("checked when the node was added");
         v.xs.iter()
-            .map(|x| {
-                let item = x.data.len() / n.max(1);
-                let mut data = Vec::with_capacity(n * item);
-                for b in 0..n {
-                    let at = b * item_cat + offset;
-                    data.extend_from_slice(&v.g.data[at..at + item]);
-                }
-                offset += item;
-                Tensor {
-                    shape: x.shape.clone(),
-                    data,
-                }
+            .zip(&maps)
+            .map(|(x, m)| Tensor {
+                shape: x.shape.clone(),
+                data: (0..m.count()).map(|i| v.g.data[m.at(i)]).collect(),
             })
             .collect()
     }
 
     fn record_forward(&self, p: &mut Program, io: &ForwardIo) -> Result<TensorId> {
-        let item_out = io.out_shape.iter().product::<usize>();
-        let y = p.tensor(io.name, io.batch * item_out)?;
-        let mut offset = 0;
-        for (&x, s) in io.xs.iter().zip(io.in_shapes) {
-            let item_in = s.iter().product::<usize>();
-            let params = ConcatParams {
-                count: (io.batch * item_in) as u32,
-                item_in: item_in as u32,
-                item_out: item_out as u32,
-                offset: offset as u32,
-            };
-            let launch = Launch::Flat {
-                count: (io.batch * item_in) as u64,
-                size: 256,
-            };
-            // Each input writes its own slab: together they overwrite the whole output.
-            p.pass(
-                &FORWARD,
-                "main",
-                &params,
-                binds(&[x], &[], y),
-                Out::Write(y),
-                launch,
-            )?;
-            offset += item_in;
+        let y = p.tensor(io.name, io.batch * io.out_shape.iter().product::<usize>())?;
+        // Each input writes its own part: together they overwrite the whole output.
+        let dest = Dest {
+            tensor: y,
+            accumulate: false,
+        };
+        for (&x, m) in io
+            .xs
+            .iter()
+            .zip(self.maps(io.batch, io.in_shapes, io.out_shape)?)
+        {
+            scatter(p, x, &m, dest, None)?;
         }
         Ok(y)
     }
 
     fn record_vjp(&self, p: &mut Program, io: &VjpIo) -> Result<()> {
-        if io.factor != Factor::One || io.coef != 1.0 {
-            return Err(Error::Invalid(format!(
-                "concatenation '{}' splits what flows back; it takes no factor",
-                io.name
-            )));
-        }
-        let item_cat = io.out_shape.iter().product::<usize>();
-        let mut offset = 0;
-        for (s, &dest) in io.in_shapes.iter().zip(io.dests) {
-            let item = s.iter().product::<usize>();
-            let params = SliceParams {
-                count: (io.batch * item) as u32,
-                item_cat: item_cat as u32,
-                item_part: item as u32,
-                offset: offset as u32,
-                accumulate: dest.accumulate as u32,
-                ..SliceParams::default()
-            };
-            let launch = Launch::Flat {
-                count: (io.batch * item) as u64,
-                size: 256,
-            };
-            p.pass(
-                &VJP,
-                "main",
-                &params,
-                binds(&[io.g], &[], dest.tensor),
-                dest.out(),
-                launch,
-            )?;
-            offset += item;
+        super::reject_factor(io, "Concat")?;
+        let maps = self.maps(io.batch, io.in_shapes, io.out_shape)?;
+        for (m, &dest) in maps.iter().zip(io.dests) {
+            gather(p, io.g, m, dest)?;
         }
         Ok(())
     }

@@ -1,4 +1,4 @@
-//! `Concat` along channels → [`Concat`].
+//! `Concat` along any axis but the batch's → [`Concat`].
 
 use crate::error::{Error, Result};
 use crate::layers::Concat;
@@ -24,20 +24,23 @@ pub(crate) fn concat<'m>(imp: &mut Importer<'m, '_>, n: &'m NodeProto, name: &st
     }
     let axis = attr_i(n, name, "axis", 1)?;
     let norm = if axis < 0 { axis + rank } else { axis };
-    if norm != 1 {
+    if !(1..rank).contains(&norm) {
         return Err(unsupported(
             n,
             name,
-            format!("only concatenation along channels (axis 1) is supported, got axis {axis} of a rank-{rank} input"),
+            format!("axis {axis} of a rank-{rank} input: glimpse does not concatenate along the batch axis"),
         ));
     }
-    imp.push(n, name, Op::Concat(Concat), inputs)
+    let concat = Concat {
+        axis: norm as usize - 1,
+    };
+    imp.push(n, name, Op::Concat(concat), inputs)
 }
 
 /// The ONNX operators imported as [`Concat`].
 pub(crate) const ONNX: &[OnnxOp] = &[OnnxOp {
     op_type: "Concat",
     layer: "Concat",
-    notes: "channel axis",
+    notes: "any axis but the batch's",
     import: concat,
 }];

@@ -30,7 +30,7 @@ pub(crate) fn reshape<'m>(imp: &mut Importer<'m, '_>, n: &'m NodeProto, name: &s
     let x = imp.act(n, name, 0)?;
     let input = imp.shape(x).to_vec();
     let target = imp
-        .opt_const_i64(n, name, 1)?
+        .opt_shape_i64(n, name, 1)?
         .ok_or_else(|| Error::Onnx(format!("node '{name}' (Reshape) has no shape input")))?;
     let allow_zero = attr_i(n, name, "allowzero", 0)? != 0;
     if allow_zero && target.contains(&0) {

@@ -6,12 +6,14 @@
 //! - `attributes`: typed attribute readers, window pairs and pads;
 //! - `constant`, `pad`: the operators resolved here (constants; zero padding folded into the
 //!   convolution that reads it); Identity and Dropout are removed;
-//! - `fuse`: element-wise patterns fused before the loop (SiLU, HardSwish, GELU).
+//! - `fuse`: element-wise patterns fused before the loop (SiLU, HardSwish, GELU);
+//! - `fold`: constant folding of shape arithmetic on static shapes.
 //!
 //! The mapping of every layer kind lives in its module (`src/layers/<kind>/onnx.rs`).
 
 pub(crate) mod attributes;
 mod constant;
+pub(crate) mod fold;
 pub(crate) mod fuse;
 mod graph;
 mod node_io;
@@ -250,14 +252,13 @@ impl<'m> Importer<'m, '_> {
                 n.op_type
             )));
         }
+        if fold::FOLDABLE.contains(&n.op_type.as_str()) && self.all_constant(n) {
+            return fold::fold_node(self, n, &name);
+        }
         if let Some(op) = supported_ops().into_iter().find(|o| o.op_type == n.op_type) {
             return (op.import)(self, n, &name);
         }
-        let why = if self.is_shape_arithmetic(n) {
-            "glimpse has no mapping for this operator; it is shape arithmetic an exporter left \
-             unfolded: fold the graph's constants first (e.g. onnxsim, or onnxruntime with \
-             optimized_model_filepath and basic optimizations)"
-        } else if fuse::PART_OF_PATTERNS.contains(&n.op_type.as_str()) {
+        let why = if fuse::PART_OF_PATTERNS.contains(&n.op_type.as_str()) {
             "glimpse maps this operator only inside the GELU pattern it fuses \
              (x · ½ · (1 + erf(x / √2)))"
         } else {
@@ -288,6 +289,12 @@ pub(crate) const OWN_OPS: &[OnnxOp] = &[
         import: constant::constant,
     },
     OnnxOp {
+        op_type: "Shape",
+        layer: "folded at import",
+        notes: "static shapes; with it, Gather, Unsqueeze, Squeeze, Concat, Add, Sub, Mul, Div, Mod, Equal, Where, Cast, Slice, Reshape, Expand, Transpose, ConstantOfShape and Range of constants are folded (an open batch size only as a Reshape's first entry)",
+        import: fold::fold_node,
+    },
+    OnnxOp {
         op_type: "Pad",
         layer: "folded into the Conv that reads it",
         notes: "constant zeros on H and W (TensorFlow-style \"SAME\"); `axes` input",
@@ -309,31 +316,15 @@ fn dropout<'m>(imp: &mut Importer<'m, '_>, n: &'m NodeProto, name: &str) -> Resu
     identity(imp, n, name)
 }
 
-/// Operators exporters use to compute shapes and pads (TorchScript's F.pad, `x.view(n, -1)`):
-/// constant once folded, so their error says how to fold them. Shape and ConstantOfShape always
-/// are; the others only when no input is computed from the graph input.
-const SHAPE_ARITHMETIC: &[&str] = &[
-    "Shape",
-    "ConstantOfShape",
-    "Gather",
-    "Unsqueeze",
-    "Squeeze",
-    "Slice",
-    "Cast",
-    "Transpose",
-];
-
 impl Importer<'_, '_> {
-    fn is_shape_arithmetic(&self, n: &NodeProto) -> bool {
-        match n.op_type.as_str() {
-            "Shape" | "ConstantOfShape" => true,
-            op => {
-                SHAPE_ARITHMETIC.contains(&op)
-                    && n.input
-                        .iter()
-                        .all(|t| !matches!(self.values.get(t.as_str()), Some(Val::Node(_))))
-            }
-        }
+    /// Whether a node can be folded: every input a constant (`Shape` reads only its input's
+    /// static shape).
+    fn all_constant(&self, n: &NodeProto) -> bool {
+        n.op_type == "Shape"
+            || n.input
+                .iter()
+                .filter(|t| !t.is_empty())
+                .all(|t| matches!(self.values.get(t.as_str()), Some(Val::Const(_))))
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use super::{unsupported, Importer, Val};
+use super::{fold, unsupported, Importer, Val};
 use crate::error::{Error, Result};
 use crate::model::{NodeId, Op, Tensor};
 use crate::onnx::proto::{NodeProto, TensorProto};
@@ -14,6 +14,13 @@ impl<'m> Importer<'m, '_> {
     pub(crate) fn set(&mut self, n: &'m NodeProto, v: Val<'m>) -> Result<()> {
         self.values.insert(n.output[0].as_str(), v);
         Ok(())
+    }
+
+    /// Records output `k` of a node with several (Split's); an empty name is an output left out.
+    pub(crate) fn set_output(&mut self, n: &'m NodeProto, k: usize, v: Val<'m>) {
+        if let Some(o) = n.output.get(k).filter(|o| !o.is_empty()) {
+            self.values.insert(o.as_str(), v);
+        }
     }
 
     /// Appends a glimpse node named after the ONNX one and records it as the node's output.
@@ -143,9 +150,51 @@ impl<'m> Importer<'m, '_> {
         name: &str,
         i: usize,
     ) -> Result<Option<Vec<i64>>> {
-        self.opt_const(n, name, i)?
-            .map(|t| tensor::to_i64(&t, self.base_dir).map(|(_, v)| v))
-            .transpose()
+        let Some(t) = self.opt_const(n, name, i)? else {
+            return Ok(None);
+        };
+        let v = tensor::to_i64(&t, self.base_dir)?.1;
+        if v.contains(&fold::BATCH) {
+            return Err(unsupported(
+                n,
+                name,
+                format!(
+                    "input {i} ('{}') is computed from the batch size, which the graph input leaves \
+                     open; export with a fixed batch",
+                    n.input[i]
+                ),
+            ));
+        }
+        Ok(Some(v))
+    }
+
+    /// [`Importer::opt_const_i64`] for a Reshape's target: an open batch size folded from a
+    /// `Shape` is read as 0 ("keep this dimension") in the first entry only.
+    pub(crate) fn opt_shape_i64(
+        &self,
+        n: &'m NodeProto,
+        name: &str,
+        i: usize,
+    ) -> Result<Option<Vec<i64>>> {
+        let Some(t) = self.opt_const(n, name, i)? else {
+            return Ok(None);
+        };
+        let mut v = tensor::to_i64(&t, self.base_dir)?.1;
+        if v.iter().skip(1).any(|&d| d == fold::BATCH) {
+            return Err(unsupported(
+                n,
+                name,
+                format!(
+                    "input {i} ('{}') puts the batch size, which the graph input leaves open, \
+                     after the first dimension; export with a fixed batch",
+                    n.input[i]
+                ),
+            ));
+        }
+        if v.first() == Some(&fold::BATCH) {
+            v[0] = 0;
+        }
+        Ok(Some(v))
     }
 
     /// Per-item shape of a glimpse node.

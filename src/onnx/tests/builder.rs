@@ -123,6 +123,26 @@ impl B {
         }
     }
 
+    /// The graph input's batch size fixed to `n` (instead of symbolic).
+    pub(super) fn batch(mut self, n: i64) -> Self {
+        let item: Vec<i64> = match &self.inputs[0].r#type {
+            Some(TypeProto {
+                value: Some(type_proto::Value::TensorType(t)),
+            }) => t.shape.as_ref().unwrap().dim[1..]
+                .iter()
+                .map(|d| match d.value {
+                    Some(dimension::Value::DimValue(v)) => v,
+                    _ => 0,
+                })
+                .collect(),
+            _ => vec![],
+        };
+        let mut dims = vec![dim_value(n)];
+        dims.extend(item.iter().map(|&d| dim_value(d)));
+        self.inputs[0] = value_info("x", dims);
+        self
+    }
+
     pub(super) fn opset(mut self, v: i64) -> Self {
         self.opset = v;
         self

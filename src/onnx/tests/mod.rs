@@ -20,3 +20,4 @@ mod mul;
 mod pad;
 mod pool;
 mod reshape;
+mod select;
