@@ -16,7 +16,7 @@ mod golden_captum;
 mod golden_crp;
 mod golden_crp_atlas;
 mod golden_faithfulness;
-mod golden_gates;
+mod golden_families;
 mod golden_interpret;
 mod golden_lucid;
 mod golden_occlusion;

@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""Goldens on small configurations of torchvision's squeeze-excitation families: LRP from Zennit
-with the gates held constant (CP-LRP), and Saliency / InputXGradient / IntegratedGradients from
-Captum on the true function.
+"""Goldens on small configurations of torchvision's squeeze-excitation families and ShuffleNetV2:
+LRP from Zennit (the gates held constant, CP-LRP), and Saliency / InputXGradient /
+IntegratedGradients from Captum on the true function.
 
 Writes
-  assets/models/{efficientnet_b0_zoo,mobilenet_v3_zoo,regnet_y_zoo}.onnx   random weights,
+  assets/models/{efficientnet_b0_zoo,mobilenet_v3_zoo,regnet_y_zoo,shufflenet_v2_zoo}.onnx   random weights,
       BatchNorm statistics recalibrated on random inputs, exported by torch.onnx (TorchScript
       exporter, opset 17, do_constant_folding=True: BatchNorms folded into their Convs);
+  assets/models/shufflenet_v2_zoo_dynamo.onnx   the same ShuffleNetV2 by the dynamo exporter
+      (opset 18): Split where TorchScript writes Shape / Gather / Div / Slice;
   assets/reference/<model>_logits.npy       onnxruntime (CPU, optimisations off) on zoo_x;
   assets/golden/zennit_<model>_{epsilon_plus_flat,epsilon_gamma_box}.npy;
   assets/golden/captum_<model>_{saliency,input_x_gradient,ig_trapezoid}.npy (+ manifest entries).
@@ -20,6 +22,10 @@ Models (torchvision's own classes, small configurations):
   * regnet_y_zoo: RegNet(BlockParams.from_init_params(depth=5, w_0=16, w_a=8, w_m=2,
     group_width=8, se_ratio=0.25)): grouped bottlenecks, squeeze-excitation (ReLU, Sigmoid),
     residual sums with and without a 1x1 projection.
+  * shufflenet_v2_zoo: ShuffleNetV2(stages_repeats=[2, 2, 2], stages_out_channels=[12, 24, 48, 96,
+    256]): channel shuffles (Reshape, Transpose, Reshape), chunk (TorchScript: Slice on folded
+    shape arithmetic), Concat. `ShuffleNetCanonizer` turns the functional `x.mean([2, 3])` into
+    an AdaptiveAvgPool2d module (Norm), as glimpse treats ONNX ReduceMean over H, W.
 
 The gate held constant. Zennit propagates relevance between the modules it hooks, and an
 operation it does not hook is crossed by its gradient. `scale.detach() * x` would therefore send
@@ -50,6 +56,7 @@ from functools import partial
 from torchvision.models.efficientnet import EfficientNet, MBConv, _efficientnet_conf
 from torchvision.models.mobilenetv3 import InvertedResidual, MobileNetV3, _mobilenet_v3_conf
 from torchvision.models.regnet import BlockParams, RegNet, ResBottleneckBlock
+from torchvision.models.shufflenetv2 import ShuffleNetV2
 from torchvision.ops.misc import SqueezeExcitation
 from zennit.canonizers import AttributeCanonizer, CompositeCanonizer
 from zennit.layer import Sum
@@ -77,6 +84,10 @@ def mobilenet_v3():
     return MobileNetV3(setting, last, num_classes=10)
 
 
+def shufflenet_v2():
+    return ShuffleNetV2(stages_repeats=[2, 2, 2], stages_out_channels=[12, 24, 48, 96, 256], num_classes=10)
+
+
 MODELS = {
     "efficientnet_b0_zoo": dict(
         ctor=efficientnet_b0,
@@ -92,6 +103,13 @@ MODELS = {
         structure="RegNet(BlockParams.from_init_params(depth=5, w_0=16, w_a=8, w_m=2, group_width=8, se_ratio=0.25))",
         ops={"Conv": 29, "Relu": 21, "GlobalAveragePool": 6, "Sigmoid": 5, "Mul": 5, "Add": 5, "Flatten": 1,
              "Gemm": 1}),
+    "shufflenet_v2_zoo": dict(
+        ctor=shufflenet_v2,
+        structure="ShuffleNetV2(stages_repeats=[2, 2, 2], stages_out_channels=[12, 24, 48, 96, 256], num_classes=10)",
+        ops={"Conv": 26, "Relu": 17, "MaxPool": 1, "Concat": 18, "Shape": 27, "Gather": 27, "Div": 9, "Cast": 12,
+             "Unsqueeze": 48, "Reshape": 12, "Transpose": 6, "Add": 3, "Mul": 6, "Slice": 6, "ReduceMean": 1,
+             "Gemm": 1},
+        dynamo=True),
 }
 
 
@@ -137,6 +155,8 @@ class GateCanonizer(AttributeCanonizer):
             return {"forward": (lambda m: lambda x: gate.apply(x, m._scale(x)))(module)}
         if isinstance(module, (MBConv, InvertedResidual)) and module.use_res_connect:
             return {"forward": self.block_forward.__get__(module), "canonizer_sum": Sum()}
+        if isinstance(module, ShuffleNetV2):
+            return {"forward": self.shufflenet_forward.__get__(module), "canonizer_pool": nn.AdaptiveAvgPool2d(1)}
         if isinstance(module, ResBottleneckBlock):
             return {"forward": self.bottleneck_forward.__get__(module), "canonizer_sum": Sum()}
         return None
@@ -144,6 +164,12 @@ class GateCanonizer(AttributeCanonizer):
     @staticmethod
     def block_forward(self, x):
         return self.canonizer_sum(torch.stack([self.block(x), x], dim=-1))
+
+    @staticmethod
+    def shufflenet_forward(self, x):
+        x = self.maxpool(self.conv1(x))
+        x = self.conv5(self.stage4(self.stage3(self.stage2(x))))
+        return self.fc(torch.flatten(self.canonizer_pool(x), 1))
 
     @staticmethod
     def bottleneck_forward(self, x):
@@ -173,7 +199,7 @@ def captum_maps(model64, model32, x, targets):
 def main():
     t0 = time.time()
     gc.setup()
-    man = gc.Manifest("scripts/golden_gates.py")
+    man = gc.Manifest("scripts/golden_families.py")
     x32 = np.load(gc.p(X_PATH))
     x = torch.from_numpy(x32)
     for name, spec in MODELS.items():
@@ -196,6 +222,15 @@ def main():
         ref_rel = f"assets/reference/{name}_logits.npy"
         np.save(gc.p(ref_rel), ref)
         print(f"wrote {ref_rel} sha256={gc.sha256(gc.p(ref_rel))[:16]}")
+        if spec.get("dynamo"):
+            dyn_rel = f"assets/models/{name}_dynamo.onnx"
+            torch.onnx.export(model, x[:2], gc.p(dyn_rel), opset_version=18, dynamo=True, input_names=["input"],
+                              output_names=["logits"], dynamic_shapes={"x": {0: torch.export.Dim("n")}},
+                              external_data=False)
+            dyn = ort.InferenceSession(gc.p(dyn_rel), so, providers=["CPUExecutionProvider"]).run(None, {"input": x32})[0]
+            print(f"wrote {dyn_rel} {os.path.getsize(gc.p(dyn_rel))} B; logits vs the TorchScript export "
+                  f"{np.abs(dyn - ref).max():.2e}")
+            assert np.abs(dyn - ref).max() < 1e-5 * max(1.0, float(np.abs(ref).max()))
         pred = ref.argmax(1)
         targets = torch.from_numpy(np.concatenate([pred[:4], (pred[4:] + 1) % 10]).astype(np.int64))
 
@@ -250,7 +285,7 @@ def main():
             man.save_array(f"captum_{name}_{key}.npy", a.numpy(), method=desc, library="captum 0.9.0",
                            float32_vs_float64_rel_diff_per_item=cond, **common)
     man.write()
-    print(f"golden_gates.py done in {time.time() - t0:.1f}s")
+    print(f"golden_families.py done in {time.time() - t0:.1f}s")
 
 
 if __name__ == "__main__":

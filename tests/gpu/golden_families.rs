@@ -1,6 +1,8 @@
 //! LRP and the gradient family against Zennit and Captum on small configurations of
-//! torchvision's squeeze-excitation families: EfficientNet-B0, MobileNetV3-Small and RegNetY
-//! (scripts/golden_gates.py; assets/golden/README.md, "Squeeze-excitation gates").
+//! torchvision's squeeze-excitation families (EfficientNet-B0, MobileNetV3-Small, RegNetY) and
+//! ShuffleNetV2 (scripts/golden_families.py; assets/golden/README.md, "Squeeze-excitation
+//! gates" and "ShuffleNetV2"), and ShuffleNetV2 from both of PyTorch's exporters against
+//! onnxruntime.
 //!
 //! Zennit's goldens hold each gate constant (CP-LRP, glimpse's default rule for a product), in
 //! float64 on exactly the exported function: glimpse's f64 reference must match them on every
@@ -17,7 +19,36 @@ use glimpse::explain::Target;
 use glimpse::io::npy::read_f32;
 use glimpse::Tensor;
 
-const MODELS: [&str; 3] = ["efficientnet_b0_zoo", "mobilenet_v3_zoo", "regnet_y_zoo"];
+const MODELS: [&str; 4] = [
+    "efficientnet_b0_zoo",
+    "mobilenet_v3_zoo",
+    "regnet_y_zoo",
+    "shufflenet_v2_zoo",
+];
+
+/// Both exports of the same ShuffleNetV2 — TorchScript's (shape arithmetic on an open batch
+/// size: Shape, Gather, Div, Slice, Unsqueeze, Concat folded at import) and dynamo's (Split) —
+/// give onnxruntime's logits.
+#[test]
+fn shufflenet_from_both_exporters_matches_onnxruntime() {
+    let x = read_f32(asset("assets/data/zoo_x.npy")).unwrap();
+    let want = read_f32(asset("assets/reference/shufflenet_v2_zoo_logits.npy")).unwrap();
+    let scale = want.data.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    for file in ["shufflenet_v2_zoo", "shufflenet_v2_zoo_dynamo"] {
+        let graph = glimpse::load_model(asset(&format!("assets/models/{file}.onnx"))).unwrap();
+        let got = glimpse::Predictor::new(&crate::common::model(&graph), 8)
+            .unwrap()
+            .run(&x)
+            .unwrap();
+        let err = got
+            .data
+            .iter()
+            .zip(&want.data)
+            .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+        println!("{file}: max |Δlogit| {err:.2e} of max |logit| {scale:.3}");
+        assert!(err <= 1e-5 * scale, "{file}: {err:.2e}");
+    }
+}
 
 fn asset(path: &str) -> String {
     format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))
@@ -36,7 +67,7 @@ fn stable_items(golden: &str) -> Vec<usize> {
 }
 
 #[test]
-fn squeeze_excitation_nets_match_zennit_with_the_gates_held_constant() {
+fn the_families_match_zennit_with_the_gates_held_constant() {
     for m in MODELS {
         for composite in ["epsilon_plus_flat", "epsilon_gamma_box"] {
             check_zennit(
@@ -92,7 +123,7 @@ fn golden(name: &str) -> Tensor {
 }
 
 #[test]
-fn squeeze_excitation_nets_match_captum() {
+fn the_families_match_captum() {
     let x = read_f32(asset("assets/data/zoo_x.npy")).unwrap();
     for m in MODELS {
         let graph = glimpse::load_model(asset(&format!("assets/models/{m}.onnx"))).unwrap();
