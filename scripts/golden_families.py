@@ -45,11 +45,9 @@ import os
 import time
 
 import numpy as np
-import onnx
 import onnxruntime as ort
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 import torchvision
 from captum.attr import InputXGradient, IntegratedGradients, Saliency
 from functools import partial
@@ -63,7 +61,8 @@ from zennit.layer import Sum
 
 import golden_common as gc
 from golden_zennit import per_item_rel
-from golden_zennit_zoo import COMPOSITES, N, SEED, STABLE, X_PATH, attribute, build, with_onnx_parameters
+from golden_zennit_zoo import (COMPOSITES, N, STABLE, X_PATH, attribute, build, export_torchscript,
+                               with_onnx_parameters)
 from zennit_canonizers import ExactSequentialMergeBatchNorm
 
 IG_STEPS = 64
@@ -205,15 +204,7 @@ def main():
     for name, spec in MODELS.items():
         onnx_rel = f"assets/models/{name}.onnx"
         model = build(name, MODELS)
-        torch.onnx.export(model, x[:2], gc.p(onnx_rel), opset_version=17, do_constant_folding=True, dynamo=False,
-                          input_names=["input"], output_names=["logits"],
-                          dynamic_axes={"input": {0: "n"}, "logits": {0: "n"}})
-        size = os.path.getsize(gc.p(onnx_rel))
-        ops = {}
-        for node in onnx.load(gc.p(onnx_rel)).graph.node:
-            if node.op_type not in ("Constant", "Identity"):
-                ops[node.op_type] = ops.get(node.op_type, 0) + 1
-        print(f"wrote {onnx_rel} {size} B sha256={gc.sha256(gc.p(onnx_rel))[:16]} ops {ops}")
+        ops, size = export_torchscript(model, x[:2], onnx_rel, skip=("Constant", "Identity"))
         assert size < 2_000_000, size
         assert ops == spec["ops"], ops
         so = ort.SessionOptions()

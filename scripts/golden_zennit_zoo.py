@@ -201,6 +201,21 @@ def with_onnx_parameters(name, onnx_path, models=MODELS):
     return m.eval()
 
 
+def export_torchscript(model, x, onnx_rel, skip=("Constant",)):
+    """The TorchScript exporter at opset 17 with folding (BatchNorms into Convs) and a dynamic
+    batch; returns the graph's operator counts (without `skip`) and the file's size."""
+    torch.onnx.export(model, x, gc.p(onnx_rel), opset_version=17, do_constant_folding=True, dynamo=False,
+                      input_names=["input"], output_names=["logits"],
+                      dynamic_axes={"input": {0: "n"}, "logits": {0: "n"}})
+    size = os.path.getsize(gc.p(onnx_rel))
+    ops = {}
+    for node in onnx.load(gc.p(onnx_rel)).graph.node:
+        if node.op_type not in skip:
+            ops[node.op_type] = ops.get(node.op_type, 0) + 1
+    print(f"wrote {onnx_rel} {size} B sha256={gc.sha256(gc.p(onnx_rel))[:16]} ops {ops}")
+    return ops, size
+
+
 def attribute(model, composite, x, targets):
     x = x.clone().requires_grad_(True)
     with Gradient(model=model, composite=composite) as attributor:
@@ -219,15 +234,7 @@ def main():
     for name, spec in MODELS.items():
         onnx_rel = f"assets/models/{name}.onnx"
         model = build(name)
-        torch.onnx.export(model, x[:2], gc.p(onnx_rel), opset_version=17, do_constant_folding=True, dynamo=False,
-                          input_names=["input"], output_names=["logits"],
-                          dynamic_axes={"input": {0: "n"}, "logits": {0: "n"}})
-        size = os.path.getsize(gc.p(onnx_rel))
-        ops = {}
-        for node in onnx.load(gc.p(onnx_rel)).graph.node:
-            if node.op_type != "Constant":
-                ops[node.op_type] = ops.get(node.op_type, 0) + 1
-        print(f"wrote {onnx_rel} {size} B sha256={gc.sha256(gc.p(onnx_rel))[:16]} ops {ops}")
+        ops, size = export_torchscript(model, x[:2], onnx_rel)
         assert size < 2_000_000, size
         assert ops == spec["ops"], ops  # BatchNorms folded by the exporter; the graph glimpse is tested on
         so = ort.SessionOptions()

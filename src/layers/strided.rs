@@ -4,6 +4,7 @@
 
 use super::Dest;
 use crate::error::{Error, Result};
+use crate::model::Tensor;
 use crate::plan::{Launch, Out, Program, Resource, TensorId};
 
 crate::params! {
@@ -121,6 +122,41 @@ fn launch(count: usize) -> Launch {
         count: count as u64,
         size: 256,
     }
+}
+
+/// f64 `y[i] = x[map(i)]`, shaped `[batch, ..out]` (the forward pass of a layer that moves values).
+pub(crate) fn reference_gather(x: &Tensor<f64>, map: &StridedMap, out: &[usize]) -> Tensor<f64> {
+    Tensor {
+        shape: std::iter::once(x.shape[0])
+            .chain(out.iter().copied())
+            .collect(),
+        data: (0..map.count()).map(|i| x.data[map.at(i)]).collect(),
+    }
+}
+
+/// f64 `dx[map(i)] = g[i]`, zeros elsewhere, shaped like `x` (its VJP).
+pub(crate) fn reference_scatter(g: &Tensor<f64>, x: &Tensor<f64>, map: &StridedMap) -> Tensor<f64> {
+    let mut dx = Tensor::zeros(x.shape.clone());
+    for (i, &v) in g.data.iter().enumerate() {
+        dx.data[map.at(i)] = v;
+    }
+    dx
+}
+
+/// Records the forward pass `y[i] = x[map(i)]` into a new tensor.
+pub(crate) fn record_gather(
+    p: &mut Program,
+    name: &str,
+    x: TensorId,
+    map: &StridedMap,
+) -> Result<TensorId> {
+    let y = p.tensor(name, map.count())?;
+    let dest = Dest {
+        tensor: y,
+        accumulate: false,
+    };
+    gather(p, x, map, dest)?;
+    Ok(y)
 }
 
 /// `dest[i] (+)= x[map(i)]` over the map's values.

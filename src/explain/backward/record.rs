@@ -164,10 +164,27 @@ pub fn record_backward(
             .map(|&i| graph.nodes[i].shape.as_slice())
             .collect();
         let xs: Vec<TensorId> = node.inputs.iter().map(|&i| values[i]).collect();
-        let vjp = |p: &mut Program, flow: &mut Flow, g, mode, factor| -> Result<()> {
+        // Records through `record` what flows back from `g` to every input but `skip` (whose
+        // destination is never written: nothing flows to a gate held constant).
+        type Record<'r> = &'r dyn Fn(&mut Program, &VjpIo) -> Result<()>;
+        let with_io = |p: &mut Program,
+                       flow: &mut Flow,
+                       g: TensorId,
+                       mode: GradMode,
+                       factor: Factor,
+                       skip: Option<usize>,
+                       record: Record|
+         -> Result<()> {
             let mut dests = Vec::with_capacity(node.inputs.len());
-            for &i in &node.inputs {
-                dests.push(flow.dest(p, graph, batch, i)?);
+            for (j, &i) in node.inputs.iter().enumerate() {
+                dests.push(if skip == Some(j) {
+                    Dest {
+                        tensor: g,
+                        accumulate: true,
+                    }
+                } else {
+                    flow.dest(p, graph, batch, i)?
+                });
             }
             let io = VjpIo {
                 node: k,
@@ -185,7 +202,12 @@ pub fn record_backward(
                 channel_values: None,
                 coef: 1.0,
             };
-            layer.record_vjp(p, &io)
+            record(p, &io)
+        };
+        let vjp = |p: &mut Program, flow: &mut Flow, g, mode, factor| -> Result<()> {
+            with_io(p, flow, g, mode, factor, None, &|p, io| {
+                layer.record_vjp(p, io)
+            })
         };
         match &spec.rules[k] {
             NodeRule::Pass => {
@@ -227,35 +249,16 @@ pub fn record_backward(
                         node.op.kind()
                     )));
                 };
-                let mut dests = Vec::with_capacity(node.inputs.len());
-                for (j, &i) in node.inputs.iter().enumerate() {
-                    // The gate's destination is never written: nothing flows to it.
-                    dests.push(if Some(j) == *gate {
-                        Dest {
-                            tensor: g,
-                            accumulate: true,
-                        }
-                    } else {
-                        flow.dest(p, graph, batch, i)?
-                    });
-                }
-                let io = VjpIo {
-                    node: k,
-                    name: &node.name,
-                    batch,
-                    xs: &xs,
-                    y: values[k],
-                    in_shapes: &in_shapes,
-                    out_shape: &node.shape,
+                let shares = |p: &mut Program, io: &VjpIo| mul.record_shares(p, io, *gate);
+                with_io(
+                    p,
+                    &mut flow,
                     g,
-                    dests: &dests,
-                    mode: GradMode::Gradient,
-                    weights: WeightMod::Plain,
-                    factor: Factor::One,
-                    channel_values: None,
-                    coef: 1.0,
-                };
-                mul.record_shares(p, &io, *gate)?;
+                    GradMode::Gradient,
+                    Factor::One,
+                    *gate,
+                    &shares,
+                )?;
             }
             NodeRule::Linear(rule) => {
                 let linear = layer.linear().ok_or_else(|| {

@@ -6,8 +6,10 @@ mod onnx;
 
 pub(crate) use onnx::{onnx_range, ONNX};
 
-use super::strided::{contiguous, gather, scatter, StridedMap};
-use super::{Dest, ForwardIo, Layer, LayerClass, LinearLayer, RefVjp, VjpIo};
+use super::strided::{
+    contiguous, record_gather, reference_gather, reference_scatter, scatter, StridedMap,
+};
+use super::{ForwardIo, Layer, LayerClass, LinearLayer, RefVjp, VjpIo};
 use crate::error::{Error, Result};
 use crate::model::Tensor;
 use crate::plan::{Param, Program, TensorId, WeightMod};
@@ -89,35 +91,20 @@ impl Layer for Slice {
 
     fn reference(&self, xs: &[&Tensor<f64>]) -> Tensor<f64> {
         let x = xs[0];
-        let map = self.reference_map(x);
-        let shape = std::iter::once(x.shape[0])
-            .chain(self.ranges.iter().map(|r| r.len))
-            .collect();
-        Tensor {
-            shape,
-            data: (0..map.count()).map(|i| x.data[map.at(i)]).collect(),
-        }
+        let out: Vec<usize> = self.ranges.iter().map(|r| r.len).collect();
+        reference_gather(x, &self.reference_map(x), &out)
     }
 
     fn reference_vjp(&self, v: &RefVjp) -> Vec<Tensor<f64>> {
-        let x = v.xs[0];
-        let map = self.reference_map(x);
-        let mut dx = Tensor::zeros(x.shape.clone());
-        for (i, &g) in v.g.data.iter().enumerate() {
-            dx.data[map.at(i)] = g;
-        }
-        vec![dx]
+        vec![reference_scatter(
+            v.g,
+            v.xs[0],
+            &self.reference_map(v.xs[0]),
+        )]
     }
 
     fn record_forward(&self, p: &mut Program, io: &ForwardIo) -> Result<TensorId> {
-        let map = self.map(io.batch, io.in_shapes[0])?;
-        let y = p.tensor(io.name, map.count())?;
-        let dest = Dest {
-            tensor: y,
-            accumulate: false,
-        };
-        gather(p, io.xs[0], &map, dest)?;
-        Ok(y)
+        record_gather(p, io.name, io.xs[0], &self.map(io.batch, io.in_shapes[0])?)
     }
 
     fn record_vjp(&self, p: &mut Program, io: &VjpIo) -> Result<()> {
