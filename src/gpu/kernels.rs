@@ -31,6 +31,7 @@ pub const KERNELS: &[KernelInfo] = &[
     layers::dense::VJP_SUBGROUP.info(),
     layers::elementwise::KERNEL.info(),
     layers::batch_norm::FORWARD.info(),
+    layers::layer_norm::KERNEL.info(),
     layers::pool::FORWARD.info(),
     layers::pool::GLOBAL_FORWARD.info(),
     layers::pool::VJP.info(),

@@ -30,6 +30,7 @@ pub mod dense;
 pub mod elementwise;
 pub(crate) mod input;
 mod io;
+pub mod layer_norm;
 mod modes;
 pub mod mul;
 pub mod pool;
@@ -45,9 +46,10 @@ pub use batch_norm::BatchNorm;
 pub use concat::Concat;
 pub use conv2d::Conv2d;
 pub use conv_transpose::ConvTranspose2d;
-pub use dense::Dense;
+pub use dense::{Dense, TokenDense};
 pub use elementwise::{Elementwise, Func};
 pub use io::{Dest, ForwardIo, LinearIo, RefVjp, VjpIo};
+pub use layer_norm::LayerNorm;
 pub use modes::{Factor, GradMode};
 pub use mul::Mul;
 pub use pool::{AvgPool2d, GlobalAvgPool, MaxPool2d, Pool2d};
@@ -171,6 +173,7 @@ pub const ONNX_OPS: &[&[OnnxOp]] = &[
     transpose::ONNX,
     slice::ONNX,
     batch_norm::ONNX,
+    layer_norm::ONNX,
     add::ONNX,
     mul::ONNX,
     concat::ONNX,

@@ -3,7 +3,7 @@
 use crate::error::{Error, Result};
 use crate::layers::{
     Add, AvgPool2d, BatchNorm, Concat, Conv2d, ConvTranspose2d, Dense, Elementwise, GlobalAvgPool,
-    Layer, MaxPool2d, Mul, Pool2d, Reshape, Slice, Softmax, Transpose,
+    Layer, LayerNorm, MaxPool2d, Mul, Pool2d, Reshape, Slice, Softmax, TokenDense, Transpose,
 };
 
 /// Index of a node in [`Graph::nodes`].
@@ -23,8 +23,12 @@ pub enum Op {
     ConvTranspose2d(ConvTranspose2d),
     /// Fully connected layer `y = W x + b`.
     Dense(Dense),
+    /// A dense layer on each row of an item's last axis.
+    TokenDense(TokenDense),
     /// Per-channel affine map from a batch normalisation that could not be folded.
     BatchNorm(BatchNorm),
+    /// Layer normalisation over an item's trailing axes.
+    LayerNorm(LayerNorm),
     /// An element-wise function (ReLU, Clip, Sigmoid, …: one row of the element-wise table).
     Elementwise(Elementwise),
     /// Max pooling over (possibly overlapping) windows.
@@ -57,7 +61,9 @@ impl Op {
             Op::Conv2d(l) => l,
             Op::ConvTranspose2d(l) => l,
             Op::Dense(l) => l,
+            Op::TokenDense(l) => l,
             Op::BatchNorm(l) => l,
+            Op::LayerNorm(l) => l,
             Op::Elementwise(l) => l,
             Op::MaxPool2d(l) => l,
             Op::AvgPool2d(l) => l,

@@ -28,6 +28,7 @@ mod gradient_methods;
 mod interpret;
 mod interpret_lucid;
 mod large_weights;
+mod layer_norm;
 mod lrp_hand_cases;
 mod lrp_rules;
 mod method_errors;

@@ -4,11 +4,13 @@
 
 mod onnx;
 mod record;
+mod token;
 
 pub(crate) use onnx::{fold_bias, ONNX};
 pub use record::dense_chunks;
 pub use record::{DenseForwardParams, DenseVjpParams};
 pub(crate) use record::{FORWARD, FORWARD_SUBGROUP, VJP, VJP_SUBGROUP};
+pub use token::TokenDense;
 
 use super::{Factor, ForwardIo, Layer, LayerClass, LinearIo, LinearLayer, RefVjp, VjpIo};
 use crate::error::{Error, Result};

@@ -1,7 +1,7 @@
 //! `Gemm` and `MatMul` → [`Dense`], and a constant `Add` right after a MatMul as its bias.
 
 use crate::error::{Error, Result};
-use crate::layers::Dense;
+use crate::layers::{Dense, TokenDense};
 use crate::model::{NodeId, Op, Tensor};
 use crate::onnx::import::attributes::{attr_f, attr_i};
 use crate::onnx::import::{unsupported, Importer, Val};
@@ -91,7 +91,10 @@ pub(crate) fn gemm<'m>(imp: &mut Importer<'m, '_>, n: &'m NodeProto, name: &str)
 
 pub(crate) fn matmul<'m>(imp: &mut Importer<'m, '_>, n: &'m NodeProto, name: &str) -> Result<()> {
     let a = imp.act(n, name, 0)?;
-    flat_input(imp, name, "MatMul", a)?;
+    let token_wise = imp.shape(a).len() > 1;
+    if !token_wise {
+        flat_input(imp, name, "MatMul", a)?;
+    }
     let b = match imp.input(n, name, 1)? {
         Val::Const(t) => tensor::to_f32(&t, imp.base_dir)?,
         Val::Node(_) => {
@@ -116,10 +119,16 @@ pub(crate) fn matmul<'m>(imp: &mut Importer<'m, '_>, n: &'m NodeProto, name: &st
             w[o * inp + i] = b.data[i * out + o];
         }
     }
-    let op = Op::Dense(Dense {
+    let dense = Dense {
         weight: Tensor::new(vec![out, inp], w)?,
         bias: None,
-    });
+    };
+    // On `[.., rows, in]` items (channels-last MLPs, token-wise layers), one Dense per row.
+    let op = if token_wise {
+        Op::TokenDense(TokenDense { dense })
+    } else {
+        Op::Dense(dense)
+    };
     let id = imp.push_node(name, op, vec![a])?;
     imp.bias_free_dense.insert(id, n.output[0].as_str());
     imp.set(n, Val::Node(id))
@@ -163,8 +172,10 @@ pub(crate) fn fold_bias<'m>(
         ));
     }
     let c = tensor::to_f32(c, imp.base_dir)?;
-    let Op::Dense(d) = &mut imp.graph.nodes[x].op else {
-        unreachable!("bias_free_dense holds Dense nodes only")
+    let d = match &mut imp.graph.nodes[x].op {
+        Op::Dense(d) => d,
+        Op::TokenDense(t) => &mut t.dense,
+        _ => unreachable!("bias_free_dense holds dense nodes only"),
     };
     let out = d.weight.shape[0];
     let bias = row_bias(&c, out).ok_or_else(|| {
@@ -197,8 +208,8 @@ pub(crate) const ONNX: &[OnnxOp] = &[
     },
     OnnxOp {
         op_type: "MatMul",
-        layer: "Dense",
-        notes: "constant right operand; a following constant Add becomes the bias",
+        layer: "Dense, TokenDense",
+        notes: "constant right operand; on [N, .., rows, in] one dense layer per row (channels-last MLPs); a following constant Add becomes the bias",
         import: matmul,
     },
 ];

@@ -1,4 +1,4 @@
-//! BatchNormalization: kept as a node, and folded into a Conv afterwards.
+//! BatchNormalization: kept as a node, and folded into a Conv afterwards; LayerNormalization.
 
 use super::builder::{af, ai, B};
 use super::check::{assert_close, err_text, forward, kinds};
@@ -74,4 +74,35 @@ fn conv_then_batch_norm_folds_after_import() {
     assert_eq!(fold_batch_norm(&mut folded), 1);
     assert_eq!(kinds(&folded), ["Input", "Conv2d"]);
     assert_close(&forward(&folded, 1, &x), &before);
+}
+
+#[test]
+fn layer_normalization_normalises_the_trailing_axes() {
+    let g = B::new(&[1, 2, 2])
+        .opset(17)
+        .init("s", &[2], &[1.0, 2.0])
+        .init("b", &[2], &[0.5, 0.0])
+        .node(
+            "LayerNormalization",
+            "ln",
+            &["x", "s", "b"],
+            &["y"],
+            vec![af("epsilon", 0.0)],
+        )
+        .import()
+        .unwrap();
+    assert_eq!(kinds(&g), ["Input", "LayerNorm"]);
+    // Rows (1, 3) and (-2, 2): x̂ = (−1, 1) each.
+    assert_close(
+        &forward(&g, 1, &[1.0, 3.0, -2.0, 2.0]),
+        &[-0.5, 2.0, -0.5, 2.0],
+    );
+    let e = err_text(
+        B::new(&[1, 2, 2])
+            .opset(17)
+            .init("s", &[3], &[1.0; 3])
+            .node("LayerNormalization", "ln", &["x", "s"], &["y"], vec![])
+            .import(),
+    );
+    assert!(e.contains("'ln'") && e.contains("3 values"), "{e}");
 }

@@ -140,3 +140,21 @@ fn matmul_then_add_becomes_dense_with_bias() {
     );
     assert!(e.contains("bias has shape [3]"), "{e}");
 }
+
+/// MatMul on `[N, .., rows, in]` (a Linear on channels-last maps or tokens) is one dense layer
+/// per row; the Add after it is its bias.
+#[test]
+fn matmul_on_rows_is_a_token_wise_dense_layer() {
+    let g = B::new(&[1, 2, 3])
+        .init("w", &[3, 2], &[1.0, 0.0, 0.0, 1.0, 1.0, 1.0])
+        .init("b", &[2], &[0.5, -0.5])
+        .node("MatMul", "mm", &["x", "w"], &["h"], vec![])
+        .node("Add", "bias", &["h", "b"], &["y"], vec![])
+        .import()
+        .unwrap();
+    assert_eq!(kinds(&g), ["Input", "TokenDense"]);
+    assert_eq!(g.nodes[1].shape, [1, 2, 2]);
+    // Rows (1, 2, 3) and (0, -1, 4): (x0 + x2, x1 + x2) + b.
+    let y = forward(&g, 1, &[1.0, 2.0, 3.0, 0.0, -1.0, 4.0]);
+    assert_close(&y, &[4.5, 4.5, 4.5, 2.5]);
+}
