@@ -104,7 +104,11 @@ fn lrp_passes_relevance_through_or_in_proportion() {
         .overrides
         .push((LayerRef::Name("ln".into()), Rule::Norm));
     let zplus = Composite::uniform(Rule::ZPlus);
-    for (what, c) in [("identity", plain), ("proportional", proportional), ("z+", zplus)] {
+    for (what, c) in [
+        ("identity", plain),
+        ("proportional", proportional),
+        ("z+", zplus),
+    ] {
         let e = LrpPlan::new(&model(&g), &c, 2, false)
             .unwrap()
             .run(&x, &[Target::Class(1)])
