@@ -106,3 +106,32 @@ pub fn relative(got: &[f64], want: &[f32]) -> f64 {
         .fold(0.0f64, |a, (&g, &w)| a.max((g - w as f64).abs()));
     worst / scale
 }
+
+/// Central finite differences (h = 1e-6) of the f64 reference's logit `class` at item `item` of
+/// the batch `x`: what the gradient tests hold a GPU gradient to.
+pub fn finite_difference_gradient(
+    graph: &Graph,
+    x: &Tensor,
+    item: usize,
+    class: usize,
+) -> Vec<f64> {
+    let d = x.numel() / x.shape[0];
+    let x0: Vec<f64> = x.data[item * d..(item + 1) * d]
+        .iter()
+        .map(|&v| v as f64)
+        .collect();
+    let mut shape = x.shape.clone();
+    shape[0] = 1;
+    let score = |v: &[f64]| {
+        let t = Tensor::new(shape.clone(), v.to_vec()).unwrap();
+        glimpse::layers::reference_forward(graph, &t)[graph.output].data[class]
+    };
+    (0..d)
+        .map(|j| {
+            let (mut up, mut down) = (x0.clone(), x0.clone());
+            up[j] += 1e-6;
+            down[j] -= 1e-6;
+            (score(&up) - score(&down)) / 2e-6
+        })
+        .collect()
+}

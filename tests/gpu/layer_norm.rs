@@ -3,7 +3,7 @@
 //! standard deviation) against central finite differences, and LRP (LayerNorm's identity and
 //! proportional rules; ε and z⁺ on the token-wise layer) against the f64 reference.
 
-use crate::common::{assert_close, model, Rng};
+use crate::common::{assert_close, finite_difference_gradient, model, Rng};
 use glimpse::explain::backward::reference_backward;
 use glimpse::explain::gradient::{GradientMap, GradientPlan};
 use glimpse::explain::{Composite, LayerRef, LrpPlan, Rule, Target};
@@ -66,22 +66,7 @@ fn forward_and_gradient_match_the_references() {
             .run(&x, &[Target::Class(2)])
             .unwrap();
         for i in 0..2 {
-            let x0: Vec<f64> = x.data[i * 24..(i + 1) * 24]
-                .iter()
-                .map(|&v| v as f64)
-                .collect();
-            let score = |v: &[f64]| {
-                let t = Tensor::new(vec![1, 4, 2, 3], v.to_vec()).unwrap();
-                reference_forward(&g, &t)[g.output].data[2]
-            };
-            let fd: Vec<f64> = (0..24)
-                .map(|j| {
-                    let (mut up, mut down) = (x0.clone(), x0.clone());
-                    up[j] += 1e-6;
-                    down[j] -= 1e-6;
-                    (score(&up) - score(&down)) / 2e-6
-                })
-                .collect();
+            let fd = finite_difference_gradient(&g, &x, i, 2);
             assert_close(
                 &format!("∂f/∂x axis {axis} item {i}"),
                 &grad.map.data[i * 24..(i + 1) * 24],

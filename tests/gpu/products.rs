@@ -4,7 +4,7 @@
 //! to the gate) and uniform rule (half to each) on the GPU against the f64 reference, with the
 //! relevance each rule conserves.
 
-use crate::common::{assert_close, model, Rng};
+use crate::common::{assert_close, finite_difference_gradient, model, Rng};
 use glimpse::explain::backward::reference_backward;
 use glimpse::explain::gradient::{Baseline, DeepLiftPlan, GradientMap, GradientPlan};
 use glimpse::explain::{Composite, LayerRef, LrpPlan, Rule, Target};
@@ -79,15 +79,6 @@ fn forward_matches_the_f64_reference_in_both_orders_and_for_a_square() {
     assert_close("x · x", &got.data, &want, 1e-6, 1e-6);
 }
 
-fn score(g: &Graph, x: &[f64], class: usize) -> f64 {
-    let t = Tensor::new(
-        [1].iter().chain(g.input_shape()).cloned().collect(),
-        x.to_vec(),
-    )
-    .unwrap();
-    reference_forward(g, &t)[g.output].data[class]
-}
-
 #[test]
 fn the_gradient_reaches_both_inputs_as_finite_differences_say() {
     for gate_first in [false, true] {
@@ -100,19 +91,7 @@ fn the_gradient_reaches_both_inputs_as_finite_differences_say() {
             .unwrap();
         let item = 108;
         for i in 0..2 {
-            let x0: Vec<f64> = x.data[i * item..(i + 1) * item]
-                .iter()
-                .map(|&v| v as f64)
-                .collect();
-            let h = 1e-6;
-            let want: Vec<f64> = (0..item)
-                .map(|j| {
-                    let (mut up, mut down) = (x0.clone(), x0.clone());
-                    up[j] += h;
-                    down[j] -= h;
-                    (score(&g, &up, 1) - score(&g, &down, 1)) / (2.0 * h)
-                })
-                .collect();
+            let want = finite_difference_gradient(&g, &x, i, 1);
             assert_close(
                 &format!("∂f/∂x item {i} (gate first: {gate_first})"),
                 &got.map.data[i * item..(i + 1) * item],

@@ -3,7 +3,7 @@
 //! against finite differences, and LRP (what flows back is moved back, never ruled) against
 //! the f64 reference with relevance conserved across each of them.
 
-use crate::common::{assert_close, model, Rng};
+use crate::common::{assert_close, finite_difference_gradient, model, Rng};
 use glimpse::explain::backward::reference_backward;
 use glimpse::explain::gradient::{GradientMap, GradientPlan};
 use glimpse::explain::{Bound, Composite, LrpPlan, Rule, Target};
@@ -108,23 +108,8 @@ fn the_gradient_matches_finite_differences() {
         .unwrap()
         .run(&x, &[Target::Class(1)])
         .unwrap();
-    let score = |v: &[f64]| {
-        let t = Tensor::new(vec![1, 2, 4, 5], v.to_vec()).unwrap();
-        reference_forward(&g, &t)[g.output].data[1]
-    };
     for i in 0..2 {
-        let x0: Vec<f64> = x.data[i * 40..(i + 1) * 40]
-            .iter()
-            .map(|&v| v as f64)
-            .collect();
-        let want: Vec<f64> = (0..40)
-            .map(|j| {
-                let (mut up, mut down) = (x0.clone(), x0.clone());
-                up[j] += 1e-6;
-                down[j] -= 1e-6;
-                (score(&up) - score(&down)) / 2e-6
-            })
-            .collect();
+        let want = finite_difference_gradient(&g, &x, i, 1);
         assert_close(
             &format!("∂f/∂x item {i}"),
             &got.map.data[i * 40..(i + 1) * 40],
