@@ -59,10 +59,28 @@ impl LayerRef {
     }
 }
 
-/// Which input of product node `k` is the gate: the one broadcast over the other (a
+/// Which input of product node `k` is the gate: of a matrix product the attention weights (the
+/// one a softmax computes); of an element-wise one the input broadcast over the other (a
 /// squeeze-excitation scale `[C, 1, 1]`), else the one a sigmoid computes.
 fn gate_of(graph: &Graph, k: NodeId) -> std::result::Result<usize, String> {
     let node = &graph.nodes[k];
+    if matches!(node.op, Op::MatMul(_)) {
+        let softmax = |j: &usize| matches!(graph.nodes[node.inputs[*j]].op, Op::Softmax(_));
+        let found: Vec<usize> = (0..node.inputs.len()).filter(softmax).collect();
+        return match found.as_slice() {
+            [one] => Ok(*one),
+            _ => Err(
+                "the gate rule holds attention weights constant, and neither input of \
+                      this matrix product (or both) is computed by a softmax; give this layer \
+                      the rule 'uniform'"
+                    .into(),
+            ),
+        };
+    }
+    let constant = |j: &usize| matches!(graph.nodes[node.inputs[*j]].op, Op::Constant(_));
+    if let Some(j) = (0..node.inputs.len()).find(constant) {
+        return Ok(j);
+    }
     let size = |i: usize| graph.nodes[i].shape.iter().product::<usize>();
     let out: usize = node.shape.iter().product();
     let smaller: Vec<usize> = (0..node.inputs.len())
@@ -115,19 +133,31 @@ impl LayerClass {
                     Rule::Pass | Rule::Norm | Rule::Epsilon { .. } | Rule::Gradient
                 )
             }
+            LayerClass::LayerNorm => matches!(
+                rule,
+                Rule::Identity | Rule::Pass | Rule::Norm | Rule::Epsilon { .. } | Rule::Gradient
+            ),
             LayerClass::Reshape => matches!(rule, Rule::Pass | Rule::Gradient),
-            LayerClass::Concat | LayerClass::Select => matches!(rule, Rule::Gradient),
-            LayerClass::Input | LayerClass::Softmax => false,
+            LayerClass::Concat | LayerClass::Select | LayerClass::Constant => {
+                matches!(rule, Rule::Gradient)
+            }
+            LayerClass::Softmax => {
+                matches!(rule, Rule::Norm | Rule::Epsilon { .. } | Rule::Gradient)
+            }
+            LayerClass::Input => false,
         }
     }
 
     /// The rule a composite gives this class unless told otherwise (Zennit's: activations and
     /// normalisation pass, sums and average pools are proportional, max pooling and the
-    /// layers Zennit maps nothing to get their gradient; products are gates, as LXT's CP-LRP).
+    /// layers Zennit maps nothing to get their gradient; products are gates, as LXT's CP-LRP;
+    /// a softmax inside the graph AttnLRP's rule, proportional to `x ⊙ ∇`, which is reached
+    /// only when no gate holds its output constant).
     pub fn default_rule(self) -> Rule {
         match self {
             LayerClass::Activation | LayerClass::Normalisation => Rule::Pass,
-            LayerClass::Sum | LayerClass::AvgPool => Rule::Norm,
+            LayerClass::LayerNorm => Rule::Identity,
+            LayerClass::Sum | LayerClass::AvgPool | LayerClass::Softmax => Rule::Norm,
             LayerClass::MaxPool => Rule::ArgMax,
             LayerClass::Product => Rule::ConstantGate,
             LayerClass::Convolution
@@ -136,7 +166,7 @@ impl LayerClass {
             | LayerClass::Concat
             | LayerClass::Select
             | LayerClass::Input
-            | LayerClass::Softmax => Rule::Gradient,
+            | LayerClass::Constant => Rule::Gradient,
         }
     }
 }
@@ -316,9 +346,9 @@ impl Composite {
                         node.op.kind()
                     ))
                 };
-                if class == LayerClass::Softmax {
+                if class == LayerClass::Softmax && k == graph.output {
                     return Err(fail(
-                        "explanations start at the logits; no LRP rule crosses a softmax",
+                        "explanations start at the logits before a final softmax",
                     ));
                 }
                 if !class.accepts(&rule) {
@@ -335,16 +365,29 @@ impl Composite {
                     Rule::Pass => NodeRule::Pass,
                     Rule::Norm => NodeRule::Proportional {
                         epsilon: self.stabilizer,
+                        mode: GradMode::Gradient,
                     },
-                    Rule::Epsilon { epsilon } if !class.is_linear() => {
-                        NodeRule::Proportional { epsilon }
-                    }
+                    Rule::Identity => NodeRule::Proportional {
+                        epsilon: self.stabilizer,
+                        mode: GradMode::ConstantStatistics,
+                    },
+                    Rule::Epsilon { epsilon } if !class.is_linear() => NodeRule::Proportional {
+                        epsilon,
+                        mode: GradMode::Gradient,
+                    },
                     Rule::ArgMax | Rule::Gradient => NodeRule::Vjp(GradMode::Gradient),
                     Rule::WinnerTakeAll => NodeRule::Vjp(GradMode::SplitTies),
-                    Rule::ConstantGate => NodeRule::Product {
-                        gate: Some(gate_of(graph, k).map_err(|why| fail(&why))?),
+                    Rule::ConstantGate => match gate_of(graph, k) {
+                        Ok(gate) => NodeRule::Product {
+                            gate: Some(gate),
+                            epsilon: self.stabilizer,
+                        },
+                        Err(why) => NodeRule::Refuse(format!("rule {rule:?}: {why}")),
                     },
-                    Rule::Uniform => NodeRule::Product { gate: None },
+                    Rule::Uniform => NodeRule::Product {
+                        gate: None,
+                        epsilon: self.stabilizer,
+                    },
                     rule => NodeRule::Linear(LinearRule {
                         rule,
                         stabilizer: self.stabilizer,

@@ -125,10 +125,13 @@ pub enum Rule {
     /// A product of two activations by the uniform rule (AttnLRP): half the relevance to each
     /// input.
     Uniform,
+    /// LayerNorm's identity rule (AttnLRP, as LXT computes it): the standard deviation held
+    /// constant, relevance `x ⊙ VJP(R / stab(y))` through the centring and the affine map.
+    Identity,
 }
 
 /// Names accepted by [`Rule::parse`].
-pub const RULE_NAMES: &str = "lrp0, epsilon[:ε], gamma[:γ], alpha1beta0, alpha2beta1, alpha3beta2, alphabeta:α,β, zplus, zbox:low,high, wsquare, flat, pass, norm, winner-take-all, argmax, gradient, gate, uniform";
+pub const RULE_NAMES: &str = "lrp0, epsilon[:ε], gamma[:γ], alpha1beta0, alpha2beta1, alpha3beta2, alphabeta:α,β, zplus, zbox:low,high, wsquare, flat, pass, norm, identity, winner-take-all, argmax, gradient, gate, uniform";
 
 impl Rule {
     /// LRP-αβ, checking `α − β = 1` and `α, β ≥ 0`.
@@ -188,6 +191,7 @@ impl Rule {
             "flat" => Rule::Flat,
             "pass" => Rule::Pass,
             "norm" => Rule::Norm,
+            "identity" => Rule::Identity,
             "winner-take-all" | "winnertakeall" | "wta" => Rule::WinnerTakeAll,
             "argmax" => Rule::ArgMax,
             "gradient" | "grad" => Rule::Gradient,
@@ -292,7 +296,8 @@ impl Rule {
             | Rule::ArgMax
             | Rule::Gradient
             | Rule::ConstantGate
-            | Rule::Uniform => return None,
+            | Rule::Uniform
+            | Rule::Identity => return None,
         })
     }
 

@@ -37,6 +37,8 @@ pub const KERNELS: &[KernelInfo] = &[
     layers::pool::VJP.info(),
     layers::add::FORWARD.info(),
     layers::mul::KERNEL.info(),
+    layers::matmul::KERNEL.info(),
+    layers::constant::KERNEL.info(),
     layers::strided::KERNEL.info(),
     layers::softmax::FORWARD.info(),
     layers::softmax::VJP.info(),

@@ -24,6 +24,7 @@
 pub mod add;
 pub mod batch_norm;
 pub mod concat;
+pub mod constant;
 pub mod conv2d;
 pub mod conv_transpose;
 pub mod dense;
@@ -31,6 +32,7 @@ pub mod elementwise;
 pub(crate) mod input;
 mod io;
 pub mod layer_norm;
+pub mod matmul;
 mod modes;
 pub mod mul;
 pub mod pool;
@@ -44,12 +46,14 @@ pub mod transpose;
 pub use add::Add;
 pub use batch_norm::BatchNorm;
 pub use concat::Concat;
+pub use constant::Constant;
 pub use conv2d::Conv2d;
 pub use conv_transpose::ConvTranspose2d;
 pub use dense::{Dense, TokenDense};
 pub use elementwise::{Elementwise, Func};
 pub use io::{Dest, ForwardIo, LinearIo, RefVjp, VjpIo};
 pub use layer_norm::LayerNorm;
+pub use matmul::MatMul;
 pub use modes::{Factor, GradMode};
 pub use mul::Mul;
 pub use pool::{AvgPool2d, GlobalAvgPool, MaxPool2d, Pool2d};
@@ -75,7 +79,8 @@ pub enum LayerClass {
     Dense,
     /// Sums of activations (residual additions).
     Sum,
-    /// Products of two activations (squeeze-excitation gates, gated units).
+    /// Products of two activations (squeeze-excitation gates, gated units, attention's
+    /// matrix products).
     Product,
     /// Average pooling, global included.
     AvgPool,
@@ -85,6 +90,8 @@ pub enum LayerClass {
     Activation,
     /// Per-channel affine maps (a BatchNorm that could not be folded).
     Normalisation,
+    /// Layer normalisation (transformers, ConvNeXt).
+    LayerNorm,
     /// Concatenation: what flows back is split, never ruled.
     Concat,
     /// Reshapes: what flows back keeps its values.
@@ -92,8 +99,11 @@ pub enum LayerClass {
     /// Transposes and slices: what flows back is moved back to where each value came from,
     /// never ruled.
     Select,
-    /// Softmax: explanations start at the logits before it; no LRP rule crosses it.
+    /// Softmax: explanations start at the logits before a final one; inside a graph
+    /// (attention) AttnLRP's rule, the ε-rule on the softmax's gradient, crosses it.
     Softmax,
+    /// Constants (class tokens, position embeddings): what reaches them stays there.
+    Constant,
 }
 
 /// One kind of layer.
@@ -167,6 +177,7 @@ pub const ONNX_OPS: &[&[OnnxOp]] = &[
     conv2d::ONNX,
     conv_transpose::ONNX,
     dense::ONNX,
+    matmul::ONNX,
     elementwise::ONNX,
     pool::ONNX,
     reshape::ONNX,

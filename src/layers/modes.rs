@@ -42,5 +42,9 @@ crate::wgsl_enum! {
         /// range passes (`max(ḡ, 0)` below, `min(ḡ, 0)` above a clip), so that ascent can start
         /// at dead units; the gradient elsewhere.
         Redirected = 5,
+        /// The gradient with a normalisation's statistics held constant (LayerNorm's standard
+        /// deviation): what AttnLRP's identity rule for LayerNorm multiplies by `x` in LXT;
+        /// the gradient elsewhere.
+        ConstantStatistics = 6,
     }
 }

@@ -2,8 +2,9 @@
 
 use crate::error::{Error, Result};
 use crate::layers::{
-    Add, AvgPool2d, BatchNorm, Concat, Conv2d, ConvTranspose2d, Dense, Elementwise, GlobalAvgPool,
-    Layer, LayerNorm, MaxPool2d, Mul, Pool2d, Reshape, Slice, Softmax, TokenDense, Transpose,
+    Add, AvgPool2d, BatchNorm, Concat, Constant, Conv2d, ConvTranspose2d, Dense, Elementwise,
+    GlobalAvgPool, Layer, LayerNorm, MatMul, MaxPool2d, Mul, Pool2d, Reshape, Slice, Softmax,
+    TokenDense, Transpose,
 };
 
 /// Index of a node in [`Graph::nodes`].
@@ -43,13 +44,17 @@ pub enum Op {
     Add(Add),
     /// Element-wise product of two activations, broadcasting.
     Mul(Mul),
+    /// Product of two activations as matrices, broadcasting (attention).
+    MatMul(MatMul),
+    /// A tensor the same for every item (class tokens, position embeddings).
+    Constant(Constant),
     /// The per-item axes permuted.
     Transpose(Transpose),
     /// A box of each item (Slice; each output of Split).
     Slice(Slice),
     /// Concatenation along channels.
     Concat(Concat),
-    /// Softmax over the features of each item; only as the last node.
+    /// Softmax along one axis of each item.
     Softmax(Softmax),
 }
 
@@ -71,6 +76,8 @@ impl Op {
             Op::Reshape(l) => l,
             Op::Add(l) => l,
             Op::Mul(l) => l,
+            Op::MatMul(l) => l,
+            Op::Constant(l) => l,
             Op::Transpose(l) => l,
             Op::Slice(l) => l,
             Op::Concat(l) => l,
@@ -155,12 +162,6 @@ impl Graph {
         if let Some(&bad) = inputs.iter().find(|&&i| i >= self.nodes.len()) {
             return Err(Error::Graph(format!(
                 "node '{name}' reads node {bad}, which does not exist (yet)"
-            )));
-        }
-        if let Some(s) = self.nodes.last().filter(|n| matches!(n.op, Op::Softmax(_))) {
-            return Err(Error::Graph(format!(
-                "node '{name}' follows Softmax '{}'; Softmax is supported only as the last layer",
-                s.name
             )));
         }
         let in_shapes: Vec<&[usize]> = inputs

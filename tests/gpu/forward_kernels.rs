@@ -315,7 +315,7 @@ fn element_wise_layers() {
     check("batch norm", &single(&[3, 4, 5], Op::BatchNorm(bn)), 2, 33);
     check(
         "softmax",
-        &single(&[10], Op::Softmax(glimpse::layers::Softmax)),
+        &single(&[10], Op::Softmax(glimpse::layers::Softmax::default())),
         4,
         34,
     );

@@ -19,7 +19,7 @@ fn asset(path: &str) -> String {
 }
 
 /// Largest per-item error relative to the item's max |R|, per item.
-fn errors(got: &[f64], want: &[f32], item: usize) -> Vec<f64> {
+pub(super) fn errors(got: &[f64], want: &[f32], item: usize) -> Vec<f64> {
     (0..want.len() / item)
         .map(|i| {
             let g = &got[i * item..(i + 1) * item];

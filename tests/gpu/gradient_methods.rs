@@ -84,8 +84,12 @@ pub(crate) fn zoo(rng: &mut Rng, softmax: bool) -> Graph {
     };
     let fc = g.push("fc", Op::Dense(d), vec![flat]).unwrap();
     if softmax {
-        g.push("softmax", Op::Softmax(glimpse::layers::Softmax), vec![fc])
-            .unwrap();
+        g.push(
+            "softmax",
+            Op::Softmax(glimpse::layers::Softmax::default()),
+            vec![fc],
+        )
+        .unwrap();
     }
     g
 }
@@ -102,7 +106,7 @@ fn score(graph: &Graph, x: &[f64], shape: &[usize], w: &[f32]) -> f64 {
         },
     );
     let logits = match graph.nodes[graph.output].op {
-        Op::Softmax(glimpse::layers::Softmax) => &values[graph.nodes[graph.output].inputs[0]],
+        Op::Softmax(_) => &values[graph.nodes[graph.output].inputs[0]],
         _ => &values[graph.output],
     };
     logits.data.iter().zip(w).map(|(a, b)| a * *b as f64).sum()

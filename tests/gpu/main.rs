@@ -22,6 +22,7 @@ mod golden_lucid;
 mod golden_occlusion;
 mod golden_quantus;
 mod golden_robustness;
+mod golden_vit;
 mod golden_zennit;
 mod golden_zennit_zoo;
 mod gradient_methods;

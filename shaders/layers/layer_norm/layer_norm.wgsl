@@ -1,9 +1,10 @@
 // Layer normalisation over the last `d` values of each of `rows` rows:
 //   forward: y = (x − μ) / σ · γ + β, σ = sqrt(var + eps), `affine` = [γ (d), β (d)]
 //   vjp:     out (+)= coef · factor(x) · (γ·g − mean(γ·g) − x̂ · mean(γ·g·x̂)) / σ
+//            (without the last term in mode GRAD_CONSTANT_STATISTICS: σ held constant)
 // One invocation per row: rows are short (a token's or a pixel's channels).
 
-struct Params { rows: u32, d: u32, eps: f32, factor: u32, accumulate: u32, coef: f32, pad0: u32, pad1: u32 }
+struct Params { rows: u32, d: u32, eps: f32, factor: u32, accumulate: u32, coef: f32, mode: u32, pad0: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -47,6 +48,7 @@ fn vjp(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) n
     }
     s1 /= f32(p.d);
     s2 /= f32(p.d);
+    if (p.mode == GRAD_CONSTANT_STATISTICS) { s2 = 0.0; }
     for (var j = 0u; j < p.d; j++) {
         let xhat = (x[base + j] - s.x) * s.y;
         let dx = (affine[j] * g[base + j] - s1 - xhat * s2) * s.y;

@@ -38,16 +38,24 @@ pub enum NodeRule {
     Proportional {
         /// The stabiliser ε of `stab(y) = y + ε·sign(y)`.
         epsilon: f32,
+        /// The VJP's mode: the gradient, or with LayerNorm's σ held constant (its identity rule).
+        mode: GradMode,
     },
     /// An LRP rule on a linear layer: its recipe of modified inputs and weights.
     Linear(LinearRule),
     /// A product of two activations: what arrives goes to every input but the gate (held
-    /// constant, CP-LRP), or half to each with no gate (the uniform rule), summed over the
-    /// dimensions an input is broadcast along.
+    /// constant, CP-LRP), or half to each with no gate (the uniform rule). An element-wise
+    /// product splits it exactly, summed over the dimensions an input is broadcast along; a
+    /// matrix product by the ε-rule, `x ⊙ VJP(R / stab(y))`.
     Product {
         /// The input held constant.
         gate: Option<usize>,
+        /// The stabiliser of a matrix product's ε-rule.
+        epsilon: f32,
     },
+    /// Nothing may flow here: the message says why when something does (a gate rule on a
+    /// product with no input it can hold constant, which only matters if relevance reaches it).
+    Refuse(String),
 }
 
 /// An LRP linear-layer rule as one node applies it.

@@ -227,7 +227,7 @@ pub fn record_backward(
                 }
             }
             NodeRule::Vjp(mode) => vjp(p, &mut flow, g, *mode, Factor::One)?,
-            NodeRule::Proportional { epsilon } => {
+            NodeRule::Proportional { epsilon, mode } => {
                 let s = p.tensor(&format!("s[{}]", node.name), count)?;
                 let d = Division {
                     r: g,
@@ -239,17 +239,33 @@ pub fn record_backward(
                     item: 1,
                 };
                 divide(p, &d, s, count)?;
-                vjp(p, &mut flow, s, GradMode::Gradient, Factor::X)?;
+                vjp(p, &mut flow, s, *mode, Factor::X)?;
             }
-            NodeRule::Product { gate } => {
-                let Op::Mul(mul) = &node.op else {
-                    return Err(Error::Invalid(format!(
-                        "node '{}' ({}) is not a product: a product's rule cannot apply",
-                        node.name,
-                        node.op.kind()
-                    )));
+            NodeRule::Product { gate, epsilon } => {
+                let (g, shares): (TensorId, Record) = match &node.op {
+                    Op::Mul(mul) => (g, &|p, io| mul.record_shares(p, io, *gate)),
+                    Op::MatMul(mm) => {
+                        let s = p.tensor(&format!("s[{}]", node.name), count)?;
+                        let d = Division {
+                            r: g,
+                            z: values[k],
+                            reference: values[k],
+                            z_const: None,
+                            eps: *epsilon,
+                            mask: Mask::All,
+                            item: 1,
+                        };
+                        divide(p, &d, s, count)?;
+                        (s, &|p, io| mm.record_shares(p, io, *gate))
+                    }
+                    _ => {
+                        return Err(Error::Invalid(format!(
+                            "node '{}' ({}) is not a product: a product's rule cannot apply",
+                            node.name,
+                            node.op.kind()
+                        )))
+                    }
                 };
-                let shares = |p: &mut Program, io: &VjpIo| mul.record_shares(p, io, *gate);
                 with_io(
                     p,
                     &mut flow,
@@ -257,8 +273,15 @@ pub fn record_backward(
                     GradMode::Gradient,
                     Factor::One,
                     *gate,
-                    &shares,
+                    shares,
                 )?;
+            }
+            NodeRule::Refuse(why) => {
+                return Err(Error::Invalid(format!(
+                    "relevance reaches layer '{}' ({}): {why}",
+                    node.name,
+                    node.op.kind()
+                )))
             }
             NodeRule::Linear(rule) => {
                 let linear = layer.linear().ok_or_else(|| {

@@ -4,7 +4,7 @@
 
 use super::linear::reference_linear_rule;
 use super::NodeRule;
-use crate::layers::{apply_factor, reference_forward, Factor, GradMode, RefVjp};
+use crate::layers::{apply_factor, reference_forward, Factor, RefVjp};
 use crate::model::{Graph, NodeId, Op, Tensor};
 use crate::plan::WeightMod;
 
@@ -128,7 +128,7 @@ fn walk(
                 })
                 .collect(),
             NodeRule::Vjp(mode) => vjp(&g, *mode),
-            NodeRule::Proportional { epsilon } => {
+            NodeRule::Proportional { epsilon, mode } => {
                 let s = Tensor {
                     shape: g.shape.clone(),
                     data: g
@@ -138,16 +138,29 @@ fn walk(
                         .map(|(&r, &z)| divide_f64(r, z, *epsilon as f64))
                         .collect(),
                 };
-                let mut v = vjp(&s, GradMode::Gradient);
+                let mut v = vjp(&s, *mode);
                 for (vi, xi) in v.iter_mut().zip(&xs) {
                     apply_factor(vi, xi, Factor::X, None);
                 }
                 v
             }
-            NodeRule::Product { gate } => match &node.op {
+            NodeRule::Product { gate, epsilon } => match &node.op {
                 Op::Mul(mul) => mul.reference_shares(&xs, &g, *gate),
+                Op::MatMul(mm) => {
+                    let s = Tensor {
+                        shape: g.shape.clone(),
+                        data: g
+                            .data
+                            .iter()
+                            .zip(&values[k].data)
+                            .map(|(&r, &z)| divide_f64(r, z, *epsilon as f64))
+                            .collect(),
+                    };
+                    mm.reference_shares(&xs, &s, *gate)
+                }
                 _ => unreachable!("checked when the rules were resolved"),
             },
+            NodeRule::Refuse(why) => panic!("relevance reached '{}': {why}", node.name),
             NodeRule::Linear(rule) => {
                 let linear = layer
                     .linear()
@@ -159,7 +172,7 @@ fn walk(
         };
         // Nothing flows to a gate held constant (not even zeros: its branch is never crossed).
         let gate = match rules[k] {
-            NodeRule::Product { gate } => gate,
+            NodeRule::Product { gate, .. } => gate,
             _ => None,
         };
         for (j, (&i, v)) in node.inputs.iter().zip(sent).enumerate() {

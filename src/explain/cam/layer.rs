@@ -18,8 +18,13 @@ fn computes_feature_map(class: LayerClass) -> bool {
         | LayerClass::MaxPool
         | LayerClass::Activation
         | LayerClass::Normalisation
+        | LayerClass::LayerNorm
         | LayerClass::Concat => true,
-        LayerClass::Input | LayerClass::Reshape | LayerClass::Select | LayerClass::Softmax => false,
+        LayerClass::Input
+        | LayerClass::Reshape
+        | LayerClass::Select
+        | LayerClass::Softmax
+        | LayerClass::Constant => false,
     }
 }
 

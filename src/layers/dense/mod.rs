@@ -6,7 +6,7 @@ mod onnx;
 mod record;
 mod token;
 
-pub(crate) use onnx::{fold_bias, ONNX};
+pub(crate) use onnx::{fold_bias, import_matmul_weight, ONNX};
 pub use record::dense_chunks;
 pub use record::{DenseForwardParams, DenseVjpParams};
 pub(crate) use record::{FORWARD, FORWARD_SUBGROUP, VJP, VJP_SUBGROUP};

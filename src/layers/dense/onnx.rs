@@ -18,7 +18,10 @@ pub(crate) fn gemm<'m>(imp: &mut Importer<'m, '_>, n: &'m NodeProto, name: &str)
         ));
     }
     let a = match imp.input(n, name, 0)? {
-        Val::Node(id) => id,
+        Val::Node(id) => imp
+            .lead(id)
+            .filter(|&l| imp.shape(l).len() == 1)
+            .unwrap_or(id),
         Val::Const(_) => {
             return Err(unsupported(
                 n,
@@ -27,7 +30,11 @@ pub(crate) fn gemm<'m>(imp: &mut Importer<'m, '_>, n: &'m NodeProto, name: &str)
             ))
         }
     };
-    flat_input(imp, name, "Gemm", a)?;
+    // A in whole form is `[rows, in]` per item (tokens the graph merged with the batch).
+    let whole = imp.is_whole(a);
+    if !whole {
+        flat_input(imp, name, "Gemm", a)?;
+    }
     let b = imp.const_f32(n, name, 1)?;
     if b.shape.len() != 2 {
         return Err(Error::Onnx(format!(
@@ -78,32 +85,37 @@ pub(crate) fn gemm<'m>(imp: &mut Importer<'m, '_>, n: &'m NodeProto, name: &str)
         _ => None,
     };
     let has_bias = bias.is_some();
-    let op = Op::Dense(Dense {
+    let dense = Dense {
         weight: Tensor::new(vec![out, inp], w)?,
         bias,
-    });
-    let id = imp.push_node(name, op, vec![a])?;
+    };
+    let op = if whole {
+        Op::TokenDense(TokenDense { dense })
+    } else {
+        Op::Dense(dense)
+    };
+    let id = imp.push_form(n, name, op, vec![a], whole)?;
     if !has_bias {
         imp.bias_free_dense.insert(id, n.output[0].as_str());
     }
-    imp.set(n, Val::Node(id))
+    Ok(())
 }
 
-pub(crate) fn matmul<'m>(imp: &mut Importer<'m, '_>, n: &'m NodeProto, name: &str) -> Result<()> {
-    let a = imp.act(n, name, 0)?;
+/// `MatMul` by a constant right operand: a dense layer (per row on `[.., rows, in]` items).
+pub(crate) fn import_matmul_weight<'m>(
+    imp: &mut Importer<'m, '_>,
+    n: &'m NodeProto,
+    name: &str,
+) -> Result<()> {
+    let a = imp.act_any(n, name, 0)?;
+    let whole = imp.is_whole(a);
     let token_wise = imp.shape(a).len() > 1;
     if !token_wise {
         flat_input(imp, name, "MatMul", a)?;
     }
     let b = match imp.input(n, name, 1)? {
         Val::Const(t) => tensor::to_f32(&t, imp.base_dir)?,
-        Val::Node(_) => {
-            return Err(unsupported(
-                n,
-                name,
-                "the right operand must be a constant weight [in, out]; a product of two activations is not supported".into(),
-            ))
-        }
+        Val::Node(_) => unreachable!("a product of two activations is a MatMul layer"),
     };
     if b.shape.len() != 2 {
         return Err(unsupported(
@@ -129,9 +141,9 @@ pub(crate) fn matmul<'m>(imp: &mut Importer<'m, '_>, n: &'m NodeProto, name: &st
     } else {
         Op::Dense(dense)
     };
-    let id = imp.push_node(name, op, vec![a])?;
+    let id = imp.push_form(n, name, op, vec![a], whole)?;
     imp.bias_free_dense.insert(id, n.output[0].as_str());
-    imp.set(n, Val::Node(id))
+    Ok(())
 }
 
 /// Gemm and MatMul read `[N, F]` activations only.
@@ -146,30 +158,20 @@ fn flat_input(imp: &Importer, name: &str, op: &str, id: NodeId) -> Result<()> {
 }
 
 /// `MatMul` (or a Gemm without C) then `Add` of a constant row: the constant becomes the
-/// Dense layer's bias.
+/// Dense layer's bias. Returns whether it did (the Dense output has no other reader, and the
+/// constant is one value per output feature).
 pub(crate) fn fold_bias<'m>(
     imp: &mut Importer<'m, '_>,
     n: &'m NodeProto,
-    name: &str,
     x: NodeId,
     c: &TensorProto,
-) -> Result<()> {
+) -> Result<bool> {
     let foldable = imp
         .bias_free_dense
         .get(&x)
         .is_some_and(|t| imp.readers.get(t).copied() == Some(1));
     if !foldable {
-        return Err(unsupported(
-            n,
-            name,
-            format!(
-                "adding a constant ('{}') is supported only as the bias right after a MatMul, \
-                 whose output nothing else reads; here it follows {} node '{}'",
-                c.name,
-                imp.graph.nodes[x].op.kind(),
-                imp.graph.nodes[x].name
-            ),
-        ));
+        return Ok(false);
     }
     let c = tensor::to_f32(c, imp.base_dir)?;
     let d = match &mut imp.graph.nodes[x].op {
@@ -178,15 +180,17 @@ pub(crate) fn fold_bias<'m>(
         _ => unreachable!("bias_free_dense holds dense nodes only"),
     };
     let out = d.weight.shape[0];
-    let bias = row_bias(&c, out).ok_or_else(|| {
-        Error::Shape(format!(
-            "node '{name}' (Add): the bias has shape {:?}; glimpse supports [{out}] or [1, {out}]",
-            c.shape
-        ))
-    })?;
+    // Trailing 1s right-aligned against the output's rank are still one value per feature.
+    let rows_of_one = c.shape.len() <= 1 || c.shape[..c.shape.len() - 1].iter().all(|&d| d == 1);
+    let Some(bias) =
+        row_bias(&c, out).or_else(|| (rows_of_one && c.data.len() == out).then(|| c.data.clone()))
+    else {
+        return Ok(false);
+    };
     d.bias = Some(bias);
     imp.bias_free_dense.remove(&x);
-    imp.set(n, Val::Node(x))
+    imp.set(n, Val::Node(x))?;
+    Ok(true)
 }
 
 /// A per-output bias from a constant of shape `[]`/`[1]`/`[1, 1]` (broadcast), `[out]` or `[1, out]`.
@@ -199,17 +203,9 @@ fn row_bias(c: &Tensor, out: usize) -> Option<Vec<f32>> {
 }
 
 /// The ONNX operators imported as [`Dense`].
-pub(crate) const ONNX: &[OnnxOp] = &[
-    OnnxOp {
-        op_type: "Gemm",
-        layer: "Dense",
-        notes: "transB, alpha, beta; transA only with a constant A is refused",
-        import: gemm,
-    },
-    OnnxOp {
-        op_type: "MatMul",
-        layer: "Dense, TokenDense",
-        notes: "constant right operand; on [N, .., rows, in] one dense layer per row (channels-last MLPs); a following constant Add becomes the bias",
-        import: matmul,
-    },
-];
+pub(crate) const ONNX: &[OnnxOp] = &[OnnxOp {
+    op_type: "Gemm",
+    layer: "Dense",
+    notes: "transB, alpha, beta; transA only with a constant A is refused",
+    import: gemm,
+}];

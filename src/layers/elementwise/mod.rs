@@ -115,6 +115,7 @@ impl Elementwise {
                 }
             }
             GradMode::Gradient
+            | GradMode::ConstantStatistics
             | GradMode::SplitTies
             | GradMode::Deconvnet
             | GradMode::GuidedBackprop

@@ -10,7 +10,8 @@ use crate::onnx::proto::NodeProto;
 use crate::onnx::OnnxOp;
 
 pub(crate) fn clip<'m>(imp: &mut Importer<'m, '_>, n: &'m NodeProto, name: &str) -> Result<()> {
-    let x = imp.act(n, name, 0)?;
+    let x = imp.act_any(n, name, 0)?;
+    let whole = imp.is_whole(x);
     let (min, max) = if imp.opset < 11 {
         (
             attr_f(n, name, "min", f32::NEG_INFINITY)?,
@@ -32,13 +33,22 @@ pub(crate) fn clip<'m>(imp: &mut Importer<'m, '_>, n: &'m NodeProto, name: &str)
     if min.is_nan() || max.is_nan() {
         return Err(Error::Onnx(format!("node '{name}' (Clip): a bound is NaN")));
     }
-    imp.push(n, name, Op::clip(min, max), vec![x])
+    imp.push_form(n, name, Op::clip(min, max), vec![x], whole)?;
+    Ok(())
 }
 
 /// A function without parameters or attributes.
 fn plain<'m>(imp: &mut Importer<'m, '_>, n: &'m NodeProto, name: &str, func: Func) -> Result<()> {
-    let x = imp.act(n, name, 0)?;
-    imp.push(n, name, Op::Elementwise(Elementwise::new(func)), vec![x])
+    let x = imp.act_any(n, name, 0)?;
+    let whole = imp.is_whole(x);
+    imp.push_form(
+        n,
+        name,
+        Op::Elementwise(Elementwise::new(func)),
+        vec![x],
+        whole,
+    )?;
+    Ok(())
 }
 
 fn relu<'m>(imp: &mut Importer<'m, '_>, n: &'m NodeProto, name: &str) -> Result<()> {
@@ -54,21 +64,26 @@ fn tanh<'m>(imp: &mut Importer<'m, '_>, n: &'m NodeProto, name: &str) -> Result<
 }
 
 fn hard_sigmoid<'m>(imp: &mut Importer<'m, '_>, n: &'m NodeProto, name: &str) -> Result<()> {
-    let x = imp.act(n, name, 0)?;
+    let x = imp.act_any(n, name, 0)?;
+    let whole = imp.is_whole(x);
     let alpha = attr_f(n, name, "alpha", 0.2)?;
     let beta = attr_f(n, name, "beta", 0.5)?;
     let op = Op::Elementwise(Elementwise::hard_sigmoid(alpha, beta));
-    imp.push(n, name, op, vec![x])
+    imp.push_form(n, name, op, vec![x], whole)?;
+    Ok(())
 }
 
 fn hard_swish<'m>(imp: &mut Importer<'m, '_>, n: &'m NodeProto, name: &str) -> Result<()> {
-    let x = imp.act(n, name, 0)?;
+    let x = imp.act_any(n, name, 0)?;
+    let whole = imp.is_whole(x);
     let op = Op::Elementwise(Elementwise::hard_swish(1.0 / 6.0, 0.5));
-    imp.push(n, name, op, vec![x])
+    imp.push_form(n, name, op, vec![x], whole)?;
+    Ok(())
 }
 
 fn gelu<'m>(imp: &mut Importer<'m, '_>, n: &'m NodeProto, name: &str) -> Result<()> {
-    let x = imp.act(n, name, 0)?;
+    let x = imp.act_any(n, name, 0)?;
+    let whole = imp.is_whole(x);
     let func = match attr_s(n, name, "approximate")?.as_deref() {
         None | Some("none") => Func::Gelu,
         Some("tanh") => Func::GeluTanh,
@@ -80,7 +95,14 @@ fn gelu<'m>(imp: &mut Importer<'m, '_>, n: &'m NodeProto, name: &str) -> Result<
             ))
         }
     };
-    imp.push(n, name, Op::Elementwise(Elementwise::new(func)), vec![x])
+    imp.push_form(
+        n,
+        name,
+        Op::Elementwise(Elementwise::new(func)),
+        vec![x],
+        whole,
+    )?;
+    Ok(())
 }
 
 /// The ONNX operators imported as element-wise functions.

@@ -7,7 +7,7 @@ mod onnx;
 
 pub(crate) use onnx::ONNX;
 
-use super::{Factor, ForwardIo, Layer, LayerClass, LinearLayer, RefVjp, VjpIo};
+use super::{Factor, ForwardIo, GradMode, Layer, LayerClass, LinearLayer, RefVjp, VjpIo};
 use crate::error::{Error, Result};
 use crate::model::Tensor;
 use crate::plan::{
@@ -18,7 +18,7 @@ crate::params! {
     /// Rows, values per row, ε; the VJP's factor, accumulation and multiplier.
     pub struct LayerNormParams {
         pub rows: u32, pub d: u32, pub eps: f32, pub factor: u32,
-        pub accumulate: u32, pub coef: f32, pub pad0: u32, pub pad1: u32,
+        pub accumulate: u32, pub coef: f32, pub mode: u32, pub pad0: u32,
     }
 }
 
@@ -75,7 +75,7 @@ impl Layer for LayerNorm {
     }
 
     fn class(&self) -> LayerClass {
-        LayerClass::Normalisation
+        LayerClass::LayerNorm
     }
 
     fn output_shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>> {
@@ -115,7 +115,11 @@ impl Layer for LayerNorm {
             let gg: Vec<f64> = (0..d).map(|j| self.scale[j] as f64 * g[j]).collect();
             let xhat: Vec<f64> = row.iter().map(|&x| (x - mean) * inv).collect();
             let s1 = gg.iter().sum::<f64>() / d as f64;
-            let s2 = gg.iter().zip(&xhat).map(|(a, b)| a * b).sum::<f64>() / d as f64;
+            let s2 = if v.mode == GradMode::ConstantStatistics {
+                0.0 // σ held constant
+            } else {
+                gg.iter().zip(&xhat).map(|(a, b)| a * b).sum::<f64>() / d as f64
+            };
             for j in 0..d {
                 dx.data[r * d + j] = (gg[j] - s1 - xhat[j] * s2) * inv;
             }
@@ -153,7 +157,8 @@ impl Layer for LayerNorm {
         let rows = count / self.row();
         let affine = self.affine(p, io.node, io.name)?;
         let dest = io.dests[0];
-        let params = self.params(rows, io.factor, dest.accumulate, io.coef);
+        let mut params = self.params(rows, io.factor, dest.accumulate, io.coef);
+        params.mode = io.mode.code();
         let bindings = vec![
             (1, Resource::Tensor(io.xs[0])),
             (2, Resource::Tensor(io.g)),

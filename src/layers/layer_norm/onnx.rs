@@ -14,19 +14,22 @@ pub(crate) fn import_layer_norm<'m>(
     name: &str,
 ) -> Result<()> {
     imp.no_extra_output(n, name, "the mean and inverse standard deviation outputs")?;
-    let x = imp.act(n, name, 0)?;
+    let x = imp.act_any(n, name, 0)?;
+    let whole = imp.is_whole(x);
     let shape = imp.shape(x).to_vec();
-    let rank = shape.len() as i64 + 1;
+    let rank = imp.onnx_shape(x).len() as i64;
     let axis = attr_i(n, name, "axis", -1)?;
     let a = if axis < 0 { axis + rank } else { axis };
-    if !(1..rank).contains(&a) {
+    // The per-item axis: ONNX's, less the batch in front unless the tensor is whole.
+    let first = if whole { 0 } else { 1 };
+    if !(first..rank).contains(&a) {
         return Err(unsupported(
             n,
             name,
             format!("axis {axis} of a rank-{rank} input: glimpse normalises within each item"),
         ));
     }
-    let axis = a as usize - 1;
+    let axis = (a - first) as usize;
     let d: usize = shape[axis..].iter().product();
     let per_value = |t: crate::model::Tensor, what: &str| -> Result<Vec<f32>> {
         match t.data.len() {
@@ -49,7 +52,8 @@ pub(crate) fn import_layer_norm<'m>(
         bias,
         eps,
     };
-    imp.push(n, name, Op::LayerNorm(ln), vec![x])
+    imp.push_form(n, name, Op::LayerNorm(ln), vec![x], whole)?;
+    Ok(())
 }
 
 /// The ONNX operators imported as [`LayerNorm`].

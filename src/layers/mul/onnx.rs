@@ -1,9 +1,11 @@
 //! `Mul` of two activations → [`Mul`]; `Mul` or `Div` by a scalar or per-channel constant (a
 //! layer scale) → a per-channel [`BatchNorm`] with no shift, which LRP passes relevance through
-//! in proportion.
+//! in proportion; by any other constant (broadcasting) → a [`Mul`] by a
+//! [`crate::layers::Constant`] node.
 
 use super::{broadcast_shape, Mul};
 use crate::error::{Error, Result};
+use crate::layers::constant::onnx::constant_beside;
 use crate::layers::BatchNorm;
 use crate::model::{NodeId, Op};
 use crate::onnx::import::{unsupported, Importer, Val};
@@ -29,10 +31,12 @@ pub(crate) fn import_mul<'m>(
     two_inputs(n, name)?;
     match (imp.input(n, name, 0)?, imp.input(n, name, 1)?) {
         (Val::Node(a), Val::Node(b)) => {
-            if let Err(e) = broadcast_shape(imp.shape(a), imp.shape(b)) {
+            let (ids, whole) = imp.same_form(n, name, &[a, b])?;
+            if let Err(e) = broadcast_shape(imp.shape(ids[0]), imp.shape(ids[1])) {
                 return Err(unsupported(n, name, e.to_string()));
             }
-            imp.push(n, name, Op::Mul(Mul), vec![a, b])
+            imp.push_form(n, name, Op::Mul(Mul), ids, whole)?;
+            Ok(())
         }
         (Val::Node(x), Val::Const(_)) => scale_by_constant(imp, n, name, x, 1, false),
         (Val::Const(_), Val::Node(x)) => scale_by_constant(imp, n, name, x, 0, false),
@@ -72,6 +76,9 @@ fn scale_by_constant<'m>(
 ) -> Result<()> {
     let c = imp.const_f32(n, name, ci)?;
     let shape = imp.shape(x).to_vec();
+    if imp.is_whole(x) && c.data.len() != 1 {
+        return times_constant(imp, n, name, x, ci, divide);
+    }
     let channels = shape.first().copied().unwrap_or(1);
     // The constant's shape right-aligned against [N, ..shape]: all ones but the channel axis.
     let rank = shape.len() + 1;
@@ -83,17 +90,7 @@ fn scale_by_constant<'m>(
     let scale: Vec<f32> = match c.data.len() {
         1 => vec![c.data[0]; channels],
         _ if per_channel => c.data.clone(),
-        _ => {
-            return Err(unsupported(
-                n,
-                name,
-                format!(
-                    "the constant has shape {:?}; glimpse multiplies an activation of per-item \
-                     shape {shape:?} only by a scalar or by one value per channel (dimension 1)",
-                    c.shape
-                ),
-            ))
-        }
+        _ => return times_constant(imp, n, name, x, ci, divide),
     };
     if divide && scale.contains(&0.0) {
         return Err(unsupported(
@@ -111,7 +108,29 @@ fn scale_by_constant<'m>(
         shift: vec![0.0; channels],
         scale,
     };
-    imp.push(n, name, Op::BatchNorm(bn), vec![x])
+    let whole = imp.is_whole(x);
+    imp.push_form(n, name, Op::BatchNorm(bn), vec![x], whole)?;
+    Ok(())
+}
+
+/// `x · c` (or `x / c`) by a constant node that the product broadcasts.
+fn times_constant<'m>(
+    imp: &mut Importer<'m, '_>,
+    n: &'m NodeProto,
+    name: &str,
+    x: NodeId,
+    ci: usize,
+    divide: bool,
+) -> Result<()> {
+    let map: fn(f32) -> f32 = if divide { |v| 1.0 / v } else { |v| v };
+    let k = constant_beside(imp, n, name, ci, x, false, map)?;
+    let whole = imp.is_whole(x);
+    let inputs = if ci == 0 { vec![k, x] } else { vec![x, k] };
+    if let Err(e) = broadcast_shape(imp.shape(inputs[0]), imp.shape(inputs[1])) {
+        return Err(unsupported(n, name, e.to_string()));
+    }
+    imp.push_form(n, name, Op::Mul(Mul), inputs, whole)?;
+    Ok(())
 }
 
 /// The ONNX operators imported as [`Mul`] (and the scalings imported as [`BatchNorm`]).

@@ -228,6 +228,7 @@ impl Layer for MaxPool2d {
                 | GradMode::Deconvnet
                 | GradMode::GuidedBackprop
                 | GradMode::Redirected
+                | GradMode::ConstantStatistics
                 | GradMode::Rescale,
                 _,
             ) => reference::max_winner(&self.0, x, v.y, v.g, true),

@@ -213,6 +213,7 @@ pub(super) fn max_vjp(pool: &Pool2d, p: &mut Program, io: &VjpIo) -> Result<()> 
         GradMode::Gradient
         | GradMode::Deconvnet
         | GradMode::GuidedBackprop
-        | GradMode::Redirected => vjp_pass(pool, p, io, "max_pool_gradient", None),
+        | GradMode::Redirected
+        | GradMode::ConstantStatistics => vjp_pass(pool, p, io, "max_pool_gradient", None),
     }
 }

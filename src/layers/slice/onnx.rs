@@ -31,11 +31,14 @@ pub(crate) fn onnx_range(start: i64, end: i64, step: i64, dim: usize) -> Option<
     })
 }
 
-/// The per-item axis of ONNX axis `axis` of a rank-`rank` tensor (batch included); `None` for
-/// the batch axis.
-fn item_axis(axis: i64, rank: usize) -> Option<usize> {
+/// The per-item axis of ONNX axis `axis` of a rank-`rank` tensor; `None` for the batch axis of
+/// a tensor held with the batch first (`whole`: the per-item axes are the tensor's).
+fn item_axis(axis: i64, rank: usize, whole: bool) -> Option<usize> {
     let a = if axis < 0 { axis + rank as i64 } else { axis };
-    (1..rank as i64).contains(&a).then(|| a as usize - 1)
+    let first = if whole { 0 } else { 1 };
+    (first..rank as i64)
+        .contains(&a)
+        .then(|| (a - first) as usize)
 }
 
 fn full(shape: &[usize]) -> Vec<AxisRange> {
@@ -58,8 +61,9 @@ pub(crate) fn import_slice<'m>(
         Val::Node(x) => x,
         Val::Const(_) => return crate::onnx::import::fold::fold_node(imp, n, name),
     };
+    let whole = imp.is_whole(x);
     let shape = imp.shape(x).to_vec();
-    let rank = shape.len() + 1;
+    let rank = imp.onnx_shape(x).len();
     let need = |i: usize, what: &str| -> Result<Vec<i64>> {
         imp.opt_const_i64(n, name, i)?.ok_or_else(|| {
             Error::Onnx(format!(
@@ -83,7 +87,7 @@ pub(crate) fn import_slice<'m>(
     let mut ranges = full(&shape);
     for k in 0..starts.len() {
         let bad = |why: &str| unsupported(n, name, format!("axis {}: {why}", axes[k]));
-        let Some(a) = item_axis(axes[k], rank) else {
+        let Some(a) = item_axis(axes[k], rank, whole) else {
             let whole = starts[k] == 0 && steps[k] == 1 && ends[k] >= imp.batch.unwrap_or(i64::MAX);
             if whole {
                 continue;
@@ -96,7 +100,98 @@ pub(crate) fn import_slice<'m>(
     if ranges == full(&shape) {
         return imp.set(n, Val::Node(x));
     }
-    imp.push(n, name, Op::Slice(Slice { ranges }), vec![x])
+    imp.push_form(n, name, Op::Slice(Slice { ranges }), vec![x], whole)?;
+    Ok(())
+}
+
+/// `Gather` of an activation at constant indices along one axis: one index (the axis is
+/// dropped: a class token `x[:, 0]`, one of attention's q, k, v) or an evenly spaced run (a
+/// strided slice). Gathers of constants are folded at import.
+pub(crate) fn import_gather<'m>(
+    imp: &mut Importer<'m, '_>,
+    n: &'m NodeProto,
+    name: &str,
+) -> Result<()> {
+    let mut x = imp.act_any(n, name, 0)?;
+    let indices = imp
+        .opt_const_i64(n, name, 1)?
+        .ok_or_else(|| Error::Onnx(format!("node '{name}' (Gather) lacks its indices")))?;
+    let scalar = match imp.input(n, name, 1)? {
+        Val::Const(t) => t.dims.is_empty(),
+        Val::Node(_) => unreachable!("read as a constant above"),
+    };
+    let rank = imp.onnx_shape(x).len();
+    let axis_attr = attr_i(n, name, "axis", 0)?;
+    let mut whole = imp.is_whole(x);
+    let axis = match item_axis(axis_attr, rank, whole) {
+        Some(a) => a,
+        None => {
+            // Gathering along the batch axis: at batch 1, in whole form.
+            x = imp.act_whole(n, name, 0)?;
+            whole = true;
+            item_axis(axis_attr, rank, true).ok_or_else(|| {
+                unsupported(n, name, format!("axis {axis_attr} of a rank-{rank} input"))
+            })?
+        }
+    };
+    let shape = imp.shape(x).to_vec();
+    let dim = shape[axis] as i64;
+    let norm: Vec<i64> = indices
+        .iter()
+        .map(|&i| if i < 0 { i + dim } else { i })
+        .collect();
+    if let Some(bad) = norm.iter().find(|&&i| !(0..dim).contains(&i)) {
+        return Err(unsupported(
+            n,
+            name,
+            format!("index {bad} is out of range for axis {axis_attr} of size {dim}"),
+        ));
+    }
+    let step = if norm.len() > 1 { norm[1] - norm[0] } else { 1 };
+    let evenly = step != 0 && norm.windows(2).all(|w| w[1] - w[0] == step);
+    if !evenly || norm.is_empty() {
+        return Err(unsupported(
+            n,
+            name,
+            format!(
+                "indices {indices:?}: glimpse gathers an activation at one index or an evenly \
+                 spaced run of them"
+            ),
+        ));
+    }
+    let mut ranges = full(&shape);
+    ranges[axis] = AxisRange {
+        start: norm[0] as usize,
+        len: norm.len(),
+        step,
+    };
+    let sliced = if ranges == full(&shape) {
+        x
+    } else {
+        let id = imp.push_node(name, Op::Slice(Slice { ranges }), vec![x])?;
+        if whole {
+            imp.whole_form.insert(id);
+        }
+        id
+    };
+    if !scalar {
+        return imp.set(n, Val::Node(sliced));
+    }
+    // One index: the axis goes.
+    let mut out = shape.clone();
+    out.remove(axis);
+    if out.is_empty() {
+        return Err(unsupported(
+            n,
+            name,
+            "gathering one value of each item leaves no axis per item".into(),
+        ));
+    }
+    let id = imp.push_reshape(&format!("{name}:squeeze"), sliced, out)?;
+    if whole {
+        imp.whole_form.insert(id);
+    }
+    imp.set(n, Val::Node(id))
 }
 
 pub(crate) fn import_split<'m>(
@@ -104,11 +199,12 @@ pub(crate) fn import_split<'m>(
     n: &'m NodeProto,
     name: &str,
 ) -> Result<()> {
-    let x: NodeId = imp.act(n, name, 0)?;
+    let x: NodeId = imp.act_any(n, name, 0)?;
+    let whole = imp.is_whole(x);
     let shape = imp.shape(x).to_vec();
-    let rank = shape.len() + 1;
+    let rank = imp.onnx_shape(x).len();
     let axis_attr = attr_i(n, name, "axis", 0)?;
-    let axis = item_axis(axis_attr, rank).ok_or_else(|| {
+    let axis = item_axis(axis_attr, rank, whole).ok_or_else(|| {
         unsupported(
             n,
             name,
@@ -157,6 +253,9 @@ pub(crate) fn import_split<'m>(
         };
         start += len as usize;
         let id = imp.push_node(&format!("{name}:{k}"), Op::Slice(Slice { ranges }), vec![x])?;
+        if whole {
+            imp.whole_form.insert(id);
+        }
         imp.set_output(n, k, Val::Node(id));
     }
     Ok(())
@@ -169,6 +268,13 @@ pub(crate) const ONNX: &[OnnxOp] = &[
         layer: "Slice",
         notes: "constant starts, ends, axes, steps (negative too) on any axis but the batch's",
         import: import_slice,
+    },
+    OnnxOp {
+        op_type: "Gather",
+        layer: "Slice",
+        notes:
+            "of an activation at constant indices: one (the axis dropped) or an evenly spaced run",
+        import: import_gather,
     },
     OnnxOp {
         op_type: "Split",

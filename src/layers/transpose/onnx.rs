@@ -1,10 +1,11 @@
-//! `Transpose` of an activation → [`Transpose`] (the batch axis must stay first).
+//! `Transpose` of an activation → [`Transpose`] of the per-item axes; one that moves the batch
+//! axis (attention's `[tokens, N, features]` layouts) works on the tensor in whole form.
 
 use super::Transpose;
 use crate::error::Result;
 use crate::model::Op;
 use crate::onnx::import::attributes::attr_ints;
-use crate::onnx::import::{unsupported, Importer};
+use crate::onnx::import::{unsupported, Importer, Val};
 use crate::onnx::proto::NodeProto;
 use crate::onnx::OnnxOp;
 
@@ -13,31 +14,39 @@ pub(crate) fn import_transpose<'m>(
     n: &'m NodeProto,
     name: &str,
 ) -> Result<()> {
-    let x = imp.act(n, name, 0)?;
-    let rank = imp.shape(x).len() + 1;
+    let x = imp.act_any(n, name, 0)?;
+    let rank = imp.onnx_shape(x).len();
     let perm: Vec<i64> = match attr_ints(n, name, "perm")? {
         Some(p) => p,
         None => (0..rank as i64).rev().collect(),
     };
-    let valid = perm.len() == rank
-        && perm.first() == Some(&0)
-        && perm[1..].iter().all(|&a| (1..rank as i64).contains(&a));
-    if !valid {
+    let mut sorted = perm.clone();
+    sorted.sort_unstable();
+    if sorted != (0..rank as i64).collect::<Vec<_>>() {
         return Err(unsupported(
             n,
             name,
-            format!(
-                "perm {perm:?} of a rank-{rank} input: glimpse keeps the batch axis first (perm[0] = 0)"
-            ),
+            format!("perm {perm:?} is not a permutation of the {rank} axes of its input"),
         ));
     }
-    let item: Vec<usize> = perm[1..].iter().map(|&a| a as usize - 1).collect();
+    let perm: Vec<usize> = perm.iter().map(|&a| a as usize).collect();
+    let (x, item, whole) = if !imp.is_whole(x) && perm[0] == 0 {
+        (x, perm[1..].iter().map(|&a| a - 1).collect(), false)
+    } else {
+        (imp.act_whole(n, name, 0)?, perm, true)
+    };
     if item.iter().enumerate().all(|(k, &a)| k == a) {
         // The identity: nothing to do.
-        let v = imp.input(n, name, 0)?;
-        return imp.set(n, v);
+        return imp.set(n, Val::Node(x));
     }
-    imp.push(n, name, Op::Transpose(Transpose { perm: item }), vec![x])
+    imp.push_form(
+        n,
+        name,
+        Op::Transpose(Transpose { perm: item }),
+        vec![x],
+        whole,
+    )?;
+    Ok(())
 }
 
 /// The ONNX operators imported as [`Transpose`].
@@ -45,6 +54,6 @@ pub(crate) const ONNX: &[OnnxOp] = &[OnnxOp {
     op_type: "Transpose",
     layer: "Transpose",
     notes:
-        "any permutation that keeps the batch axis first (channel shuffles, channels-last layouts)",
+        "any permutation (channel shuffles, channels-last layouts, attention's heads and tokens)",
     import: import_transpose,
 }];

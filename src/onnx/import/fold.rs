@@ -2,9 +2,8 @@
 //! `Shape → Gather → Div → Slice` for `x.chunk(2, 1)`, `Shape → Concat → Reshape` for views)
 //! computed once from the static shapes, so that both of PyTorch's exporters' graphs load
 //! without onnxsim. A node is folded when all its inputs are constants, or for `Shape`, when its
-//! input's shape is known. A batch size the graph input leaves open folds as [`BATCH`]: it may
-//! only end up as the first entry of a Reshape's target (as 0, "keep the batch"); any other
-//! reader of it is refused, naming the node.
+//! input's shape is known. glimpse runs a graph per item, as it computes at batch 1, so a batch
+//! size the graph input leaves open folds as 1.
 
 use std::borrow::Cow;
 
@@ -13,9 +12,6 @@ use super::{unsupported, Importer, Val};
 use crate::error::{Error, Result};
 use crate::onnx::proto::{DataType, NodeProto, TensorProto};
 use crate::onnx::tensor;
-
-/// How an open batch size is stored in a folded int64 constant.
-pub(crate) const BATCH: i64 = i64::MIN;
 
 /// The operators folded when their inputs are constant.
 pub(crate) const FOLDABLE: &[&str] = &[
@@ -38,6 +34,7 @@ pub(crate) const FOLDABLE: &[&str] = &[
     "Transpose",
     "ConstantOfShape",
     "Range",
+    "Sqrt",
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,7 +53,7 @@ struct Folded {
 }
 
 impl Folded {
-    /// The values as integers; `None` if one is the open batch size.
+    /// The values as integers; `None` if one is not a number.
     fn as_ints(&self) -> Option<Vec<i64>> {
         self.data
             .iter()
@@ -77,11 +74,7 @@ impl Folded {
             }
             Kind::Int => {
                 t.data_type = DataType::Int64 as i32;
-                t.int64_data = self
-                    .data
-                    .iter()
-                    .map(|&v| if v.is_nan() { BATCH } else { v as i64 })
-                    .collect();
+                t.int64_data = self.data.iter().map(|&v| v as i64).collect();
             }
             Kind::Bool => {
                 t.data_type = DataType::Bool as i32;
@@ -118,10 +111,7 @@ fn read(imp: &Importer, t: &TensorProto) -> Result<Folded> {
     match tensor::to_i64(t, imp.base_dir) {
         Ok((d, v)) => Ok(Folded {
             dims: d,
-            data: v
-                .into_iter()
-                .map(|v| if v == BATCH { f64::NAN } else { v as f64 })
-                .collect(),
+            data: v.into_iter().map(|v| v as f64).collect(),
             kind: Kind::Int,
         }),
         Err(_) => {
@@ -192,9 +182,13 @@ pub(crate) fn fold_node<'m>(
     let fail = |why: String| unsupported(n, name, format!("folding its constant inputs: {why}"));
     if op == "Shape" {
         let dims: Vec<f64> = match imp.input(n, name, 0)? {
-            Val::Node(id) => std::iter::once(imp.batch.map_or(f64::NAN, |b| b as f64))
-                .chain(imp.shape(id).iter().map(|&d| d as f64))
-                .collect(),
+            Val::Node(id) => {
+                let mut dims = imp.onnx_shape(id);
+                if !imp.is_whole(id) {
+                    dims[0] = imp.batch.unwrap_or(1) as usize;
+                }
+                dims.iter().map(|&d| d as f64).collect()
+            }
             Val::Const(t) => t.dims.iter().map(|&d| d as f64).collect(),
         };
         let rank = dims.len() as i64;
@@ -228,9 +222,8 @@ pub(crate) fn fold_node<'m>(
         }
     }
     let ints = |f: &Folded| {
-        f.as_ints().ok_or_else(|| {
-            fail("it reads the batch size, which the graph input leaves open; export with a fixed batch".into())
-        })
+        f.as_ints()
+            .ok_or_else(|| fail("an integer input is not a number".into()))
     };
     let arg = |i: usize| -> Result<&Folded> {
         xs.get(i)
@@ -238,6 +231,14 @@ pub(crate) fn fold_node<'m>(
             .ok_or_else(|| fail(format!("input {i} is missing")))
     };
     let f = match op {
+        "Sqrt" => {
+            let x = arg(0)?;
+            Folded {
+                dims: x.dims.clone(),
+                data: x.data.iter().map(|v| v.sqrt()).collect(),
+                kind: Kind::Float,
+            }
+        }
         "Add" | "Sub" | "Mul" | "Div" | "Mod" | "Equal" => {
             let (a, b) = (arg(0)?, arg(1)?);
             let out = broadcast_dims(&[&a.dims, &b.dims]).ok_or_else(|| {
@@ -308,7 +309,6 @@ pub(crate) fn fold_node<'m>(
                 .iter()
                 .map(|&v| match kind {
                     Kind::Float => v,
-                    Kind::Int if v.is_nan() => v,
                     Kind::Int => v.trunc(),
                     Kind::Bool => (v != 0.0) as u8 as f64,
                 })

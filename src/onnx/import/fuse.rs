@@ -283,6 +283,9 @@ impl<'m> Importer<'m, '_> {
             }
         };
         let id = self.push_node(&f.name, Op::Elementwise(f.func), vec![x])?;
+        if self.is_whole(x) {
+            self.whole_form.insert(id);
+        }
         self.values.insert(f.output, Val::Node(id));
         Ok(())
     }

@@ -28,7 +28,7 @@ use prost::Message;
 use super::proto::{ModelProto, NodeProto, TensorProto, ValueInfoProto};
 use super::{supported_op_names, supported_ops, OnnxOp};
 use crate::error::{Error, Result};
-use crate::model::{Graph, NodeId, Op};
+use crate::model::{Graph, NodeId};
 use graph::{check_output_shape, input_shape, live_nodes, node_name, topological_order};
 
 /// Oldest default-domain opset the importer reads.
@@ -158,6 +158,9 @@ pub(crate) fn import_model(
         batch,
         bias_free_dense: HashMap::new(),
         pending_pads: HashMap::new(),
+        whole_form: HashSet::new(),
+        lead_of: HashMap::new(),
+        whole_of: HashMap::new(),
     };
     for &i in &order {
         if !live[i] {
@@ -177,7 +180,16 @@ pub(crate) fn import_model(
         )));
     }
     let out = match imp.values.get(output.name.as_str()) {
-        Some(Val::Node(id)) => *id,
+        Some(Val::Node(id)) => {
+            let id = *id;
+            imp.lead(id).ok_or_else(|| {
+                Error::Onnx(format!(
+                    "graph output '{}' has shape {:?} at batch 1, its batch merged into another axis",
+                    output.name,
+                    imp.onnx_shape(id)
+                ))
+            })?
+        }
         Some(Val::Const(_)) => {
             return Err(Error::Onnx(format!(
                 "graph output '{}' is a constant, not computed from the input",
@@ -194,18 +206,6 @@ pub(crate) fn import_model(
     imp.graph.output = out;
     check_output_shape(output, imp.graph.output_shape())?;
     let graph = imp.graph.prune();
-    if let Some(n) = graph
-        .nodes
-        .iter()
-        .enumerate()
-        .find(|&(id, n)| matches!(n.op, Op::Softmax(_)) && id != graph.output)
-        .map(|(_, n)| n)
-    {
-        return Err(Error::Graph(format!(
-            "Softmax node '{}' is not the last node; Softmax is supported only as the last layer",
-            n.name
-        )));
-    }
     Ok(graph)
 }
 
@@ -234,6 +234,13 @@ pub(crate) struct Importer<'m, 'p> {
     pub(crate) bias_free_dense: HashMap<NodeId, &'m str>,
     /// Pad outputs waiting for the convolutions that read them.
     pending_pads: HashMap<&'m str, pad::PendingPad>,
+    /// Nodes holding their ONNX tensor in whole form (batch axis included; see
+    /// [`Importer::act_whole`]); every other node's per-item shape is its tensor's without the
+    /// first axis, the batch.
+    pub(crate) whole_form: HashSet<NodeId>,
+    /// A whole-form node's twin with the batch first, and the reverse, once made.
+    lead_of: HashMap<NodeId, NodeId>,
+    whole_of: HashMap<NodeId, NodeId>,
 }
 
 impl<'m> Importer<'m, '_> {
@@ -291,7 +298,7 @@ pub(crate) const OWN_OPS: &[OnnxOp] = &[
     OnnxOp {
         op_type: "Shape",
         layer: "folded at import",
-        notes: "static shapes; with it, Gather, Unsqueeze, Squeeze, Concat, Add, Sub, Mul, Div, Mod, Equal, Where, Cast, Slice, Reshape, Expand, Transpose, ConstantOfShape and Range of constants are folded (an open batch size only as a Reshape's first entry)",
+        notes: "static shapes, an open batch as 1 (glimpse runs a graph per item, as at batch 1); with it, Gather, Unsqueeze, Squeeze, Concat, Add, Sub, Mul, Div, Mod, Equal, Where, Cast, Slice, Reshape, Expand, Transpose, ConstantOfShape, Range and Sqrt of constants are folded",
         import: fold::fold_node,
     },
     OnnxOp {

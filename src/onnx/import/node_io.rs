@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use super::{fold, unsupported, Importer, Val};
+use super::{unsupported, Importer, Val};
 use crate::error::{Error, Result};
 use crate::model::{NodeId, Op, Tensor};
 use crate::onnx::proto::{NodeProto, TensorProto};
@@ -91,8 +91,27 @@ impl<'m> Importer<'m, '_> {
         })
     }
 
-    /// Input `i`, which must be computed from the graph input.
-    pub(crate) fn act(&self, n: &'m NodeProto, name: &str, i: usize) -> Result<NodeId> {
+    /// Input `i`, which must be computed from the graph input, with the batch as its first
+    /// axis: a node in whole form (see [`Importer::act_whole`]) whose first axis is 1 is
+    /// reshaped to drop it; one whose batch lies inside another axis is refused.
+    pub(crate) fn act(&mut self, n: &'m NodeProto, name: &str, i: usize) -> Result<NodeId> {
+        let id = self.act_any(n, name, i)?;
+        self.lead(id).ok_or_else(|| {
+            unsupported(
+                n,
+                name,
+                format!(
+                    "input {i} ('{}') has shape {:?} at batch 1, its batch merged into another \
+                     axis; glimpse applies this operator only where the batch is the first axis",
+                    n.input[i],
+                    self.onnx_shape(id)
+                ),
+            )
+        })
+    }
+
+    /// Input `i`, computed from the graph input, in whichever form it is held.
+    pub(crate) fn act_any(&self, n: &'m NodeProto, name: &str, i: usize) -> Result<NodeId> {
         match self.input(n, name, i)? {
             Val::Node(id) => Ok(id),
             Val::Const(_) => Err(unsupported(
@@ -104,6 +123,113 @@ impl<'m> Importer<'m, '_> {
                 ),
             )),
         }
+    }
+
+    /// Input `i` in whole form: a glimpse node whose per-item shape is the ONNX tensor's
+    /// whole shape at batch 1, batch axis included wherever the graph moved it (attention's
+    /// heads and tokens). glimpse runs a graph per item, as it computes at batch 1, so this
+    /// needs the graph's batch open or 1.
+    pub(crate) fn act_whole(&mut self, n: &'m NodeProto, name: &str, i: usize) -> Result<NodeId> {
+        let id = self.act_any(n, name, i)?;
+        self.whole(id).map_err(|why| unsupported(n, name, why))
+    }
+
+    /// Whether node `id` holds its ONNX tensor in whole form.
+    pub(crate) fn is_whole(&self, id: NodeId) -> bool {
+        self.whole_form.contains(&id)
+    }
+
+    /// The ONNX tensor's shape at batch 1 of what node `id` holds.
+    pub(crate) fn onnx_shape(&self, id: NodeId) -> Vec<usize> {
+        let s = self.shape(id);
+        if self.is_whole(id) {
+            s.to_vec()
+        } else {
+            std::iter::once(1).chain(s.iter().copied()).collect()
+        }
+    }
+
+    /// Node `id` with the batch first: itself, or a whole-form node whose first axis is 1
+    /// without it.
+    pub(crate) fn lead(&mut self, id: NodeId) -> Option<NodeId> {
+        if !self.is_whole(id) {
+            return Some(id);
+        }
+        if let Some(&l) = self.lead_of.get(&id) {
+            return Some(l);
+        }
+        let s = self.shape(id).to_vec();
+        if s.first() != Some(&1) || s.len() < 2 {
+            return None;
+        }
+        let name = format!("{}:batch", self.graph.nodes[id].name);
+        let l = self.push_reshape(&name, id, s[1..].to_vec()).ok()?;
+        self.lead_of.insert(id, l);
+        Some(l)
+    }
+
+    /// Node `id` in whole form.
+    pub(crate) fn whole(&mut self, id: NodeId) -> std::result::Result<NodeId, String> {
+        if self.is_whole(id) {
+            return Ok(id);
+        }
+        if let Some(b) = self.batch.filter(|&b| b != 1) {
+            return Err(format!(
+                "the graph input's batch is fixed at {b}, and this operator moves or merges \
+                 the batch axis; export with batch 1 or an open batch"
+            ));
+        }
+        if let Some(&w) = self.whole_of.get(&id) {
+            return Ok(w);
+        }
+        let shape = self.onnx_shape(id);
+        let name = format!("{}:whole", self.graph.nodes[id].name);
+        let w = self
+            .push_reshape(&name, id, shape)
+            .map_err(|e| e.to_string())?;
+        self.whole_form.insert(w);
+        self.whole_of.insert(id, w);
+        self.lead_of.insert(w, id);
+        Ok(w)
+    }
+
+    /// [`Importer::push`] of a node in whole form when `whole`; returns it.
+    pub(crate) fn push_form(
+        &mut self,
+        n: &'m NodeProto,
+        name: &str,
+        op: Op,
+        inputs: Vec<NodeId>,
+        whole: bool,
+    ) -> Result<NodeId> {
+        let id = self.push_node(name, op, inputs)?;
+        if whole {
+            self.whole_form.insert(id);
+        }
+        self.set(n, Val::Node(id))?;
+        Ok(id)
+    }
+
+    /// Inputs `ids` in one form: with the batch first where every one allows it, else whole.
+    /// Returns them and whether they are whole.
+    pub(crate) fn same_form(
+        &mut self,
+        n: &'m NodeProto,
+        name: &str,
+        ids: &[NodeId],
+    ) -> Result<(Vec<NodeId>, bool)> {
+        if ids.iter().all(|&id| !self.is_whole(id)) {
+            return Ok((ids.to_vec(), false));
+        }
+        let leads: Option<Vec<NodeId>> = ids.iter().map(|&id| self.lead(id)).collect();
+        if let Some(l) = leads {
+            return Ok((l, false));
+        }
+        let mut out = Vec::with_capacity(ids.len());
+        for &id in ids {
+            out.push(self.whole(id).map_err(|why| unsupported(n, name, why))?);
+        }
+        Ok((out, true))
     }
 
     /// Optional input `i`, which must be a constant.
@@ -153,48 +279,7 @@ impl<'m> Importer<'m, '_> {
         let Some(t) = self.opt_const(n, name, i)? else {
             return Ok(None);
         };
-        let v = tensor::to_i64(&t, self.base_dir)?.1;
-        if v.contains(&fold::BATCH) {
-            return Err(unsupported(
-                n,
-                name,
-                format!(
-                    "input {i} ('{}') is computed from the batch size, which the graph input leaves \
-                     open; export with a fixed batch",
-                    n.input[i]
-                ),
-            ));
-        }
-        Ok(Some(v))
-    }
-
-    /// [`Importer::opt_const_i64`] for a Reshape's target: an open batch size folded from a
-    /// `Shape` is read as 0 ("keep this dimension") in the first entry only.
-    pub(crate) fn opt_shape_i64(
-        &self,
-        n: &'m NodeProto,
-        name: &str,
-        i: usize,
-    ) -> Result<Option<Vec<i64>>> {
-        let Some(t) = self.opt_const(n, name, i)? else {
-            return Ok(None);
-        };
-        let mut v = tensor::to_i64(&t, self.base_dir)?.1;
-        if v.iter().skip(1).any(|&d| d == fold::BATCH) {
-            return Err(unsupported(
-                n,
-                name,
-                format!(
-                    "input {i} ('{}') puts the batch size, which the graph input leaves open, \
-                     after the first dimension; export with a fixed batch",
-                    n.input[i]
-                ),
-            ));
-        }
-        if v.first() == Some(&fold::BATCH) {
-            v[0] = 0;
-        }
-        Ok(Some(v))
+        Ok(Some(tensor::to_i64(&t, self.base_dir)?.1))
     }
 
     /// Per-item shape of a glimpse node.

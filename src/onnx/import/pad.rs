@@ -128,7 +128,11 @@ impl<'m> Importer<'m, '_> {
     }
 
     /// A convolution's (or a Pad's) input: the activation, and the zeros a Pad before it adds.
-    pub(crate) fn conv_input(&self, n: &'m NodeProto, name: &str) -> Result<(NodeId, [usize; 4])> {
+    pub(crate) fn conv_input(
+        &mut self,
+        n: &'m NodeProto,
+        name: &str,
+    ) -> Result<(NodeId, [usize; 4])> {
         match n
             .input
             .first()

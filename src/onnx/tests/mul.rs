@@ -76,13 +76,24 @@ fn scaling_by_a_scalar_or_per_channel_constant_is_a_scale() {
 
 #[test]
 fn other_constants_and_divisions_are_refused_by_name() {
+    // A constant that is neither a scalar nor one value per channel is a constant node.
+    let g = B::new(&[2, 1, 2])
+        .init("c", &[1, 2], &[2.0, 3.0])
+        .node("Mul", "m", &["x", "c"], &["y"], vec![])
+        .import()
+        .unwrap();
+    assert_eq!(kinds(&g), ["Input", "Constant", "Mul"]);
+    assert_close(
+        &forward(&g, 1, &[1.0, 1.0, 2.0, 2.0]),
+        &[2.0, 3.0, 4.0, 6.0],
+    );
     let e = err_text(
         B::new(&[2, 1, 2])
-            .init("c", &[1, 2], &[2.0, 3.0])
+            .init("c", &[3], &[2.0, 3.0, 4.0])
             .node("Mul", "m", &["x", "c"], &["y"], vec![])
             .import(),
     );
-    assert!(e.contains("'m'") && e.contains("per channel"), "{e}");
+    assert!(e.contains("'m'") && e.contains("broadcast"), "{e}");
     let e = err_text(
         B::new(&[2])
             .init("c", &[2], &[2.0, 0.0])

@@ -166,7 +166,7 @@ fn shape_arithmetic_on_static_shapes_is_folded() {
             .node("Reshape", "r", &["x", "target"], &["y"], vec![])
             .import(),
     );
-    assert!(e.contains("'r'") && e.contains("batch"), "{e}");
+    assert!(e.contains("'y'") && e.contains("batch"), "{e}");
     // Float arithmetic on constants folds too; the result feeds a scale.
     let scaled = B::new(&[2])
         .init("h", &[], &[0.25])
@@ -193,5 +193,5 @@ fn a_transpose_that_moves_the_batch_is_refused_by_name() {
             )
             .import(),
     );
-    assert!(e.contains("'t'") && e.contains("batch"), "{e}");
+    assert!(e.contains("'y'") && e.contains("batch"), "{e}");
 }
