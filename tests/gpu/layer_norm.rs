@@ -84,14 +84,20 @@ fn lrp_passes_relevance_through_or_in_proportion() {
     let g = net(&mut rng, 2);
     let x = rng.tensor(&[2, 4, 2, 3]);
     let plain = Composite::uniform(Rule::Epsilon { epsilon: 1e-3 });
-    let mut proportional = plain.clone();
-    proportional
-        .overrides
-        .push((LayerRef::Name("ln".into()), Rule::Norm));
+    assert_eq!(
+        plain.rule_of(glimpse::layers::LayerClass::LayerNorm),
+        Rule::Identity
+    );
+    let with = |rule: Rule| {
+        let mut c = plain.clone();
+        c.overrides.push((LayerRef::Name("ln".into()), rule));
+        c
+    };
     let zplus = Composite::uniform(Rule::ZPlus);
     for (what, c) in [
-        ("identity", plain),
-        ("proportional", proportional),
+        ("identity", plain.clone()),
+        ("pass", with(Rule::Pass)),
+        ("proportional", with(Rule::Norm)),
         ("z+", zplus),
     ] {
         let e = LrpPlan::new(&model(&g), &c, 2, false)
@@ -112,9 +118,14 @@ fn lrp_passes_relevance_through_or_in_proportion() {
             1e-5 * scale(&want.data),
             1e-4,
         );
+        let (into, out) = (flow[1].as_ref().unwrap(), flow[2].as_ref().unwrap());
+        if what == "pass" {
+            assert_eq!(into.data, out.data, "the pass rule");
+        }
         if what == "identity" {
-            let (into, out) = (flow[1].as_ref().unwrap(), flow[2].as_ref().unwrap());
-            assert_eq!(into.data, out.data, "the identity rule");
+            // σ held constant: what reaches the centred input is conserved up to the shift β's
+            // share, Σ R·β / y per row; the rows' sums are not the pass rule's.
+            assert_ne!(into.data, out.data);
         }
     }
 }

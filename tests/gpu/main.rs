@@ -3,6 +3,7 @@
 //! model. No adapter is a failure, never a skip.
 
 mod adjoint_kernels;
+mod attention;
 mod common;
 mod conv_transpose;
 mod device_faults;

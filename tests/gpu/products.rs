@@ -239,8 +239,14 @@ fn the_gate_rule_on_a_product_with_no_gate_is_an_error_naming_it() {
         bias: None,
     };
     g.push("head", Op::Dense(head), vec![flat]).unwrap();
+    // The rule resolves (a product no relevance reaches needs no gate); the plan that sends
+    // relevance to it is the error.
     let c = Composite::uniform(Rule::Epsilon { epsilon: 1e-3 });
-    let e = c.node_rules(&g, g.output).unwrap_err().to_string();
+    assert!(c.node_rules(&g, g.output).is_ok());
+    let e = LrpPlan::new(&model(&g), &c, 1, false)
+        .err()
+        .expect("relevance reaches a gate rule with no gate")
+        .to_string();
     assert!(e.contains("'prod'") && e.contains("uniform"), "{e}");
     let mut c = c;
     c.overrides
