@@ -15,6 +15,7 @@ mod dense;
 mod errors;
 mod files;
 mod graph;
+mod layouts;
 mod merge;
 mod mul;
 mod pad;
