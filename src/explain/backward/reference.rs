@@ -25,7 +25,7 @@ pub(super) fn divide_f64(r: f64, z: f64, eps: f64) -> f64 {
 
 /// What flows back to every node for a batch `x`, starting from `seed` (`[N, F]`, what flows
 /// into node `start`: `w ⊙ f(x)` for relevance, `w` for gradients) down to the input, each node
-/// crossed by its rule. `reference` is DeepLIFT's reference batch (for [`GradMode::Rescale`]).
+/// crossed by its rule. `reference` is DeepLIFT's reference batch (for [`crate::layers::GradMode::Rescale`]).
 /// Returns one tensor per node (`None` where nothing arrived).
 pub fn reference_backward(
     graph: &Graph,

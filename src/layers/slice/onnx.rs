@@ -106,7 +106,8 @@ pub(crate) fn import_slice<'m>(
 
 /// `Gather` of an activation at constant indices along one axis: one index (the axis is
 /// dropped: a class token `x[:, 0]`, one of attention's q, k, v) or an evenly spaced run (a
-/// strided slice). Gathers of constants are folded at import.
+/// strided slice, shaped as the indices are: the dynamo exporter's `as_strided`). Gathers of
+/// constants are folded at import.
 pub(crate) fn import_gather<'m>(
     imp: &mut Importer<'m, '_>,
     n: &'m NodeProto,
@@ -116,8 +117,8 @@ pub(crate) fn import_gather<'m>(
     let indices = imp
         .opt_const_i64(n, name, 1)?
         .ok_or_else(|| Error::Onnx(format!("node '{name}' (Gather) lacks its indices")))?;
-    let scalar = match imp.input(n, name, 1)? {
-        Val::Const(t) => t.dims.is_empty(),
+    let index_dims: Vec<usize> = match imp.input(n, name, 1)? {
+        Val::Const(t) => t.dims.iter().map(|&d| d as usize).collect(),
         Val::Node(_) => unreachable!("read as a constant above"),
     };
     let rank = imp.onnx_shape(x).len();
@@ -174,12 +175,13 @@ pub(crate) fn import_gather<'m>(
         }
         id
     };
-    if !scalar {
+    if index_dims.len() == 1 {
         return imp.set(n, Val::Node(sliced));
     }
-    // One index: the axis goes.
-    let mut out = shape.clone();
-    out.remove(axis);
+    // The axis becomes the indices' axes: none for one index (a class token), or several.
+    let mut out = shape[..axis].to_vec();
+    out.extend(&index_dims);
+    out.extend(&shape[axis + 1..]);
     if out.is_empty() {
         return Err(unsupported(
             n,
@@ -187,7 +189,10 @@ pub(crate) fn import_gather<'m>(
             "gathering one value of each item leaves no axis per item".into(),
         ));
     }
-    let id = imp.push_reshape(&format!("{name}:squeeze"), sliced, out)?;
+    if out == imp.shape(sliced) {
+        return imp.set(n, Val::Node(sliced));
+    }
+    let id = imp.push_reshape(&format!("{name}:shape"), sliced, out)?;
     if whole {
         imp.whole_form.insert(id);
     }

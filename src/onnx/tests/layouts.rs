@@ -83,6 +83,16 @@ fn gather_of_an_activation_takes_one_index_or_an_even_run() {
     assert_eq!(g.output_shape(), [2, 1, 2]);
     assert_close(&forward(&g, 1, &x), &[x[6], x[7], x[2], x[3]]);
     assert_eq!(gather(vec![-1], false).unwrap().output_shape(), [1, 1, 2]);
+    // Indices of several axes replace the gathered one (the dynamo exporter's `as_strided`).
+    let mut t = i64_tensor("i", &[0, 1]);
+    t.dims = vec![1, 2];
+    let g = B::new(&[4, 1, 2])
+        .init_t(t)
+        .node("Gather", "g", &["x", "i"], &["y"], vec![ai("axis", 1)])
+        .import()
+        .unwrap();
+    assert_eq!(g.output_shape(), [1, 2, 1, 2]);
+    assert_close(&forward(&g, 1, &x), &x[..4]);
     let e = err_text(gather(vec![0, 1, 3], false));
     assert!(e.contains("'g'") && e.contains("evenly"), "{e}");
     let e = err_text(gather(vec![4], true));

@@ -1,6 +1,6 @@
 //! Add, Concat and Softmax (as the last layer).
 
-use super::builder::{ai, i64_tensor, B};
+use super::builder::{ai, B};
 use super::check::{assert_close, err_text, forward, kinds};
 
 #[test]
