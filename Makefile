@@ -56,11 +56,14 @@ demo: build
 	./target/release/glimpse evaluate --overwrite --model assets/models/lenet_mnist.onnx --metric continuity \
 		--shifts=-20:20 --normalise false --abs false --method sensitivity --method gradient-x-input \
 		--method lrp:deep-taylor-bounded --out $(OUT)/continuity_lenet assets/images/mnist_0_label3.png
-	# Squeeze-excitation nets and ShuffleNetV2 on one photograph at 64x64: small torchvision configurations with
-	# random weights (scripts/golden_families.py; no trained weights can be fetched offline).
+	# Squeeze-excitation nets, ShuffleNetV2 and a vision transformer on one photograph at 64x64: small torchvision
+	# configurations with random weights (scripts/golden_families.py, scripts/golden_vit.py; no trained weights can be
+	# fetched offline). The ViT takes CP-LRP, glimpse's default for attention.
 	for m in efficientnet_b0_zoo mobilenet_v3_zoo regnet_y_zoo shufflenet_v2_zoo; do ./target/release/glimpse explain \
 		--overwrite --model assets/models/$$m.onnx --range=-1,1 --composite epsilon-plus-flat --conservation \
 		--out $(OUT)/families_$$m assets/images/chelsea_224.png || exit 1; done
+	./target/release/glimpse explain --overwrite --model assets/models/vit_zoo.onnx --range=-1,1 --rule epsilon:1e-6 \
+		--conservation --out $(OUT)/families_vit_zoo assets/images/chelsea_224.png
 	./target/release/glimpse atlas --overwrite $(LITE0_MODEL) --node _blocks.9._expand_conv --top 6 \
 		--channels 565,645,409,2 --batch 8 --out $(OUT)/atlas_lite0 assets/images/atlas
 	$(MAKE) prototypes
