@@ -1,12 +1,12 @@
 // Strided copies over (at most) 6 dimensions, the batch first: `d*` are the sizes iterated (the
 // output's for `gather`, the source's for `scatter`) and `s*` (signed) with `offset` map each
-// iterated index to the other tensor: Transpose, Slice and Split, and their VJPs.
+// iterated index to the other tensor: Transpose, Slice, Split and Pad, and their VJPs.
 //   gather:  out[i] (+)= x[offset + Σ i_d·s_d]
 //   scatter: out[offset + Σ i_d·s_d] (+)= x[i]   (the map is one-to-one: no two i meet)
-//   fill:    out[i] = 0
+//   fill:    out[i] = the f32 whose bits are `fill` (zeros before a scatter, a Pad's value)
 
 struct Params {
-    count: u32, accumulate: u32, offset: u32, pad0: u32,
+    count: u32, accumulate: u32, offset: u32, fill: u32,
     d0: u32, d1: u32, d2: u32, d3: u32, d4: u32, d5: u32, pad1: u32, pad2: u32,
     s0: i32, s1: i32, s2: i32, s3: i32, s4: i32, s5: i32, pad3: u32, pad4: u32,
 }
@@ -47,5 +47,5 @@ fn scatter(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
 fn fill(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_id(gid, nwg, 256u);
     if (i >= p.count) { return; }
-    out[i] = 0.0;
+    out[i] = bitcast<f32>(p.fill);
 }

@@ -8,9 +8,10 @@ use crate::model::Tensor;
 use crate::plan::{Launch, Out, Program, Resource, TensorId};
 
 crate::params! {
-    /// Values iterated, accumulation, the map's offset, sizes and signed strides (6 dimensions).
+    /// Values iterated, accumulation, the map's offset, the fill value's bits, sizes and signed
+    /// strides (6 dimensions).
     pub struct StridedParams {
-        pub count: u32, pub accumulate: u32, pub offset: u32, pub pad0: u32,
+        pub count: u32, pub accumulate: u32, pub offset: u32, pub fill: u32,
         pub d0: u32, pub d1: u32, pub d2: u32, pub d3: u32, pub d4: u32, pub d5: u32,
         pub pad1: u32, pub pad2: u32,
         pub s0: i32, pub s1: i32, pub s2: i32, pub s3: i32, pub s4: i32, pub s5: i32,
@@ -185,19 +186,7 @@ pub(crate) fn scatter(
 ) -> Result<()> {
     let zero = zero_first.filter(|&n| !dest.accumulate && map.count() < n);
     if let Some(values) = zero {
-        let fill = StridedParams {
-            count: values as u32,
-            ..StridedParams::default()
-        };
-        let bindings = vec![(2, Resource::Tensor(dest.tensor))];
-        p.pass(
-            &KERNEL,
-            "fill",
-            &fill,
-            bindings,
-            Out::Write(dest.tensor),
-            launch(values),
-        )?;
+        fill(p, dest.tensor, values, 0.0)?;
     }
     let accumulate = dest.accumulate || zero.is_some();
     let params = map.params(accumulate)?;
@@ -214,6 +203,43 @@ pub(crate) fn scatter(
         bindings,
         out,
         launch(map.count()),
+    )
+}
+
+/// `out[map(i)] = g[i]`, overwriting, the rest of `out` left as it is (a Pad's inside).
+pub(crate) fn scatter_over(
+    p: &mut Program,
+    g: TensorId,
+    map: &StridedMap,
+    out: TensorId,
+) -> Result<()> {
+    let params = map.params(false)?;
+    let bindings = vec![(1, Resource::Tensor(g)), (2, Resource::Tensor(out))];
+    p.pass(
+        &KERNEL,
+        "scatter",
+        &params,
+        bindings,
+        Out::Update(out),
+        launch(map.count()),
+    )
+}
+
+/// `out[i] = value` for the first `count` values.
+pub(crate) fn fill(p: &mut Program, out: TensorId, count: usize, value: f32) -> Result<()> {
+    let params = StridedParams {
+        count: count as u32,
+        fill: value.to_bits(),
+        ..StridedParams::default()
+    };
+    let bindings = vec![(2, Resource::Tensor(out))];
+    p.pass(
+        &KERNEL,
+        "fill",
+        &params,
+        bindings,
+        Out::Write(out),
+        launch(count),
     )
 }
 

@@ -3,7 +3,7 @@
 use crate::error::{Error, Result};
 use crate::layers::{
     Add, AvgPool2d, BatchNorm, Concat, Constant, Conv2d, ConvTranspose2d, Dense, Elementwise,
-    GlobalAvgPool, Layer, LayerNorm, MatMul, MaxPool2d, Mul, Pool2d, Reshape, Slice, Softmax,
+    GlobalAvgPool, Layer, LayerNorm, MatMul, MaxPool2d, Mul, Pad, Pool2d, Reshape, Slice, Softmax,
     TokenDense, Transpose,
 };
 
@@ -50,6 +50,8 @@ pub enum Op {
     Constant(Constant),
     /// The per-item axes permuted.
     Transpose(Transpose),
+    /// A constant border on per-item axes.
+    Pad(Pad),
     /// A box of each item (Slice; each output of Split).
     Slice(Slice),
     /// Concatenation along channels.
@@ -80,6 +82,7 @@ impl Op {
             Op::Constant(l) => l,
             Op::Transpose(l) => l,
             Op::Slice(l) => l,
+            Op::Pad(l) => l,
             Op::Concat(l) => l,
             Op::Softmax(l) => l,
         }

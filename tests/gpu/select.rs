@@ -220,3 +220,45 @@ fn an_lrp_plan_over_dense_concatenations_builds() {
         .unwrap();
     assert!(e.map.data.iter().all(|v| v.is_finite()));
 }
+
+/// A constant border on a channels-last map ([H, W, C]: Swin's windows) and on the channels,
+/// forward and gradient against the references.
+#[test]
+fn pad_on_any_axis_matches_the_references() {
+    let mut rng = Rng::new(97);
+    let mut g = Graph::new(vec![2, 3, 4]).unwrap();
+    let pad = glimpse::layers::Pad {
+        before: vec![1, 0, 0],
+        after: vec![0, 2, 1],
+        value: 0.5,
+    };
+    let p = g.push("pad", Op::Pad(pad), vec![0]).unwrap();
+    assert_eq!(g.nodes[p].shape, [3, 5, 5]);
+    let flat = g.push_reshape("flat", p, vec![75]).unwrap();
+    let head = Dense {
+        weight: rng.tensor(&[3, 75]),
+        bias: Some(rng.vec(3)),
+    };
+    g.push("head", Op::Dense(head), vec![flat]).unwrap();
+    let x = rng.tensor(&[2, 2, 3, 4]);
+    let values = reference_forward(&g, &x.to_f64());
+    // The border holds the value, the inside the input.
+    assert_eq!(values[p].data[0], 0.5);
+    assert_eq!(values[p].data[25], x.data[0] as f64);
+    let got = Predictor::new(&model(&g), 2).unwrap().run(&x).unwrap();
+    assert_close("logits", &got.data, &values[g.output].data, 1e-5, 1e-5);
+    let grad = GradientPlan::new(&model(&g), GradientMap::Gradient, 2)
+        .unwrap()
+        .run(&x, &[Target::Class(0), Target::Class(2)])
+        .unwrap();
+    for (i, class) in [(0, 0), (1, 2)] {
+        let fd = finite_difference_gradient(&g, &x, i, class);
+        assert_close(
+            &format!("∂f/∂x item {i}"),
+            &grad.map.data[i * 24..(i + 1) * 24],
+            &fd,
+            1e-5,
+            1e-3,
+        );
+    }
+}

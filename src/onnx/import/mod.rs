@@ -140,6 +140,7 @@ pub(crate) fn import_model(
             }
         }
     }
+    let conv_readers_only = conv_fed(g, &order, &live, &output.name);
 
     let mut values: HashMap<&str, Val> = initializers
         .iter()
@@ -158,6 +159,7 @@ pub(crate) fn import_model(
         batch,
         bias_free_dense: HashMap::new(),
         pending_pads: HashMap::new(),
+        conv_readers_only,
         whole_form: HashSet::new(),
         lead_of: HashMap::new(),
         whole_of: HashMap::new(),
@@ -209,6 +211,35 @@ pub(crate) fn import_model(
     Ok(graph)
 }
 
+/// The tensors every reader of which is a convolution's data input, directly or through Pads,
+/// Identities and Dropouts whose own outputs are (zero padding folds into those convolutions).
+fn conv_fed<'m>(
+    g: &'m super::proto::GraphProto,
+    order: &[usize],
+    live: &[bool],
+    output: &str,
+) -> HashSet<&'m str> {
+    let mut fed: HashSet<&str> = HashSet::new();
+    let mut blocked: HashSet<&str> = HashSet::from([output]);
+    // Readers come after what they read: walking back, a reader's output is decided first.
+    for &i in order.iter().rev().filter(|&&i| live[i]) {
+        let n = &g.node[i];
+        let passes = matches!(n.op_type.as_str(), "Pad" | "Identity" | "Dropout")
+            && n.output.first().is_some_and(|o| fed.contains(o.as_str()));
+        for (k, name) in n.input.iter().enumerate().filter(|(_, s)| !s.is_empty()) {
+            if k == 0 && (n.op_type == "Conv" || passes) {
+                if !blocked.contains(name.as_str()) {
+                    fed.insert(name.as_str());
+                }
+            } else {
+                blocked.insert(name.as_str());
+                fed.remove(name.as_str());
+            }
+        }
+    }
+    fed
+}
+
 /// A tensor of the ONNX graph: computed by a glimpse node, or a constant.
 #[derive(Clone)]
 pub(crate) enum Val<'m> {
@@ -234,6 +265,8 @@ pub(crate) struct Importer<'m, 'p> {
     pub(crate) bias_free_dense: HashMap<NodeId, &'m str>,
     /// Pad outputs waiting for the convolutions that read them.
     pending_pads: HashMap<&'m str, pad::PendingPad>,
+    /// Tensors read by convolutions' data inputs only.
+    conv_readers_only: HashSet<&'m str>,
     /// Nodes holding their ONNX tensor in whole form (batch axis included; see
     /// [`Importer::act_whole`]); every other node's per-item shape is its tensor's without the
     /// first axis, the batch.
@@ -303,8 +336,8 @@ pub(crate) const OWN_OPS: &[OnnxOp] = &[
     },
     OnnxOp {
         op_type: "Pad",
-        layer: "folded into the Conv that reads it",
-        notes: "constant zeros on H and W (TensorFlow-style \"SAME\"); `axes` input",
+        layer: "folded into the Conv that reads it, or Pad",
+        notes: "constant zeros on H and W before convolutions fold into them (TensorFlow-style \"SAME\"); any other constant padding, on any axis but the batch's, is a Pad layer; `axes` input",
         import: pad::pad,
     },
 ];

@@ -1,6 +1,6 @@
-//! `Pad` with constant zeros on H and W, folded into the `Conv` that reads it (the form exporters
-//! write for TensorFlow's asymmetric "SAME" padding). A padded tensor read by anything else is an
-//! error naming both nodes.
+//! `Pad` with constant zeros on H and W, folded into the `Conv`s that read it (the form exporters
+//! write for TensorFlow's asymmetric "SAME" padding). Any other constant Pad — another value,
+//! other axes, or read by anything but convolutions — is a [`crate::layers::Pad`] node.
 
 use super::attributes::{attr_s, MAX_WINDOW};
 use super::{unsupported, Importer};
@@ -21,19 +21,25 @@ pub(crate) struct PendingPad {
 
 impl<'m> Importer<'m, '_> {
     fn pad(&mut self, n: &'m NodeProto, name: &str) -> Result<()> {
-        // A Pad of a Pad adds up.
-        let (x, before) = self.conv_input(n, name)?;
         let mode = attr_s(n, name, "mode")?.unwrap_or_else(|| "constant".into());
         if mode != "constant" {
             return Err(unsupported(
                 n,
                 name,
-                format!(
-                    "mode '{mode}': only constant zero padding (folded into a Conv) is supported"
-                ),
+                format!("mode '{mode}': only constant padding is supported"),
             ));
         }
-        let rank = self.shape(x).len() + 1;
+        // A Pad of a pending Pad adds up; of anything else, it reads the activation as it is.
+        let pending = n
+            .input
+            .first()
+            .and_then(|t| self.pending_pads.get(t.as_str()))
+            .cloned();
+        let (x, before) = match &pending {
+            Some(p) => (p.input, p.pads),
+            None => (self.act_any(n, name, 0)?, [0; 4]),
+        };
+        let rank = self.onnx_shape(x).len();
         let pads = self
             .opt_const_i64(n, name, 1)?
             .ok_or_else(|| Error::Onnx(format!("node '{name}' (Pad) lacks its pads input")))?;
@@ -47,13 +53,6 @@ impl<'m> Importer<'m, '_> {
                 )))
             }
         };
-        if value != 0.0 {
-            return Err(unsupported(
-                n,
-                name,
-                format!("constant_value {value}: only zero padding folds into a convolution"),
-            ));
-        }
         let axes = match self.opt_const_i64(n, name, 3)? {
             None => (0..rank as i64).collect(),
             Some(a) => a,
@@ -81,26 +80,33 @@ impl<'m> Importer<'m, '_> {
             }
             begin_end[axis as usize] = (pads[k], pads[k + axes.len()]);
         }
-        if rank != 4 || begin_end[0] != (0, 0) || begin_end[1] != (0, 0) {
+        if let Some(bad) = pads.iter().find(|v| !(0..=MAX_WINDOW).contains(*v)) {
             return Err(unsupported(
                 n,
                 name,
                 format!(
-                    "only H and W of an [N, C, H, W] input may be padded (to fold into a Conv), got pads {pads:?} on a rank-{rank} input"
+                    "pad {bad}: pads must be from 0 to {MAX_WINDOW} (cropping is not supported), \
+                     got {pads:?}"
                 ),
             ));
+        }
+        let into_convs = pending.is_some()
+            || (self.conv_readers_only.contains(n.output[0].as_str()) && value == 0.0);
+        let spatial =
+            rank == 4 && !self.is_whole(x) && begin_end[0] == (0, 0) && begin_end[1] == (0, 0);
+        if !(into_convs && spatial) {
+            if pending.is_some() {
+                return Err(unsupported(
+                    n,
+                    name,
+                    "a Pad of a Pad folded into a convolution must pad H and W with zeros too"
+                        .into(),
+                ));
+            }
+            return crate::layers::pad::import_pad(self, n, name, x, &begin_end, value);
         }
         let (h, w) = (begin_end[2], begin_end[3]);
         let all = [h.0, w.0, h.1, w.1];
-        if all.iter().any(|v| !(0..=MAX_WINDOW).contains(v)) {
-            return Err(unsupported(
-                n,
-                name,
-                format!(
-                    "pads must be from 0 to {MAX_WINDOW} (cropping is not supported), got {pads:?}"
-                ),
-            ));
-        }
         let pending = PendingPad {
             input: x,
             pads: std::array::from_fn(|i| before[i] + all[i] as usize),
