@@ -30,8 +30,11 @@ pub(crate) fn import_transpose<'m>(
         ));
     }
     let perm: Vec<usize> = perm.iter().map(|&a| a as usize).collect();
-    let (x, item, whole) = if !imp.is_whole(x) && perm[0] == 0 {
-        (x, perm[1..].iter().map(|&a| a - 1).collect(), false)
+    // With the batch first where it stays first (a whole tensor of leading 1 too: one axis
+    // fewer for the kernels); in whole form where the batch moves.
+    let lead = (perm[0] == 0).then(|| imp.lead(x)).flatten();
+    let (x, item, whole) = if let Some(l) = lead {
+        (l, perm[1..].iter().map(|&a| a - 1).collect(), false)
     } else {
         (imp.act_whole(n, name, 0)?, perm, true)
     };

@@ -34,11 +34,35 @@ pub(crate) const FOLDABLE: &[&str] = &[
     "Transpose",
     "ConstantOfShape",
     "Range",
+    // Element-wise maths, matrix products and scatters (`fold_math`).
     "Sqrt",
+    "Relu",
+    "Sigmoid",
+    "Exp",
+    "Log",
+    "Abs",
+    "Neg",
+    "Sign",
+    "Tanh",
+    "Not",
+    "Reciprocal",
+    "Floor",
+    "Ceil",
+    "Pow",
+    "Less",
+    "Greater",
+    "LessOrEqual",
+    "GreaterOrEqual",
+    "Max",
+    "Min",
+    "And",
+    "Or",
+    "MatMul",
+    "ScatterND",
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
+pub(super) enum Kind {
     Float,
     Int,
     Bool,
@@ -46,10 +70,10 @@ enum Kind {
 
 /// A constant being folded: values in f64 (exact for the integers of shapes).
 #[derive(Clone, Debug)]
-struct Folded {
-    dims: Vec<usize>,
-    data: Vec<f64>,
-    kind: Kind,
+pub(super) struct Folded {
+    pub(super) dims: Vec<usize>,
+    pub(super) data: Vec<f64>,
+    pub(super) kind: Kind,
 }
 
 impl Folded {
@@ -125,7 +149,7 @@ fn read(imp: &Importer, t: &TensorProto) -> Result<Folded> {
     }
 }
 
-fn strides(dims: &[usize]) -> Vec<usize> {
+pub(super) fn strides(dims: &[usize]) -> Vec<usize> {
     let mut s = vec![1; dims.len()];
     for k in (0..dims.len().saturating_sub(1)).rev() {
         s[k] = s[k + 1] * dims[k + 1];
@@ -134,7 +158,7 @@ fn strides(dims: &[usize]) -> Vec<usize> {
 }
 
 /// ONNX's multidirectional broadcast of `shapes` (right-aligned).
-fn broadcast_dims(shapes: &[&[usize]]) -> Option<Vec<usize>> {
+pub(super) fn broadcast_dims(shapes: &[&[usize]]) -> Option<Vec<usize>> {
     let rank = shapes.iter().map(|s| s.len()).max().unwrap_or(0);
     (0..rank)
         .map(|k| {
@@ -149,7 +173,7 @@ fn broadcast_dims(shapes: &[&[usize]]) -> Option<Vec<usize>> {
 }
 
 /// The value of `f` broadcast to `out`.
-fn broadcast_to(f: &Folded, out: &[usize]) -> Vec<f64> {
+pub(super) fn broadcast_to(f: &Folded, out: &[usize]) -> Vec<f64> {
     let lead = out.len() - f.dims.len();
     let st = strides(&f.dims);
     let ost = strides(out);
@@ -230,15 +254,10 @@ pub(crate) fn fold_node<'m>(
             .and_then(|x| x.as_ref())
             .ok_or_else(|| fail(format!("input {i} is missing")))
     };
+    if let Some(f) = super::fold_math::fold(op, &xs).map_err(fail)? {
+        return store(imp, n, f);
+    }
     let f = match op {
-        "Sqrt" => {
-            let x = arg(0)?;
-            Folded {
-                dims: x.dims.clone(),
-                data: x.data.iter().map(|v| v.sqrt()).collect(),
-                kind: Kind::Float,
-            }
-        }
         "Add" | "Sub" | "Mul" | "Div" | "Mod" | "Equal" => {
             let (a, b) = (arg(0)?, arg(1)?);
             let out = broadcast_dims(&[&a.dims, &b.dims]).ok_or_else(|| {

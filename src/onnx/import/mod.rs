@@ -14,6 +14,7 @@
 pub(crate) mod attributes;
 mod constant;
 pub(crate) mod fold;
+mod fold_math;
 pub(crate) mod fuse;
 mod graph;
 mod node_io;
