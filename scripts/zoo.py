@@ -50,10 +50,15 @@ def zoo(max_gflops):
 
 
 def build(name, size):
-    """Random weights; BatchNorm statistics = exact mean / variance over 2 batches of 2 random inputs."""
+    """Random weights (a zero-initialised Linear drawn from N(0, 0.02²)); BatchNorm statistics = exact mean / variance over 2 batches of 2 random inputs."""
     torch.manual_seed(SEED)
     kwargs = {"aux_logits": False, "init_weights": True} if name in ("googlenet", "inception_v3") else {}
     m = torchvision.models.get_model(name, weights=None, **kwargs)
+    # torchvision zero-initialises some heads (ViT's): every logit would be 0.
+    with torch.no_grad():
+        for lin in m.modules():
+            if isinstance(lin, torch.nn.Linear) and not lin.weight.any():
+                lin.weight.normal_(0, 0.02)
     bns = [b for b in m.modules() if isinstance(b, torch.nn.modules.batchnorm._BatchNorm)]
     if bns:
         for b in bns:

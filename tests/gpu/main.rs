@@ -14,6 +14,7 @@ mod filtering;
 mod fixtures_gpu;
 mod forward_kernels;
 mod golden_captum;
+mod golden_convnext_swin;
 mod golden_crp;
 mod golden_crp_atlas;
 mod golden_faithfulness;
