@@ -62,6 +62,7 @@ pub use pool::{AvgPool2d, GlobalAvgPool, MaxPool2d, Pool2d};
 pub use reshape::Reshape;
 pub use slice::Slice;
 pub use softmax::Softmax;
+pub(crate) use transpose::permute;
 pub use transpose::Transpose;
 
 use crate::error::Result;

@@ -7,6 +7,7 @@
 //! sends all relevance there; AttnLRP's uniform rule (Achtibat et al. 2024) gives each input
 //! half of the ε-rule's share.
 
+mod einsum;
 mod onnx;
 
 pub(crate) use onnx::ONNX;

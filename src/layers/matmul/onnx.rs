@@ -29,9 +29,17 @@ pub(crate) fn import_matmul<'m>(
 }
 
 /// The ONNX operators imported as [`MatMul`] (or a dense layer).
-pub(crate) const ONNX: &[OnnxOp] = &[OnnxOp {
-    op_type: "MatMul",
-    layer: "MatMul, Dense, TokenDense",
-    notes: "two activations: batched matrices, broadcasting (attention; LRP: the softmax's weights held constant, or the uniform rule); a constant right operand: a dense layer (on [N, .., rows, in] one per row), a following constant Add its bias",
-    import: import_matmul,
-}];
+pub(crate) const ONNX: &[OnnxOp] = &[
+    OnnxOp {
+        op_type: "MatMul",
+        layer: "MatMul, Dense, TokenDense",
+        notes: "two activations: batched matrices, broadcasting (attention; LRP: the softmax's weights held constant, or the uniform rule); a constant right operand: a dense layer (on [N, .., rows, in] one per row), a following constant Add its bias",
+        import: import_matmul,
+    },
+    OnnxOp {
+        op_type: "Einsum",
+        layer: "Transpose + MatMul",
+        notes: "two activations, batched matrix products (shared letters, one row, one column and one summed letter: MaxViT's attention)",
+        import: super::einsum::import_einsum,
+    },
+];

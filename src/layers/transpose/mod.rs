@@ -3,7 +3,7 @@
 
 mod onnx;
 
-pub(crate) use onnx::ONNX;
+pub(crate) use onnx::{permute, ONNX};
 
 use super::strided::{
     contiguous, record_gather, reference_gather, reference_scatter, scatter, StridedMap,

@@ -3,7 +3,7 @@
 
 use super::Transpose;
 use crate::error::Result;
-use crate::model::Op;
+use crate::model::{NodeId, Op};
 use crate::onnx::import::attributes::attr_ints;
 use crate::onnx::import::{unsupported, Importer, Val};
 use crate::onnx::proto::NodeProto;
@@ -30,26 +30,36 @@ pub(crate) fn import_transpose<'m>(
         ));
     }
     let perm: Vec<usize> = perm.iter().map(|&a| a as usize).collect();
-    // With the batch first where it stays first (a whole tensor of leading 1 too: one axis
-    // fewer for the kernels); in whole form where the batch moves.
+    let y = permute(imp, name, x, &perm).map_err(|why| unsupported(n, name, why))?;
+    imp.set(n, Val::Node(y))
+}
+
+/// Node `x` with its ONNX axes permuted by `perm` (a permutation of them): itself for the
+/// identity, else a new Transpose node named `name`. With the batch first where it stays first
+/// (a whole tensor of leading 1 too: one axis fewer for the kernels); in whole form where the
+/// batch moves.
+pub(crate) fn permute(
+    imp: &mut Importer,
+    name: &str,
+    x: NodeId,
+    perm: &[usize],
+) -> std::result::Result<NodeId, String> {
     let lead = (perm[0] == 0).then(|| imp.lead(x)).flatten();
     let (x, item, whole) = if let Some(l) = lead {
         (l, perm[1..].iter().map(|&a| a - 1).collect(), false)
     } else {
-        (imp.act_whole(n, name, 0)?, perm, true)
+        (imp.whole(x)?, perm.to_vec(), true)
     };
     if item.iter().enumerate().all(|(k, &a)| k == a) {
-        // The identity: nothing to do.
-        return imp.set(n, Val::Node(x));
+        return Ok(x);
     }
-    imp.push_form(
-        n,
-        name,
-        Op::Transpose(Transpose { perm: item }),
-        vec![x],
-        whole,
-    )?;
-    Ok(())
+    let id = imp
+        .push_node(name, Op::Transpose(Transpose { perm: item }), vec![x])
+        .map_err(|e| e.to_string())?;
+    if whole {
+        imp.whole_form.insert(id);
+    }
+    Ok(id)
 }
 
 /// The ONNX operators imported as [`Transpose`].

@@ -166,3 +166,43 @@ fn concat_takes_a_class_token_and_legacy_softmax_flattens() {
     let y = forward(&g, 1, &[0.0; 6]);
     assert_close(&y, &[1.0 / 6.0; 6]);
 }
+
+#[test]
+fn einsum_of_two_activations_is_a_matrix_product() {
+    use super::builder::astr;
+    // MaxViT's form: scores q·kᵀ per head, then the output attn·v (here x·xᵀ and (x·xᵀ)·x).
+    let g = B::new(&[1, 2, 3])
+        .node(
+            "Einsum",
+            "qk",
+            &["x", "x"],
+            &["s"],
+            vec![astr("equation", "B H I D, B H J D -> B H I J")],
+        )
+        .node(
+            "Einsum",
+            "sv",
+            &["s", "x"],
+            &["y"],
+            vec![astr("equation", "bhij,bhjd->bhid")],
+        )
+        .import()
+        .unwrap();
+    assert_eq!(g.output_shape(), [1, 2, 3]);
+    let x = [1.0, 0.0, 2.0, 0.0, 1.0, 1.0];
+    // s = x·xᵀ = [[5, 2], [2, 2]]; y = s·x.
+    let y = forward(&g, 1, &x);
+    assert_close(&y, &[5.0, 2.0, 12.0, 2.0, 2.0, 6.0]);
+    let e = err_text(
+        B::new(&[1, 2, 3])
+            .node(
+                "Einsum",
+                "t",
+                &["x", "x"],
+                &["y"],
+                vec![astr("equation", "bhid,bhjd->bh")],
+            )
+            .import(),
+    );
+    assert!(e.contains("'t'") && e.contains("matrix products"), "{e}");
+}
