@@ -12,8 +12,11 @@ use crate::onnx::import::attributes::attr_s;
 use crate::onnx::import::{unsupported, Importer, Val};
 use crate::onnx::proto::NodeProto;
 
+/// The letters of the two operands and of the output.
+type Terms = (Vec<char>, Vec<char>, Vec<char>);
+
 /// The letters of each operand and of the output, spaces dropped.
-fn parse(eq: &str) -> std::result::Result<(Vec<char>, Vec<char>, Vec<char>), String> {
+fn parse(eq: &str) -> std::result::Result<Terms, String> {
     let eq: String = eq.chars().filter(|c| !c.is_whitespace()).collect();
     let (lhs, out) = eq
         .split_once("->")
