@@ -4,7 +4,10 @@
 //! - `x · Sigmoid(x)` (SiLU / Swish: `Sigmoid` then `Mul`),
 //! - `x · HardSigmoid(x)` (HardSwish below opset 14),
 //! - `x · ½ · (1 + erf(x / √2))` (GELU below opset 20: `Div` or `Mul`, `Erf`, `Add`, two
-//!   `Mul`s in any association).
+//!   `Mul`s in any association),
+//! - LayerNorm as exporters write it below opset 17: `ReduceMean`, `Sub`, `Pow` (or `Mul` of
+//!   the difference by itself), `ReduceMean`, `Add` ε, `Sqrt`, `Div`, then optionally `Mul` by a
+//!   scale and `Add` of a shift (a [`crate::layers::LayerNorm`]).
 //!
 //! Every intermediate tensor must have no reader outside the pattern; otherwise the pattern is
 //! left alone and its operators are refused as usual.
@@ -45,6 +48,13 @@ pub(crate) const FUSED: &[OnnxOp] = &[
         import: fused_only,
     },
     OnnxOp {
+        op_type: "ReduceMean + Sub + Pow + ReduceMean + Add + Sqrt + Div (+ Mul + Add)",
+        layer: "LayerNorm",
+        notes:
+            "LayerNorm as exporters write it below opset 17, over trailing axes, fused at import",
+        import: fused_only,
+    },
+    OnnxOp {
         op_type: "Div/Mul + Erf + Add + Mul + Mul",
         layer: "Gelu",
         notes: "GELU as exporters write it below opset 20, fused at import",
@@ -52,12 +62,26 @@ pub(crate) const FUSED: &[OnnxOp] = &[
     },
 ];
 
-/// One fused pattern: its function, input and output tensors, and a name.
+/// One fused pattern: what it computes, its input and output tensors, and a name.
 pub(crate) struct FusedNode<'m> {
-    pub func: Elementwise,
+    pub func: FusedOp,
     pub input: &'m str,
     pub output: &'m str,
     pub name: String,
+}
+
+/// What a fused pattern computes.
+#[derive(Clone, Debug)]
+pub(crate) enum FusedOp {
+    Elementwise(Elementwise),
+    /// A layer normalisation over ONNX axes `axes` (trailing), scale and shift one value or one
+    /// per normalised value.
+    LayerNorm {
+        axes: Vec<i64>,
+        eps: f32,
+        scale: Vec<f32>,
+        bias: Vec<f32>,
+    },
 }
 
 /// What the import loop does with a node that belongs to a pattern.
@@ -119,6 +143,106 @@ impl<'m> Patterns<'_, 'm> {
             "value_float" => Some(a.f),
             _ => None,
         }
+    }
+
+    /// The values of a constant tensor (an initializer or a Constant node's).
+    fn constant(&self, t: &str) -> Option<crate::model::Tensor> {
+        if let Some(tp) = self.initializers.get(t) {
+            return tensor::to_f32(tp, None).ok();
+        }
+        let c = self.produced(t, "Constant")?;
+        let a = self.nodes[c]
+            .attribute
+            .first()
+            .filter(|a| a.name == "value")?;
+        tensor::to_f32(a.t.as_ref()?, None).ok()
+    }
+
+    /// A ReduceMean's axes (attribute, or input 1 from opset 18), with keepdims on.
+    fn mean_axes(&self, r: usize) -> Option<Vec<i64>> {
+        let n = &self.nodes[r];
+        let keep = n
+            .attribute
+            .iter()
+            .find(|a| a.name == "keepdims")
+            .is_none_or(|a| a.i != 0);
+        if !keep {
+            return None;
+        }
+        match n.attribute.iter().find(|a| a.name == "axes") {
+            Some(a) => Some(a.ints.clone()),
+            None => {
+                let t = n.input.get(1)?;
+                let v = self.constant(t)?;
+                Some(v.data.iter().map(|&x| x as i64).collect())
+            }
+        }
+    }
+
+    /// LayerNorm written out, from its first ReduceMean `r`: its nodes, input, output and what
+    /// it computes.
+    fn layer_norm(&self, r: usize) -> Option<(Vec<usize>, &'m str, &'m str, FusedOp)> {
+        let x = self.nodes[r].input.first()?.as_str();
+        let axes = self.mean_axes(r)?;
+        let mean = self.nodes[r].output.first()?;
+        let sub = self.read_by(mean, "Sub")?;
+        (self.nodes[sub].input.as_slice() == [x.to_string(), mean.clone()]).then_some(())?;
+        let d = self.nodes[sub].output.first()?.as_str();
+        // The centred input has two readers: its square and the division.
+        (self.readers.get(d).copied() == Some(2)).then_some(())?;
+        let reader = |op: &str| {
+            (0..self.nodes.len()).find(|&i| {
+                self.live[i]
+                    && self.nodes[i].op_type == op
+                    && self.nodes[i].input.iter().any(|s| s == d)
+            })
+        };
+        let square = reader("Pow")
+            .filter(|&p| {
+                self.nodes[p].input.first().is_some_and(|s| s == d)
+                    && self.nodes[p].input.get(1).and_then(|e| self.scalar(e)) == Some(2.0)
+            })
+            .or_else(|| reader("Mul").filter(|&m| self.nodes[m].input.iter().all(|s| s == d)))?;
+        let sq = self.nodes[square].output.first()?;
+        let var = self.read_by(sq, "ReduceMean")?;
+        (self.mean_axes(var)? == axes).then_some(())?;
+        let v = self.nodes[var].output.first()?;
+        let add = self.read_by(v, "Add")?;
+        let eps_t = self.other(add, v)?;
+        let eps = self.scalar(eps_t)?;
+        let sqrt = self.read_by(self.nodes[add].output.first()?, "Sqrt")?;
+        let s = self.nodes[sqrt].output.first()?;
+        let div = self.read_by(s, "Div")?;
+        (self.nodes[div].input.as_slice() == [d.to_string(), s.clone()]).then_some(())?;
+        let mut nodes = vec![r, sub, square, var, add, sqrt, div];
+        let mut out = self.nodes[div].output.first()?.as_str();
+        let mut scale = vec![1.0];
+        let mut bias = vec![0.0];
+        if let Some(m) = self.read_by(out, "Mul") {
+            if let Some(c) = self.other(m, out).and_then(|t| self.constant(t)) {
+                scale = c.data;
+                nodes.push(m);
+                out = self.nodes[m].output.first()?.as_str();
+                if let Some(a) = self.read_by(out, "Add") {
+                    if let Some(c) = self.other(a, out).and_then(|t| self.constant(t)) {
+                        bias = c.data;
+                        nodes.push(a);
+                        out = self.nodes[a].output.first()?.as_str();
+                    }
+                }
+            }
+        }
+        Some((
+            nodes,
+            x,
+            out,
+            FusedOp::LayerNorm {
+                axes,
+                eps,
+                scale,
+                bias,
+            },
+        ))
     }
 
     /// For a two-input node, the input that is not `known` (when `known` is one of them).
@@ -220,7 +344,7 @@ pub(crate) fn plan<'m>(
         position: order.iter().enumerate().map(|(k, &i)| (i, k)).collect(),
     };
     let mut out: HashMap<usize, Fused<'m>> = HashMap::new();
-    let mut add = |nodes: Vec<usize>, func: Elementwise, input: &'m str, output: &'m str| {
+    let mut add = |nodes: Vec<usize>, func: FusedOp, input: &'m str, output: &'m str| {
         if nodes.iter().any(|i| out.contains_key(i) || !live[*i]) {
             return;
         }
@@ -249,17 +373,25 @@ pub(crate) fn plan<'m>(
         match n.op_type.as_str() {
             "Mul" => {
                 if let Some((s, x)) = p.gated(m, "Sigmoid") {
-                    add(vec![s, m], Elementwise::new(Func::Silu), x, output);
+                    let silu = Elementwise::new(Func::Silu);
+                    add(vec![s, m], FusedOp::Elementwise(silu), x, output);
                 } else if let Some((s, x)) = p.gated(m, "HardSigmoid") {
                     let name = node_name(&g.node[s], s);
                     let alpha = attr_f(&g.node[s], &name, "alpha", 0.2).unwrap_or(0.2);
                     let beta = attr_f(&g.node[s], &name, "beta", 0.5).unwrap_or(0.5);
-                    add(vec![s, m], Elementwise::hard_swish(alpha, beta), x, output);
+                    let hs = Elementwise::hard_swish(alpha, beta);
+                    add(vec![s, m], FusedOp::Elementwise(hs), x, output);
                 }
             }
             "Erf" => {
                 if let Some((nodes, x, output)) = p.gelu(m) {
-                    add(nodes, Elementwise::new(Func::Gelu), x, output);
+                    let gelu = Elementwise::new(Func::Gelu);
+                    add(nodes, FusedOp::Elementwise(gelu), x, output);
+                }
+            }
+            "ReduceMean" => {
+                if let Some((nodes, x, output, ln)) = p.layer_norm(m) {
+                    add(nodes, ln, x, output);
                 }
             }
             _ => {}
@@ -269,24 +401,85 @@ pub(crate) fn plan<'m>(
 }
 
 impl<'m> Importer<'m, '_> {
-    /// Records a fused pattern as one element-wise node.
+    /// Records a fused pattern as one node.
     pub(crate) fn emit_fused(&mut self, f: &FusedNode<'m>) -> Result<()> {
+        let kind = match &f.func {
+            FusedOp::Elementwise(e) => e.func.row().kind,
+            FusedOp::LayerNorm { .. } => "LayerNorm",
+        };
         let x = match self.values.get(f.input) {
             Some(Val::Node(id)) => *id,
-            _ => {
-                return Err(Error::Onnx(format!(
-                    "the {} pattern at '{}' reads '{}', which is not computed from the graph input",
-                    f.func.func.row().kind,
-                    f.name,
-                    f.input
-                )))
-            }
+            _ => return Err(Error::Onnx(format!(
+                "the {kind} pattern at '{}' reads '{}', which is not computed from the graph input",
+                f.name, f.input
+            ))),
         };
-        let id = self.push_node(&f.name, Op::Elementwise(f.func), vec![x])?;
+        let op = match &f.func {
+            FusedOp::Elementwise(e) => Op::Elementwise(*e),
+            FusedOp::LayerNorm {
+                axes,
+                eps,
+                scale,
+                bias,
+            } => Op::LayerNorm(self.fused_layer_norm(f, x, axes, *eps, scale, bias)?),
+        };
+        let id = self.push_node(&f.name, op, vec![x])?;
         if self.is_whole(x) {
             self.whole_form.insert(id);
         }
         self.values.insert(f.output, Val::Node(id));
         Ok(())
+    }
+}
+
+impl Importer<'_, '_> {
+    /// The LayerNorm a fused pattern over ONNX `axes` of node `x` computes.
+    fn fused_layer_norm(
+        &self,
+        f: &FusedNode,
+        x: crate::model::NodeId,
+        axes: &[i64],
+        eps: f32,
+        scale: &[f32],
+        bias: &[f32],
+    ) -> Result<crate::layers::LayerNorm> {
+        let shape = self.shape(x).to_vec();
+        let rank = self.onnx_shape(x).len() as i64;
+        let first = if self.is_whole(x) { 0 } else { 1 };
+        let mut norm: Vec<i64> = axes
+            .iter()
+            .map(|&a| if a < 0 { a + rank } else { a })
+            .collect();
+        norm.sort_unstable();
+        let trailing = !norm.is_empty()
+            && norm[0] >= first
+            && norm
+                .iter()
+                .enumerate()
+                .all(|(k, &a)| a == norm[0] + k as i64)
+            && *norm.last().expect("not empty") == rank - 1;
+        let fail =
+            |why: String| Error::Onnx(format!("the LayerNorm pattern at '{}': {why}", f.name));
+        if !trailing {
+            return Err(fail(format!(
+                "it normalises over axes {axes:?} of a rank-{rank} tensor; glimpse takes the \
+                 trailing axes within each item"
+            )));
+        }
+        let axis = (norm[0] - first) as usize;
+        let d: usize = shape[axis..].iter().product();
+        let per_value = |v: &[f32], what: &str| match v.len() {
+            1 => Ok(vec![v[0]; d]),
+            n if n == d => Ok(v.to_vec()),
+            n => Err(fail(format!(
+                "its {what} has {n} values for {d} normalised ones"
+            ))),
+        };
+        Ok(crate::layers::LayerNorm {
+            axis,
+            scale: per_value(scale, "scale")?,
+            bias: per_value(bias, "shift")?,
+            eps,
+        })
     }
 }

@@ -206,3 +206,39 @@ fn einsum_of_two_activations_is_a_matrix_product() {
     );
     assert!(e.contains("'t'") && e.contains("matrix products"), "{e}");
 }
+
+#[test]
+fn layer_norm_written_out_is_fused() {
+    let ln = |b: B| {
+        b.init("two", &[], &[2.0])
+            .init("eps", &[], &[1e-5])
+            .init("g", &[4], &[1.0, 2.0, 0.5, -1.0])
+            .init("b", &[4], &[0.0, 1.0, 0.0, 0.5])
+            .node("ReduceMean", "m", &["x"], &["mu"], vec![ais("axes", &[-1])])
+            .node("Sub", "d", &["x", "mu"], &["c"], vec![])
+            .node("Pow", "p", &["c", "two"], &["c2"], vec![])
+            .node(
+                "ReduceMean",
+                "v",
+                &["c2"],
+                &["var"],
+                vec![ais("axes", &[-1])],
+            )
+            .node("Add", "e", &["var", "eps"], &["ve"], vec![])
+            .node("Sqrt", "s", &["ve"], &["sd"], vec![])
+            .node("Div", "q", &["c", "sd"], &["xh"], vec![])
+            .node("Mul", "scale", &["xh", "g"], &["y0"], vec![])
+            .node("Add", "shift", &["y0", "b"], &["y"], vec![])
+    };
+    let g = ln(B::new(&[4])).opset(13).import().unwrap();
+    assert_eq!(kinds(&g), ["Input", "LayerNorm"]);
+    let x = [1.0, 2.0, 3.0, 6.0];
+    let (mean, var) = (3.0, (4.0 + 1.0 + 0.0 + 9.0) / 4.0);
+    let sd = f64::sqrt(var + 1e-5);
+    let want: Vec<f64> = x
+        .iter()
+        .zip([1.0, 2.0, 0.5, -1.0].iter().zip([0.0, 1.0, 0.0, 0.5]))
+        .map(|(v, (g, b))| (v - mean) / sd * g + b)
+        .collect();
+    assert_close(&forward(&g, 1, &x), &want);
+}
