@@ -10,12 +10,10 @@
 //! manifest's `stable_items`), both to 1e-4 of each map's max |R|. Captum's goldens (Saliency,
 //! InputXGradient, IntegratedGradients) run on the true function, the gradient reaching the gates.
 
-use super::golden_captum::{check as check_captum, check_with_kinks};
-use super::golden_zennit_zoo::{check as check_zennit, targets};
-use glimpse::explain::gradient::{
-    Baseline, GradientMap, GradientPlan, IntegratedGradients, Riemann,
+use super::golden_models::{
+    asset, gradient_family_matches_captum, logits_match_onnxruntime, stable_items,
 };
-use glimpse::explain::Target;
+use super::golden_zennit_zoo::check as check_zennit;
 use glimpse::io::npy::read_f32;
 use glimpse::Tensor;
 
@@ -31,39 +29,10 @@ const MODELS: [&str; 4] = [
 /// give onnxruntime's logits.
 #[test]
 fn shufflenet_from_both_exporters_matches_onnxruntime() {
-    let x = read_f32(asset("assets/data/zoo_x.npy")).unwrap();
-    let want = read_f32(asset("assets/reference/shufflenet_v2_zoo_logits.npy")).unwrap();
-    let scale = want.data.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-    for file in ["shufflenet_v2_zoo", "shufflenet_v2_zoo_dynamo"] {
-        let graph = glimpse::load_model(asset(&format!("assets/models/{file}.onnx"))).unwrap();
-        let got = glimpse::Predictor::new(&crate::common::model(&graph), 8)
-            .unwrap()
-            .run(&x)
-            .unwrap();
-        let err = got
-            .data
-            .iter()
-            .zip(&want.data)
-            .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
-        println!("{file}: max |Δlogit| {err:.2e} of max |logit| {scale:.3}");
-        assert!(err <= 1e-5 * scale, "{file}: {err:.2e}");
-    }
-}
-
-fn asset(path: &str) -> String {
-    format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The manifest's `stable_items` of a golden.
-fn stable_items(golden: &str) -> Vec<usize> {
-    let text = std::fs::read_to_string(asset("assets/golden/manifest.json")).unwrap();
-    let manifest: serde_json::Value = serde_json::from_str(&text).unwrap();
-    manifest["files"][format!("assets/golden/{golden}.npy")]["stable_items"]
-        .as_array()
-        .unwrap_or_else(|| panic!("{golden}: no stable items in the manifest"))
-        .iter()
-        .map(|v| v.as_u64().unwrap() as usize)
-        .collect()
+    logits_match_onnxruntime(
+        "shufflenet_v2_zoo",
+        &["shufflenet_v2_zoo", "shufflenet_v2_zoo_dynamo"],
+    );
 }
 
 #[test]
@@ -118,36 +87,13 @@ fn ig_items_off_by_more_than_1e_4_sit_on_a_relu_kink() {
     }
 }
 
-fn golden(name: &str) -> Tensor {
-    read_f32(asset(&format!("assets/golden/{name}.npy"))).unwrap()
-}
-
 #[test]
 fn the_families_match_captum() {
-    let x = read_f32(asset("assets/data/zoo_x.npy")).unwrap();
     for m in MODELS {
-        let graph = glimpse::load_model(asset(&format!("assets/models/{m}.onnx"))).unwrap();
-        let model = crate::common::model(&graph);
-        let t: Vec<Target> = targets(m).into_iter().map(Target::Class).collect();
-        for (map, short) in [
-            (GradientMap::Saliency, "saliency"),
-            (GradientMap::GradientTimesInput, "input_x_gradient"),
-        ] {
-            let got = GradientPlan::new(&model, map, 8)
-                .unwrap()
-                .run(&x, &t)
-                .unwrap();
-            let name = format!("captum_{m}_{short}");
-            check_captum(&name, &got.map, &golden(&name));
-        }
-        let mut ig =
-            IntegratedGradients::new(&model, Baseline::Zero, 64, Riemann::Trapezoid, 8).unwrap();
-        let got = ig.run(&x, &t).unwrap();
-        let name = format!("captum_{m}_ig_trapezoid");
         let kinked: Vec<usize> = match m {
             "regnet_y_zoo" => REGNET_IG_KINKS.iter().map(|k| k.0).collect(),
             _ => vec![],
         };
-        check_with_kinks(&name, &got.map, &golden(&name), &kinked);
+        gradient_family_matches_captum(m, &kinked);
     }
 }

@@ -21,6 +21,7 @@ mod golden_faithfulness;
 mod golden_families;
 mod golden_interpret;
 mod golden_lucid;
+mod golden_models;
 mod golden_occlusion;
 mod golden_quantus;
 mod golden_robustness;

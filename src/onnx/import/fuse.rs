@@ -409,10 +409,12 @@ impl<'m> Importer<'m, '_> {
         };
         let x = match self.values.get(f.input) {
             Some(Val::Node(id)) => *id,
-            _ => return Err(Error::Onnx(format!(
+            _ => {
+                return Err(Error::Onnx(format!(
                 "the {kind} pattern at '{}' reads '{}', which is not computed from the graph input",
                 f.name, f.input
-            ))),
+            )))
+            }
         };
         let op = match &f.func {
             FusedOp::Elementwise(e) => Op::Elementwise(*e),
