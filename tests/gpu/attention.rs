@@ -7,10 +7,10 @@
 //! Beside it: a softmax along a middle axis, and a matrix product broadcasting its leading axes,
 //! against finite differences.
 
+use super::products::{lrp_against_reference as lrp, sum};
 use crate::common::{assert_close, finite_difference_gradient, model, Rng};
-use glimpse::explain::backward::reference_backward;
 use glimpse::explain::gradient::{GradientMap, GradientPlan};
-use glimpse::explain::{Composite, LrpPlan, Rule, Target};
+use glimpse::explain::{Composite, Rule, Target};
 use glimpse::layers::slice::AxisRange;
 use glimpse::layers::{
     reference_forward, Add, Concat, Constant, Dense, LayerClass, MatMul, Slice, Softmax,
@@ -121,35 +121,6 @@ fn attention_forward_and_gradient_match_the_references() {
     let g = attention_net(&mut rng, true);
     let x = rng.tensor(&[2, 3, 4]);
     check_forward_and_gradient(&g, &x, "attention");
-}
-
-/// LRP on the GPU against the f64 reference; returns what flowed to each node (f64).
-fn lrp(g: &Graph, c: &Composite, x: &Tensor) -> Vec<Option<Tensor<f64>>> {
-    let e = LrpPlan::new(&model(g), c, 2, false)
-        .unwrap()
-        .run(x, &[Target::Class(2)])
-        .unwrap();
-    let xs = x.to_f64();
-    let out = &reference_forward(g, &xs)[g.output];
-    let mut seed = Tensor::zeros(out.shape.clone());
-    (0..2).for_each(|i| seed.data[i * 3 + 2] = out.data[i * 3 + 2]);
-    let rules = c.node_rules(g, g.output).unwrap();
-    let flow = reference_backward(g, &rules, &xs, g.output, &seed, None);
-    let want = flow[0].as_ref().unwrap();
-    assert_close(
-        "LRP map",
-        &e.map.data,
-        &want.data,
-        1e-5 * scale(&want.data) + 1e-7,
-        1e-4,
-    );
-    flow
-}
-
-fn sum(t: &Option<Tensor<f64>>, i: usize) -> f64 {
-    let t = t.as_ref().unwrap();
-    let item = t.data.len() / t.shape[0];
-    t.data[i * item..(i + 1) * item].iter().sum()
 }
 
 #[test]

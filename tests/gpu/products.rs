@@ -132,7 +132,13 @@ fn deeplift_through_a_gate_matches_the_f64_reference() {
 
 /// The GPU map and per-node flows of `composite` against the f64 reference; returns the
 /// reference's flows.
-fn lrp_against_reference(g: &Graph, c: &Composite, x: &Tensor) -> Vec<Option<Tensor<f64>>> {
+/// LRP for class 2 of a batch of 2 on the GPU against the f64 reference, with the conservation
+/// report; returns what flowed to each node (f64).
+pub(super) fn lrp_against_reference(
+    g: &Graph,
+    c: &Composite,
+    x: &Tensor,
+) -> Vec<Option<Tensor<f64>>> {
     let e = LrpPlan::new(&model(g), c, 2, true)
         .unwrap()
         .run(x, &[Target::Class(2)])
@@ -170,7 +176,8 @@ fn lrp_against_reference(g: &Graph, c: &Composite, x: &Tensor) -> Vec<Option<Ten
     flow
 }
 
-fn sum(t: &Option<Tensor<f64>>, i: usize) -> f64 {
+/// What reached a node, summed over item `i`.
+pub(super) fn sum(t: &Option<Tensor<f64>>, i: usize) -> f64 {
     let t = t.as_ref().unwrap();
     let item = t.data.len() / t.shape[0];
     t.data[i * item..(i + 1) * item].iter().sum()

@@ -228,34 +228,14 @@ pub fn record_backward(
             }
             NodeRule::Vjp(mode) => vjp(p, &mut flow, g, *mode, Factor::One)?,
             NodeRule::Proportional { epsilon, mode } => {
-                let s = p.tensor(&format!("s[{}]", node.name), count)?;
-                let d = Division {
-                    r: g,
-                    z: values[k],
-                    reference: values[k],
-                    z_const: None,
-                    eps: *epsilon,
-                    mask: Mask::All,
-                    item: 1,
-                };
-                divide(p, &d, s, count)?;
+                let s = quotient(p, &node.name, g, values[k], *epsilon, count)?;
                 vjp(p, &mut flow, s, *mode, Factor::X)?;
             }
             NodeRule::Product { gate, epsilon } => {
                 let (g, shares): (TensorId, Record) = match &node.op {
                     Op::Mul(mul) => (g, &|p, io| mul.record_shares(p, io, *gate)),
                     Op::MatMul(mm) => {
-                        let s = p.tensor(&format!("s[{}]", node.name), count)?;
-                        let d = Division {
-                            r: g,
-                            z: values[k],
-                            reference: values[k],
-                            z_const: None,
-                            eps: *epsilon,
-                            mask: Mask::All,
-                            item: 1,
-                        };
-                        divide(p, &d, s, count)?;
+                        let s = quotient(p, &node.name, g, values[k], *epsilon, count)?;
                         (s, &|p, io| mm.record_shares(p, io, *gate))
                     }
                     _ => {
@@ -310,6 +290,29 @@ pub fn record_backward(
         flow: flow.tensors(),
         sums,
     })
+}
+
+/// The ε-rule's quotient `s = R / stab(y)` of node `name` into a fresh tensor.
+fn quotient(
+    p: &mut Program,
+    name: &str,
+    r: TensorId,
+    y: TensorId,
+    eps: f32,
+    count: usize,
+) -> Result<TensorId> {
+    let s = p.tensor(&format!("s[{name}]"), count)?;
+    let d = Division {
+        r,
+        z: y,
+        reference: y,
+        z_const: None,
+        eps,
+        mask: Mask::All,
+        item: 1,
+    };
+    divide(p, &d, s, count)?;
+    Ok(s)
 }
 
 /// `g ⊙ mask` into a fresh tensor (`g` may be one its siblings share), node `k`'s from now on.
