@@ -22,9 +22,7 @@ error line, which names the operator.
 import argparse
 import json
 import os
-import platform
 import shutil
-import subprocess
 import sys
 import time
 
@@ -33,8 +31,8 @@ import onnxruntime as ort
 import torch
 import torchvision
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SEED = 20261203
+from zoo_common import ROOT, SEED, cpu_name, first_error, run
+
 EXPORTERS = {"ts": "TorchScript, opset 17", "dynamo": "dynamo, opset 18"}
 
 
@@ -79,23 +77,6 @@ def export(m, x, path, exporter):
     else:
         torch.onnx.export(m, x, path, opset_version=18, dynamo=True, input_names=["input"],
                           output_names=["logits"], external_data=False)
-
-
-def first_error(text):
-    """glimpse's first error line, without the list of supported operators."""
-    lines = [l.strip() for l in text.splitlines() if l.strip()]
-    line = next((l for l in lines if l.startswith(("glimpse:", "error")) or "Error" in l),
-                lines[-1] if lines else "no output")
-    return line.split(". Supported:")[0][:300]
-
-
-def run(cmd, timeout=900):
-    t = time.time()
-    try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-        return p.returncode, p.stdout, p.stderr, time.time() - t
-    except subprocess.TimeoutExpired:
-        return -1, "", f"timed out after {timeout} s", time.time() - t
 
 
 def try_model(glimpse, work, name, size, gflops, exporter):
@@ -205,15 +186,6 @@ def table(results, cpu):
     return "\n".join(lines) + "\n"
 
 
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip() + f" ({os.cpu_count()} cores)"
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def main():

@@ -23,7 +23,7 @@ import onnxruntime as ort
 import tensorflow as tf
 import tf2onnx
 
-from zoo import ROOT, SEED, cpu_name, first_error, run
+from zoo_common import ROOT, SEED, cpu_name, first_error, run
 
 APPS = {
     "MobileNetV2": 224, "MobileNetV3Small": 224, "ResNet50": 224, "EfficientNetB0": 224,

@@ -72,6 +72,26 @@ fn check_len(t: &Tensor<f32>, what: &str) -> Result<()> {
     Ok(())
 }
 
+/// An image-shaped tensor with its channels first: `[H, W, C]` of 1 or 3 channels (a
+/// channels-last model's input, TensorFlow's) transposed to `[C, H, W]`; anything else as is.
+pub fn channels_first(t: &Tensor<f32>) -> Tensor<f32> {
+    let &[h, w, c] = t.shape.as_slice() else {
+        return t.clone();
+    };
+    if !matches!(c, 1 | 3) || matches!(h, 1 | 3) {
+        return t.clone();
+    }
+    let mut data = vec![0.0; t.data.len()];
+    for (i, &v) in t.data.iter().enumerate() {
+        let (pixel, k) = (i / c, i % c);
+        data[k * h * w + pixel] = v;
+    }
+    Tensor {
+        shape: vec![c, h, w],
+        data,
+    }
+}
+
 /// Sums relevance `[C, H, W]` over channels into `[H, W]`; `[H, W]` is returned as is.
 /// Fails on NaN or infinity.
 pub fn channel_sum(relevance: &Tensor<f32>) -> Result<Tensor<f32>> {

@@ -9,7 +9,7 @@ use glimpse::io::inputs::InputItem;
 use glimpse::render::bar_chart;
 use glimpse::render::cmap::Cmap;
 use glimpse::render::heatmap::{
-    heatmap, input_image, mask_input, overlay, save_png, HeatmapOptions,
+    channels_first, heatmap, input_image, mask_input, overlay, save_png, HeatmapOptions,
 };
 use glimpse::{Explanation, Tensor};
 use image::RgbImage;
@@ -106,6 +106,8 @@ impl Writer<'_> {
             self.png(&stem, "", &bar_chart(&bars, &title)?)?;
         }
         if map.shape.len() == 3 {
+            // Pictures of a channels-last model's input are drawn channels first.
+            let (map, input) = (channels_first(&map), channels_first(&input));
             let opts = HeatmapOptions {
                 cmap: self.cmap.clone(),
                 ..HeatmapOptions::default()

@@ -3,7 +3,8 @@
 
 use super::{GlobalAvgPool, Pool2d};
 use crate::error::{Error, Result};
-use crate::model::Op;
+use crate::layers::Transpose;
+use crate::model::{NodeId, Op};
 use crate::onnx::import::attributes::{attr_i, attr_ints, pads, pair, to_pair};
 use crate::onnx::import::{unsupported, Importer, Val};
 use crate::onnx::proto::NodeProto;
@@ -85,12 +86,15 @@ fn reduce_mean<'m>(imp: &mut Importer<'m, '_>, n: &'m NodeProto, name: &str) -> 
         .collect();
     norm.sort_unstable();
     norm.dedup();
+    if rank == 4 && norm == [1, 2] {
+        return channels_last_mean(imp, n, name, x, keepdims);
+    }
     if rank != 4 || norm != [2, 3] {
         return Err(unsupported(
             n,
             name,
             format!(
-                "only the spatial mean over axes [2, 3] of a [N, C, H, W] input is supported, got axes {axes:?} of a rank-{rank} input"
+                "only the spatial mean over axes [2, 3] of a [N, C, H, W] input (or [1, 2] of [N, H, W, C]) is supported, got axes {axes:?} of a rank-{rank} input"
             ),
         ));
     }
@@ -99,6 +103,26 @@ fn reduce_mean<'m>(imp: &mut Importer<'m, '_>, n: &'m NodeProto, name: &str) -> 
     }
     let g = imp.push_node(name, Op::GlobalAvgPool(GlobalAvgPool), vec![x])?;
     let r = imp.push_reshape(&format!("{name}_squeeze"), g, vec![input[0]])?;
+    imp.set(n, Val::Node(r))
+}
+
+/// The spatial mean of a channels-last `[H, W, C]` item (TensorFlow's squeeze-excitation):
+/// channels first, a global average pool, and back to `[1, 1, C]` (or `[C]`).
+fn channels_last_mean<'m>(
+    imp: &mut Importer<'m, '_>,
+    n: &'m NodeProto,
+    name: &str,
+    x: NodeId,
+    keepdims: bool,
+) -> Result<()> {
+    let c = imp.shape(x)[2];
+    let first = Op::Transpose(Transpose {
+        perm: vec![2, 0, 1],
+    });
+    let t = imp.push_node(&format!("{name}:channels_first"), first, vec![x])?;
+    let g = imp.push_node(name, Op::GlobalAvgPool(GlobalAvgPool), vec![t])?;
+    let shape = if keepdims { vec![1, 1, c] } else { vec![c] };
+    let r = imp.push_reshape(&format!("{name}:channels_last"), g, shape)?;
     imp.set(n, Val::Node(r))
 }
 
@@ -138,7 +162,7 @@ pub(crate) const ONNX: &[OnnxOp] = &[
     OnnxOp {
         op_type: "ReduceMean",
         layer: "GlobalAvgPool",
-        notes: "over H, W; keepdims 0 or 1, axes as attribute or input",
+        notes: "over H, W (channels first or last); keepdims 0 or 1, axes as attribute or input",
         import: reduce_mean,
     },
 ];

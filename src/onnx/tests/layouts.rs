@@ -242,3 +242,21 @@ fn layer_norm_written_out_is_fused() {
         .collect();
     assert_close(&forward(&g, 1, &x), &want);
 }
+
+#[test]
+fn a_channels_last_spatial_mean_is_a_global_pool() {
+    // TensorFlow's squeeze-excitation: ReduceMean over H, W of [N, H, W, C].
+    let g = B::new(&[2, 2, 3])
+        .node(
+            "ReduceMean",
+            "m",
+            &["x"],
+            &["y"],
+            vec![ais("axes", &[1, 2])],
+        )
+        .import()
+        .unwrap();
+    assert_eq!(g.output_shape(), [1, 1, 3]);
+    let x: Vec<f64> = (0..12).map(|v| v as f64).collect();
+    assert_close(&forward(&g, 1, &x), &[4.5, 5.5, 6.5]);
+}

@@ -215,3 +215,21 @@ fn png_round_trip_and_errors() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn a_channels_last_image_is_drawn_channels_first() {
+    // [2, 2, 3]: pixel-major RGB → three planes.
+    let hwc = t(
+        &[2, 2, 3],
+        &[1., 2., 3., 4., 5., 6., 7., 8., 9., 10., 11., 12.],
+    );
+    let chw = channels_first(&hwc);
+    assert_eq!(chw.shape, [3, 2, 2]);
+    assert_eq!(
+        chw.data,
+        [1., 4., 7., 10., 2., 5., 8., 11., 3., 6., 9., 12.]
+    );
+    // Already channels first (or ambiguous): unchanged.
+    let c = t(&[3, 2, 2], &[0.; 12]);
+    assert_eq!(channels_first(&c).shape, [3, 2, 2]);
+}
