@@ -46,3 +46,42 @@ fn convnext_and_swin_match_captum() {
     gradient_family_matches_captum("convnext_zoo", &[]);
     gradient_family_matches_captum("swin_zoo", &[]);
 }
+
+/// A small Keras CNN through tf2onnx (scripts/make_keras_fixture.py): channels-last input,
+/// BatchNorm, a depthwise convolution, a squeeze-excitation gate through a channels-last mean,
+/// a residual sum; logits against onnxruntime, and LRP on the GPU against the f64 reference.
+#[test]
+fn a_keras_model_through_tf2onnx_matches_onnxruntime() {
+    use super::golden_models::asset;
+    use glimpse::explain::backward::reference_backward;
+    use glimpse::explain::{LrpPlan, Target};
+    use glimpse::io::npy::read_f32;
+    let graph = load("keras_cnn");
+    let x = read_f32(asset("assets/data/keras_x.npy")).unwrap();
+    let want = read_f32(asset("assets/reference/keras_cnn_logits.npy")).unwrap();
+    let model = crate::common::model(&graph);
+    let got = glimpse::Predictor::new(&model, 4).unwrap().run(&x).unwrap();
+    let scale = want.data.iter().fold(0.0f32, |a, v| a.max(v.abs()));
+    let err = got
+        .data
+        .iter()
+        .zip(&want.data)
+        .fold(0.0f32, |a, (p, q)| a.max((p - q).abs()));
+    println!("keras_cnn: max |Δlogit| {err:.2e} of max |logit| {scale:.3}");
+    assert!(err <= 1e-5 * scale, "{err:.2e}");
+    let c =
+        Composite::preset("epsilon-plus-flat", Bound::Scalar(-1.0), Bound::Scalar(1.0)).unwrap();
+    let e = LrpPlan::new(&model, &c, 4, false)
+        .unwrap()
+        .run(&x, &vec![Target::Class(3); 4])
+        .unwrap();
+    let xs = x.to_f64();
+    let logits = glimpse::layers::reference_forward(&graph, &xs).swap_remove(graph.output);
+    let mut seed = glimpse::Tensor::zeros(logits.shape.clone());
+    (0..4).for_each(|i| seed.data[i * 10 + 3] = logits.data[i * 10 + 3]);
+    let rules = c.node_rules(&graph, graph.output).unwrap();
+    let flow = reference_backward(&graph, &rules, &xs, graph.output, &seed, None);
+    let r = flow[0].as_ref().unwrap();
+    let worst = r.data.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+    crate::common::assert_close("keras LRP", &e.map.data, &r.data, 1e-5 * worst, 1e-4);
+}
