@@ -88,13 +88,15 @@ def save_npy(path, arr, dtype, script, **fields):
 class Manifest:
     """assets/golden/manifest.json: {"files": {relpath: entry}, ...}. Each script replaces its own entries."""
 
-    def __init__(self, script):
+    def __init__(self, script, rerun=None):
+        """`rerun`: the models this run remakes (their entries are replaced); all of the script's when None."""
         self.script = script
         self.data = {"files": {}}
         if os.path.exists(MANIFEST):
             with open(MANIFEST) as f:
                 self.data = json.load(f)
-        self.data["files"] = {k: v for k, v in self.data.get("files", {}).items() if v.get("script") != script}
+        self.data["files"] = {k: v for k, v in self.data.get("files", {}).items()
+                              if v.get("script") != script or (rerun is not None and v.get("model") not in rerun)}
         self.new = []
 
     def save_array(self, rel, arr, **fields):

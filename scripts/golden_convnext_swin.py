@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
-"""Goldens on small configurations of torchvision's ConvNeXt and Swin Transformer: LRP from
-Zennit on ConvNeXt, Saliency / InputXGradient / IntegratedGradients from Captum on both, and
-both exporters' graphs against onnxruntime.
+"""Goldens on small configurations of torchvision's ConvNeXt and Swin Transformer (V1 and V2):
+LRP from Zennit on ConvNeXt, Saliency / InputXGradient / IntegratedGradients from Captum on
+all three, and both exporters' graphs against onnxruntime.
 
 Writes
-  assets/models/{convnext_zoo,swin_zoo}.onnx and *_dynamo.onnx   seeded random weights,
-      TorchScript (opset 17, dynamic batch) and dynamo (opset 18, batch 1) exports;
-  assets/reference/{convnext_zoo,swin_zoo}_logits.npy   onnxruntime (CPU, optimisations off) on zoo_x;
+  assets/models/{convnext_zoo,swin_zoo,swin_v2_zoo}.onnx and *_dynamo.onnx   seeded random
+      weights, TorchScript (opset 17, dynamic batch) and dynamo (opset 18, batch 1) exports;
+  assets/reference/{model}_logits.npy   onnxruntime (CPU, optimisations off) on zoo_x;
   assets/golden/zennit_convnext_zoo_{epsilon_plus_flat,epsilon_gamma_box}.npy,
-  assets/golden/captum_{convnext_zoo,swin_zoo}_{saliency,input_x_gradient,ig_trapezoid}.npy.
+  assets/golden/captum_{model}_{saliency,input_x_gradient,ig_trapezoid}.npy.
 Inputs: assets/data/zoo_x.npy (8, 3, 64, 64).
 
 Models (torchvision's own classes):
@@ -19,6 +19,10 @@ Models (torchvision's own classes):
   * swin_zoo: SwinTransformer(patch_size=[4, 4], embed_dim=32, depths=[2, 2], num_heads=[2, 4],
     window_size=[4, 4], num_classes=10): windows, shifted windows (roll as Slice + Concat, the
     attention mask as ScatterND / Where on constants), relative position bias, patch merging.
+  * swin_v2_zoo: the same with SwinTransformerBlockV2 and PatchMergingV2 (torchvision's
+    swin_v2_t recipe): cosine attention (F.normalize of queries and keys: ReduceL2, Clip,
+    Expand, Div), a clamped learnt logit scale, the continuous position bias MLP on constant
+    tables (folded at import; GatherND in the dynamo export), post-normalisation.
 
 Zennit on ConvNeXt: `ConvNeXtCanonizer` writes each block's `layer_scale * block(x)` as
 `PassScale` (relevance passes the constant scale unchanged, as through a BatchNorm) and its
@@ -28,6 +32,7 @@ Zennit would cross the unhooked product by its gradient, scaling relevance by th
 and hand the whole of R to both summands. Computed in float64.
 """
 
+import argparse
 import time
 
 import numpy as np
@@ -35,7 +40,7 @@ import onnxruntime as ort
 import torch
 import torchvision
 from torchvision.models.convnext import CNBlock, CNBlockConfig, ConvNeXt
-from torchvision.models.swin_transformer import SwinTransformer
+from torchvision.models.swin_transformer import PatchMergingV2, SwinTransformer, SwinTransformerBlockV2
 from zennit.canonizers import AttributeCanonizer
 from zennit.layer import Sum
 from zennit.rules import Pass
@@ -63,7 +68,14 @@ def swin():
                            window_size=[4, 4], num_classes=10).eval()
 
 
-MODELS = {"convnext_zoo": convnext, "swin_zoo": swin}
+def swin_v2():
+    torch.manual_seed(20261206)
+    return SwinTransformer(patch_size=[4, 4], embed_dim=32, depths=[2, 2], num_heads=[2, 4],
+                           window_size=[4, 4], num_classes=10, block=SwinTransformerBlockV2,
+                           downsample_layer=PatchMergingV2).eval()
+
+
+MODELS = {"convnext_zoo": convnext, "swin_zoo": swin, "swin_v2_zoo": swin_v2}
 
 
 class PassScale(torch.autograd.Function):
@@ -103,14 +115,18 @@ def zennit_composite(key):
 
 
 def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--models", default=",".join(MODELS), help="comma-separated, of " + ", ".join(MODELS))
+    args = ap.parse_args()
     t0 = time.time()
     gc.setup()
-    man = gc.Manifest("scripts/golden_convnext_swin.py")
+    man = gc.Manifest("scripts/golden_convnext_swin.py", rerun=args.models.split(","))
     x32 = np.load(gc.p(X_PATH))
     x = torch.from_numpy(x32)
     so = ort.SessionOptions()
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    for name, build in MODELS.items():
+    for name in args.models.split(","):
+        build = MODELS[name]
         model = build()
         onnx_rel = f"assets/models/{name}.onnx"
         ops, size = export_torchscript(model, x[:2], onnx_rel, skip=("Constant", "Identity"))

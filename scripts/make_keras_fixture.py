@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """A small Keras CNN through tf2onnx, as a TensorFlow user brings a model: channels-last input
 (tf2onnx transposes it to NCHW before the first convolution), Conv2D with BatchNormalization,
-DepthwiseConv2D, a squeeze-excitation gate (GlobalAveragePooling2D as a channels-last ReduceMean,
-Dense, sigmoid, Multiply), a residual Add, GlobalAveragePooling2D and Dense logits.
+DepthwiseConv2D with Keras' hard swish (`x · relu6(x + 3) · ⅙` as in keras.applications'
+MobileNetV3: Add, Clip, Mul, Mul), a squeeze-excitation gate (GlobalAveragePooling2D as a
+channels-last ReduceMean, Dense, sigmoid, Multiply), a residual Add, GlobalAveragePooling2D and
+Dense logits.
 
 Writes assets/models/keras_cnn.onnx (tf2onnx, opset 17), assets/data/keras_x.npy (4, 32, 32, 3)
 uniform(-1, 1) and assets/reference/keras_cnn_logits.npy (onnxruntime, optimisations off), and
@@ -26,6 +28,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 L = tf.keras.layers
 
 
+def hard_swish(x):
+    """keras.applications.mobilenet_v3's hard_swish."""
+    return L.Multiply()([x, L.ReLU(6.0)(x + 3.0) * (1.0 / 6.0)])
+
+
 def build():
     tf.keras.utils.set_random_seed(20261203)
     x_in = tf.keras.Input((32, 32, 3), name="input")
@@ -33,7 +40,7 @@ def build():
     x = L.BatchNormalization()(x)
     x = L.ReLU()(x)
     y = L.DepthwiseConv2D(3, padding="same")(x)
-    y = L.ReLU()(y)
+    y = hard_swish(y)
     s = L.GlobalAveragePooling2D(keepdims=True)(y)
     s = L.Dense(4, activation="relu")(s)
     s = L.Dense(8, activation="sigmoid")(s)

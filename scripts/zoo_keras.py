@@ -3,12 +3,14 @@
 weights (`weights=None`, logits: `classifier_activation=None`), tf2onnx at opset 17 (NHWC input;
 tf2onnx transposes to NCHW before the first convolution), one seeded input uniform(-1, 1), then
 the same steps as scripts/zoo.py: onnxruntime's logits, `glimpse predict`, `glimpse explain`
-(EpsilonPlusFlat and the gradient). Writes docs/models_keras.md and docs/models_keras.json.
+(EpsilonPlusFlat and the gradient). Writes docs/models_keras.md and docs/models_keras.json
+after each application; a rerun skips those in the JSON unless named in --redo.
 
     pip install tensorflow-cpu tf2onnx     # TensorFlow 2.21, tf2onnx 1.17 here
-    python3 scripts/zoo_keras.py
+    python3 scripts/zoo_keras.py [--redo MobileNetV3Small,VGG16]
 """
 
+import argparse
 import json
 import os
 import shutil
@@ -84,6 +86,11 @@ def table(rows, cpu):
         f"{tf.__version__}, tf2onnx {tf2onnx.__version__} at opset 17, random weights, batch 1. "
         "Columns as in [models.md](models.md).",
         "",
+    ]
+    missing = [a for a in APPS if a not in {r["model"] for r in rows}]
+    if missing:
+        lines += ["Not measured yet: " + ", ".join(missing) + ".", ""]
+    lines += [
         "| model | size | loads | Δlogit | LRP (s) | ΣR ÷ logit | gradient (s) | refused because |",
         "| --- | ---: | --- | ---: | ---: | ---: | ---: | --- |",
     ]
@@ -103,21 +110,37 @@ def table(rows, cpu):
 
 
 def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--redo", default="", help="comma-separated applications to measure again")
+    args = ap.parse_args()
     glimpse = os.path.join(ROOT, "target/release/glimpse")
     work = "/tmp/glimpse-zoo-keras"
-    rows = []
+    json_path = os.path.join(ROOT, "docs/models_keras.json")
+    done = {}
+    if os.path.exists(json_path):
+        with open(json_path) as f:
+            done = {r["model"]: r for r in json.load(f)["results"]}
+    redo = set(filter(None, args.redo.split(",")))
+    cpu = cpu_name()
+
+    def write():
+        rows = [done[a] for a in APPS if a in done]
+        with open(json_path, "w") as f:
+            json.dump({"cpu": cpu, "tensorflow": tf.__version__, "tf2onnx": tf2onnx.__version__,
+                       "results": rows}, f, indent=1)
+        with open(os.path.join(ROOT, "docs/models_keras.md"), "w") as f:
+            f.write(table(rows, cpu))
+
     for name, size in APPS.items():
+        if name in done and name not in redo:
+            continue
         os.makedirs(work, exist_ok=True)
         t = time.time()
-        rows.append(try_app(glimpse, work, name, size))
+        done[name] = try_app(glimpse, work, name, size)
         shutil.rmtree(work, ignore_errors=True)
-        print(f"{name}: {json.dumps(rows[-1])} ({time.time() - t:.0f} s)", flush=True)
-    cpu = cpu_name()
-    with open(os.path.join(ROOT, "docs/models_keras.json"), "w") as f:
-        json.dump({"cpu": cpu, "tensorflow": tf.__version__, "tf2onnx": tf2onnx.__version__, "results": rows},
-                  f, indent=1)
-    with open(os.path.join(ROOT, "docs/models_keras.md"), "w") as f:
-        f.write(table(rows, cpu))
+        print(f"{name}: {json.dumps(done[name])} ({time.time() - t:.0f} s)", flush=True)
+        write()
+    write()
     print("wrote docs/models_keras.md")
     return 0
 

@@ -53,7 +53,7 @@ pub use conv_transpose::ConvTranspose2d;
 pub use dense::{Dense, TokenDense};
 pub use elementwise::{Elementwise, Func};
 pub use io::{Dest, ForwardIo, LinearIo, RefVjp, VjpIo};
-pub use layer_norm::LayerNorm;
+pub use layer_norm::{LayerNorm, NormKind};
 pub use matmul::MatMul;
 pub use modes::{Factor, GradMode};
 pub use mul::Mul;

@@ -1,7 +1,9 @@
-//! LayerNorm: each item normalised over its trailing axes (a token's or a pixel's features),
-//! `y = (x − μ) / sqrt(var + ε) · γ + β` (ONNX LayerNormalization). Its gradient is the full
-//! one, through μ and σ. LRP passes relevance through it unchanged by default (the identity
-//! rule, as for BatchNorm), or in proportion to `x · ∂y/∂x` with `norm` / ε.
+//! Normalisation of each item over its trailing axes (a token's or a pixel's features):
+//! LayerNorm, `y = (x − μ) / sqrt(var + ε) · γ + β` (ONNX LayerNormalization), or the L2
+//! normalisation `y = x / max(‖x‖₂, ε)` (PyTorch's `F.normalize`: Swin V2's cosine attention).
+//! Its gradient is the full one, through μ and σ (‖x‖). LRP's default is the identity rule (σ
+//! held constant), or relevance passes unchanged (`pass`), or in proportion to `x · ∂y/∂x`
+//! (`norm` / ε).
 
 mod onnx;
 
@@ -18,15 +20,27 @@ crate::params! {
     /// Rows, values per row, ε; the VJP's factor, accumulation and multiplier.
     pub struct LayerNormParams {
         pub rows: u32, pub d: u32, pub eps: f32, pub factor: u32,
-        pub accumulate: u32, pub coef: f32, pub mode: u32, pub pad0: u32,
+        pub accumulate: u32, pub coef: f32, pub mode: u32, pub kind: u32,
     }
 }
 
 crate::kernel!(pub(crate) KERNEL: LayerNormParams = "layers/layer_norm/layer_norm");
 
+/// What a [`LayerNorm`] divides by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum NormKind {
+    /// The centred input by its standard deviation, `sqrt(var + ε)` (LayerNormalization).
+    #[default]
+    Standard,
+    /// The input by its Euclidean norm, `max(‖x‖₂, ε)`, uncentred (`F.normalize`).
+    L2,
+}
+
 /// Normalisation over per-item axes `axis..` with a scale and shift per normalised value.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LayerNorm {
+    /// What it divides by.
+    pub kind: NormKind,
     /// The first normalised per-item axis.
     pub axis: usize,
     /// γ, one per normalised value.
@@ -42,12 +56,22 @@ impl LayerNorm {
         self.scale.len()
     }
 
-    /// f64 (μ, 1/σ) of one row.
-    fn stats(&self, row: &[f64]) -> (f64, f64) {
+    /// f64 (μ, 1/σ) of one row, and whether σ depends on the row (it is ε where the L2 norm
+    /// is below ε).
+    fn stats(&self, row: &[f64]) -> (f64, f64, bool) {
         let d = row.len() as f64;
-        let mean = row.iter().sum::<f64>() / d;
-        let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / d;
-        (mean, 1.0 / (var + self.eps as f64).sqrt())
+        let eps = self.eps as f64;
+        match self.kind {
+            NormKind::Standard => {
+                let mean = row.iter().sum::<f64>() / d;
+                let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / d;
+                (mean, 1.0 / (var + eps).sqrt(), true)
+            }
+            NormKind::L2 => {
+                let norm = row.iter().map(|v| v * v).sum::<f64>().sqrt();
+                (0.0, 1.0 / norm.max(eps), norm > eps)
+            }
+        }
     }
 
     fn params(
@@ -64,6 +88,7 @@ impl LayerNorm {
             factor: factor.code(),
             accumulate: accumulate as u32,
             coef,
+            kind: self.kind as u32,
             ..LayerNormParams::default()
         }
     }
@@ -71,7 +96,10 @@ impl LayerNorm {
 
 impl Layer for LayerNorm {
     fn kind(&self) -> &'static str {
-        "LayerNorm"
+        match self.kind {
+            NormKind::Standard => "LayerNorm",
+            NormKind::L2 => "L2Norm",
+        }
     }
 
     fn class(&self) -> LayerClass {
@@ -96,7 +124,7 @@ impl Layer for LayerNorm {
         let x = xs[0];
         let mut y = Tensor::zeros(x.shape.clone());
         for (row, out) in x.data.chunks(self.row()).zip(y.data.chunks_mut(self.row())) {
-            let (mean, inv) = self.stats(row);
+            let (mean, inv, _) = self.stats(row);
             for (j, (o, &v)) in out.iter_mut().zip(row).enumerate() {
                 *o = (v - mean) * inv * self.scale[j] as f64 + self.bias[j] as f64;
             }
@@ -111,14 +139,19 @@ impl Layer for LayerNorm {
         for r in 0..x.data.len() / d {
             let row = &x.data[r * d..(r + 1) * d];
             let g = &v.g.data[r * d..(r + 1) * d];
-            let (mean, inv) = self.stats(row);
+            let (mean, inv, varies) = self.stats(row);
             let gg: Vec<f64> = (0..d).map(|j| self.scale[j] as f64 * g[j]).collect();
             let xhat: Vec<f64> = row.iter().map(|&x| (x - mean) * inv).collect();
-            let s1 = gg.iter().sum::<f64>() / d as f64;
-            let s2 = if v.mode == GradMode::ConstantStatistics {
+            // Through μ (LayerNorm only) and through σ: mean(γg·x̂) for LayerNorm's
+            // (1/d)Σ(x−μ)², Σ γg·x̂ for the L2 norm's Σx².
+            let (s1, per) = match self.kind {
+                NormKind::Standard => (gg.iter().sum::<f64>() / d as f64, d as f64),
+                NormKind::L2 => (0.0, 1.0),
+            };
+            let s2 = if v.mode == GradMode::ConstantStatistics || !varies {
                 0.0 // σ held constant
             } else {
-                gg.iter().zip(&xhat).map(|(a, b)| a * b).sum::<f64>() / d as f64
+                gg.iter().zip(&xhat).map(|(a, b)| a * b).sum::<f64>() / per
             };
             for j in 0..d {
                 dx.data[r * d + j] = (gg[j] - s1 - xhat[j] * s2) * inv;

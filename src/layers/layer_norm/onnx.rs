@@ -1,6 +1,6 @@
 //! `LayerNormalization` (opset 17) → [`LayerNorm`] over the axes from `axis` to the last.
 
-use super::LayerNorm;
+use super::{LayerNorm, NormKind};
 use crate::error::{Error, Result};
 use crate::model::Op;
 use crate::onnx::import::attributes::{attr_f, attr_i};
@@ -47,6 +47,7 @@ pub(crate) fn import_layer_norm<'m>(
     };
     let eps = attr_f(n, name, "epsilon", 1e-5)?;
     let ln = LayerNorm {
+        kind: NormKind::Standard,
         axis,
         scale,
         bias,

@@ -59,6 +59,8 @@ pub(crate) const FOLDABLE: &[&str] = &[
     "Or",
     "MatMul",
     "ScatterND",
+    "GatherND",
+    "Clip",
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -245,6 +247,16 @@ pub(crate) fn fold_node<'m>(
             }
         }
     }
+    if op == "Clip" && xs.len() == 1 {
+        // Below opset 11 the bounds are attributes; fold_math takes them as inputs.
+        for bound in ["min", "max"] {
+            xs.push(attr(n, bound).map(|a| Folded {
+                dims: vec![],
+                data: vec![a.f as f64],
+                kind: Kind::Float,
+            }));
+        }
+    }
     let ints = |f: &Folded| {
         f.as_ints()
             .ok_or_else(|| fail("an integer input is not a number".into()))
@@ -254,6 +266,9 @@ pub(crate) fn fold_node<'m>(
             .and_then(|x| x.as_ref())
             .ok_or_else(|| fail(format!("input {i} is missing")))
     };
+    if op == "GatherND" && attr_i(n, name, "batch_dims", 0)? != 0 {
+        return Err(fail("GatherND with batch_dims ≠ 0".into()));
+    }
     if let Some(f) = super::fold_math::fold(op, &xs).map_err(fail)? {
         return store(imp, n, f);
     }

@@ -1,5 +1,5 @@
-//! More of constant folding (see `fold`): element-wise maths, comparisons, matrix products and
-//! ScatterND on constants — what modules compute in their constructors and exporters record as
+//! More of constant folding (see `fold`): element-wise maths, comparisons, matrix products,
+//! Clip, ScatterND and GatherND (`batch_dims` 0) on constants — what modules compute in their constructors and exporters record as
 //! graph nodes (Swin's shifted-window masks, Swin V2's position-bias MLP, `head_dim ** -0.5`).
 
 use super::fold::{broadcast_dims, broadcast_to, strides, Folded, Kind};
@@ -71,6 +71,21 @@ pub(super) fn fold(op: &str, xs: &[Option<Folded>]) -> Result<Option<Folded>, St
         }
         "MatMul" => matmul(arg(0)?, arg(1)?).map(Some),
         "ScatterND" => scatter_nd(arg(0)?, arg(1)?, arg(2)?).map(Some),
+        "GatherND" => gather_nd(arg(0)?, arg(1)?).map(Some),
+        "Clip" => {
+            let bound = |i: usize, or: f64| match xs.get(i).and_then(|b| b.as_ref()) {
+                Some(b) if b.data.len() == 1 => Ok(b.data[0]),
+                Some(_) => Err(format!("Clip's bound {i} is not one value")),
+                None => Ok(or),
+            };
+            let (lo, hi) = (bound(1, f64::NEG_INFINITY)?, bound(2, f64::INFINITY)?);
+            let x = arg(0)?;
+            Ok(Some(Folded {
+                dims: x.dims.clone(),
+                data: x.data.iter().map(|&v| v.max(lo).min(hi)).collect(),
+                kind: x.kind,
+            }))
+        }
         _ => Ok(None),
     }
 }
@@ -114,34 +129,59 @@ fn matmul(a: &Folded, b: &Folded) -> Result<Folded, String> {
     })
 }
 
+/// The flat offset of the slice one ScatterND / GatherND index (its last axis) names in `data`.
+fn slice_at(data: &Folded, index: &[f64], op: &str) -> Result<usize, String> {
+    let st = strides(&data.dims);
+    let mut at = 0usize;
+    for (axis, &i) in index.iter().enumerate() {
+        let d = data.dims[axis] as i64;
+        let i = if i < 0.0 { i as i64 + d } else { i as i64 };
+        if !(0..d).contains(&i) {
+            return Err(format!("{op} index {i} is out of range on axis {axis}"));
+        }
+        at += i as usize * st[axis];
+    }
+    Ok(at)
+}
+
+/// The index length `k` of ScatterND / GatherND indices into `data` (their last axis).
+fn index_len(data: &Folded, indices: &Folded, op: &str) -> Result<usize, String> {
+    match indices.dims.last() {
+        Some(&k) if (1..=data.dims.len()).contains(&k) => Ok(k),
+        _ => Err(format!(
+            "{op} indices of shape {:?} into data of shape {:?}",
+            indices.dims, data.dims
+        )),
+    }
+}
+
+/// ONNX GatherND with `batch_dims` 0: the slices of `data` that `indices` name, shaped
+/// `indices.dims[..q-1] ++ data.dims[k..]`.
+fn gather_nd(data: &Folded, indices: &Folded) -> Result<Folded, String> {
+    let k = index_len(data, indices, "GatherND")?;
+    let slice: usize = data.dims[k..].iter().product();
+    let mut out = Vec::with_capacity(indices.data.len() / k * slice);
+    for index in indices.data.chunks(k) {
+        let at = slice_at(data, &index[..k], "GatherND")?;
+        out.extend_from_slice(&data.data[at..at + slice]);
+    }
+    let q = indices.dims.len();
+    let mut dims = indices.dims[..q - 1].to_vec();
+    dims.extend_from_slice(&data.dims[k..]);
+    Ok(Folded {
+        dims,
+        data: out,
+        kind: data.kind,
+    })
+}
+
 /// ONNX ScatterND (no reduction): `data` with the slices `indices` name replaced by `updates`.
 fn scatter_nd(data: &Folded, indices: &Folded, updates: &Folded) -> Result<Folded, String> {
-    let q = indices.dims.len();
-    let k = *indices
-        .dims
-        .last()
-        .ok_or("ScatterND's indices are a scalar")?;
-    if q == 0 || k > data.dims.len() {
-        return Err(format!(
-            "ScatterND indices of shape {:?} into data of shape {:?}",
-            indices.dims, data.dims
-        ));
-    }
+    let k = index_len(data, indices, "ScatterND")?;
     let slice: usize = data.dims[k..].iter().product();
-    let st = strides(&data.dims);
     let mut out = data.data.clone();
-    for (s, index) in indices.data.chunks(k.max(1)).enumerate() {
-        let mut at = 0usize;
-        for (axis, &i) in index.iter().enumerate() {
-            let d = data.dims[axis] as i64;
-            let i = if i < 0.0 { i as i64 + d } else { i as i64 };
-            if !(0..d).contains(&i) {
-                return Err(format!(
-                    "ScatterND index {i} is out of range on axis {axis}"
-                ));
-            }
-            at += i as usize * st[axis];
-        }
+    for (s, index) in indices.data.chunks(k).enumerate() {
+        let at = slice_at(data, &index[..k], "ScatterND")?;
         let src = updates
             .data
             .get(s * slice..(s + 1) * slice)
@@ -186,10 +226,38 @@ mod tests {
         .unwrap()
         .unwrap();
         assert_eq!(s.data, [0., 0., 5., 6.]);
+        let g = fold(
+            "GatherND",
+            &[
+                t(&[2, 2], &[1., 2., 3., 4.]),
+                t(&[3, 2], &[1., 0., 0., 1., -1., -1.]),
+            ],
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            (g.dims.as_slice(), g.data.as_slice()),
+            (&[3][..], &[3., 2., 4.][..])
+        );
+        let rows = fold(
+            "GatherND",
+            &[t(&[2, 2], &[1., 2., 3., 4.]), t(&[1, 1], &[1.])],
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            (rows.dims.as_slice(), rows.data.as_slice()),
+            (&[1, 2][..], &[3., 4.][..])
+        );
+        assert!(fold("GatherND", &[t(&[2], &[1., 2.]), t(&[1], &[2.])]).is_err());
         let p = fold("Pow", &[t(&[2], &[4., 9.]), t(&[], &[-0.5])])
             .unwrap()
             .unwrap();
         assert_eq!(p.data, [0.5, 1.0 / 3.0]);
+        let c = fold("Clip", &[t(&[3], &[-1., 2., 9.]), None, t(&[], &[4.])])
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.data, [-1., 2., 4.]);
         let r = fold("Relu", &[t(&[2], &[-1., 2.])]).unwrap().unwrap();
         assert_eq!(r.data, [0., 2.]);
         assert!(fold("Conv", &[]).unwrap().is_none());

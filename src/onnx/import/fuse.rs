@@ -3,11 +3,15 @@
 //!
 //! - `x · Sigmoid(x)` (SiLU / Swish: `Sigmoid` then `Mul`),
 //! - `x · HardSigmoid(x)` (HardSwish below opset 14),
+//! - `relu6(t + 3) / 6` (`Add`, `Clip` at 0 and 6, `Mul` by ⅙ or `Div` by 6: Keras' hard
+//!   sigmoid through tf2onnx) as a HardSigmoid, and `t · relu6(t + 3) / 6` as a HardSwish,
 //! - `x · ½ · (1 + erf(x / √2))` (GELU below opset 20: `Div` or `Mul`, `Erf`, `Add`, two
 //!   `Mul`s in any association),
 //! - LayerNorm as exporters write it below opset 17: `ReduceMean`, `Sub`, `Pow` (or `Mul` of
 //!   the difference by itself), `ReduceMean`, `Add` ε, `Sqrt`, `Div`, then optionally `Mul` by a
-//!   scale and `Add` of a shift (a [`crate::layers::LayerNorm`]).
+//!   scale and `Add` of a shift (a [`crate::layers::LayerNorm`]),
+//! - `F.normalize` as both exporters write it: `ReduceL2`, `Clip` at ε, optionally `Expand`,
+//!   `Div` (a LayerNorm of kind [`NormKind::L2`]).
 //!
 //! Every intermediate tensor must have no reader outside the pattern; otherwise the pattern is
 //! left alone and its operators are refused as usual.
@@ -18,13 +22,19 @@ use super::attributes::attr_f;
 use super::node_name;
 use super::{Importer, Val};
 use crate::error::{Error, Result};
-use crate::layers::{Elementwise, Func};
+use crate::layers::{Elementwise, Func, NormKind};
 use crate::model::Op;
 use crate::onnx::proto::{GraphProto, NodeProto, TensorProto};
 use crate::onnx::{tensor, OnnxOp};
 
-/// Operators that appear only inside the fused patterns.
-pub(crate) const PART_OF_PATTERNS: &[&str] = &["Erf"];
+/// Operators that appear only inside the fused patterns, and those patterns.
+pub(crate) const PART_OF_PATTERNS: &[(&str, &str)] = &[
+    ("Erf", "the GELU pattern (x · ½ · (1 + erf(x / √2)))"),
+    (
+        "ReduceL2",
+        "the L2 normalisation pattern (x / Expand(Clip(ReduceL2(x), ε)))",
+    ),
+];
 
 fn fused_only<'m>(_imp: &mut Importer<'m, '_>, n: &'m NodeProto, name: &str) -> Result<()> {
     Err(Error::Onnx(format!(
@@ -48,10 +58,22 @@ pub(crate) const FUSED: &[OnnxOp] = &[
         import: fused_only,
     },
     OnnxOp {
+        op_type: "Add + Clip + Mul (+ Mul)",
+        layer: "HardSigmoid / HardSwish",
+        notes: "`relu6(x + 3) / 6` (Keras' hard sigmoid), and `x` times it, fused at import",
+        import: fused_only,
+    },
+    OnnxOp {
         op_type: "ReduceMean + Sub + Pow + ReduceMean + Add + Sqrt + Div (+ Mul + Add)",
         layer: "LayerNorm",
         notes:
             "LayerNorm as exporters write it below opset 17, over trailing axes, fused at import",
+        import: fused_only,
+    },
+    OnnxOp {
+        op_type: "ReduceL2 + Clip (+ Expand) + Div",
+        layer: "L2Norm",
+        notes: "`x / max(‖x‖₂, ε)` over trailing axes (`F.normalize`: Swin V2), fused at import",
         import: fused_only,
     },
     OnnxOp {
@@ -74,9 +96,10 @@ pub(crate) struct FusedNode<'m> {
 #[derive(Clone, Debug)]
 pub(crate) enum FusedOp {
     Elementwise(Elementwise),
-    /// A layer normalisation over ONNX axes `axes` (trailing), scale and shift one value or one
-    /// per normalised value.
+    /// A normalisation over ONNX axes `axes` (trailing), scale and shift one value or one per
+    /// normalised value.
     LayerNorm {
+        kind: NormKind,
         axes: Vec<i64>,
         eps: f32,
         scale: Vec<f32>,
@@ -92,21 +115,21 @@ pub(crate) enum Fused<'m> {
     Skip,
 }
 
-struct Patterns<'a, 'm> {
-    nodes: &'m [NodeProto],
-    live: &'a [bool],
-    readers: &'a HashMap<&'m str, usize>,
-    initializers: &'a HashMap<&'m str, &'m TensorProto>,
-    producer: HashMap<&'m str, usize>,
-    position: HashMap<usize, usize>,
+pub(super) struct Patterns<'a, 'm> {
+    pub(super) nodes: &'m [NodeProto],
+    pub(super) live: &'a [bool],
+    pub(super) readers: &'a HashMap<&'m str, usize>,
+    pub(super) initializers: &'a HashMap<&'m str, &'m TensorProto>,
+    pub(super) producer: HashMap<&'m str, usize>,
+    pub(super) position: HashMap<usize, usize>,
 }
 
 impl<'m> Patterns<'_, 'm> {
-    fn sole_reader(&self, t: &str) -> bool {
+    pub(super) fn sole_reader(&self, t: &str) -> bool {
         self.readers.get(t).copied() == Some(1)
     }
 
-    fn produced(&self, t: &str, op: &str) -> Option<usize> {
+    pub(super) fn produced(&self, t: &str, op: &str) -> Option<usize> {
         self.producer
             .get(t)
             .copied()
@@ -114,7 +137,7 @@ impl<'m> Patterns<'_, 'm> {
     }
 
     /// The single reader of tensor `t` of type `op`.
-    fn read_by(&self, t: &str, op: &str) -> Option<usize> {
+    pub(super) fn read_by(&self, t: &str, op: &str) -> Option<usize> {
         if !self.sole_reader(t) {
             return None;
         }
@@ -126,7 +149,7 @@ impl<'m> Patterns<'_, 'm> {
     }
 
     /// The value of a one-element constant tensor (an initializer or a Constant node's).
-    fn scalar(&self, t: &str) -> Option<f32> {
+    pub(super) fn scalar(&self, t: &str) -> Option<f32> {
         let from = |tp: &TensorProto| {
             tensor::to_f32(tp, None)
                 .ok()
@@ -146,7 +169,7 @@ impl<'m> Patterns<'_, 'm> {
     }
 
     /// The values of a constant tensor (an initializer or a Constant node's).
-    fn constant(&self, t: &str) -> Option<crate::model::Tensor> {
+    pub(super) fn constant(&self, t: &str) -> Option<crate::model::Tensor> {
         if let Some(tp) = self.initializers.get(t) {
             return tensor::to_f32(tp, None).ok();
         }
@@ -158,95 +181,8 @@ impl<'m> Patterns<'_, 'm> {
         tensor::to_f32(a.t.as_ref()?, None).ok()
     }
 
-    /// A ReduceMean's axes (attribute, or input 1 from opset 18), with keepdims on.
-    fn mean_axes(&self, r: usize) -> Option<Vec<i64>> {
-        let n = &self.nodes[r];
-        let keep = n
-            .attribute
-            .iter()
-            .find(|a| a.name == "keepdims")
-            .is_none_or(|a| a.i != 0);
-        if !keep {
-            return None;
-        }
-        match n.attribute.iter().find(|a| a.name == "axes") {
-            Some(a) => Some(a.ints.clone()),
-            None => {
-                let t = n.input.get(1)?;
-                let v = self.constant(t)?;
-                Some(v.data.iter().map(|&x| x as i64).collect())
-            }
-        }
-    }
-
-    /// LayerNorm written out, from its first ReduceMean `r`: its nodes, input, output and what
-    /// it computes.
-    fn layer_norm(&self, r: usize) -> Option<(Vec<usize>, &'m str, &'m str, FusedOp)> {
-        let x = self.nodes[r].input.first()?.as_str();
-        let axes = self.mean_axes(r)?;
-        let mean = self.nodes[r].output.first()?;
-        let sub = self.read_by(mean, "Sub")?;
-        (self.nodes[sub].input.as_slice() == [x.to_string(), mean.clone()]).then_some(())?;
-        let d = self.nodes[sub].output.first()?.as_str();
-        // The centred input has two readers: its square and the division.
-        (self.readers.get(d).copied() == Some(2)).then_some(())?;
-        let reader = |op: &str| {
-            (0..self.nodes.len()).find(|&i| {
-                self.live[i]
-                    && self.nodes[i].op_type == op
-                    && self.nodes[i].input.iter().any(|s| s == d)
-            })
-        };
-        let square = reader("Pow")
-            .filter(|&p| {
-                self.nodes[p].input.first().is_some_and(|s| s == d)
-                    && self.nodes[p].input.get(1).and_then(|e| self.scalar(e)) == Some(2.0)
-            })
-            .or_else(|| reader("Mul").filter(|&m| self.nodes[m].input.iter().all(|s| s == d)))?;
-        let sq = self.nodes[square].output.first()?;
-        let var = self.read_by(sq, "ReduceMean")?;
-        (self.mean_axes(var)? == axes).then_some(())?;
-        let v = self.nodes[var].output.first()?;
-        let add = self.read_by(v, "Add")?;
-        let eps_t = self.other(add, v)?;
-        let eps = self.scalar(eps_t)?;
-        let sqrt = self.read_by(self.nodes[add].output.first()?, "Sqrt")?;
-        let s = self.nodes[sqrt].output.first()?;
-        let div = self.read_by(s, "Div")?;
-        (self.nodes[div].input.as_slice() == [d.to_string(), s.clone()]).then_some(())?;
-        let mut nodes = vec![r, sub, square, var, add, sqrt, div];
-        let mut out = self.nodes[div].output.first()?.as_str();
-        let mut scale = vec![1.0];
-        let mut bias = vec![0.0];
-        if let Some(m) = self.read_by(out, "Mul") {
-            if let Some(c) = self.other(m, out).and_then(|t| self.constant(t)) {
-                scale = c.data;
-                nodes.push(m);
-                out = self.nodes[m].output.first()?.as_str();
-                if let Some(a) = self.read_by(out, "Add") {
-                    if let Some(c) = self.other(a, out).and_then(|t| self.constant(t)) {
-                        bias = c.data;
-                        nodes.push(a);
-                        out = self.nodes[a].output.first()?.as_str();
-                    }
-                }
-            }
-        }
-        Some((
-            nodes,
-            x,
-            out,
-            FusedOp::LayerNorm {
-                axes,
-                eps,
-                scale,
-                bias,
-            },
-        ))
-    }
-
     /// For a two-input node, the input that is not `known` (when `known` is one of them).
-    fn other(&self, i: usize, known: &str) -> Option<&'m str> {
+    pub(super) fn other(&self, i: usize, known: &str) -> Option<&'m str> {
         match self.nodes[i].input.as_slice() {
             [a, b] if a == known => Some(b),
             [a, b] if b == known => Some(a),
@@ -255,7 +191,7 @@ impl<'m> Patterns<'_, 'm> {
     }
 
     /// For a two-input node with one constant input near `value`, the other input.
-    fn by_constant(&self, i: usize, value: f32) -> Option<&'m str> {
+    pub(super) fn by_constant(&self, i: usize, value: f32) -> Option<&'m str> {
         let near = |t: &str| self.scalar(t).is_some_and(|v| (v - value).abs() < 1e-4);
         match self.nodes[i].input.as_slice() {
             [a, b] if near(b) => Some(a),
@@ -274,6 +210,44 @@ impl<'m> Patterns<'_, 'm> {
             (self.nodes[s].input.first().is_some_and(|i| i == x) && self.sole_reader(gate))
                 .then_some((s, x.as_str()))
         })
+    }
+
+    /// A Clip's bounds (inputs from opset 11, attributes before), when both are constants.
+    fn clip_bounds(&self, c: usize) -> Option<(f32, f32)> {
+        let n = &self.nodes[c];
+        let bound = |i: usize, name: &str, or: f32| match n.input.get(i).filter(|t| !t.is_empty()) {
+            Some(t) => self.scalar(t),
+            None => Some(
+                n.attribute
+                    .iter()
+                    .find(|a| a.name == name)
+                    .map_or(or, |a| a.f),
+            ),
+        };
+        Some((bound(1, "min", f32::MIN)?, bound(2, "max", f32::MAX)?))
+    }
+
+    /// `relu6(t + 3) / 6` from its Clip `c`: its nodes, its input `t` and its output.
+    fn hard_sigmoid(&self, c: usize) -> Option<(Vec<usize>, &'m str, &'m str)> {
+        (self.clip_bounds(c)? == (0.0, 6.0)).then_some(())?;
+        let a_out = self.nodes[c].input.first()?;
+        let a = self
+            .produced(a_out, "Add")
+            .filter(|_| self.sole_reader(a_out))?;
+        let t = self.by_constant(a, 3.0)?;
+        let c_out = self.nodes[c].output.first()?;
+        let third = self
+            .read_by(c_out, "Mul")
+            .filter(|&m| self.by_constant(m, 1.0 / 6.0).is_some_and(|o| o == c_out))
+            .or_else(|| {
+                let d = self.read_by(c_out, "Div")?;
+                let [num, den] = self.nodes[d].input.as_slice() else {
+                    return None;
+                };
+                (num == c_out && self.scalar(den).is_some_and(|v| (v - 6.0).abs() < 1e-4))
+                    .then_some(d)
+            })?;
+        Some((vec![a, c, third], t, self.nodes[third].output.first()?))
     }
 
     /// GELU's Erf form around Erf node `e`: its nodes and the tensors x and output.
@@ -383,14 +357,32 @@ pub(crate) fn plan<'m>(
                     add(vec![s, m], FusedOp::Elementwise(hs), x, output);
                 }
             }
+            "Clip" => {
+                if let Some((mut nodes, t, h)) = p.hard_sigmoid(m) {
+                    let swish = p.read_by(h, "Mul").filter(|&s| p.other(s, h) == Some(t));
+                    let (func, output) = match swish {
+                        Some(s) => {
+                            nodes.push(s);
+                            let out = g.node[s].output.first().map_or("", |o| o.as_str());
+                            (Elementwise::hard_swish(1.0 / 6.0, 0.5), out)
+                        }
+                        None => (Elementwise::hard_sigmoid(1.0 / 6.0, 0.5), h),
+                    };
+                    add(nodes, FusedOp::Elementwise(func), t, output);
+                }
+            }
             "Erf" => {
                 if let Some((nodes, x, output)) = p.gelu(m) {
                     let gelu = Elementwise::new(Func::Gelu);
                     add(nodes, FusedOp::Elementwise(gelu), x, output);
                 }
             }
-            "ReduceMean" => {
-                if let Some((nodes, x, output, ln)) = p.layer_norm(m) {
+            "ReduceMean" | "ReduceL2" => {
+                let found = match n.op_type.as_str() {
+                    "ReduceMean" => p.layer_norm(m),
+                    _ => p.l2_norm(m),
+                };
+                if let Some((nodes, x, output, ln)) = found {
                     add(nodes, ln, x, output);
                 }
             }
@@ -405,7 +397,11 @@ impl<'m> Importer<'m, '_> {
     pub(crate) fn emit_fused(&mut self, f: &FusedNode<'m>) -> Result<()> {
         let kind = match &f.func {
             FusedOp::Elementwise(e) => e.func.row().kind,
-            FusedOp::LayerNorm { .. } => "LayerNorm",
+            FusedOp::LayerNorm {
+                kind: NormKind::Standard,
+                ..
+            } => "LayerNorm",
+            FusedOp::LayerNorm { .. } => "L2Norm",
         };
         let x = match self.values.get(f.input) {
             Some(Val::Node(id)) => *id,
@@ -419,11 +415,15 @@ impl<'m> Importer<'m, '_> {
         let op = match &f.func {
             FusedOp::Elementwise(e) => Op::Elementwise(*e),
             FusedOp::LayerNorm {
+                kind,
                 axes,
                 eps,
                 scale,
                 bias,
-            } => Op::LayerNorm(self.fused_layer_norm(f, x, axes, *eps, scale, bias)?),
+            } => {
+                let ln = self.fused_layer_norm(f, x, axes, *eps, scale, bias)?;
+                Op::LayerNorm(crate::layers::LayerNorm { kind: *kind, ..ln })
+            }
         };
         let id = self.push_node(&f.name, op, vec![x])?;
         if self.is_whole(x) {
@@ -431,57 +431,5 @@ impl<'m> Importer<'m, '_> {
         }
         self.values.insert(f.output, Val::Node(id));
         Ok(())
-    }
-}
-
-impl Importer<'_, '_> {
-    /// The LayerNorm a fused pattern over ONNX `axes` of node `x` computes.
-    fn fused_layer_norm(
-        &self,
-        f: &FusedNode,
-        x: crate::model::NodeId,
-        axes: &[i64],
-        eps: f32,
-        scale: &[f32],
-        bias: &[f32],
-    ) -> Result<crate::layers::LayerNorm> {
-        let shape = self.shape(x).to_vec();
-        let rank = self.onnx_shape(x).len() as i64;
-        let first = if self.is_whole(x) { 0 } else { 1 };
-        let mut norm: Vec<i64> = axes
-            .iter()
-            .map(|&a| if a < 0 { a + rank } else { a })
-            .collect();
-        norm.sort_unstable();
-        let trailing = !norm.is_empty()
-            && norm[0] >= first
-            && norm
-                .iter()
-                .enumerate()
-                .all(|(k, &a)| a == norm[0] + k as i64)
-            && *norm.last().expect("not empty") == rank - 1;
-        let fail =
-            |why: String| Error::Onnx(format!("the LayerNorm pattern at '{}': {why}", f.name));
-        if !trailing {
-            return Err(fail(format!(
-                "it normalises over axes {axes:?} of a rank-{rank} tensor; glimpse takes the \
-                 trailing axes within each item"
-            )));
-        }
-        let axis = (norm[0] - first) as usize;
-        let d: usize = shape[axis..].iter().product();
-        let per_value = |v: &[f32], what: &str| match v.len() {
-            1 => Ok(vec![v[0]; d]),
-            n if n == d => Ok(v.to_vec()),
-            n => Err(fail(format!(
-                "its {what} has {n} values for {d} normalised ones"
-            ))),
-        };
-        Ok(crate::layers::LayerNorm {
-            axis,
-            scale: per_value(scale, "scale")?,
-            bias: per_value(bias, "shift")?,
-            eps,
-        })
     }
 }

@@ -16,6 +16,7 @@ mod constant;
 pub(crate) mod fold;
 mod fold_math;
 pub(crate) mod fuse;
+mod fuse_norm;
 mod graph;
 mod node_io;
 mod pad;
@@ -299,13 +300,14 @@ impl<'m> Importer<'m, '_> {
         if let Some(op) = supported_ops().into_iter().find(|o| o.op_type == n.op_type) {
             return (op.import)(self, n, &name);
         }
-        let why = if fuse::PART_OF_PATTERNS.contains(&n.op_type.as_str()) {
-            "glimpse maps this operator only inside the GELU pattern it fuses \
-             (x · ½ · (1 + erf(x / √2)))"
-        } else {
-            "glimpse has no mapping for this operator"
+        let why = match fuse::PART_OF_PATTERNS
+            .iter()
+            .find(|(op, _)| *op == n.op_type)
+        {
+            Some((_, pattern)) => format!("glimpse maps this operator only inside {pattern}"),
+            None => "glimpse has no mapping for this operator".into(),
         };
-        Err(unsupported(n, &name, why.into()))
+        Err(unsupported(n, &name, why))
     }
 }
 
@@ -332,7 +334,7 @@ pub(crate) const OWN_OPS: &[OnnxOp] = &[
     OnnxOp {
         op_type: "Shape",
         layer: "folded at import",
-        notes: "static shapes, an open batch as 1 (glimpse runs a graph per item, as at batch 1); with it, Gather, Unsqueeze, Squeeze, Concat, Add, Sub, Mul, Div, Mod, Equal, Where, Cast, Slice, Reshape, Expand, Transpose, ConstantOfShape, Range and Sqrt of constants are folded",
+        notes: "static shapes, an open batch as 1 (glimpse runs a graph per item, as at batch 1); with it, Gather, Unsqueeze, Squeeze, Concat, Add, Sub, Mul, Div, Mod, Equal, Where, Cast, Slice, Reshape, Expand, Transpose, ConstantOfShape, Range, element-wise maths, comparisons, Clip, MatMul, ScatterND and GatherND of constants are folded",
         import: fold::fold_node,
     },
     OnnxOp {

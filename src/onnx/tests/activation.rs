@@ -182,3 +182,52 @@ fn element_wise_patterns_fuse() {
     let want: Vec<f64> = x.iter().map(|&v| (v + 1.0) / (1.0 + (-v).exp())).collect();
     assert_close(&forward(&unfused, 1, &x), &want);
 }
+
+#[test]
+fn keras_hard_sigmoid_and_hard_swish_fuse() {
+    // tf2onnx's `relu6(t + 3) · ⅙` (or `/ 6`), alone a HardSigmoid, times t a HardSwish.
+    let x = [-4.0, -1.0, 0.0, 2.0, 5.0];
+    let hs = |v: f64| (v / 6.0 + 0.5f64).clamp(0.0, 1.0);
+    let keras = |b: B, by_div: bool, swish: bool| {
+        let b = b
+            .init("three", &[], &[3.0])
+            .init("zero", &[], &[0.0])
+            .init("six", &[], &[6.0])
+            .init("sixth", &[], &[1.0 / 6.0])
+            .node("Add", "a", &["x", "three"], &["t"], vec![])
+            .node("Clip", "c", &["t", "zero", "six"], &["r"], vec![]);
+        let b = if by_div {
+            b.node("Div", "d", &["r", "six"], &["h"], vec![])
+        } else {
+            b.node("Mul", "d", &["sixth", "r"], &["h"], vec![])
+        };
+        if swish {
+            b.node("Mul", "m", &["x", "h"], &["y"], vec![])
+        } else {
+            b
+        }
+    };
+    for by_div in [false, true] {
+        let g = keras(B::new(&[5]), by_div, true).import().unwrap();
+        assert_eq!(kinds(&g), ["Input", "HardSwish"]);
+        let want: Vec<f64> = x.iter().map(|&v| v * hs(v)).collect();
+        assert_close(&forward(&g, 1, &x), &want);
+        let g = keras(B::new(&[5]), by_div, false).import().unwrap();
+        assert_eq!(kinds(&g), ["Input", "HardSigmoid"]);
+        let want: Vec<f64> = x.iter().map(|&v| hs(v)).collect();
+        assert_close(&forward(&g, 1, &x), &want);
+    }
+    // Another bound is a clipped shift, not a hard sigmoid: left to the plain mappings.
+    let g = B::new(&[5])
+        .init("three", &[], &[3.0])
+        .init("zero", &[], &[0.0])
+        .init("five", &[], &[5.0])
+        .init("sixth", &[], &[1.0 / 6.0])
+        .node("Add", "a", &["x", "three"], &["t"], vec![])
+        .node("Clip", "c", &["t", "zero", "five"], &["r"], vec![])
+        .node("Mul", "d", &["r", "sixth"], &["h"], vec![])
+        .import()
+        .unwrap();
+    assert_eq!(kinds(&g)[0], "Input");
+    assert!(!kinds(&g).contains(&"HardSigmoid"), "{:?}", kinds(&g));
+}

@@ -244,6 +244,43 @@ fn layer_norm_written_out_is_fused() {
 }
 
 #[test]
+fn l2_normalisation_written_out_is_fused() {
+    // F.normalize(x, dim=-1) as the dynamo exporter writes it (axes as an input, opset 18),
+    // and a Clip of a constant (Swin V2's logit scale) folded.
+    let l2 = |b: B| {
+        b.init_t(i64_tensor("axes", &[-1]))
+            .init_t(i64_tensor("shape", &[1, 1, 2, 3]))
+            .init("eps", &[], &[1e-12])
+            .init("scale", &[], &[5.0])
+            .init("hi", &[], &[4.6])
+            .node(
+                "ReduceL2",
+                "r",
+                &["x", "axes"],
+                &["n"],
+                vec![ai("keepdims", 1)],
+            )
+            .node("Clip", "c", &["n", "eps"], &["nc"], vec![])
+            .node("Expand", "e", &["nc", "shape"], &["ne"], vec![])
+            .node("Div", "d", &["x", "ne"], &["y0"], vec![])
+            .node("Clip", "k", &["scale", "", "hi"], &["s"], vec![])
+            .node("Mul", "m", &["y0", "s"], &["y"], vec![])
+    };
+    let g = l2(B::new(&[1, 2, 3])).opset(18).import().unwrap();
+    assert_eq!(kinds(&g), ["Input", "L2Norm", "BatchNorm"]);
+    let x = [3.0, 0.0, 4.0, 0.0, 0.0, 0.0];
+    let want = [0.6 * 4.6, 0.0, 0.8 * 4.6, 0.0, 0.0, 0.0];
+    assert_close(&forward(&g, 1, &x), &want);
+    // Without the Div the norm alone is not mapped, and the error says by what.
+    let e = err_text(
+        B::new(&[1, 2, 3])
+            .node("ReduceL2", "r", &["x"], &["n"], vec![ais("axes", &[-1])])
+            .import(),
+    );
+    assert!(e.contains("'r'") && e.contains("L2 normalisation"), "{e}");
+}
+
+#[test]
 fn a_channels_last_spatial_mean_is_a_global_pool() {
     // TensorFlow's squeeze-excitation: ReduceMean over H, W of [N, H, W, C].
     let g = B::new(&[2, 2, 3])
