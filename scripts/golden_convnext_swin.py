@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""Goldens on small configurations of torchvision's ConvNeXt and Swin Transformer (V1 and V2):
-LRP from Zennit on ConvNeXt, Saliency / InputXGradient / IntegratedGradients from Captum on
-all three, and both exporters' graphs against onnxruntime.
+"""Goldens on small configurations of torchvision's ConvNeXt, Swin Transformer (V1 and V2) and
+MaxViT: LRP from Zennit on ConvNeXt, Saliency / InputXGradient / IntegratedGradients from Captum
+on all four, and both exporters' graphs against onnxruntime.
 
 Writes
-  assets/models/{convnext_zoo,swin_zoo,swin_v2_zoo}.onnx and *_dynamo.onnx   seeded random
+  assets/models/{convnext_zoo,swin_zoo,swin_v2_zoo,maxvit_zoo}.onnx and *_dynamo.onnx   seeded random
       weights, TorchScript (opset 17, dynamic batch) and dynamo (opset 18, batch 1) exports;
   assets/reference/{model}_logits.npy   onnxruntime (CPU, optimisations off) on zoo_x;
   assets/golden/zennit_convnext_zoo_{epsilon_plus_flat,epsilon_gamma_box}.npy,
@@ -23,6 +23,10 @@ Models (torchvision's own classes):
     swin_v2_t recipe): cosine attention (F.normalize of queries and keys: ReduceL2, Clip,
     Expand, Div), a clamped learnt logit scale, the continuous position bias MLP on constant
     tables (folded at import; GatherND in the dynamo export), post-normalisation.
+  * maxvit_zoo: MaxVit(input_size=(64, 64), stem_channels=16, partition_size=4,
+    block_channels=[16, 32], block_layers=[1, 1], head_dim=8, num_classes=10): MBConv with
+    squeeze-excitation (SiLU, Sigmoid gate), block and grid attention (Einsum, relative
+    position bias), BatchNorm statistics drawn so that they do something.
 
 Zennit on ConvNeXt: `ConvNeXtCanonizer` writes each block's `layer_scale * block(x)` as
 `PassScale` (relevance passes the constant scale unchanged, as through a BatchNorm) and its
@@ -40,6 +44,7 @@ import onnxruntime as ort
 import torch
 import torchvision
 from torchvision.models.convnext import CNBlock, CNBlockConfig, ConvNeXt
+from torchvision.models.maxvit import MaxVit
 from torchvision.models.swin_transformer import PatchMergingV2, SwinTransformer, SwinTransformerBlockV2
 from zennit.canonizers import AttributeCanonizer
 from zennit.layer import Sum
@@ -75,7 +80,19 @@ def swin_v2():
                            downsample_layer=PatchMergingV2).eval()
 
 
-MODELS = {"convnext_zoo": convnext, "swin_zoo": swin, "swin_v2_zoo": swin_v2}
+def maxvit():
+    torch.manual_seed(20261207)
+    m = MaxVit(input_size=(64, 64), stem_channels=16, partition_size=4, block_channels=[16, 32],
+               block_layers=[1, 1], head_dim=8, stochastic_depth_prob=0.0, num_classes=10).eval()
+    with torch.no_grad():
+        for b in m.modules():
+            if isinstance(b, torch.nn.BatchNorm2d):
+                b.running_mean.normal_(0, 0.1)
+                b.running_var.uniform_(0.5, 1.5)
+    return m
+
+
+MODELS = {"convnext_zoo": convnext, "swin_zoo": swin, "swin_v2_zoo": swin_v2, "maxvit_zoo": maxvit}
 
 
 class PassScale(torch.autograd.Function):

@@ -1,8 +1,9 @@
-//! Small configurations of torchvision's ConvNeXt and Swin Transformer V1 and V2
+//! Small configurations of torchvision's ConvNeXt, Swin Transformer V1 and V2 and MaxViT
 //! (scripts/golden_convnext_swin.py; assets/golden/README.md, "ConvNeXt and Swin"), from both
 //! of PyTorch's exporters: logits against onnxruntime, ConvNeXt's LRP against Zennit (LayerNorm
 //! by Zennit's Pass, the layer scale passing relevance as a BatchNorm does, residual sums in
-//! proportion), the gradient family against Captum on all three, and Swin V2's LRP under
+//! proportion), the gradient family against Captum on all four, MaxViT's LRP against the f64
+//! reference, and Swin V2's LRP under
 //! AttnLRP (relevance through the cosine attention's L2 normalisations) against the f64
 //! reference.
 //!
@@ -22,6 +23,24 @@ fn both_exports_of_both_models_match_onnxruntime() {
     logits_match_onnxruntime("convnext_zoo", &["convnext_zoo", "convnext_zoo_dynamo"]);
     logits_match_onnxruntime("swin_zoo", &["swin_zoo", "swin_zoo_dynamo"]);
     logits_match_onnxruntime("swin_v2_zoo", &["swin_v2_zoo", "swin_v2_zoo_dynamo"]);
+    logits_match_onnxruntime("maxvit_zoo", &["maxvit_zoo", "maxvit_zoo_dynamo"]);
+}
+
+/// MaxViT (MBConv with squeeze-excitation, block and grid attention from Einsum) under CP-LRP
+/// with z⁺ on linear layers and ε = 1e-3 on residual sums, GPU against the f64 reference. With
+/// the sums' default (in proportion, Norm) every item is ill-conditioned here: the two summands
+/// nearly cancel, a branch receives more relevance than the sum (6.79e-3 of 5.89e-3 in the
+/// first grid attention), and float32 rounding moves the maps by 7e-5 to 4e-4 of their max.
+#[test]
+fn maxvit_lrp_matches_the_reference() {
+    let x = zoo_x();
+    let t = targets("maxvit_zoo");
+    let mut c = Composite::uniform(Rule::ZPlus);
+    c.set(LayerClass::Sum, Rule::Epsilon { epsilon: 1e-3 }).unwrap();
+    for file in ["maxvit_zoo", "maxvit_zoo_dynamo"] {
+        let sums = lrp_matches_reference(file, &load(file), &c, &x, &t);
+        println!("{file}: ΣR / logit {sums:.3?}");
+    }
 }
 
 /// AttnLRP (the uniform rule on products, so relevance crosses the queries' and keys' L2
@@ -74,6 +93,7 @@ fn convnext_and_swin_match_captum() {
     gradient_family_matches_captum("convnext_zoo", &[]);
     gradient_family_matches_captum("swin_zoo", &[]);
     gradient_family_matches_captum("swin_v2_zoo", &[]);
+    gradient_family_matches_captum("maxvit_zoo", &[]);
 }
 
 /// A small Keras CNN through tf2onnx (scripts/make_keras_fixture.py): channels-last input,
