@@ -56,10 +56,12 @@ demo: build
 	./target/release/glimpse evaluate --overwrite --model assets/models/lenet_mnist.onnx --metric continuity \
 		--shifts=-20:20 --normalise false --abs false --method sensitivity --method gradient-x-input \
 		--method lrp:deep-taylor-bounded --out $(OUT)/continuity_lenet assets/images/mnist_0_label3.png
-	# Squeeze-excitation nets, ShuffleNetV2 and a vision transformer on one photograph at 64x64: small torchvision
-	# configurations with random weights (scripts/golden_families.py, scripts/golden_vit.py; no trained weights can be
-	# fetched offline). The ViT takes CP-LRP, glimpse's default for attention.
-	for m in efficientnet_b0_zoo mobilenet_v3_zoo regnet_y_zoo shufflenet_v2_zoo; do ./target/release/glimpse explain \
+	# Squeeze-excitation nets, ShuffleNetV2, ConvNeXt, Swin V1 and V2, MaxViT and a vision transformer on one
+	# photograph at 64x64: small torchvision configurations with random weights (scripts/golden_families.py,
+	# golden_convnext_swin.py, golden_vit.py; no trained weights can be fetched offline). Attention takes CP-LRP,
+	# glimpse's default.
+	for m in efficientnet_b0_zoo mobilenet_v3_zoo regnet_y_zoo shufflenet_v2_zoo convnext_zoo swin_zoo swin_v2_zoo \
+		maxvit_zoo; do ./target/release/glimpse explain \
 		--overwrite --model assets/models/$$m.onnx --range=-1,1 --composite epsilon-plus-flat --conservation \
 		--out $(OUT)/families_$$m assets/images/chelsea_224.png || exit 1; done
 	./target/release/glimpse explain --overwrite --model assets/models/vit_zoo.onnx --range=-1,1 --rule epsilon:1e-6 \
