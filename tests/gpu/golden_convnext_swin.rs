@@ -36,7 +36,8 @@ fn maxvit_lrp_matches_the_reference() {
     let x = zoo_x();
     let t = targets("maxvit_zoo");
     let mut c = Composite::uniform(Rule::ZPlus);
-    c.set(LayerClass::Sum, Rule::Epsilon { epsilon: 1e-3 }).unwrap();
+    c.set(LayerClass::Sum, Rule::Epsilon { epsilon: 1e-3 })
+        .unwrap();
     for file in ["maxvit_zoo", "maxvit_zoo_dynamo"] {
         let sums = lrp_matches_reference(file, &load(file), &c, &x, &t);
         println!("{file}: ΣR / logit {sums:.3?}");
