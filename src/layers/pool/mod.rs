@@ -2,6 +2,7 @@
 //! three layer kinds; the VJP references are in `reference.rs`, GPU recording in `record.rs`.
 
 mod onnx;
+mod reduce;
 mod record;
 mod reference;
 

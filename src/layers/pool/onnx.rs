@@ -1,12 +1,11 @@
-//! `MaxPool` and `AveragePool` → [`Pool2d`] windows, `GlobalAveragePool` and `ReduceMean` over
-//! the spatial axes → [`GlobalAvgPool`].
+//! `MaxPool` and `AveragePool` → [`Pool2d`] windows, `GlobalAveragePool` → [`GlobalAvgPool`],
+//! `ReduceMean` and `ReduceSum` over any per-item axes (`reduce`).
 
 use super::{GlobalAvgPool, Pool2d};
 use crate::error::{Error, Result};
-use crate::layers::Transpose;
-use crate::model::{NodeId, Op};
+use crate::model::Op;
 use crate::onnx::import::attributes::{attr_i, attr_ints, pads, pair, to_pair};
-use crate::onnx::import::{unsupported, Importer, Val};
+use crate::onnx::import::{unsupported, Importer};
 use crate::onnx::proto::NodeProto;
 use crate::onnx::OnnxOp;
 
@@ -60,70 +59,11 @@ fn pool<'m>(imp: &mut Importer<'m, '_>, n: &'m NodeProto, name: &str, max: bool)
 }
 
 fn reduce_mean<'m>(imp: &mut Importer<'m, '_>, n: &'m NodeProto, name: &str) -> Result<()> {
-    let x = imp.act(n, name, 0)?;
-    let input = imp.shape(x).to_vec();
-    let axes = if imp.opset >= 18 {
-        imp.opt_const_i64(n, name, 1)?
-    } else {
-        attr_ints(n, name, "axes")?
-    };
-    let keepdims = attr_i(n, name, "keepdims", 1)? != 0;
-    let axes = axes.unwrap_or_default();
-    if axes.is_empty() {
-        if imp.opset >= 18 && attr_i(n, name, "noop_with_empty_axes", 0)? != 0 {
-            return imp.set(n, Val::Node(x));
-        }
-        return Err(unsupported(
-            n,
-            name,
-            "a mean over all axes (the batch included) is not supported; only axes [2, 3]".into(),
-        ));
-    }
-    let rank = input.len() as i64 + 1;
-    let mut norm: Vec<i64> = axes
-        .iter()
-        .map(|&a| if a < 0 { a + rank } else { a })
-        .collect();
-    norm.sort_unstable();
-    norm.dedup();
-    if rank == 4 && norm == [1, 2] {
-        return channels_last_mean(imp, n, name, x, keepdims);
-    }
-    if rank != 4 || norm != [2, 3] {
-        return Err(unsupported(
-            n,
-            name,
-            format!(
-                "only the spatial mean over axes [2, 3] of a [N, C, H, W] input (or [1, 2] of [N, H, W, C]) is supported, got axes {axes:?} of a rank-{rank} input"
-            ),
-        ));
-    }
-    if keepdims {
-        return imp.push(n, name, Op::GlobalAvgPool(GlobalAvgPool), vec![x]);
-    }
-    let g = imp.push_node(name, Op::GlobalAvgPool(GlobalAvgPool), vec![x])?;
-    let r = imp.push_reshape(&format!("{name}_squeeze"), g, vec![input[0]])?;
-    imp.set(n, Val::Node(r))
+    super::reduce::reduce(imp, n, name, true)
 }
 
-/// The spatial mean of a channels-last `[H, W, C]` item (TensorFlow's squeeze-excitation):
-/// channels first, a global average pool, and back to `[1, 1, C]` (or `[C]`).
-fn channels_last_mean<'m>(
-    imp: &mut Importer<'m, '_>,
-    n: &'m NodeProto,
-    name: &str,
-    x: NodeId,
-    keepdims: bool,
-) -> Result<()> {
-    let c = imp.shape(x)[2];
-    let first = Op::Transpose(Transpose {
-        perm: vec![2, 0, 1],
-    });
-    let t = imp.push_node(&format!("{name}:channels_first"), first, vec![x])?;
-    let g = imp.push_node(name, Op::GlobalAvgPool(GlobalAvgPool), vec![t])?;
-    let shape = if keepdims { vec![1, 1, c] } else { vec![c] };
-    let r = imp.push_reshape(&format!("{name}:channels_last"), g, shape)?;
-    imp.set(n, Val::Node(r))
+fn reduce_sum<'m>(imp: &mut Importer<'m, '_>, n: &'m NodeProto, name: &str) -> Result<()> {
+    super::reduce::reduce(imp, n, name, false)
 }
 
 fn max_pool<'m>(imp: &mut Importer<'m, '_>, n: &'m NodeProto, name: &str) -> Result<()> {
@@ -162,7 +102,13 @@ pub(crate) const ONNX: &[OnnxOp] = &[
     OnnxOp {
         op_type: "ReduceMean",
         layer: "GlobalAvgPool",
-        notes: "over H, W (channels first or last); keepdims 0 or 1, axes as attribute or input",
+        notes: "over any axes within each item (axes moved last, flattened, pooled); keepdims 0 or 1, axes as attribute or input",
         import: reduce_mean,
+    },
+    OnnxOp {
+        op_type: "ReduceSum",
+        layer: "GlobalAvgPool + BatchNorm",
+        notes: "as ReduceMean, then scaled by the count (LRP passes the scale)",
+        import: reduce_sum,
     },
 ];

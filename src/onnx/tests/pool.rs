@@ -1,4 +1,4 @@
-//! MaxPool, AveragePool, GlobalAveragePool and ReduceMean.
+//! MaxPool, AveragePool, GlobalAveragePool, ReduceMean and ReduceSum.
 
 use super::builder::{ai, ais, astr, i64_tensor, B};
 use super::check::{assert_close, err_text, forward, kinds};
@@ -169,10 +169,10 @@ fn global_average_pool_and_reduce_mean_forms() {
     }
     let e = err_text(
         B::new(&[2, 2, 2])
-            .node("ReduceMean", "rm", &["x"], &["y"], vec![ais("axes", &[1])])
+            .node("ReduceMean", "rm", &["x"], &["y"], vec![ais("axes", &[0, 1])])
             .import(),
     );
-    assert!(e.contains("axes [2, 3]") && e.contains("'rm'"), "{e}");
+    assert!(e.contains("batch") && e.contains("'rm'"), "{e}");
     let e = err_text(
         B::new(&[2, 2, 2])
             .node("ReduceMean", "rm", &["x"], &["y"], vec![])
@@ -180,4 +180,42 @@ fn global_average_pool_and_reduce_mean_forms() {
             .import(),
     );
     assert!(e.contains("all axes"), "{e}");
+}
+
+#[test]
+fn reduce_mean_and_sum_over_any_axes() {
+    // [1, 2, 3, 2]: x[c, h, w] = 6c + 2h + w.
+    let x: Vec<f64> = (0..12).map(|v| v as f64).collect();
+    let reduce = |op: &str, axes: &[i64], keepdims: i64| {
+        B::new(&[2, 3, 2])
+            .node(op, "r", &["x"], &["y"], vec![ais("axes", axes), ai("keepdims", keepdims)])
+            .opset(11)
+            .import()
+            .unwrap()
+    };
+    // Over channels, kept: the mean of x[0, h, w] and x[1, h, w].
+    let g = reduce("ReduceMean", &[1], 1);
+    assert_eq!(g.output_shape(), [1, 3, 2]);
+    let want: Vec<f64> = (0..6).map(|v| v as f64 + 3.0).collect();
+    assert_close(&forward(&g, 1, &x), &want);
+    // Over C and W (not adjacent), dropped: a sum per row h.
+    let g = reduce("ReduceSum", &[1, -1], 0);
+    assert_eq!(g.output_shape(), [3]);
+    let want: Vec<f64> = (0..3)
+        .map(|h| (0..2).flat_map(|c| (0..2).map(move |w| (6 * c + 2 * h + w) as f64)).sum())
+        .collect();
+    assert_close(&forward(&g, 1, &x), &want);
+    // Over every per-item axis.
+    let g = reduce("ReduceSum", &[1, 2, 3], 0);
+    assert_eq!(g.output_shape(), [1]);
+    assert_close(&forward(&g, 1, &x), &[66.0]);
+    // ReduceSum takes its axes as an input from opset 13.
+    let g = B::new(&[2, 3, 2])
+        .init_t(i64_tensor("axes", &[2]))
+        .node("ReduceSum", "r", &["x", "axes"], &["y"], vec![])
+        .opset(13)
+        .import()
+        .unwrap();
+    assert_eq!(g.output_shape(), [2, 1, 2]);
+    assert_close(&forward(&g, 1, &x), &[6.0, 9.0, 24.0, 27.0]);
 }
