@@ -30,9 +30,10 @@ pub(crate) fn input_shape(v: &ValueInfoProto) -> Result<(Option<i64>, Vec<usize>
             ))
         })?
         .dim;
-    if dims.len() != 2 && dims.len() != 4 {
+    if !(2..=5).contains(&dims.len()) {
         return Err(Error::Shape(format!(
-            "graph input '{name}' has rank {}; glimpse supports [N, C, H, W] images and [N, F] feature vectors",
+            "graph input '{name}' has rank {}; glimpse supports ranks 2 to 5, the batch first \
+             ([N, F] features, [N, T, D] sequences, [N, C, H, W] images, [N, C, D, H, W])",
             dims.len()
         )));
     }
