@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
 import sys
 import time
 
@@ -27,6 +28,7 @@ import tf2onnx
 
 from zoo_common import ROOT, SEED, cpu_name, first_error, run
 
+WORK = "/tmp/glimpse-zoo-keras"
 APPS = {
     "MobileNetV2": 224, "MobileNetV3Small": 224, "ResNet50": 224, "EfficientNetB0": 224,
     "DenseNet121": 224, "VGG16": 224, "InceptionV3": 299, "Xception": 299, "ConvNeXtTiny": 224,
@@ -112,9 +114,13 @@ def table(rows, cpu):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--redo", default="", help="comma-separated applications to measure again")
+    ap.add_argument("--one", default="", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    glimpse = os.path.join(ROOT, "target/release/glimpse")
-    work = "/tmp/glimpse-zoo-keras"
+    if args.one:
+        # One application in its own process: a conversion that exhausts memory kills only it.
+        os.makedirs(WORK, exist_ok=True)
+        print(json.dumps(try_app(os.path.join(ROOT, "target/release/glimpse"), WORK, args.one, APPS[args.one])))
+        return 0
     json_path = os.path.join(ROOT, "docs/models_keras.json")
     done = {}
     if os.path.exists(json_path):
@@ -134,10 +140,15 @@ def main():
     for name, size in APPS.items():
         if name in done and name not in redo:
             continue
-        os.makedirs(work, exist_ok=True)
         t = time.time()
-        done[name] = try_app(glimpse, work, name, size)
-        shutil.rmtree(work, ignore_errors=True)
+        p = subprocess.run([sys.executable, os.path.abspath(__file__), "--one", name], stdout=subprocess.PIPE, text=True)
+        lines = p.stdout.strip().splitlines()
+        if p.returncode == 0 and lines:
+            done[name] = json.loads(lines[-1])
+        else:
+            why = "killed (SIGKILL: out of memory)" if p.returncode == -9 else f"exit status {p.returncode}"
+            done[name] = {"model": name, "size": size, "export_error": f"the measuring process died: {why}"}
+        shutil.rmtree(WORK, ignore_errors=True)
         print(f"{name}: {json.dumps(done[name])} ({time.time() - t:.0f} s)", flush=True)
         write()
     write()

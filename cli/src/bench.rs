@@ -104,10 +104,11 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let gpu = Gpu::new()?;
     let info = gpu.info();
     println!(
-        "adapter: {} ({:?}, {:?}); driver: {} {}; kernels: {}\n",
+        "adapter: {} ({:?}, {:?}); cpu: {}; driver: {} {}; kernels: {}\n",
         info.name,
         info.device_type,
         info.backend,
+        glimpse::gpu::host_cpu(),
         info.driver,
         info.driver_info,
         gpu.flavor().name()

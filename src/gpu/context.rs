@@ -284,9 +284,10 @@ impl Gpu {
         let i = &self.info;
         let l = &self.limits;
         format!(
-            "adapter: {} ({:?})\nbackend: {:?}\ndriver: {} {}\nmemory: {}\nkernels: {} (supported: {})\nsubgroups: {} ({}–{} lanes)\nmax_storage_buffer_binding_size: {} bytes\nmax_buffer_size: {} bytes\nmax_storage_buffers_per_shader_stage: {}\nmax_compute_workgroup_size: {}×{}×{}\nmax_compute_invocations_per_workgroup: {}\nmax_compute_workgroups_per_dimension: {}\nmax_compute_workgroup_storage_size: {} bytes",
+            "adapter: {} ({:?})\ncpu: {}\nbackend: {:?}\ndriver: {} {}\nmemory: {}\nkernels: {} (supported: {})\nsubgroups: {} ({}–{} lanes)\nmax_storage_buffer_binding_size: {} bytes\nmax_buffer_size: {} bytes\nmax_storage_buffers_per_shader_stage: {}\nmax_compute_workgroup_size: {}×{}×{}\nmax_compute_invocations_per_workgroup: {}\nmax_compute_workgroups_per_dimension: {}\nmax_compute_workgroup_storage_size: {} bytes",
             i.name,
             i.device_type,
+            super::host_cpu(),
             i.backend,
             i.driver,
             i.driver_info,

@@ -4,6 +4,7 @@
 mod context;
 mod executable;
 mod health;
+mod host;
 pub mod kernels;
 mod matmul;
 mod memory;
@@ -13,6 +14,7 @@ pub use crate::plan::{DeviceProfile, KernelFlavor, SUBGROUP_LANES};
 pub use context::{backends_from_env, Gpu, GpuOptions};
 pub use executable::Executable;
 pub use health::FAULT_ENV;
+pub use host::host_cpu;
 pub use matmul::matmul;
 pub use memory::MEMORY_LIMIT_ENV;
 pub use model::DeviceModel;

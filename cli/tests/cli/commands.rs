@@ -310,3 +310,21 @@ fn bad_input_is_one_clear_message() {
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn info_names_the_adapter_and_the_cpu() {
+    let (ok, out, err) = glimpse(&["info"]);
+    assert!(ok, "{err}");
+    let line = |key: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(key))
+            .unwrap_or_else(|| panic!("no '{key}' line in {out}"))
+            .to_string()
+    };
+    assert!(!line("adapter: ").is_empty());
+    let cpu = line("cpu: ");
+    assert!(
+        cpu.ends_with("threads)") && cpu.len() > "(1 threads)".len(),
+        "{cpu}"
+    );
+}

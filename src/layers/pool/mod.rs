@@ -2,8 +2,8 @@
 //! three layer kinds; the VJP references are in `reference.rs`, GPU recording in `record.rs`.
 
 mod onnx;
-mod reduce;
 mod record;
+mod reduce;
 mod reference;
 
 pub(crate) use onnx::ONNX;

@@ -169,7 +169,13 @@ fn global_average_pool_and_reduce_mean_forms() {
     }
     let e = err_text(
         B::new(&[2, 2, 2])
-            .node("ReduceMean", "rm", &["x"], &["y"], vec![ais("axes", &[0, 1])])
+            .node(
+                "ReduceMean",
+                "rm",
+                &["x"],
+                &["y"],
+                vec![ais("axes", &[0, 1])],
+            )
             .import(),
     );
     assert!(e.contains("batch") && e.contains("'rm'"), "{e}");
@@ -188,7 +194,13 @@ fn reduce_mean_and_sum_over_any_axes() {
     let x: Vec<f64> = (0..12).map(|v| v as f64).collect();
     let reduce = |op: &str, axes: &[i64], keepdims: i64| {
         B::new(&[2, 3, 2])
-            .node(op, "r", &["x"], &["y"], vec![ais("axes", axes), ai("keepdims", keepdims)])
+            .node(
+                op,
+                "r",
+                &["x"],
+                &["y"],
+                vec![ais("axes", axes), ai("keepdims", keepdims)],
+            )
             .opset(11)
             .import()
             .unwrap()
@@ -202,7 +214,11 @@ fn reduce_mean_and_sum_over_any_axes() {
     let g = reduce("ReduceSum", &[1, -1], 0);
     assert_eq!(g.output_shape(), [3]);
     let want: Vec<f64> = (0..3)
-        .map(|h| (0..2).flat_map(|c| (0..2).map(move |w| (6 * c + 2 * h + w) as f64)).sum())
+        .map(|h| {
+            (0..2)
+                .flat_map(|c| (0..2).map(move |w| (6 * c + 2 * h + w) as f64))
+                .sum()
+        })
         .collect();
     assert_close(&forward(&g, 1, &x), &want);
     // Over every per-item axis.
