@@ -141,13 +141,18 @@ def main():
         if name in done and name not in redo:
             continue
         t = time.time()
-        p = subprocess.run([sys.executable, os.path.abspath(__file__), "--one", name], stdout=subprocess.PIPE, text=True)
+        p = subprocess.run([sys.executable, os.path.abspath(__file__), "--one", name], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
         lines = p.stdout.strip().splitlines()
         if p.returncode == 0 and lines:
             done[name] = json.loads(lines[-1])
         else:
-            why = "killed (SIGKILL: out of memory)" if p.returncode == -9 else f"exit status {p.returncode}"
-            done[name] = {"model": name, "size": size, "export_error": f"the measuring process died: {why}"}
+            # glimpse runs as a child of that process: a kill here is TensorFlow's, tf2onnx's or onnxruntime's.
+            last = [line for line in p.stderr.splitlines() if "Error" in line][-1:]
+            why = ("was killed (SIGKILL: out of memory)" if p.returncode == -9
+                   else f"ended with status {p.returncode}: " + (last[0][:300] if last else "no message"))
+            done[name] = {"model": name, "size": size,
+                          "export_error": f"the Python process (TensorFlow, tf2onnx, onnxruntime) {why}"}
         shutil.rmtree(WORK, ignore_errors=True)
         print(f"{name}: {json.dumps(done[name])} ({time.time() - t:.0f} s)", flush=True)
         write()

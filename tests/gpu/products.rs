@@ -265,3 +265,77 @@ fn the_gate_rule_on_a_product_with_no_gate_is_an_error_naming_it() {
         .set(glimpse::layers::LayerClass::Product, Rule::Norm)
         .is_err());
 }
+
+/// What the importer writes for a broadcasting sum (Add of `[4, 6, 6]` and `[4, 1, 1]`, Sub,
+/// Expand): the smaller input times a Constant of ones, then an Add; for a difference the
+/// subtrahend scaled by −1. The gradient against central finite differences, LRP (ε) against
+/// the f64 reference, and the ones' product sends every copy's relevance back to its value.
+#[test]
+fn a_broadcasting_sum_through_a_product_with_ones() {
+    use glimpse::layers::{BatchNorm, Constant};
+    let mut rng = Rng::new(51);
+    let mut g = Graph::new(vec![3, 6, 6]).unwrap();
+    let c = g.push("conv", conv(&mut rng, 3, 4, 3), vec![0]).unwrap();
+    let a = g.push("a", Op::relu(), vec![c]).unwrap();
+    let p = g
+        .push("mean", Op::GlobalAvgPool(GlobalAvgPool), vec![a])
+        .unwrap();
+    let ones = Constant::new(vec![4, 6, 6], vec![1.0; 144]).unwrap();
+    let k = g.push("ones", Op::Constant(ones), vec![0]).unwrap();
+    let b = g.push("broadcast", Op::Mul(Mul), vec![p, k]).unwrap();
+    let minus = BatchNorm {
+        scale: vec![-1.0; 4],
+        shift: vec![0.0; 4],
+    };
+    let nb = g.push("negated", Op::BatchNorm(minus), vec![b]).unwrap();
+    let d = g
+        .push("centred", Op::Add(glimpse::layers::Add), vec![a, nb])
+        .unwrap();
+    let r = g.push("r", Op::relu(), vec![d]).unwrap();
+    let flat = g.push_reshape("flat", r, vec![144]).unwrap();
+    let head = Dense {
+        weight: rng.tensor(&[3, 144]),
+        bias: Some(rng.vec(3)),
+    };
+    g.push("head", Op::Dense(head), vec![flat]).unwrap();
+    let x = rng.tensor(&[2, 3, 6, 6]);
+    let grad = GradientPlan::new(&model(&g), GradientMap::Gradient, 2)
+        .unwrap()
+        .run(&x, &[Target::Class(2)])
+        .unwrap();
+    for i in 0..2 {
+        let want = finite_difference_gradient(&g, &x, i, 2);
+        assert_close(
+            &format!("∂f/∂x item {i}"),
+            &grad.map.data[i * 108..(i + 1) * 108],
+            &want,
+            1e-4 * scale(&want) + 1e-7,
+            1e-3,
+        );
+    }
+    let c = Composite::uniform(Rule::Epsilon { epsilon: 1e-3 });
+    let e = LrpPlan::new(&model(&g), &c, 2, true)
+        .unwrap()
+        .run(&x, &[Target::Class(2)])
+        .unwrap();
+    let xs = x.to_f64();
+    let out = &reference_forward(&g, &xs)[g.output];
+    let mut seed = Tensor::zeros(out.shape.clone());
+    (0..2).for_each(|i| seed.data[i * 3 + 2] = out.data[i * 3 + 2]);
+    let rules = c.node_rules(&g, g.output).unwrap();
+    let flow = reference_backward(&g, &rules, &xs, g.output, &seed, None);
+    let want = flow[0].as_ref().unwrap();
+    assert_close(
+        "LRP",
+        &e.map.data,
+        &want.data,
+        1e-5 * scale(&want.data),
+        1e-4,
+    );
+    // The product with ones: what reaches the mean equals what left the broadcast copies.
+    let (into, copies) = (flow[p].as_ref().unwrap(), flow[b].as_ref().unwrap());
+    for i in 0..2 {
+        let sum = |t: &Tensor<f64>, n: usize| t.data[i * n..(i + 1) * n].iter().sum::<f64>();
+        assert!((sum(into, 4) - sum(copies, 144)).abs() <= 1e-9 * sum(copies, 144).abs().max(1e-9));
+    }
+}

@@ -1,9 +1,10 @@
-//! `Add` of two activations → [`Add`]; an `Add` (or `Sub`) of a constant is the bias of the
-//! MatMul before it, or else an [`Add`] of a [`crate::layers::Constant`] (a position embedding).
+//! `Add` / `Sub` of two activations → [`Add`] (broadcast first, the subtrahend scaled by −1);
+//! an `Add` (or `Sub`) of a constant is the bias of the MatMul before it, or else an [`Add`] of
+//! a [`crate::layers::Constant`] (a position embedding).
 
 use crate::error::{Error, Result};
-use crate::layers::constant::onnx::constant_beside;
-use crate::layers::Add;
+use crate::layers::constant::onnx::{broadcast_activation, constant_beside};
+use crate::layers::{Add, BatchNorm};
 use crate::model::{NodeId, Op};
 use crate::onnx::import::{unsupported, Importer, Val};
 use crate::onnx::proto::{NodeProto, TensorProto};
@@ -21,36 +22,26 @@ pub(crate) fn import_add<'m>(
             n.input.len()
         )));
     }
+    let sub = n.op_type == "Sub";
     match (imp.input(n, name, 0)?, imp.input(n, name, 1)?) {
-        (Val::Node(_), Val::Node(_)) if n.op_type == "Sub" => Err(unsupported(
-            n,
-            name,
-            "a difference of two activations is not supported".into(),
-        )),
         (Val::Node(a), Val::Node(b)) => {
             let (ids, whole) = imp.same_form(n, name, &[a, b])?;
-            let (a, b) = (ids[0], ids[1]);
-            if imp.shape(a) != imp.shape(b) {
-                return Err(unsupported(
-                    n,
-                    name,
-                    format!(
-                        "its inputs have per-item shapes {:?} and {:?}; broadcasting is not supported",
-                        imp.shape(a),
-                        imp.shape(b)
-                    ),
-                ));
+            let out = crate::layers::mul::broadcast_shape(imp.shape(ids[0]), imp.shape(ids[1]))
+                .map_err(|e| unsupported(n, name, e.to_string()))?;
+            let a = broadcast_activation(imp, &format!("{name}:a"), ids[0], &out)?;
+            let mut b = broadcast_activation(imp, &format!("{name}:b"), ids[1], &out)?;
+            if sub {
+                b = negated(imp, name, b)?;
             }
             imp.push_form(n, name, Op::Add(Add), vec![a, b], whole)?;
             Ok(())
         }
-        (Val::Node(x), Val::Const(c)) => add_constant(imp, n, name, x, &c, 1),
-        (Val::Const(c), Val::Node(x)) if n.op_type != "Sub" => add_constant(imp, n, name, x, &c, 0),
-        (Val::Const(_), Val::Node(_)) => Err(unsupported(
-            n,
-            name,
-            "a constant minus an activation is not supported".into(),
-        )),
+        (Val::Node(x), Val::Const(c)) => add_constant(imp, n, name, x, &c, 1, sub),
+        (Val::Const(c), Val::Node(x)) => {
+            // c − x = (−x) + c.
+            let x = if sub { negated(imp, name, x)? } else { x };
+            add_constant(imp, n, name, x, &c, 0, false)
+        }
         (Val::Const(_), Val::Const(_)) => Err(unsupported(
             n,
             name,
@@ -59,7 +50,21 @@ pub(crate) fn import_add<'m>(
     }
 }
 
-/// `x + c` (or `x − c`) with `c` input `ci`: the bias of the MatMul before, or a constant node.
+/// `−x`, a scale by −1 (which LRP passes relevance through).
+fn negated(imp: &mut Importer<'_, '_>, name: &str, x: NodeId) -> Result<NodeId> {
+    let channels = imp.shape(x).first().copied().unwrap_or(1);
+    let minus = BatchNorm {
+        scale: vec![-1.0; channels],
+        shift: vec![0.0; channels],
+    };
+    let id = imp.push_node(&format!("{name}:negated"), Op::BatchNorm(minus), vec![x])?;
+    if imp.is_whole(x) {
+        imp.whole_form.insert(id);
+    }
+    Ok(id)
+}
+
+/// `x + c` (or `x − c` when `sub`) with `c` input `ci`: the bias of the MatMul before, or a constant node.
 fn add_constant<'m>(
     imp: &mut Importer<'m, '_>,
     n: &'m NodeProto,
@@ -67,8 +72,8 @@ fn add_constant<'m>(
     x: NodeId,
     c: &TensorProto,
     ci: usize,
+    sub: bool,
 ) -> Result<()> {
-    let sub = n.op_type == "Sub";
     if !sub && crate::layers::dense::fold_bias(imp, n, x, c)? {
         return Ok(());
     }
@@ -84,13 +89,13 @@ pub(crate) const ONNX: &[OnnxOp] = &[
     OnnxOp {
         op_type: "Add",
         layer: "Add",
-        notes: "residual sum of activations (same shape); a constant added right after a MatMul becomes its bias, any other one (broadcasting) a Constant node",
+        notes: "sum of two activations (residuals; broadcasting as ONNX defines it, by a product with ones); a constant added right after a MatMul becomes its bias, any other one (broadcasting) a Constant node",
         import: import_add,
     },
     OnnxOp {
         op_type: "Sub",
         layer: "Add",
-        notes: "an activation minus a constant (broadcasting)",
+        notes: "of two activations (the second scaled by −1), of an activation and a constant either way (broadcasting)",
         import: import_add,
     },
 ];

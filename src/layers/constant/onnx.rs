@@ -61,6 +61,33 @@ pub(crate) fn constant_beside<'m>(
     Ok(id)
 }
 
+/// Activation `x` (per-item shape in its form) broadcast to per-item `to` (each of `x`'s sizes 1
+/// or `to`'s, same rank): `x` times a [`Constant`] of ones, which LRP's gate rule holds constant,
+/// so each value of `x` gets the relevance of all its copies. `x` itself when nothing grows.
+pub(crate) fn broadcast_activation(
+    imp: &mut Importer<'_, '_>,
+    name: &str,
+    x: NodeId,
+    to: &[usize],
+) -> Result<NodeId> {
+    if imp.shape(x) == to {
+        return Ok(x);
+    }
+    let ones = Constant::new(to.to_vec(), vec![1.0; to.iter().product()])?;
+    let k = imp.push_node(&format!("{name}:ones"), Op::Constant(ones), vec![0])?;
+    let whole = imp.is_whole(x);
+    let id = imp.push_node(
+        &format!("{name}:broadcast"),
+        Op::Mul(crate::layers::Mul),
+        vec![x, k],
+    )?;
+    if whole {
+        imp.whole_form.insert(k);
+        imp.whole_form.insert(id);
+    }
+    Ok(id)
+}
+
 /// `value` of shape `from` (each size 1 or `to`'s) broadcast to `to`.
 fn broadcast(value: &[f32], from: &[usize], to: &[usize]) -> Vec<f32> {
     let numel: usize = to.iter().product();

@@ -5,7 +5,7 @@
 
 use super::{broadcast_shape, Mul};
 use crate::error::{Error, Result};
-use crate::layers::constant::onnx::constant_beside;
+use crate::layers::constant::onnx::{broadcast_activation, constant_beside};
 use crate::layers::BatchNorm;
 use crate::model::{NodeId, Op};
 use crate::onnx::import::{unsupported, Importer, Val};
@@ -133,6 +133,59 @@ fn times_constant<'m>(
     Ok(())
 }
 
+/// `Expand` of an activation: ONNX's two-way broadcast against the shape input, by a product
+/// with ones ([`broadcast_activation`]); never over the batch.
+pub(crate) fn import_expand<'m>(
+    imp: &mut Importer<'m, '_>,
+    n: &'m NodeProto,
+    name: &str,
+) -> Result<()> {
+    let x = imp.act_any(n, name, 0)?;
+    let shape = imp
+        .opt_const_i64(n, name, 1)?
+        .ok_or_else(|| unsupported(n, name, "the shape input is missing".into()))?;
+    let from = imp.onnx_shape(x);
+    if shape.len() > from.len() {
+        return Err(unsupported(
+            n,
+            name,
+            format!(
+                "expanding rank {} to {}: the batch would move",
+                from.len(),
+                shape.len()
+            ),
+        ));
+    }
+    let pad = from.len() - shape.len();
+    let mut out = from.clone();
+    for (k, &s) in shape.iter().enumerate() {
+        let (have, s) = (from[pad + k], s.max(1) as usize);
+        out[pad + k] = match (have, s) {
+            (h, 1) => h,
+            (1, s) => s,
+            (h, s) if h == s => h,
+            (h, s) => {
+                return Err(unsupported(
+                    n,
+                    name,
+                    format!("size {h} does not broadcast to {s} (axis {})", pad + k),
+                ))
+            }
+        };
+    }
+    let whole = imp.is_whole(x);
+    if !whole && out[0] != 1 {
+        return Err(unsupported(
+            n,
+            name,
+            "it expands over the batch; glimpse runs a graph per item".into(),
+        ));
+    }
+    let per_item = if whole { out } else { out[1..].to_vec() };
+    let id = broadcast_activation(imp, name, x, &per_item)?;
+    imp.set(n, Val::Node(id))
+}
+
 /// The ONNX operators imported as [`Mul`] (and the scalings imported as [`BatchNorm`]).
 pub(crate) const ONNX: &[OnnxOp] = &[
     OnnxOp {
@@ -140,6 +193,12 @@ pub(crate) const ONNX: &[OnnxOp] = &[
         layer: "Mul, or BatchNorm",
         notes: "two activations, broadcasting (squeeze-excitation gates; LRP: the gate held constant, or the uniform rule); an activation by a scalar or per-channel constant: a scale",
         import: import_mul,
+    },
+    OnnxOp {
+        op_type: "Expand",
+        layer: "Mul by ones",
+        notes: "of an activation, broadcasting as ONNX defines it within each item (LRP: every copy's relevance back to its value)",
+        import: import_expand,
     },
     OnnxOp {
         op_type: "Div",

@@ -109,3 +109,67 @@ fn other_constants_and_divisions_are_refused_by_name() {
     );
     assert!(e.contains("'d'") && e.contains("Div"), "{e}");
 }
+
+/// Sums and differences of activations of different shapes, a constant minus an activation,
+/// and Expand of an activation: broadcast by products with ones.
+#[test]
+fn broadcasting_sums_differences_and_expand() {
+    use super::builder::{ai, ais, i64_tensor};
+    // x [1, 2, 3, 1] (per item [2, 3, 1]) and its mean over H, [2, 1, 1].
+    let x = [1.0, 2.0, 6.0, -1.0, 0.0, 4.0];
+    let mean = [3.0, 1.0];
+    let centred: Vec<f64> = (0..6).map(|i| x[i] - mean[i / 3]).collect();
+    let two = |op: &str, a: &str, b: &str| {
+        B::new(&[2, 3, 1])
+            .node(
+                "ReduceMean",
+                "m",
+                &["x"],
+                &["mu"],
+                vec![ais("axes", &[2]), ai("keepdims", 1)],
+            )
+            .node(op, "s", &[a, b], &["y"], vec![])
+            .opset(13)
+            .import()
+            .unwrap()
+    };
+    let g = two("Sub", "x", "mu");
+    assert_close(&forward(&g, 1, &x), &centred);
+    let g = two("Sub", "mu", "x");
+    let want: Vec<f64> = centred.iter().map(|v| -v).collect();
+    assert_close(&forward(&g, 1, &x), &want);
+    let g = two("Add", "mu", "x");
+    let want: Vec<f64> = (0..6).map(|i| x[i] + mean[i / 3]).collect();
+    assert_close(&forward(&g, 1, &x), &want);
+    // 10 − x.
+    let g = B::new(&[2, 3, 1])
+        .init("ten", &[], &[10.0])
+        .node("Sub", "s", &["ten", "x"], &["y"], vec![])
+        .import()
+        .unwrap();
+    let want: Vec<f64> = x.iter().map(|v| 10.0 - v).collect();
+    assert_close(&forward(&g, 1, &x), &want);
+    // Expand [N, 2, 3, 1] to [N, 2, 3, 2] (a shape input of lower rank, right-aligned).
+    let g = B::new(&[2, 3, 1])
+        .init_t(i64_tensor("shape", &[3, 2]))
+        .node("Expand", "e", &["x", "shape"], &["y"], vec![])
+        .import()
+        .unwrap();
+    assert_eq!(g.output_shape(), [2, 3, 2]);
+    let want: Vec<f64> = x.iter().flat_map(|&v| [v, v]).collect();
+    assert_close(&forward(&g, 1, &x), &want);
+    let e = err_text(
+        B::new(&[2, 3, 1])
+            .init_t(i64_tensor("shape", &[4, 2, 3, 1]))
+            .node("Expand", "e", &["x", "shape"], &["y"], vec![])
+            .import(),
+    );
+    assert!(e.contains("'e'") && e.contains("batch"), "{e}");
+    let e = err_text(
+        B::new(&[2, 3, 1])
+            .init_t(i64_tensor("shape", &[3, 3, 1]))
+            .node("Expand", "e", &["x", "shape"], &["y"], vec![])
+            .import(),
+    );
+    assert!(e.contains("does not broadcast"), "{e}");
+}
