@@ -91,14 +91,14 @@ fn gate_of(graph: &Graph, k: NodeId) -> std::result::Result<usize, String> {
     }
     let sigmoid = |j: &usize| {
         matches!(&graph.nodes[node.inputs[*j]].op, Op::Elementwise(e)
-            if matches!(e.func, Func::Sigmoid | Func::HardSigmoid))
+            if matches!(e.func, Func::Sigmoid | Func::HardSigmoid | Func::Reciprocal))
     };
     let sigmoids: Vec<usize> = (0..node.inputs.len()).filter(sigmoid).collect();
     match (smaller.as_slice(), sigmoids.as_slice()) {
         ([], [one]) => Ok(*one),
         _ => Err(
             "the gate rule cannot tell which input is the gate (neither is broadcast over \
-                  the other alone, nor computed by a sigmoid alone); give this layer the rule \
+                  the other alone, nor computed by a sigmoid or a reciprocal alone); give this layer the rule \
                   'uniform'"
                 .into(),
         ),

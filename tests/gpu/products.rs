@@ -339,3 +339,59 @@ fn a_broadcasting_sum_through_a_product_with_ones() {
         assert!((sum(into, 4) - sum(copies, 144)).abs() <= 1e-9 * sum(copies, 144).abs().max(1e-9));
     }
 }
+
+/// A division of two activations of one shape, `a / s`, as the importer writes it (`a ·
+/// Reciprocal(s)`): the reciprocal is the gate the gate rule holds constant (a normaliser), so
+/// relevance goes to the numerator only; the gradient reaches both as finite differences say.
+#[test]
+fn a_division_holds_its_divisor_constant() {
+    let mut rng = Rng::new(61);
+    let mut g = Graph::new(vec![3, 6, 6]).unwrap();
+    let c1 = g.push("conv_a", conv(&mut rng, 3, 4, 3), vec![0]).unwrap();
+    let a = g.push("a", Op::relu(), vec![c1]).unwrap();
+    let c2 = g.push("conv_s", conv(&mut rng, 3, 4, 3), vec![0]).unwrap();
+    let sig = Op::Elementwise(Elementwise::new(Func::Sigmoid));
+    let s = g.push("s", sig, vec![c2]).unwrap();
+    let recip = Op::Elementwise(Elementwise::new(Func::Reciprocal));
+    let r = g.push("r", recip, vec![s]).unwrap();
+    let m = g.push("m", Op::Mul(Mul), vec![a, r]).unwrap();
+    let q = g
+        .push("pool", Op::GlobalAvgPool(GlobalAvgPool), vec![m])
+        .unwrap();
+    let flat = g.push_reshape("flat", q, vec![4]).unwrap();
+    let head = Dense {
+        weight: rng.tensor(&[3, 4]),
+        bias: Some(rng.vec(3)),
+    };
+    g.push("head", Op::Dense(head), vec![flat]).unwrap();
+    let x = rng.tensor(&[2, 3, 6, 6]);
+    let grad = GradientPlan::new(&model(&g), GradientMap::Gradient, 2)
+        .unwrap()
+        .run(&x, &[Target::Class(0)])
+        .unwrap();
+    for i in 0..2 {
+        let want = finite_difference_gradient(&g, &x, i, 0);
+        assert_close(
+            &format!("∂f/∂x item {i}"),
+            &grad.map.data[i * 108..(i + 1) * 108],
+            &want,
+            1e-4 * scale(&want) + 1e-7,
+            1e-3,
+        );
+    }
+    let c = Composite::uniform(Rule::Epsilon { epsilon: 1e-3 });
+    let flow = lrp_against_reference(&g, &c, &x);
+    for k in [r, s, c2] {
+        assert!(
+            flow[k].is_none(),
+            "relevance reached the divisor's node {k}"
+        );
+    }
+    for i in 0..2 {
+        let (into, out) = (sum(&flow[a], i), sum(&flow[m], i));
+        assert!(
+            (into - out).abs() <= 1e-12 * out.abs().max(1.0),
+            "{into} vs {out}"
+        );
+    }
+}

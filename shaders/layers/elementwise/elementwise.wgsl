@@ -90,6 +90,9 @@ fn silu_grad(x: f32, a: f32, b: f32) -> f32 {
     return s * (1.0 + x * (1.0 - s));
 }
 
+fn reciprocal(x: f32, a: f32, b: f32) -> f32 { return 1.0 / x; }
+fn reciprocal_grad(x: f32, a: f32, b: f32) -> f32 { return -1.0 / (x * x); }
+
 @compute @workgroup_size(256)
 fn forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_id(gid, nwg, 256u);

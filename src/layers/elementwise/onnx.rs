@@ -63,6 +63,10 @@ fn tanh<'m>(imp: &mut Importer<'m, '_>, n: &'m NodeProto, name: &str) -> Result<
     plain(imp, n, name, Func::Tanh)
 }
 
+fn reciprocal<'m>(imp: &mut Importer<'m, '_>, n: &'m NodeProto, name: &str) -> Result<()> {
+    plain(imp, n, name, Func::Reciprocal)
+}
+
 fn hard_sigmoid<'m>(imp: &mut Importer<'m, '_>, n: &'m NodeProto, name: &str) -> Result<()> {
     let x = imp.act_any(n, name, 0)?;
     let whole = imp.is_whole(x);
@@ -130,6 +134,12 @@ pub(crate) const ONNX: &[OnnxOp] = &[
         layer: "Tanh",
         notes: "",
         import: tanh,
+    },
+    OnnxOp {
+        op_type: "Reciprocal",
+        layer: "Reciprocal",
+        notes: "of an activation",
+        import: reciprocal,
     },
     OnnxOp {
         op_type: "HardSigmoid",

@@ -30,6 +30,8 @@ crate::wgsl_enum! {
         GeluTanh = 7,
         /// `x · sigmoid(x)` (SiLU, Swish).
         Silu = 8,
+        /// `1 / x` (ONNX Reciprocal; the divisor of a Div of two activations).
+        Reciprocal = 9,
     }
 }
 
@@ -161,6 +163,15 @@ pub const FUNCTIONS: &[Row] = &[
             let s = sigmoid(x);
             s * (1.0 + x * (1.0 - s))
         },
+        rectifier: false,
+        nonnegative: |_, _| false,
+    },
+    Row {
+        func: Func::Reciprocal,
+        kind: "Reciprocal",
+        wgsl: "reciprocal",
+        f: |x, _, _| 1.0 / x,
+        df: |x, _, _| -1.0 / (x * x),
         rectifier: false,
         nonnegative: |_, _| false,
     },

@@ -1,7 +1,8 @@
 //! `Mul` of two activations → [`Mul`]; `Mul` or `Div` by a scalar or per-channel constant (a
 //! layer scale) → a per-channel [`BatchNorm`] with no shift, which LRP passes relevance through
 //! in proportion; by any other constant (broadcasting) → a [`Mul`] by a
-//! [`crate::layers::Constant`] node.
+//! [`crate::layers::Constant`] node; `Div` by an activation → a [`Mul`] by its reciprocal;
+//! `Expand` of an activation → a [`Mul`] by ones.
 
 use super::{broadcast_shape, Mul};
 use crate::error::{Error, Result};
@@ -56,13 +57,38 @@ pub(crate) fn import_div<'m>(
     two_inputs(n, name)?;
     match (imp.input(n, name, 0)?, imp.input(n, name, 1)?) {
         (Val::Node(x), Val::Const(_)) => scale_by_constant(imp, n, name, x, 1, true),
-        _ => Err(unsupported(
+        // a / b = a · (1 / b): the reciprocal is the gate LRP holds constant (a normaliser).
+        (Val::Node(a), Val::Node(b)) => {
+            let (ids, whole) = imp.same_form(n, name, &[a, b])?;
+            if let Err(e) = broadcast_shape(imp.shape(ids[0]), imp.shape(ids[1])) {
+                return Err(unsupported(n, name, e.to_string()));
+            }
+            let r = reciprocal(imp, name, ids[1])?;
+            imp.push_form(n, name, Op::Mul(Mul), vec![ids[0], r], whole)?;
+            Ok(())
+        }
+        (Val::Const(_), Val::Node(x)) => {
+            let r = reciprocal(imp, name, x)?;
+            scale_by_constant(imp, n, name, r, 0, false)
+        }
+        (Val::Const(_), Val::Const(_)) => Err(unsupported(
             n,
             name,
-            "glimpse maps Div only as an activation divided by a scalar or per-channel constant"
-                .into(),
+            "both inputs are constants; constant folding is not supported".into(),
         )),
     }
+}
+
+/// `1 / x` as a node in `x`'s form.
+fn reciprocal(imp: &mut Importer<'_, '_>, name: &str, x: NodeId) -> Result<NodeId> {
+    let op = Op::Elementwise(crate::layers::Elementwise::new(
+        crate::layers::Func::Reciprocal,
+    ));
+    let id = imp.push_node(&format!("{name}:reciprocal"), op, vec![x])?;
+    if imp.is_whole(x) {
+        imp.whole_form.insert(id);
+    }
+    Ok(id)
 }
 
 /// `x · c` (or `x / c`) with the constant input `ci` a scalar or one value per channel.
@@ -202,8 +228,8 @@ pub(crate) const ONNX: &[OnnxOp] = &[
     },
     OnnxOp {
         op_type: "Div",
-        layer: "BatchNorm",
-        notes: "an activation by a scalar or per-channel constant",
+        layer: "BatchNorm, or Reciprocal + Mul",
+        notes: "an activation by a scalar or per-channel constant: a scale; by an activation (broadcasting) or a constant by an activation: times the reciprocal (LRP: the divisor held constant)",
         import: import_div,
     },
 ];

@@ -101,13 +101,13 @@ fn other_constants_and_divisions_are_refused_by_name() {
             .import(),
     );
     assert!(e.contains("'d'") && e.contains("zero"), "{e}");
-    let e = err_text(
-        B::new(&[2])
-            .init("c", &[2], &[2.0, 1.0])
-            .node("Div", "d", &["c", "x"], &["y"], vec![])
-            .import(),
-    );
-    assert!(e.contains("'d'") && e.contains("Div"), "{e}");
+    // A constant by an activation: times the reciprocal.
+    let g = B::new(&[2])
+        .init("c", &[2], &[2.0, 1.0])
+        .node("Div", "d", &["c", "x"], &["y"], vec![])
+        .import()
+        .unwrap();
+    assert_close(&forward(&g, 1, &[4.0, -0.5]), &[0.5, -2.0]);
 }
 
 /// Sums and differences of activations of different shapes, a constant minus an activation,
@@ -140,6 +140,11 @@ fn broadcasting_sums_differences_and_expand() {
     assert_close(&forward(&g, 1, &x), &want);
     let g = two("Add", "mu", "x");
     let want: Vec<f64> = (0..6).map(|i| x[i] + mean[i / 3]).collect();
+    assert_close(&forward(&g, 1, &x), &want);
+    // x / mean, a normalisation: a Mul by the reciprocal, which the gate rule holds constant.
+    let g = two("Div", "x", "mu");
+    assert!(kinds(&g).contains(&"Reciprocal"), "{:?}", kinds(&g));
+    let want: Vec<f64> = (0..6).map(|i| x[i] / mean[i / 3]).collect();
     assert_close(&forward(&g, 1, &x), &want);
     // 10 − x.
     let g = B::new(&[2, 3, 1])
