@@ -111,7 +111,11 @@ fn the_readme_operator_table_is_generated() {
         "README.md's operator table is stale; replace it with:\n{table}"
     );
     let header = table.lines().next().unwrap();
-    assert_eq!(readme.matches(header).count(), 1, "README.md has more than one operator table");
+    assert_eq!(
+        readme.matches(header).count(),
+        1,
+        "README.md has more than one operator table"
+    );
 }
 
 fn collect(root: &Path, dir: &Path, out: &mut Vec<String>) {
