@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""Captum's cost of gradient and CAM attributions on CPU, as ratios to the PyTorch forward
+"""Captum's cost of gradient and CAM attributions on CPU (or CUDA, --device cuda), as ratios to the PyTorch forward
 (no_grad): Saliency, IntegratedGradients (32 steps, the steps of each input batched), NoiseTunnel
 SmoothGrad (16 noisy copies of each input batched), GuidedBackprop, LayerGradCam (last
 convolution), for LeNet, the fixture ResNet and VGG16 at batch 1 and 16. Prints a Markdown table.
 
     python3 benches/peers/captum_bench.py [--models lenet,resnet,vgg16] [--batches 1,16] [--reps 3]
+        [--device cpu|cuda]
 """
 
 import argparse
@@ -14,7 +15,7 @@ import torch
 from captum.attr import (GuidedBackprop, IntegratedGradients, LayerGradCam, NoiseTunnel,
                          Saliency)
 
-from peer_common import build, environment, forward_time, inputs, median_time
+from peer_common import build, device_of, environment, forward_time, inputs, median_time
 
 warnings.filterwarnings("ignore", message="Setting backward hooks")
 
@@ -50,15 +51,18 @@ def main():
     ap.add_argument("--budget", type=float, default=60.0,
                     help="skip a method whose one run would take longer than this many seconds "
                          "(estimated as 3 forwards per forward + backward pass)")
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     args = ap.parse_args()
-    print(f"Captum on CPU ({environment()}); each cell: time ÷ forward time\n")
+    device = device_of(args.device)
+    print(f"Captum on {args.device.upper()} ({environment(device)}); each cell: time ÷ forward time\n")
     names = list(methods(None, None))
     print("| model | batch | forward ms | " + " | ".join(names) + " |")
     print("|---|---:|---:|" + "---:|" * len(names))
     for name in args.models.split(","):
         model, shape, conv = build(name)
+        model = model.to(device)
         for batch in map(int, args.batches.split(",")):
-            x = inputs(shape, batch)
+            x = inputs(shape, batch).to(device)
             with torch.no_grad():
                 target = model(x).argmax(1)
             fwd = forward_time(model, x, args.reps)

@@ -2,7 +2,9 @@
 the ResNet of the fixtures, from scripts/glimpse_models.py, and a torchvision-free VGG16 at
 224²), seeded random weights (timing does not need the shipped ones), the shipped
 EfficientNet-Lite0 (`efficientnet_lite0`, Zennit bench only), inputs, and a median
-timer. CPU only, as many threads as the machine has cores (glimpse's lavapipe uses them all).
+timer. On the CPU by default, as many threads as the machine has cores (glimpse's lavapipe uses
+them all); `--device cuda` in each bench puts models and inputs on the GPU, and the timer then
+waits for the GPU's work to finish (scripts/device-check.sh).
 """
 
 import os
@@ -75,13 +77,21 @@ def inputs(shape, batch):
     return torch.randn((batch,) + tuple(shape), generator=torch.Generator().manual_seed(batch))
 
 
+def synchronize():
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+
+
 def median_time(f, reps, budget_s=60.0):
-    """One warm-up call, then up to `reps` timed calls (fewer when they exceed `budget_s`)."""
+    """One warm-up call, then up to `reps` timed calls (fewer when they exceed `budget_s`), each
+    until the GPU's work (if any) is done."""
     f()
+    synchronize()
     times, spent = [], 0.0
     for _ in range(max(reps, 1)):
         t = time.perf_counter()
         f()
+        synchronize()
         times.append(time.perf_counter() - t)
         spent += times[-1]
         if spent > budget_s:
@@ -94,7 +104,16 @@ def forward_time(model, x, reps):
         return median_time(lambda: model(x), reps)
 
 
-def environment():
+def device_of(name):
+    """`cpu` or `cuda` (refused when PyTorch sees no GPU)."""
+    if name == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda: PyTorch sees no GPU")
+    return torch.device(name)
+
+
+def environment(device=None):
+    if device is not None and device.type == "cuda":
+        return f"torch {torch.__version__}, CUDA {torch.version.cuda}, {torch.cuda.get_device_name(device)}"
     cpu = "unknown CPU"
     try:
         for line in open("/proc/cpuinfo"):

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Zennit's cost of LRP on CPU: PyTorch forward (no_grad) vs zennit.attribution.Gradient with the
+"""Zennit's cost of LRP on CPU (or CUDA, --device cuda): PyTorch forward (no_grad) vs zennit.attribution.Gradient with the
 EpsilonPlusFlat composite (forward + modified backward), for LeNet, the fixture ResNet and VGG16
 at batch 1 and 16 — the peer of glimpse's `benches/lrp.rs`. Prints a Markdown table.
 
     python3 benches/peers/zennit_bench.py [--models lenet,resnet,vgg16] [--batches 1,16] [--reps 5]
+        [--device cpu|cuda]
 """
 
 import argparse
@@ -13,7 +14,7 @@ from zennit.attribution import Gradient
 from zennit.canonizers import SequentialMergeBatchNorm
 from zennit.composites import EpsilonPlusFlat
 
-from peer_common import build, environment, forward_time, inputs, median_time
+from peer_common import build, device_of, environment, forward_time, inputs, median_time
 
 
 def main():
@@ -21,14 +22,17 @@ def main():
     ap.add_argument("--models", default="lenet,resnet,vgg16")
     ap.add_argument("--batches", default="1,16")
     ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     args = ap.parse_args()
-    print(f"Zennit EpsilonPlusFlat on CPU ({environment()})\n")
+    device = device_of(args.device)
+    print(f"Zennit EpsilonPlusFlat on {args.device.upper()} ({environment(device)})\n")
     print("| model | batch | forward ms | LRP ms | LRP ÷ forward |")
     print("|---|---:|---:|---:|---:|")
     for name in args.models.split(","):
         model, shape, _ = build(name)
+        model = model.to(device)
         for batch in map(int, args.batches.split(",")):
-            x = inputs(shape, batch)
+            x = inputs(shape, batch).to(device)
             fwd = forward_time(model, x, args.reps)
             composite = EpsilonPlusFlat(canonizers=[SequentialMergeBatchNorm()])
             with Gradient(model=model, composite=composite) as attributor:
