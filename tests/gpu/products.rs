@@ -60,6 +60,26 @@ fn scale(v: &[f64]) -> f64 {
     v.iter().fold(0.0f64, |m, x| m.max(x.abs()))
 }
 
+/// The GPU gradient of logit `class` on the 2 items of `x` ([2, 3, 6, 6]) against central
+/// finite differences of the f64 reference.
+fn gradient_matches_finite_differences(g: &Graph, x: &Tensor, class: usize, what: &str) {
+    let got = GradientPlan::new(&model(g), GradientMap::Gradient, 2)
+        .unwrap()
+        .run(x, &[Target::Class(class)])
+        .unwrap();
+    let item = 108;
+    for i in 0..2 {
+        let want = finite_difference_gradient(g, x, i, class);
+        assert_close(
+            &format!("∂f/∂x item {i}{what}"),
+            &got.map.data[i * item..(i + 1) * item],
+            &want,
+            1e-4 * scale(&want) + 1e-7,
+            1e-3,
+        );
+    }
+}
+
 #[test]
 fn forward_matches_the_f64_reference_in_both_orders_and_for_a_square() {
     for gate_first in [false, true] {
@@ -85,21 +105,8 @@ fn the_gradient_reaches_both_inputs_as_finite_differences_say() {
         let mut rng = Rng::new(21);
         let g = se_net(&mut rng, gate_first);
         let x = rng.tensor(&[2, 3, 6, 6]);
-        let got = GradientPlan::new(&model(&g), GradientMap::Gradient, 2)
-            .unwrap()
-            .run(&x, &[Target::Class(1)])
-            .unwrap();
-        let item = 108;
-        for i in 0..2 {
-            let want = finite_difference_gradient(&g, &x, i, 1);
-            assert_close(
-                &format!("∂f/∂x item {i} (gate first: {gate_first})"),
-                &got.map.data[i * item..(i + 1) * item],
-                &want,
-                1e-4 * scale(&want) + 1e-7,
-                1e-3,
-            );
-        }
+        let what = format!(" (gate first: {gate_first})");
+        gradient_matches_finite_differences(&g, &x, 1, &what);
     }
 }
 
@@ -299,20 +306,7 @@ fn a_broadcasting_sum_through_a_product_with_ones() {
     };
     g.push("head", Op::Dense(head), vec![flat]).unwrap();
     let x = rng.tensor(&[2, 3, 6, 6]);
-    let grad = GradientPlan::new(&model(&g), GradientMap::Gradient, 2)
-        .unwrap()
-        .run(&x, &[Target::Class(2)])
-        .unwrap();
-    for i in 0..2 {
-        let want = finite_difference_gradient(&g, &x, i, 2);
-        assert_close(
-            &format!("∂f/∂x item {i}"),
-            &grad.map.data[i * 108..(i + 1) * 108],
-            &want,
-            1e-4 * scale(&want) + 1e-7,
-            1e-3,
-        );
-    }
+    gradient_matches_finite_differences(&g, &x, 2, "");
     let c = Composite::uniform(Rule::Epsilon { epsilon: 1e-3 });
     let e = LrpPlan::new(&model(&g), &c, 2, true)
         .unwrap()
@@ -365,20 +359,7 @@ fn a_division_holds_its_divisor_constant() {
     };
     g.push("head", Op::Dense(head), vec![flat]).unwrap();
     let x = rng.tensor(&[2, 3, 6, 6]);
-    let grad = GradientPlan::new(&model(&g), GradientMap::Gradient, 2)
-        .unwrap()
-        .run(&x, &[Target::Class(0)])
-        .unwrap();
-    for i in 0..2 {
-        let want = finite_difference_gradient(&g, &x, i, 0);
-        assert_close(
-            &format!("∂f/∂x item {i}"),
-            &grad.map.data[i * 108..(i + 1) * 108],
-            &want,
-            1e-4 * scale(&want) + 1e-7,
-            1e-3,
-        );
-    }
+    gradient_matches_finite_differences(&g, &x, 0, "");
     let c = Composite::uniform(Rule::Epsilon { epsilon: 1e-3 });
     let flow = lrp_against_reference(&g, &c, &x);
     for k in [r, s, c2] {
