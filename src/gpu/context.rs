@@ -16,6 +16,7 @@ pub struct Gpu {
     info: wgpu::AdapterInfo,
     limits: wgpu::Limits,
     flavor: KernelFlavor,
+    winograd: bool,
     pub(crate) kernels: Arc<KernelCache>,
     memory: Arc<Memory>,
     pub(crate) health: Arc<Health>,
@@ -43,6 +44,20 @@ pub fn backends_from_env() -> Result<wgpu::Backends> {
             "" => Ok(wgpu::Backends::PRIMARY | wgpu::Backends::GL),
             other => Err(Error::Invalid(format!(
                 "GLIMPSE_BACKEND={other} is not a backend; use vulkan, metal, dx12 or gl"
+            ))),
+        },
+    }
+}
+
+/// Parses `GLIMPSE_WINOGRAD` (1/on/true or 0/off/false); unset means on.
+pub fn winograd_from_env() -> Result<bool> {
+    match std::env::var("GLIMPSE_WINOGRAD") {
+        Err(_) => Ok(true),
+        Ok(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "" | "1" | "on" | "true" => Ok(true),
+            "0" | "off" | "false" => Ok(false),
+            other => Err(Error::Invalid(format!(
+                "GLIMPSE_WINOGRAD={other} is neither on nor off; use 1 or 0"
             ))),
         },
     }
@@ -104,6 +119,7 @@ impl Gpu {
             info,
             limits,
             flavor: KernelFlavor::Tiled,
+            winograd: winograd_from_env()?,
             kernels: Arc::new(KernelCache::default()),
             memory,
             health,
@@ -163,6 +179,19 @@ impl Gpu {
         }
     }
 
+    /// The same device with Winograd convolutions on or off (to test and time both).
+    pub fn with_winograd(&self, winograd: bool) -> Gpu {
+        Gpu {
+            winograd,
+            ..self.clone()
+        }
+    }
+
+    /// Whether 3×3 stride-1 convolutions may run as Winograd (where the flavor has the kernels).
+    pub fn winograd(&self) -> bool {
+        self.winograd
+    }
+
     /// Adapter name, backend, driver.
     pub fn info(&self) -> &wgpu::AdapterInfo {
         &self.info
@@ -191,6 +220,7 @@ impl Gpu {
             max_buffer: self.limits.max_buffer_size,
             offset_alignment: self.limits.min_storage_buffer_offset_alignment as u64,
             max_workgroups: self.limits.max_compute_workgroups_per_dimension,
+            winograd: self.winograd,
         }
     }
 

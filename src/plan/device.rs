@@ -67,6 +67,9 @@ pub struct DeviceProfile {
     pub offset_alignment: u64,
     /// `max_compute_workgroups_per_dimension`.
     pub max_workgroups: u32,
+    /// Whether 3×3 stride-1 convolutions run as Winograd F(2×2, 3×3) where the flavor has the
+    /// kernels (`subgroup`); `GLIMPSE_WINOGRAD=0` turns it off.
+    pub winograd: bool,
 }
 
 impl DeviceProfile {
@@ -80,6 +83,7 @@ impl DeviceProfile {
             max_buffer: l.max_buffer_size,
             offset_alignment: l.min_storage_buffer_offset_alignment as u64,
             max_workgroups: l.max_compute_workgroups_per_dimension,
+            winograd: true,
         }
     }
 

@@ -22,3 +22,9 @@ pub const DEPTHWISE_SHAPES: [(usize, usize, &str); 4] = [
 pub const SUBGROUP_MATMUL_ROWS: usize = 16;
 /// Column quads per lane of `matmul/matmul_subgroup`.
 pub const SUBGROUP_MATMUL_QUADS: usize = 4;
+/// The block shapes of `layers/conv2d/winograd_gemm`: (rows per subgroup, column quads per lane,
+/// entry point).
+pub const WINOGRAD_GEMM_SHAPES: [(usize, usize, &str); 2] = [
+    (16, 4, "q4"),
+    (32, 2, "q2"),
+];

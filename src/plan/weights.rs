@@ -73,6 +73,10 @@ pub enum Param {
     ConvPacked,
     /// A convolution's weight packed for the blocked adjoint kernels: `[g][C_out/g·KH·KW][C_in/g ↑ 4]`.
     ConvAdjointPacked,
+    /// A 3×3 convolution's weight transformed for Winograd F(2×2, 3×3): `[16][C_in][C_out ↑ 4]`.
+    ConvWinograd,
+    /// The same for its adjoint (kernels flipped, channels swapped): `[16][C_out][C_in ↑ 4]`.
+    ConvAdjointWinograd,
     /// The bias (one value per output channel or feature).
     Bias,
     /// A per-channel scale (BatchNorm).

@@ -185,7 +185,10 @@ impl Layer for BatchNorm {
         match param {
             Param::Scale => Some(self.scale.clone()),
             Param::Affine => Some(self.scale.iter().chain(&self.shift).cloned().collect()),
-            Param::Weight | Param::ConvPacked | Param::ConvAdjointPacked | Param::Bias => None,
+            Param::Weight | Param::ConvPacked
+            | Param::ConvAdjointPacked
+            | Param::ConvWinograd
+            | Param::ConvAdjointWinograd | Param::Bias => None,
         }
     }
 

@@ -4,6 +4,7 @@
 
 mod onnx;
 mod record;
+mod winograd;
 
 pub(crate) use onnx::ONNX;
 pub use record::{ConvForwardParams, ConvVjpParams};
@@ -287,6 +288,8 @@ impl Layer for Conv2d {
             Param::Weight => Some(m.weight.data),
             Param::ConvPacked => Some(record::pack_forward(&m)),
             Param::ConvAdjointPacked => Some(record::pack_adjoint(&m)),
+            Param::ConvWinograd => Some(winograd::pack_forward(&m)),
+            Param::ConvAdjointWinograd => Some(winograd::pack_adjoint(&m)),
             Param::Bias => Some(m.bias.unwrap_or_default()),
             Param::Scale | Param::Affine => None,
         }

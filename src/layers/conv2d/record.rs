@@ -2,6 +2,7 @@
 //! the adjoint, each in the variant the device's flavor wants, with the weight in the layout
 //! that variant reads.
 
+use super::winograd::{self, Correlation, Epilogue};
 use super::Conv2d;
 use crate::error::{Error, Result};
 use crate::layers::{Factor, LinearIo, VjpIo};
@@ -189,6 +190,39 @@ pub(super) fn forward(c: &Conv2d, p: &mut Program, io: &LinearIo) -> Result<()> 
         param,
         modifier: io.weights,
     };
+    let bias = if has_bias {
+        p.weight(
+            key(Param::Bias),
+            &format!("{}.bias", io.name),
+            c.weight.shape[0],
+        )?
+    } else {
+        p.zero()?
+    };
+    if winograd::applies(c, p.profile()) {
+        let weight = p.weight(
+            key(Param::ConvWinograd),
+            &format!("{}.weight (Winograd)", io.name),
+            winograd::packed_len(c, false),
+        )?;
+        let bias = if has_bias { Some(bias) } else { None };
+        return winograd::record(
+            p,
+            &Correlation {
+                name: io.name,
+                batch: io.batch,
+                input: [io.in_shape[0], io.in_shape[1], io.in_shape[2]],
+                output: [io.out_shape[0], io.out_shape[1], io.out_shape[2]],
+                pads: [c.pads[0], c.pads[1]],
+                x: io.x,
+                mode: io.input,
+                weight,
+                epilogue: Epilogue::Forward { bias },
+                out: io.out,
+                accumulate: params.accumulate != 0,
+            },
+        );
+    }
     let numel = c.groups
         * c.weight.shape[1]
         * c.weight.shape[2]
@@ -200,15 +234,6 @@ pub(super) fn forward(c: &Conv2d, p: &mut Program, io: &LinearIo) -> Result<()> 
         &format!("{}.weight (packed)", io.name),
         numel,
     )?;
-    let bias = if has_bias {
-        p.weight(
-            key(Param::Bias),
-            &format!("{}.bias", io.name),
-            c.weight.shape[0],
-        )?
-    } else {
-        p.zero()?
-    };
     let bindings = binds(
         &[io.x],
         &[Resource::Const(w), Resource::Const(bias)],
@@ -322,6 +347,39 @@ pub(super) fn vjp(c: &Conv2d, p: &mut Program, io: &VjpIo) -> Result<()> {
         coef: io.coef,
         pad0: 0,
     };
+    if winograd::applies(c, p.profile()) {
+        let key = WeightKey {
+            node: io.node,
+            param: Param::ConvAdjointWinograd,
+            modifier: io.weights,
+        };
+        let weight = p.weight(
+            key,
+            &format!("{}.weight (adjoint Winograd)", io.name),
+            winograd::packed_len(c, true),
+        )?;
+        return winograd::record(
+            p,
+            &Correlation {
+                name: io.name,
+                batch: io.batch,
+                input: [output[0], output[1], output[2]],
+                output: [input[0], input[1], input[2]],
+                pads: [2 - c.pads[0], 2 - c.pads[1]],
+                x: io.g,
+                mode: crate::layers::Factor::X,
+                weight,
+                epilogue: Epilogue::Adjoint {
+                    x: io.xs[0],
+                    factor: io.factor,
+                    channel_values: io.channel_values,
+                    coef: io.coef,
+                },
+                out: dest.out(),
+                accumulate: dest.accumulate,
+            },
+        );
+    }
     let v = variant(p.profile().flavor, c);
     let ws = &c.weight.shape;
     let (param, numel) = match v {

@@ -241,7 +241,10 @@ impl Layer for ConvTranspose2d {
         match param {
             Param::Weight => Some(m.weight.data),
             Param::Bias => Some(m.bias.unwrap_or_default()),
-            Param::ConvPacked | Param::ConvAdjointPacked | Param::Scale | Param::Affine => None,
+            Param::ConvPacked
+            | Param::ConvAdjointPacked
+            | Param::ConvWinograd
+            | Param::ConvAdjointWinograd | Param::Scale | Param::Affine => None,
         }
     }
 
