@@ -42,3 +42,4 @@ mod robustness;
 mod select;
 mod translate;
 mod windows;
+mod winograd;

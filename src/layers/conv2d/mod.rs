@@ -11,6 +11,9 @@ pub use record::{ConvForwardParams, ConvVjpParams};
 pub(crate) use record::{
     DEPTHWISE, DEPTHWISE_VJP, FORWARD, FORWARD_SUBGROUP, VJP, VJP_REGISTERS, VJP_SUBGROUP,
 };
+pub(crate) use winograd::{
+    GEMM as WINOGRAD_GEMM, INPUT as WINOGRAD_INPUT, OUTPUT as WINOGRAD_OUTPUT,
+};
 
 use super::{ForwardIo, Layer, LayerClass, LinearIo, LinearLayer, RefVjp, VjpIo};
 use crate::error::{Error, Result};
