@@ -24,7 +24,4 @@ pub const SUBGROUP_MATMUL_ROWS: usize = 16;
 pub const SUBGROUP_MATMUL_QUADS: usize = 4;
 /// The block shapes of `layers/conv2d/winograd_gemm`: (rows per subgroup, column quads per lane,
 /// entry point).
-pub const WINOGRAD_GEMM_SHAPES: [(usize, usize, &str); 2] = [
-    (16, 4, "q4"),
-    (32, 2, "q2"),
-];
+pub const WINOGRAD_GEMM_SHAPES: [(usize, usize, &str); 2] = [(16, 4, "q4"), (32, 2, "q2")];

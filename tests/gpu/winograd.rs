@@ -17,7 +17,8 @@ use glimpse::{DeviceModel, Gpu, Predictor};
 fn device(winograd: bool) -> Gpu {
     let g = gpu();
     assert!(g.supported_flavors().contains(&KernelFlavor::Subgroup));
-    g.with_flavor(KernelFlavor::Subgroup).with_winograd(winograd)
+    g.with_flavor(KernelFlavor::Subgroup)
+        .with_winograd(winograd)
 }
 
 fn conv3(rng: &mut Rng, cout: usize, cin: usize, pads: [usize; 4], bias: bool) -> Conv2d {
@@ -35,19 +36,24 @@ fn conv3(rng: &mut Rng, cout: usize, cin: usize, pads: [usize; 4], bias: bool) -
     }
 }
 
-/// input [20, 11, 13] → conv 20→36 (pad 1, bias) → ReLU → conv 36→24 (pads t0 l2 b2 r0) → ReLU
-/// → conv 24→17 (pads t2 l0 b0 r1, bias) → ReLU → flatten → dense → 5: odd sizes (partial
-/// tiles), output channels not a multiple of 4, and every top/left padding from 0 to 2.
+/// input [64, 11, 13] → conv 64→66 (pad 1, bias) → ReLU → conv 66→64 (pads t0 l2 b2 r0) → ReLU
+/// → conv 64→65 (pads t2 l0 b0 r1, bias) → ReLU → flatten → dense → 5: odd sizes (partial
+/// tiles), output channels not a multiple of 4, every top/left padding from 0 to 2, and every
+/// channel count at or above Winograd's threshold of 64.
 fn net(rng: &mut Rng) -> Graph {
-    let mut g = Graph::new(vec![20, 11, 13]).unwrap();
+    let mut g = Graph::new(vec![64, 11, 13]).unwrap();
     let a = g
-        .push("conv1", Op::Conv2d(conv3(rng, 36, 20, [1; 4], true)), vec![0])
+        .push(
+            "conv1",
+            Op::Conv2d(conv3(rng, 66, 64, [1; 4], true)),
+            vec![0],
+        )
         .unwrap();
     let a = g.push("relu1", Op::relu(), vec![a]).unwrap();
-    let c2 = conv3(rng, 24, 36, [0, 2, 2, 0], false);
+    let c2 = conv3(rng, 64, 66, [0, 2, 2, 0], false);
     let a = g.push("conv2", Op::Conv2d(c2), vec![a]).unwrap();
     let a = g.push("relu2", Op::relu(), vec![a]).unwrap();
-    let c3 = conv3(rng, 17, 24, [2, 0, 0, 1], true);
+    let c3 = conv3(rng, 65, 64, [2, 0, 0, 1], true);
     let a = g.push("conv3", Op::Conv2d(c3), vec![a]).unwrap();
     let a = g.push("relu3", Op::relu(), vec![a]).unwrap();
     let n: usize = g.nodes[a].shape.iter().product();
@@ -76,7 +82,7 @@ fn differ(what: &str, a: &[f32], b: &[f32]) {
 fn forward_matches_the_reference() {
     let mut rng = Rng::new(141);
     let g = net(&mut rng);
-    let x = rng.tensor(&[3, 20, 11, 13]);
+    let x = rng.tensor(&[3, 64, 11, 13]);
     let want = reference_forward(&g, &x.to_f64());
     let want = &want[g.output].data;
     let on = predict(&device(true), &g, &x);
@@ -90,10 +96,11 @@ fn forward_matches_the_reference() {
 fn chunks_of_tiles_match_the_reference() {
     let mut rng = Rng::new(142);
     let g = net(&mut rng);
-    let x = rng.tensor(&[3, 20, 11, 13]);
+    let x = rng.tensor(&[3, 64, 11, 13]);
     let want = reference_forward(&g, &x.to_f64());
-    // 256 KiB bindings: conv1's 126 tiles × 36 channels × 16 positions run in two chunks.
-    let small = Gpu::with_limits(Some(256 << 10))
+    // 384 KiB bindings: the transformed weights (at most 16 × 64 × 68 floats) bind whole, and
+    // conv1's 126 tiles × 64 input channels × 16 positions (504 KiB) run in two chunks.
+    let small = Gpu::with_limits(Some(384 << 10))
         .unwrap()
         .with_flavor(KernelFlavor::Subgroup);
     let got = predict(&small, &g, &x);
@@ -106,13 +113,16 @@ fn chunks_of_tiles_match_the_reference() {
 fn lrp_rules_match_the_reference() {
     let mut rng = Rng::new(143);
     let g = net(&mut rng);
-    let x = rng.tensor(&[2, 20, 11, 13]);
+    let x = rng.tensor(&[2, 64, 11, 13]);
     let preset = |n| Composite::preset(n, Bound::Scalar(-1.0), Bound::Scalar(1.0)).unwrap();
     let composites = [
         ("z+ (epsilon-plus-flat)", preset("epsilon-plus-flat")),
         ("alpha2-beta1", preset("epsilon-alpha2-beta1")),
         ("gamma", Composite::uniform(Rule::Gamma { gamma: 0.25 })),
-        ("epsilon", Composite::uniform(Rule::Epsilon { epsilon: 0.1 })),
+        (
+            "epsilon",
+            Composite::uniform(Rule::Epsilon { epsilon: 0.1 }),
+        ),
     ];
     for (what, composite) in composites {
         let want = reference_relevance(&g, &composite, &x, &[Target::Predicted]);
@@ -134,7 +144,7 @@ fn lrp_rules_match_the_reference() {
 fn gradient_matches_the_reference() {
     let mut rng = Rng::new(144);
     let g = net(&mut rng);
-    let x = rng.tensor(&[2, 20, 11, 13]);
+    let x = rng.tensor(&[2, 64, 11, 13]);
     let targets = [Target::Class(1), Target::Class(3)];
     let xs = x.to_f64();
     let start = explained_node(&g);

@@ -185,10 +185,12 @@ impl Layer for BatchNorm {
         match param {
             Param::Scale => Some(self.scale.clone()),
             Param::Affine => Some(self.scale.iter().chain(&self.shift).cloned().collect()),
-            Param::Weight | Param::ConvPacked
+            Param::Weight
+            | Param::ConvPacked
             | Param::ConvAdjointPacked
             | Param::ConvWinograd
-            | Param::ConvAdjointWinograd | Param::Bias => None,
+            | Param::ConvAdjointWinograd
+            | Param::Bias => None,
         }
     }
 

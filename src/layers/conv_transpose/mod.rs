@@ -244,7 +244,9 @@ impl Layer for ConvTranspose2d {
             Param::ConvPacked
             | Param::ConvAdjointPacked
             | Param::ConvWinograd
-            | Param::ConvAdjointWinograd | Param::Scale | Param::Affine => None,
+            | Param::ConvAdjointWinograd
+            | Param::Scale
+            | Param::Affine => None,
         }
     }
 

@@ -148,7 +148,9 @@ impl Layer for Dense {
             Param::ConvPacked
             | Param::ConvAdjointPacked
             | Param::ConvWinograd
-            | Param::ConvAdjointWinograd | Param::Scale | Param::Affine => None,
+            | Param::ConvAdjointWinograd
+            | Param::Scale
+            | Param::Affine => None,
         }
     }
 
