@@ -192,6 +192,18 @@ impl Gpu {
         self.winograd
     }
 
+    /// Where Winograd F(2×2, 3×3) runs on this device, as `glimpse info` prints it.
+    fn winograd_choice(&self) -> String {
+        match (self.flavor, self.winograd) {
+            (KernelFlavor::Subgroup, true) => format!(
+                "F(2x2,3x3) for 3x3 stride-1 convolutions with {}+ channels (GLIMPSE_WINOGRAD=0: off)",
+                crate::layers::conv2d::WINOGRAD_MIN_CHANNELS
+            ),
+            (KernelFlavor::Subgroup, false) => "off (GLIMPSE_WINOGRAD=0)".into(),
+            _ => "off (the subgroup kernels only)".into(),
+        }
+    }
+
     /// Adapter name, backend, driver.
     pub fn info(&self) -> &wgpu::AdapterInfo {
         &self.info
@@ -314,7 +326,7 @@ impl Gpu {
         let i = &self.info;
         let l = &self.limits;
         format!(
-            "adapter: {} ({:?})\ncpu: {}\nbackend: {:?}\ndriver: {} {}\nmemory: {}\nkernels: {} (supported: {})\nsubgroups: {} ({}–{} lanes)\nmax_storage_buffer_binding_size: {} bytes\nmax_buffer_size: {} bytes\nmax_storage_buffers_per_shader_stage: {}\nmax_compute_workgroup_size: {}×{}×{}\nmax_compute_invocations_per_workgroup: {}\nmax_compute_workgroups_per_dimension: {}\nmax_compute_workgroup_storage_size: {} bytes",
+            "adapter: {} ({:?})\ncpu: {}\nbackend: {:?}\ndriver: {} {}\nmemory: {}\nkernels: {} (supported: {})\nwinograd: {}\nsubgroups: {} ({}–{} lanes)\nmax_storage_buffer_binding_size: {} bytes\nmax_buffer_size: {} bytes\nmax_storage_buffers_per_shader_stage: {}\nmax_compute_workgroup_size: {}×{}×{}\nmax_compute_invocations_per_workgroup: {}\nmax_compute_workgroups_per_dimension: {}\nmax_compute_workgroup_storage_size: {} bytes",
             i.name,
             i.device_type,
             super::host_cpu(),
@@ -324,6 +336,7 @@ impl Gpu {
             self.memory.describe(),
             self.flavor.name(),
             self.supported_flavors().iter().map(|f| f.name()).collect::<Vec<_>>().join(", "),
+            self.winograd_choice(),
             self.device.features().contains(wgpu::Features::SUBGROUP),
             i.subgroup_min_size,
             i.subgroup_max_size,

@@ -12,7 +12,8 @@ pub(crate) use record::{
     DEPTHWISE, DEPTHWISE_VJP, FORWARD, FORWARD_SUBGROUP, VJP, VJP_REGISTERS, VJP_SUBGROUP,
 };
 pub(crate) use winograd::{
-    GEMM as WINOGRAD_GEMM, INPUT as WINOGRAD_INPUT, OUTPUT as WINOGRAD_OUTPUT,
+    GEMM as WINOGRAD_GEMM, INPUT as WINOGRAD_INPUT, MIN_CHANNELS as WINOGRAD_MIN_CHANNELS,
+    OUTPUT as WINOGRAD_OUTPUT,
 };
 
 use super::{ForwardIo, Layer, LayerClass, LinearIo, LinearLayer, RefVjp, VjpIo};

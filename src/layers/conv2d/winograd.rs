@@ -49,7 +49,7 @@ const POSITIONS: usize = 16;
 /// 1.13× slower forward and 1.10× slower LRP than the direct kernels; at 64–512 (VGG16, batch 1)
 /// 1.91× faster forward and 1.85× faster LRP. (Forced on at 16, it also moves two
 /// ill-conditioned resnet_fashion goldens past 1e-4: IG trapezoid 1.13e-4, CRP parallel 3.3e-4.)
-const MIN_CHANNELS: usize = 64;
+pub(crate) const MIN_CHANNELS: usize = 64;
 
 /// The most bytes one chunk's transformed tiles may take (each of V and M): large layers run in
 /// chunks of tiles so that the scratch stays small and within the binding limit.
