@@ -359,15 +359,26 @@ fn subgroup(
     let col = (t % blocks) * {quads * LANES}u + lane;
     let r0 = (t / blocks) * {rows}u;"""
     ]
-    for j in range(loads):
-        out.append(f"    let ra{j} = min(r0 + {LANES * j}u + lane, p.m - 1u) * p.k;")
+    out += broadcast_gemm(rows, quads)
+    out.append("}")
+    return "\n".join(out) + "\n"
+
+
+def broadcast_gemm(rows: int, quads: int, a="", b="", c="") -> list[str]:
+    """The register-blocked GEMM loop of one 8-lane subgroup: `rows` rows of A (each lane loads
+    one, `subgroupBroadcast` shares it) times `quads` column quads of B per lane, then the stores
+    through `put`. `a`, `b`, `c` name per-item base offsets (the batched GEMM of Winograd)."""
+    pa, pb = (f"{v} + " if v else "" for v in (a, b))
+    out = []
+    for j in range(rows // LANES):
+        out.append(f"    let ra{j} = {pa}min(r0 + {LANES * j}u + lane, p.m - 1u) * p.k;")
     for q in range(quads):
-        out.append(f"    let cb{q} = min(col + {LANES * q}u, n4 - 1u);")
+        out.append(f"    let cb{q} = {pb}min(col + {LANES * q}u, n4 - 1u);")
     for r in range(rows):
         for q in range(quads):
             out.append(f"    var c{r}_{q} = vec4<f32>(0.0);")
     out.append("    for (var k = 0u; k < p.k; k++) {")
-    for j in range(loads):
+    for j in range(rows // LANES):
         out.append(f"        let av{j} = a[ra{j} + k];")
     for q in range(quads):
         out.append(f"        let bv{q} = b[k * n4 + cb{q}];")
@@ -376,8 +387,8 @@ fn subgroup(
         for q in range(quads):
             out.append(f"        c{r}_{q} += s{r} * bv{q};")
     out.append("    }")
+    first = f"{c}, " if c else ""
     for r in range(rows):
         for q in range(quads):
-            out.append(f"    put(r0 + {r}u, col + {LANES * q}u, c{r}_{q});")
-    out.append("}")
-    return "\n".join(out) + "\n"
+            out.append(f"    put({first}r0 + {r}u, col + {LANES * q}u, c{r}_{q});")
+    return out

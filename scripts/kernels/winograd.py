@@ -9,7 +9,7 @@ workgroup. Each entry point is one block shape; the Rust side picks one per laye
 output-channel count.
 """
 
-from .subgroup import LANES
+from .subgroup import LANES, broadcast_gemm
 
 # (rows per subgroup, column quads per lane, entry point): 64 vec4 accumulators each.
 SHAPES = [(16, 4, "q4"), (32, 2, "q2")]
@@ -39,26 +39,7 @@ fn {name}(
     let bbase = xi * p.k * n4;
     let cbase = xi * p.m * n4;"""
     ]
-    for j in range(loads):
-        out.append(f"    let ra{j} = abase + min(r0 + {LANES * j}u + lane, p.m - 1u) * p.k;")
-    for q in range(quads):
-        out.append(f"    let cb{q} = bbase + min(col + {LANES * q}u, n4 - 1u);")
-    for r in range(rows):
-        for q in range(quads):
-            out.append(f"    var c{r}_{q} = vec4<f32>(0.0);")
-    out.append("    for (var k = 0u; k < p.k; k++) {")
-    for j in range(loads):
-        out.append(f"        let av{j} = a[ra{j} + k];")
-    for q in range(quads):
-        out.append(f"        let bv{q} = b[k * n4 + cb{q}];")
-    for r in range(rows):
-        out.append(f"        let s{r} = subgroupBroadcast(av{r // LANES}, {r % LANES}u);")
-        for q in range(quads):
-            out.append(f"        c{r}_{q} += s{r} * bv{q};")
-    out.append("    }")
-    for r in range(rows):
-        for q in range(quads):
-            out.append(f"    put(cbase, r0 + {r}u, col + {LANES * q}u, c{r}_{q});")
+    out += broadcast_gemm(rows, quads, "abase", "bbase", "cbase")
     out.append("}")
     return out
 
