@@ -1,26 +1,30 @@
 #!/usr/bin/env bash
 # The prepared check for a machine with a GPU and no network (issue 14): build here, carry the
-# binaries and the peers' wheels there, run there, one report file back.
+# binaries, the assets and the peers' wheels there, run there, one report file back.
 #
 #   scripts/device-check.sh prepare [DIR]        # here: build and stage into DIR (default .device-check/)
 #   scripts/device-check.sh run [DIR] [OUT_DIR]  # there, in the repository root: write OUT_DIR/report.md
 #                                                # (OUT_DIR defaults to $OUT, else device-report/)
 #
-# `prepare` builds `glimpse` and the GPU test binary in release mode, downloads Zennit's and
-# Captum's wheels (pure Python; PyTorch and torchvision must be on the GPU machine) and the Vulkan
-# loader's Debian packages (the GPU machine may have a driver but no loader), and writes them to DIR
-# (ignored by git through .git/info/exclude). `run` unpacks the loader if it is missing, installs the
-# wheels into /tmp/site, and runs, each step under its own time limit (about 8 minutes in all):
-#   `glimpse info`; the GPU tests; `glimpse bench` (LeNet, the fixture ResNet, VGG16 and
-#   EfficientNet-Lite0 at batch 1 and 16, kernel table and matmul ceiling); Zennit EpsilonPlusFlat
-#   and Captum's gradient family on PyTorch with CUDA on the same card (benches/peers, --device
-#   cuda; on the CPU where PyTorch sees no GPU).
-# For a trial on a machine without a GPU: SKIP_TESTS=1 BENCH_MODELS=lenet PEER_MODELS=lenet.
+# `prepare` builds `glimpse` and the GPU test binary in release mode, strips them, packs them with
+# every tracked file under assets/ into DIR/bundle.tar.xz (76 MB of models and goldens pack to about
+# 50), downloads Zennit's and Captum's wheels (pure Python; PyTorch and torchvision must be on the
+# GPU machine) and the Vulkan loader's Debian package (the GPU machine may have a driver but no
+# loader), into DIR (ignored by git through .git/info/exclude). `run` unpacks the bundle, the loader
+# if it is missing and the wheels (into /tmp/site), and runs, each step under its own time limit
+# (under 8 minutes in all), the benches first so that a GPU test that loses the device costs no
+# figures: `glimpse info`; `glimpse bench` (LeNet, the fixture ResNet, VGG16 and EfficientNet-Lite0
+# at batch 1 and 16, kernel table and matmul ceiling); Zennit EpsilonPlusFlat on PyTorch with CUDA
+# on the same card as PyTorch runs it by default (cuDNN convolutions in TF32) and in strict fp32
+# (glimpse's arithmetic); Captum's gradient family; the GPU tests; VGG16 batch 16 per kernel flavour
+# and with Winograd off. On a machine where PyTorch sees no GPU the peers run on the CPU.
+# For a trial on a machine without a GPU: SKIP_TESTS=1 SKIP_FLAVOURS=1 BENCH_MODELS=lenet PEER_MODELS=lenet.
 #
 # The GPU test binary reads the assets at the path it was built in; `run` links that path to the
-# repository root when they differ. With this workplace's device tool, the working tree travels
-# with DIR (`carry: [".device-check"]`); the tool limits what travels to 64 MiB, and the tracked
-# tree alone is about 79 MB (goldens and models), so the goldens must be left out first.
+# repository root when they differ. With this workplace's device tool the tracked tree (about 79 MB,
+# most of it assets/) is over the 64 MiB that may travel, so the tool is called from a throwaway
+# branch that drops assets/ and docs/ (`git switch -c device-run && git rm -rq assets docs &&
+# git commit -qm 'device run: no assets'`), with `carry: [".device-check"]`; back on main after.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-}
@@ -36,7 +40,10 @@ prepare() {
     [ -n "$tests" ] || { echo "device-check: no GPU test binary was built" >&2; exit 1; }
     cp target/release/glimpse "$dir/bin/glimpse"
     cp "$tests" "$dir/bin/gpu-tests"
+    strip "$dir/bin/glimpse" "$dir/bin/gpu-tests"
     pwd >"$dir/built_in"
+    { git ls-files assets; echo "$dir/bin"; } | XZ_OPT='-9 -T0' tar -cJf "$dir/bundle.tar.xz" -T -
+    rm -rf "$dir/bin"
     python3 -m pip download -q --no-deps --only-binary=:all: -d "$dir/wheels" zennit==0.5.1 captum==0.9.0
     (cd "$dir/debs" && apt-get download libvulkan1 >/dev/null)
     du -sh "$dir"
@@ -54,7 +61,8 @@ step() {
         echo '```'
     } >>"$report"
     timeout "$limit" "$@" >"$out/step.log" 2>&1 || rc=$?
-    tail -n 60 "$out/step.log" >>"$report"
+    tail -n 150 "$out/step.log" >>"$report"
+    { echo "## $title"; cat "$out/step.log"; } >>"$out/full.log"
     {
         echo '```'
         echo
@@ -73,6 +81,9 @@ run() {
     fi
     local icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
     [ -f "$icd" ] && export VK_DRIVER_FILES=$icd
+    # Python's tarfile, since the GPU machine may have no xz.
+    python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(".", filter="tar")' \
+        "$dir/bundle.tar.xz"
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
         --target /tmp/site "$dir"/wheels/*.whl
     export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
@@ -92,13 +103,26 @@ run() {
     } >"$report"
     local models=${BENCH_MODELS:-lenet,resnet,vgg16,efficientnet-lite0}
     local peers=${PEER_MODELS:-lenet,resnet,vgg16}
-    step "glimpse info" 60 "$dir/bin/glimpse" info
-    [ -n "${SKIP_TESTS:-}" ] || step "GPU tests" 240 "$dir/bin/gpu-tests"
-    step "glimpse bench (EpsilonPlusFlat)" 180 "$dir/bin/glimpse" bench --models "$models" --batches 1,16
-    step "Zennit EpsilonPlusFlat" 60 python3 benches/peers/zennit_bench.py --device "$device" \
-        --models "$peers" --batches 1,16 --reps 5
-    step "Captum" 60 python3 benches/peers/captum_bench.py --device "$device" \
+    local zennit=${ZENNIT_MODELS:-$peers,efficientnet_lite0}
+    step "glimpse info" 30 "$dir/bin/glimpse" info
+    step "glimpse bench (EpsilonPlusFlat)" 120 "$dir/bin/glimpse" bench --models "$models" --batches 1,16
+    step "Zennit EpsilonPlusFlat (PyTorch defaults)" 60 python3 benches/peers/zennit_bench.py \
+        --device "$device" --models "$zennit" --batches 1,16 --reps 5
+    [ "$device" = cpu ] || step "Zennit EpsilonPlusFlat (strict fp32)" 40 \
+        python3 benches/peers/zennit_bench.py --device "$device" --strict-fp32 --models "$peers" \
+        --batches 1,16 --reps 5
+    step "Captum" 50 python3 benches/peers/captum_bench.py --device "$device" \
         --models "$peers" --batches 1,16 --reps 3
+    [ -n "${SKIP_TESTS:-}" ] || step "GPU tests" 120 "$dir/bin/gpu-tests" --test-threads 16
+    if [ -z "${SKIP_FLAVOURS:-}" ]; then
+        local k
+        for k in tiled subgroup registers; do
+            step "VGG16 batch 16, $k kernels" 20 env GLIMPSE_KERNELS=$k "$dir/bin/glimpse" bench \
+                --models vgg16 --batches 16 --no-kernels
+        done
+        step "VGG16 batch 16, Winograd off" 20 env GLIMPSE_WINOGRAD=0 "$dir/bin/glimpse" bench \
+            --models vgg16 --batches 16 --no-kernels
+    fi
     rm -f "$out/step.log"
     echo "device-check: wrote $report"
 }

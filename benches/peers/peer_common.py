@@ -113,7 +113,9 @@ def device_of(name):
 
 def environment(device=None):
     if device is not None and device.type == "cuda":
-        return f"torch {torch.__version__}, CUDA {torch.version.cuda}, {torch.cuda.get_device_name(device)}"
+        tf32 = "TF32" if torch.backends.cudnn.allow_tf32 else "strict fp32"
+        return (f"torch {torch.__version__}, CUDA {torch.version.cuda}, "
+                f"{torch.cuda.get_device_name(device)}, cuDNN convolutions in {tf32}")
     cpu = "unknown CPU"
     try:
         for line in open("/proc/cpuinfo"):

@@ -4,7 +4,10 @@ EpsilonPlusFlat composite (forward + modified backward), for LeNet, the fixture 
 at batch 1 and 16 — the peer of glimpse's `benches/lrp.rs`. Prints a Markdown table.
 
     python3 benches/peers/zennit_bench.py [--models lenet,resnet,vgg16] [--batches 1,16] [--reps 5]
-        [--device cpu|cuda]
+        [--device cpu|cuda] [--strict-fp32]
+
+On CUDA PyTorch runs cuDNN convolutions in TF32 by default (10-bit mantissas); `--strict-fp32`
+turns that off, for the comparison at glimpse's own arithmetic.
 """
 
 import argparse
@@ -23,7 +26,12 @@ def main():
     ap.add_argument("--batches", default="1,16")
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--strict-fp32", action="store_true",
+                    help="no TF32 in cuDNN convolutions or CUDA matmuls")
     args = ap.parse_args()
+    if args.strict_fp32:
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
     device = device_of(args.device)
     print(f"Zennit EpsilonPlusFlat on {args.device.upper()} ({environment(device)})\n")
     print("| model | batch | forward ms | LRP ms | LRP ÷ forward |")
