@@ -61,6 +61,7 @@ step() {
         echo '```'
     } >>"$report"
     timeout "$limit" "$@" >"$out/step.log" 2>&1 || rc=$?
+    step_rc=$rc
     tail -n 150 "$out/step.log" >>"$report"
     { echo "## $title"; cat "$out/step.log"; } >>"$out/full.log"
     {
@@ -75,12 +76,16 @@ run() {
     out=${3:-${OUT:-device-report}}
     mkdir -p "$out"
     report="$out/report.md"
-    if ! ldconfig -p 2>/dev/null | grep -q libvulkan && [ "$(id -u)" = 0 ]; then
+    # The Vulkan loader and libglvnd (NVIDIA's Vulkan driver is libGLX_nvidia, which needs
+    # libGLdispatch): a machine with the driver mounted may have neither.
+    if [ "$(id -u)" = 0 ]; then
         for f in "$dir"/debs/*.deb; do dpkg -x "$f" /; done
         ldconfig
     fi
     local icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
     [ -f "$icd" ] && export VK_DRIVER_FILES=$icd
+    local egl=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
+    [ -f "$egl" ] && export __EGL_VENDOR_LIBRARY_FILENAMES=$egl
     # Python's tarfile, since the GPU machine may have no xz.
     python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(".", filter="tar")' \
         "$dir/bundle.tar.xz"
@@ -105,13 +110,16 @@ run() {
     local peers=${PEER_MODELS:-lenet,resnet,vgg16}
     local zennit=${ZENNIT_MODELS:-$peers,efficientnet_lite0}
     step "glimpse info" 30 "$dir/bin/glimpse" info
+    [ "$step_rc" = 0 ] || step "Vulkan loader diagnostics" 30 sh -c "ldconfig -p | grep -E 'vulkan|GLdispatch|nvidia';
+            ls -l /usr/local/nvidia/share/vulkan/icd.d /usr/share/vulkan/icd.d /etc/vulkan/icd.d;
+            VK_LOADER_DEBUG=error,warn,driver $dir/bin/glimpse info"
     step "glimpse bench (EpsilonPlusFlat)" 120 "$dir/bin/glimpse" bench --models "$models" --batches 1,16
-    step "Zennit EpsilonPlusFlat (PyTorch defaults)" 60 python3 benches/peers/zennit_bench.py \
+    [ -n "${SKIP_PEERS:-}" ] || step "Zennit EpsilonPlusFlat (PyTorch defaults)" 60 python3 benches/peers/zennit_bench.py \
         --device "$device" --models "$zennit" --batches 1,16 --reps 5
-    [ "$device" = cpu ] || step "Zennit EpsilonPlusFlat (strict fp32)" 40 \
+    [ "$device" = cpu ] || [ -n "${SKIP_PEERS:-}" ] || step "Zennit EpsilonPlusFlat (strict fp32)" 40 \
         python3 benches/peers/zennit_bench.py --device "$device" --strict-fp32 --models "$peers" \
         --batches 1,16 --reps 5
-    step "Captum" 50 python3 benches/peers/captum_bench.py --device "$device" \
+    [ -n "${SKIP_PEERS:-}" ] || step "Captum" 50 python3 benches/peers/captum_bench.py --device "$device" \
         --models "$peers" --batches 1,16 --reps 3
     [ -n "${SKIP_TESTS:-}" ] || step "GPU tests" 120 "$dir/bin/gpu-tests" --test-threads 16
     if [ -z "${SKIP_FLAVOURS:-}" ]; then
