@@ -78,33 +78,36 @@ fn differ(what: &str, a: &[f32], b: &[f32]) {
     );
 }
 
-#[test]
-fn forward_matches_the_reference() {
-    let mut rng = Rng::new(141);
+/// A random net, a batch of 3 inputs for it and the f64 reference of its output.
+fn forward_case(seed: u64) -> (Graph, Tensor, Vec<f64>) {
+    let mut rng = Rng::new(seed);
     let g = net(&mut rng);
     let x = rng.tensor(&[3, 64, 11, 13]);
-    let want = reference_forward(&g, &x.to_f64());
-    let want = &want[g.output].data;
+    let mut want = reference_forward(&g, &x.to_f64());
+    let out = std::mem::take(&mut want[g.output].data);
+    (g, x, out)
+}
+
+#[test]
+fn forward_matches_the_reference() {
+    let (g, x, want) = forward_case(141);
     let on = predict(&device(true), &g, &x);
-    assert_close("forward (Winograd)", &on, want, 1e-5, 1e-4);
+    assert_close("forward (Winograd)", &on, &want, 1e-5, 1e-4);
     let off = predict(&device(false), &g, &x);
-    assert_close("forward (direct)", &off, want, 1e-5, 1e-4);
+    assert_close("forward (direct)", &off, &want, 1e-5, 1e-4);
     differ("forward", &on, &off);
 }
 
 #[test]
 fn chunks_of_tiles_match_the_reference() {
-    let mut rng = Rng::new(142);
-    let g = net(&mut rng);
-    let x = rng.tensor(&[3, 64, 11, 13]);
-    let want = reference_forward(&g, &x.to_f64());
+    let (g, x, want) = forward_case(142);
     // 384 KiB bindings: the transformed weights (at most 16 × 64 × 68 floats) bind whole, and
     // conv1's 126 tiles × 64 input channels × 16 positions (504 KiB) run in two chunks.
     let small = Gpu::with_limits(Some(384 << 10))
         .unwrap()
         .with_flavor(KernelFlavor::Subgroup);
     let got = predict(&small, &g, &x);
-    assert_close("chunked forward", &got, &want[g.output].data, 1e-5, 1e-4);
+    assert_close("chunked forward", &got, &want, 1e-5, 1e-4);
     let whole = predict(&device(true), &g, &x);
     assert_eq!(got, whole, "chunks change nothing but the scratch");
 }
