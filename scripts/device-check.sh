@@ -9,12 +9,13 @@
 # `prepare` builds `glimpse` and the GPU test binary in release mode, strips them, packs them with
 # every tracked file under assets/ into DIR/bundle.tar.xz (76 MB of models and goldens pack to about
 # 50), downloads Zennit's and Captum's wheels (pure Python; PyTorch and torchvision must be on the
-# GPU machine) and the Vulkan loader's Debian package (the GPU machine may have a driver but no
-# loader), into DIR (ignored by git through .git/info/exclude). `run` unpacks the bundle, the loader
-# if it is missing and the wheels (into /tmp/site), and runs, each step under its own time limit
+# GPU machine) and the Debian packages of the Vulkan loader and libglvnd (the GPU machine may have
+# a driver but neither; NVIDIA's Vulkan driver needs libGLdispatch), into DIR (ignored by git
+# through .git/info/exclude). `run` unpacks the bundle, the packages (as root) and the wheels (into
+# /tmp/site), and runs, each step under its own time limit
 # (under 8 minutes in all), the benches first so that a GPU test that loses the device costs no
-# figures: `glimpse info`; `glimpse bench` (LeNet, the fixture ResNet, VGG16 and EfficientNet-Lite0
-# at batch 1 and 16, kernel table and matmul ceiling); Zennit EpsilonPlusFlat on PyTorch with CUDA
+# figures: `glimpse info`; `glimpse bench --methods` (LeNet, the fixture ResNet, VGG16 and
+# EfficientNet-Lite0 at batch 1 and 16, kernel table, matmul ceiling, gradient family); Zennit EpsilonPlusFlat on PyTorch with CUDA
 # on the same card as PyTorch runs it by default (cuDNN convolutions in TF32) and in strict fp32
 # (glimpse's arithmetic); Captum's gradient family; the GPU tests; VGG16 batch 16 per kernel flavour
 # and with Winograd off. On a machine where PyTorch sees no GPU the peers run on the CPU.
@@ -45,7 +46,8 @@ prepare() {
     { git ls-files assets; echo "$dir/bin"; } | XZ_OPT='-9 -T0' tar -cJf "$dir/bundle.tar.xz" -T -
     rm -rf "$dir/bin"
     python3 -m pip download -q --no-deps --only-binary=:all: -d "$dir/wheels" zennit==0.5.1 captum==0.9.0
-    (cd "$dir/debs" && apt-get download libvulkan1 >/dev/null)
+    (cd "$dir/debs" && apt-get download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 \
+        libgles2 >/dev/null)
     du -sh "$dir"
 }
 
@@ -113,7 +115,7 @@ run() {
     [ "$step_rc" = 0 ] || step "Vulkan loader diagnostics" 30 sh -c "ldconfig -p | grep -E 'vulkan|GLdispatch|nvidia';
             ls -l /usr/local/nvidia/share/vulkan/icd.d /usr/share/vulkan/icd.d /etc/vulkan/icd.d;
             VK_LOADER_DEBUG=error,warn,driver $dir/bin/glimpse info"
-    step "glimpse bench (EpsilonPlusFlat)" 120 "$dir/bin/glimpse" bench --models "$models" --batches 1,16
+    step "glimpse bench (EpsilonPlusFlat)" 120 "$dir/bin/glimpse" bench --models "$models" --batches 1,16 --methods
     [ -n "${SKIP_PEERS:-}" ] || step "Zennit EpsilonPlusFlat (PyTorch defaults)" 60 python3 benches/peers/zennit_bench.py \
         --device "$device" --models "$zennit" --batches 1,16 --reps 5
     [ "$device" = cpu ] || [ -n "${SKIP_PEERS:-}" ] || step "Zennit EpsilonPlusFlat (strict fp32)" 40 \
