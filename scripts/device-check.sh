@@ -20,7 +20,8 @@
 # arithmetic); Captum's gradient family; the GPU tests (on a failure the golden tests again under
 # the other two flavours); VGG16 batch 16 per kernel flavour and with Winograd off. On a machine
 # where PyTorch sees no GPU the peers run on the CPU.
-# For a trial on a machine without a GPU: SKIP_TESTS=1 SKIP_FLAVOURS=1 BENCH_MODELS=lenet PEER_MODELS=lenet.
+# For a trial on a machine without a GPU:
+#   SKIP_TESTS=1 SKIP_FLAVOURS=1 BENCH_MODELS=lenet PEER_MODELS=lenet (SKIP_PEERS=1: no peers).
 #
 # The GPU test binary reads the assets at the path it was built in; `run` links that path to the
 # repository root when they differ. With this workplace's device tool the tracked tree (about 79 MB,
@@ -111,24 +112,26 @@ run() {
     } >"$report"
     local models=${BENCH_MODELS:-lenet,resnet,vgg16,efficientnet-lite0}
     local peers=${PEER_MODELS:-lenet,resnet,vgg16}
-    local zennit=${ZENNIT_MODELS:-$peers,efficientnet_lite0}
+    local zennit=${ZENNIT_MODELS:-$peers,efficientnet_lite0} k
     step "glimpse info" 30 "$dir/bin/glimpse" info
     [ "$step_rc" = 0 ] || step "Vulkan loader diagnostics" 30 sh -c "ldconfig -p | grep -E 'vulkan|GLdispatch|nvidia';
             ls -l /usr/local/nvidia/share/vulkan/icd.d /usr/share/vulkan/icd.d /etc/vulkan/icd.d;
             VK_LOADER_DEBUG=error,warn,driver $dir/bin/glimpse info"
-    step "glimpse bench (EpsilonPlusFlat)" 120 "$dir/bin/glimpse" bench --models "$models" --batches 1,16 --methods
-    [ -n "${SKIP_PEERS:-}" ] || step "Zennit EpsilonPlusFlat (PyTorch defaults)" 60 python3 benches/peers/zennit_bench.py \
-        --device "$device" --models "$zennit" --batches 1,16 --reps 5
-    [ "$device" = cpu ] || [ -n "${SKIP_PEERS:-}" ] || step "Zennit EpsilonPlusFlat (strict fp32)" 40 \
-        python3 benches/peers/zennit_bench.py --device "$device" --strict-fp32 --models "$peers" \
-        --batches 1,16 --reps 5
-    [ -n "${SKIP_PEERS:-}" ] || step "Captum" 50 python3 benches/peers/captum_bench.py --device "$device" \
-        --models "$peers" --batches 1,16 --reps 3
+    step "glimpse bench (EpsilonPlusFlat)" 120 "$dir/bin/glimpse" bench --models "$models" \
+        --batches 1,16 --methods
+    if [ -z "${SKIP_PEERS:-}" ]; then
+        step "Zennit EpsilonPlusFlat (PyTorch defaults)" 60 python3 benches/peers/zennit_bench.py \
+            --device "$device" --models "$zennit" --batches 1,16 --reps 5
+        [ "$device" = cpu ] || step "Zennit EpsilonPlusFlat (strict fp32)" 40 \
+            python3 benches/peers/zennit_bench.py --device "$device" --strict-fp32 \
+            --models "$peers" --batches 1,16 --reps 5
+        step "Captum" 50 python3 benches/peers/captum_bench.py --device "$device" \
+            --models "$peers" --batches 1,16 --reps 3
+    fi
     if [ -z "${SKIP_TESTS:-}" ]; then
         step "GPU tests" 120 "$dir/bin/gpu-tests" --test-threads 16
         # A failure that follows the device rather than the flavor is the driver's rounding.
         if [ "$step_rc" != 0 ]; then
-            local k
             for k in subgroup registers; do
                 step "golden tests, $k kernels" 60 env GLIMPSE_KERNELS=$k "$dir/bin/gpu-tests" \
                     golden_ --test-threads 16
@@ -136,7 +139,6 @@ run() {
         fi
     fi
     if [ -z "${SKIP_FLAVOURS:-}" ]; then
-        local k
         for k in tiled subgroup registers; do
             step "VGG16 batch 16, $k kernels" 20 env GLIMPSE_KERNELS=$k "$dir/bin/glimpse" bench \
                 --models vgg16 --batches 16 --no-kernels
