@@ -97,8 +97,10 @@ prototypes: build
 		--out $(OUT)/prototypes_lite0_diversity
 
 ## Every test: unit, kernels against f64 references, fixtures against onnxruntime, CLI.
+## GLIMPSE_TUNE=off: kernels by adapter type, never what this machine measured before, so that
+## golden figures do not depend on it (the tuning tests use their own cache directories).
 test: vulkan
-	$(CARGO) test --release
+	GLIMPSE_TUNE=off $(CARGO) test --release
 
 lint:
 	$(CARGO) fmt --all -- --check

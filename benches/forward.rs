@@ -30,7 +30,7 @@ fn forward(c: &mut Criterion) {
             b.iter_custom(timed(&times, || m.run().expect("matmul")))
         });
         let gflops = m.flops() / times.median().as_secs_f64() / 1e9;
-        if flavor == gpu.flavor() {
+        if flavor == gpu.kernels().dense.flavor {
             ceiling = gflops;
         }
         let dm = glimpse::DeviceModel::new(&g, conv.clone());
@@ -76,7 +76,7 @@ fn forward(c: &mut Criterion) {
     }
     println!(
         "\nceiling: {ceiling:.1} GFLOP/s ({} kernels)\n\n{}",
-        gpu.flavor().name(),
+        gpu.kernels().dense.flavor.name(),
         model_table(&rows, ceiling)
     );
 }

@@ -52,7 +52,7 @@ fn lrp(c: &mut Criterion) {
     let ceiling = ceiling_gflops(&gpu, 3).expect("ceiling");
     println!(
         "\nceiling: {ceiling:.1} GFLOP/s ({} kernels)\n\n{}",
-        gpu.flavor().name(),
+        gpu.kernels().dense.flavor.name(),
         model_table(&rows, ceiling)
     );
 }

@@ -18,6 +18,7 @@ pub mod plan;
 mod predict;
 pub mod render;
 mod rng;
+pub mod tune;
 
 pub use error::{Error, Result};
 

@@ -15,7 +15,6 @@ use crate::measure::{
 use crate::measure::{measure_pipeline, photo_folder, pipeline, pipeline_table};
 use glimpse::error::{Error, Result};
 use glimpse::explain::{Bound, Composite, Rule};
-use glimpse::gpu::Gpu;
 
 /// Arguments of `glimpse bench`.
 #[derive(Args, Debug)]
@@ -101,7 +100,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     if args.pipeline {
         return pipeline(args);
     }
-    let gpu = Gpu::new()?;
+    let gpu = crate::tune::open_device()?;
     let info = gpu.info();
     println!(
         "adapter: {} ({:?}, {:?}); cpu: {}; driver: {} {}; kernels: {}\n",
@@ -111,7 +110,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         glimpse::gpu::host_cpu(),
         info.driver,
         info.driver_info,
-        gpu.flavor().name()
+        gpu.kernels().describe()
     );
     let kernels: Vec<KernelRow> = if args.no_kernels {
         Vec::new()
@@ -119,16 +118,19 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         eprintln!("timing kernels per flavor ...");
         measure_kernels(&gpu, args.reps)?
     };
-    let ceiling = match kernels.iter().find(|k| k.flavor == gpu.flavor()) {
+    let ceiling = match kernels
+        .iter()
+        .find(|k| k.flavor == gpu.kernels().dense.flavor)
+    {
         Some(k) => k.matmul_gflops,
         None => ceiling_gflops(&gpu, args.reps)?,
     };
     if !kernels.is_empty() {
-        println!("{}", kernel_table(&kernels, gpu.flavor()));
+        println!("{}", kernel_table(&kernels, gpu.kernels().dense.flavor));
     }
     println!(
         "ceiling: {ceiling:.1} GFLOP/s (matmul 1024³, {} kernels)\n",
-        gpu.flavor().name()
+        gpu.kernels().dense.flavor.name()
     );
     let mut rows = Vec::new();
     for model in &models {

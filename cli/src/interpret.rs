@@ -13,7 +13,7 @@ use glimpse::interpret::{
     Penalties, Settings, Transforms,
 };
 use glimpse::render::{range_image, save_png, tile};
-use glimpse::{DeviceModel, Gpu, Tensor};
+use glimpse::{DeviceModel, Tensor};
 
 use super::explain::file_stem;
 use super::options::floats;
@@ -370,7 +370,7 @@ pub fn run(args: &InterpretArgs) -> Result<()> {
             )));
         }
     }
-    let model = DeviceModel::new(&Gpu::new()?, graph);
+    let model = DeviceModel::new(&crate::tune::open_device()?, graph);
     let got = maximize(&model, &objectives, &settings)?;
     std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
     let curves_path = args.out.join("curves.jsonl");

@@ -20,4 +20,5 @@ pub mod merge;
 pub mod options;
 pub mod predict;
 pub mod run;
+pub mod tune;
 pub mod zoo;

@@ -1,8 +1,8 @@
-//! The glimpse command line: info, ops, predict, explain, merge, interpret, evaluate, expert,
+//! The glimpse command line: info, tune, ops, predict, explain, merge, interpret, evaluate, expert,
 //! atlas, bench.
 
 use clap::{Parser, Subcommand};
-use glimpse_cli::{atlas, bench, evaluate, expert, explain, interpret, merge, predict};
+use glimpse_cli::{atlas, bench, evaluate, expert, explain, interpret, merge, predict, tune};
 
 #[derive(Parser)]
 #[command(
@@ -17,8 +17,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Print the GPU adapter, backend, driver and the limits that matter.
+    /// Print the GPU adapter, backend, driver, the kernels chosen and the limits that matter.
     Info,
+    /// Time every kernel family's variants on this device and cache the fastest.
+    Tune(tune::TuneArgs),
     /// Print the ONNX operators glimpse imports, as a Markdown table.
     Ops,
     /// Print the top classes of each input.
@@ -46,6 +48,7 @@ fn main() {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Info => glimpse::Gpu::new().map(|g| println!("{}", g.describe())),
+        Command::Tune(a) => tune::run(a),
         Command::Ops => {
             print!("{}", glimpse::onnx::markdown_table());
             Ok(())

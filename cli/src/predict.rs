@@ -9,7 +9,7 @@ use super::options::InputArgs;
 use glimpse::error::{Error, Result};
 use glimpse::io::inputs::{list_inputs, load_items};
 use glimpse::model::Op;
-use glimpse::{DeviceModel, Gpu, Predictor};
+use glimpse::{DeviceModel, Predictor};
 
 /// Arguments of `glimpse predict`.
 #[derive(Args, Debug)]
@@ -48,7 +48,7 @@ pub fn run(args: &PredictArgs) -> Result<()> {
     let f = graph.output_len();
     let class_names = ClassNames::load_optional(args.classes.as_deref(), f)?;
     let ends_in_softmax = matches!(graph.nodes[graph.output].op, Op::Softmax(_));
-    let model = DeviceModel::new(&Gpu::new()?, graph);
+    let model = DeviceModel::new(&crate::tune::open_device()?, graph);
     // Never more batch slots than inputs.
     let mut plan = Predictor::new(&model, args.batch.min(items.len()))?;
     let label = |k: usize| class_names.as_ref().map(|c| c.name(k));

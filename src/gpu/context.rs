@@ -6,7 +6,9 @@ use super::health::Health;
 use super::kernels::KernelCache;
 use super::memory::{Memory, Reservation};
 use crate::error::{Error, Result};
-use crate::plan::{DeviceProfile, KernelFlavor, SUBGROUP_LANES};
+use crate::plan::{DeviceProfile, KernelChoice, KernelFlavor, SUBGROUP_LANES};
+use crate::tune::cache::TuneCache;
+use crate::tune::KernelSource;
 
 /// A GPU device with its queue, limits and compiled-kernel cache. Cheap to clone.
 #[derive(Clone)]
@@ -15,7 +17,9 @@ pub struct Gpu {
     pub(crate) queue: wgpu::Queue,
     info: wgpu::AdapterInfo,
     limits: wgpu::Limits,
-    flavor: KernelFlavor,
+    choice: KernelChoice,
+    kernel_source: Arc<KernelSource>,
+    /// `GLIMPSE_WINOGRAD`: whether Winograd may run at all.
     winograd: bool,
     pub(crate) kernels: Arc<KernelCache>,
     memory: Arc<Memory>,
@@ -30,6 +34,8 @@ pub struct GpuOptions {
     /// Caps the device memory plans may use, in bytes (as `GLIMPSE_MEMORY_LIMIT` does; the
     /// smaller of the two and the device's own heap wins).
     pub memory_limit: Option<u64>,
+    /// Where the measured kernel choices (`glimpse tune`) come from.
+    pub tune_cache: TuneCache,
 }
 
 /// Parses `GLIMPSE_BACKEND` (vulkan, metal, dx12, gl); unset means every native backend.
@@ -118,24 +124,16 @@ impl Gpu {
             queue,
             info,
             limits,
-            flavor: KernelFlavor::Tiled,
+            choice: KernelChoice::uniform(KernelFlavor::Tiled, false),
+            kernel_source: Arc::new(KernelSource::Given),
             winograd: winograd_from_env()?,
             kernels: Arc::new(KernelCache::default()),
             memory,
             health,
         };
-        gpu.flavor = match std::env::var("GLIMPSE_KERNELS") {
-            Ok(name) if !name.trim().is_empty() => {
-                let flavor = KernelFlavor::parse(&name)?;
-                if !gpu.supports(flavor) {
-                    return Err(Error::Invalid(format!(
-                        "GLIMPSE_KERNELS={name}: this adapter lacks subgroups of at least {SUBGROUP_LANES} lanes; use tiled or registers"
-                    )));
-                }
-                flavor
-            }
-            _ => gpu.preferred_flavor(),
-        };
+        let (choice, source) = crate::tune::initial_choice(&gpu, &options.tune_cache)?;
+        gpu.choice = choice;
+        gpu.kernel_source = Arc::new(source);
         Ok(gpu)
     }
 
@@ -170,38 +168,44 @@ impl Gpu {
             .collect()
     }
 
-    /// The same device running other kernel variants (to test and time them all on one
-    /// adapter); check [`Gpu::supports`] first, or pipelines of an unsupported flavor fail.
+    /// The same device running every kernel family in `flavor` (to test and time them all on
+    /// one adapter), Winograd as before; check [`Gpu::supports`] first, or pipelines of an
+    /// unsupported flavor fail.
     pub fn with_flavor(&self, flavor: KernelFlavor) -> Gpu {
-        Gpu {
-            flavor,
-            ..self.clone()
-        }
+        self.with_kernels(KernelChoice::uniform(flavor, self.winograd))
     }
 
-    /// The same device with Winograd convolutions on or off (to test and time both).
+    /// The same device with Winograd convolutions on or off in both convolution families
+    /// (where they run the subgroup flavor).
     pub fn with_winograd(&self, winograd: bool) -> Gpu {
         Gpu {
             winograd,
+            ..self.with_kernels(self.choice.with_winograd(winograd))
+        }
+    }
+
+    /// The same device running `kernels`; check [`Gpu::supports`] for each flavor first.
+    pub fn with_kernels(&self, kernels: KernelChoice) -> Gpu {
+        Gpu {
+            choice: kernels,
+            kernel_source: Arc::new(KernelSource::Given),
             ..self.clone()
         }
     }
 
-    /// Whether 3×3 stride-1 convolutions may run as Winograd (where the flavor has the kernels).
-    pub fn winograd(&self) -> bool {
-        self.winograd
+    /// The variant each kernel family runs.
+    pub fn kernels(&self) -> KernelChoice {
+        self.choice
     }
 
-    /// Where Winograd F(2×2, 3×3) runs on this device, as `glimpse info` prints it.
-    fn winograd_choice(&self) -> String {
-        match (self.flavor, self.winograd) {
-            (KernelFlavor::Subgroup, true) => format!(
-                "F(2x2,3x3) for 3x3 stride-1 convolutions with {}+ channels (GLIMPSE_WINOGRAD=0: off)",
-                crate::layers::conv2d::WINOGRAD_MIN_CHANNELS
-            ),
-            (KernelFlavor::Subgroup, false) => "off (GLIMPSE_WINOGRAD=0)".into(),
-            _ => "off (the subgroup kernels only)".into(),
-        }
+    /// Where [`Gpu::kernels`] came from: measured, named, or by adapter type.
+    pub fn kernel_source(&self) -> &KernelSource {
+        &self.kernel_source
+    }
+
+    /// Whether Winograd may run (`GLIMPSE_WINOGRAD`, [`Gpu::with_winograd`]).
+    pub fn winograd_allowed(&self) -> bool {
+        self.winograd
     }
 
     /// Adapter name, backend, driver.
@@ -214,25 +218,19 @@ impl Gpu {
         &self.limits
     }
 
-    /// Which kernel variants this device runs.
-    pub fn flavor(&self) -> KernelFlavor {
-        self.flavor
-    }
-
     /// Largest storage-buffer binding, in bytes.
     pub fn max_binding(&self) -> u64 {
         self.limits.max_storage_buffer_binding_size
     }
 
-    /// What recording a program for this device needs to know: its flavor and limits.
+    /// What recording a program for this device needs to know: its kernels and limits.
     pub fn profile(&self) -> DeviceProfile {
         DeviceProfile {
-            flavor: self.flavor,
+            kernels: self.choice,
             max_binding: self.limits.max_storage_buffer_binding_size,
             max_buffer: self.limits.max_buffer_size,
             offset_alignment: self.limits.min_storage_buffer_offset_alignment as u64,
             max_workgroups: self.limits.max_compute_workgroups_per_dimension,
-            winograd: self.winograd,
         }
     }
 
@@ -326,7 +324,7 @@ impl Gpu {
         let i = &self.info;
         let l = &self.limits;
         format!(
-            "adapter: {} ({:?})\ncpu: {}\nbackend: {:?}\ndriver: {} {}\nmemory: {}\nkernels: {} (supported: {})\nwinograd: {}\nsubgroups: {} ({}–{} lanes)\nmax_storage_buffer_binding_size: {} bytes\nmax_buffer_size: {} bytes\nmax_storage_buffers_per_shader_stage: {}\nmax_compute_workgroup_size: {}×{}×{}\nmax_compute_invocations_per_workgroup: {}\nmax_compute_workgroups_per_dimension: {}\nmax_compute_workgroup_storage_size: {} bytes",
+            "adapter: {} ({:?})\ncpu: {}\nbackend: {:?}\ndriver: {} {}\nmemory: {}\nkernels: {}\nkernels chosen: {}\nkernel flavors supported: {}\nwinograd: {}\nsubgroups: {} ({}–{} lanes)\nmax_storage_buffer_binding_size: {} bytes\nmax_buffer_size: {} bytes\nmax_storage_buffers_per_shader_stage: {}\nmax_compute_workgroup_size: {}×{}×{}\nmax_compute_invocations_per_workgroup: {}\nmax_compute_workgroups_per_dimension: {}\nmax_compute_workgroup_storage_size: {} bytes",
             i.name,
             i.device_type,
             super::host_cpu(),
@@ -334,9 +332,10 @@ impl Gpu {
             i.driver,
             i.driver_info,
             self.memory.describe(),
-            self.flavor.name(),
+            self.choice.describe(),
+            self.kernel_source,
             self.supported_flavors().iter().map(|f| f.name()).collect::<Vec<_>>().join(", "),
-            self.winograd_choice(),
+            crate::tune::describe_winograd(self.choice),
             self.device.features().contains(wgpu::Features::SUBGROUP),
             i.subgroup_min_size,
             i.subgroup_max_size,

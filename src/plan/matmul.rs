@@ -56,7 +56,7 @@ pub fn matmul_launch(
     }
 }
 
-/// A recorded `C[m×n] = A[m×k]·B[k×n]` in the profile's flavor, with its kept A, B, C.
+/// A recorded `C[m×n] = A[m×k]·B[k×n]` in the profile's dense flavor, with its kept A, B, C.
 pub fn matmul_program(
     profile: &DeviceProfile,
     m: usize,
@@ -75,7 +75,7 @@ pub fn matmul_program(
     for t in [ta, tb, tc] {
         p.keep(t);
     }
-    let (kernel, entry, launch) = matmul_launch(profile.flavor, m, n);
+    let (kernel, entry, launch) = matmul_launch(profile.kernels.dense.flavor, m, n);
     let params = MatmulParams {
         m: m as u32,
         n: n as u32,

@@ -11,7 +11,9 @@ pub mod tiles;
 mod update;
 mod weights;
 
-pub use device::{DeviceProfile, KernelFlavor, SUBGROUP_LANES};
+pub use device::{
+    DeviceProfile, KernelChoice, KernelFamily, KernelFlavor, KernelVariant, SUBGROUP_LANES,
+};
 pub use forward::{items_per_submission, record_forward, record_forward_to};
 pub use kernel::{wgsl_constant_name, wgsl_constants, Field, Kernel, KernelInfo, Params, WgslEnum};
 pub use matmul::{matmul_launch, matmul_program, MatmulParams, MATMUL, MATMUL_SUBGROUP};

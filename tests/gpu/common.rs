@@ -3,12 +3,20 @@
 
 use std::sync::OnceLock;
 
+use glimpse::gpu::GpuOptions;
+use glimpse::tune::TuneCache;
 use glimpse::{DeviceModel, Gpu, Graph, Tensor};
 
-/// The device every test of this binary shares. No adapter is a failure, never a skip.
+/// The device every test of this binary shares, its kernels chosen by adapter type (or
+/// `GLIMPSE_KERNELS`), never by what this machine measured: golden figures stay reproducible.
+/// No adapter is a failure, never a skip.
 pub fn gpu() -> &'static Gpu {
     static GPU: OnceLock<Gpu> = OnceLock::new();
-    GPU.get_or_init(|| match Gpu::new() {
+    let options = GpuOptions {
+        tune_cache: TuneCache::Off,
+        ..GpuOptions::default()
+    };
+    GPU.get_or_init(|| match Gpu::with_options(&options) {
         Ok(g) => g,
         Err(e) => panic!("GPU tests need an adapter: {e}"),
     })

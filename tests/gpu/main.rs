@@ -41,5 +41,6 @@ mod programs;
 mod robustness;
 mod select;
 mod translate;
+mod tuning;
 mod windows;
 mod winograd;

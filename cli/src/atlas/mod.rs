@@ -16,7 +16,7 @@ use glimpse::explain::filter::find_node;
 use glimpse::explain::Filter;
 use glimpse::io::inputs::{decode_each, list_inputs};
 use glimpse::Predictor;
-use glimpse::{DeviceModel, Explainer, Gpu, Method, Target};
+use glimpse::{DeviceModel, Explainer, Method, Target};
 use serde_json::{json, Value};
 
 use crate::options::InputArgs;
@@ -98,7 +98,7 @@ pub fn run(args: &AtlasArgs) -> Result<()> {
     if items.is_empty() {
         return Err(Error::Invalid("no inputs given".into()));
     }
-    let model = DeviceModel::new(&Gpu::new()?, graph);
+    let model = DeviceModel::new(&crate::tune::open_device()?, graph);
     let record = Filter {
         record: vec![node],
         ..Filter::default()

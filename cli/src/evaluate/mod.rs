@@ -16,7 +16,7 @@ use glimpse::evaluate::{
 };
 use glimpse::io::inputs::{list_inputs, load_items};
 use glimpse::io::npy::NpyReader;
-use glimpse::{DeviceModel, Explainer, Gpu, Target};
+use glimpse::{DeviceModel, Explainer, Target};
 
 use super::explain::{file_stem, method_from, ExplainArgs, MethodArgs};
 use super::options::{floats, InputArgs};
@@ -394,7 +394,7 @@ fn setup(
         None => None,
     };
     let mut sources: Vec<Maps> = Vec::new();
-    let model = DeviceModel::new(&Gpu::new()?, graph);
+    let model = DeviceModel::new(&crate::tune::open_device()?, graph);
     match &args.maps {
         Some(p) => {
             let m = NpyReader::open(p)?;

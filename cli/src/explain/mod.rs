@@ -16,7 +16,7 @@ use glimpse::explain::translate::{explain_translated, Translation};
 use glimpse::explain::window::explain_windows;
 use glimpse::io::inputs::{decode_each, list_inputs};
 use glimpse::render::cmap::Cmap;
-use glimpse::{DeviceModel, Explainer, Explanation, Gpu, Target};
+use glimpse::{DeviceModel, Explainer, Explanation, Target};
 
 use super::classes::ClassNames;
 use super::options::InputArgs;
@@ -166,7 +166,7 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
         return Err(Error::Invalid("no inputs given".into()));
     }
     // The plan is built (and every method option checked) before the run folder is touched.
-    let model = DeviceModel::new(&Gpu::new()?, graph);
+    let model = DeviceModel::new(&crate::tune::open_device()?, graph);
     let filter = filtering
         .as_ref()
         .map(|f| f.filter.clone())

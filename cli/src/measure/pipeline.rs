@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use glimpse::error::{Error, Result};
 use glimpse::io::inputs::{list_inputs, load_items};
-use glimpse::{DeviceModel, Explainer, Gpu, Target};
+use glimpse::{DeviceModel, Explainer, Target};
 
 use crate::explain::{method_from, ExplainArgs};
 
@@ -103,7 +103,7 @@ pub fn measure_pipeline(
     let shape = graph.input_shape().to_vec();
     let opts = args.input.image_options()?;
     let items = list_inputs(&args.input.inputs, &shape)?;
-    let model = DeviceModel::new(&Gpu::new()?, graph);
+    let model = DeviceModel::new(&crate::tune::open_device()?, graph);
     let mut explainer = Explainer::new(&model, &method, args.batch)?;
     let batch = explainer.batch();
     // One batch first, so that kernel compilation (cached on disk) is in neither timing.

@@ -10,7 +10,8 @@ use crate::plan::tiles::{
     DEPTHWISE_SHAPES, DEPTHWISE_TILE, SUBGROUP_CONV_PIXELS, SUBGROUP_VJP_PIXELS,
 };
 use crate::plan::{
-    binds, KernelFlavor, Launch, Param, Program, Resource, WeightKey, WgslEnum, SUBGROUP_LANES,
+    binds, KernelFamily, KernelFlavor, Launch, Param, Program, Resource, WeightKey, WgslEnum,
+    SUBGROUP_LANES,
 };
 
 crate::params! {
@@ -199,7 +200,7 @@ pub(super) fn forward(c: &Conv2d, p: &mut Program, io: &LinearIo) -> Result<()> 
     } else {
         p.zero()?
     };
-    if winograd::applies(c, p.profile()) {
+    if winograd::applies(c, p.profile(), KernelFamily::ConvForward) {
         let weight = p.weight(
             key(Param::ConvWinograd),
             &format!("{}.weight (Winograd)", io.name),
@@ -246,7 +247,7 @@ pub(super) fn forward(c: &Conv2d, p: &mut Program, io: &LinearIo) -> Result<()> 
         return p.pass(&DEPTHWISE, entry, &params, bindings, io.out, launch);
     }
     let quads = subgroup_quads(mg);
-    match (p.profile().flavor, quads) {
+    match (p.profile().kernels.conv_forward.flavor, quads) {
         (KernelFlavor::Tiled, _) => {
             let launch = Launch::Grid([
                 npix.div_ceil(64) as u32,
@@ -347,7 +348,7 @@ pub(super) fn vjp(c: &Conv2d, p: &mut Program, io: &VjpIo) -> Result<()> {
         coef: io.coef,
         pad0: 0,
     };
-    if winograd::applies(c, p.profile()) {
+    if winograd::applies(c, p.profile(), KernelFamily::ConvAdjoint) {
         let key = WeightKey {
             node: io.node,
             param: Param::ConvAdjointWinograd,
@@ -380,7 +381,7 @@ pub(super) fn vjp(c: &Conv2d, p: &mut Program, io: &VjpIo) -> Result<()> {
             },
         );
     }
-    let v = variant(p.profile().flavor, c);
+    let v = variant(p.profile().kernels.conv_adjoint.flavor, c);
     let ws = &c.weight.shape;
     let (param, numel) = match v {
         Variant::Plain => (Param::Weight, c.weight.data.len()),

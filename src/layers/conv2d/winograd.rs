@@ -15,7 +15,7 @@ use crate::layers::Factor;
 use crate::plan::tiles::WINOGRAD_GEMM_SHAPES;
 use crate::plan::{ConstId, SUBGROUP_LANES};
 use crate::plan::{
-    DeviceProfile, KernelFlavor, Launch, Out, Program, Resource, TensorId, WgslEnum,
+    DeviceProfile, KernelFamily, Launch, Out, Program, Resource, TensorId, WgslEnum,
 };
 
 crate::params! {
@@ -55,14 +55,14 @@ pub(crate) const MIN_CHANNELS: usize = 64;
 /// chunks of tiles so that the scratch stays small and within the binding limit.
 const CHUNK_BYTES: u64 = 64 << 20;
 
-/// Whether a convolution runs as Winograd on this device: the kernels are the subgroup flavor's
-/// (CPU adapters), the convolution 3×3, stride 1, no dilation, one group, padding at most 2, and
+/// Whether a convolution's pass of `family` (forward or adjoint) runs as Winograd on this device:
+/// the family's variant is subgroup+winograd (the kernels are the subgroup flavor's), the
+/// convolution 3×3, stride 1, no dilation, one group, padding at most 2, and
 /// wide enough in both channel counts, with its transformed weights small enough to bind whole
 /// (the direct kernels, which chunk their weights, run the rest).
-pub(crate) fn applies(c: &Conv2d, profile: &DeviceProfile) -> bool {
+pub(crate) fn applies(c: &Conv2d, profile: &DeviceProfile, family: KernelFamily) -> bool {
     let w = &c.weight.shape;
-    profile.flavor == KernelFlavor::Subgroup
-        && profile.winograd
+    profile.kernels.get(family).winograd
         && c.groups == 1
         && w[2] == 3
         && w[3] == 3
@@ -280,6 +280,7 @@ fn gemm_shape(n4: usize) -> (usize, usize, &'static str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::{KernelFlavor, KernelVariant};
 
     /// `G g Gᵀ` then the Winograd product and `Aᵀ · A` give the direct correlation of one tile.
     #[test]
@@ -352,6 +353,7 @@ mod tests {
             groups: 1,
         };
         let mut profile = DeviceProfile::with_default_limits(KernelFlavor::Subgroup);
+        let applies = |c: &Conv2d, p: &DeviceProfile| applies(c, p, KernelFamily::ConvForward);
         assert!(applies(&conv(64, 64), &profile));
         assert!(!applies(&conv(64, 32), &profile), "too narrow to pay");
         assert!(!applies(&conv(32, 64), &profile), "too narrow to pay");
@@ -360,7 +362,19 @@ mod tests {
         assert!(!applies(&conv(66, 64), &profile));
         profile.max_binding += 1;
         assert!(applies(&conv(66, 64), &profile));
-        profile.winograd = false;
+        let forward_only = profile.kernels.with(
+            KernelFamily::ConvAdjoint,
+            KernelVariant::of(KernelFlavor::Subgroup, false),
+        );
+        profile.kernels = forward_only;
+        assert!(applies(&conv(64, 64), &profile));
+        let adjoint =
+            |c: &Conv2d, p: &DeviceProfile| super::applies(c, p, KernelFamily::ConvAdjoint);
+        assert!(
+            !adjoint(&conv(64, 64), &profile),
+            "the adjoint family runs direct"
+        );
+        profile.kernels = profile.kernels.with_winograd(false);
         assert!(!applies(&conv(64, 64), &profile));
         let tiled = DeviceProfile::with_default_limits(KernelFlavor::Tiled);
         assert!(!applies(&conv(64, 64), &tiled), "subgroup flavor only");

@@ -77,9 +77,9 @@ fn chunks_for(p: &Program, outputs: usize, inputs: usize) -> Vec<Range<usize>> {
 }
 
 /// Batch items per invocation of the `subgroup` dense kernels (the batch, at most 4), or `None`
-/// when the device's flavor is another.
+/// when the device's dense flavor is another.
 fn subgroup_items(p: &Program, batch: usize) -> Option<usize> {
-    (p.profile().flavor == KernelFlavor::Subgroup).then_some(batch.clamp(1, 4))
+    (p.profile().kernels.dense.flavor == KernelFlavor::Subgroup).then_some(batch.clamp(1, 4))
 }
 
 /// `groups` subgroups of 8 lanes, one workgroup each.
