@@ -259,3 +259,62 @@ impl DeviceProfile {
         self.max_binding.min(self.max_buffer)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variants_parse_their_names_and_winograd_is_the_subgroup_flavors() {
+        for v in KernelVariant::candidates(KernelFamily::ConvAdjoint, &KernelFlavor::ALL) {
+            assert_eq!(KernelVariant::parse(&v.name()).unwrap(), v);
+        }
+        let e = KernelVariant::parse("tiled+winograd")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("subgroup flavor only"), "{e}");
+        assert!(KernelVariant::parse("fast").is_err());
+        let conv = KernelVariant::candidates(KernelFamily::ConvForward, &KernelFlavor::ALL);
+        assert_eq!(conv.len(), 4, "three flavors and subgroup+winograd");
+        let dense = KernelVariant::candidates(KernelFamily::Dense, &KernelFlavor::ALL);
+        assert!(dense.iter().all(|v| !v.winograd) && dense.len() == 3);
+        let no_subgroups = [KernelFlavor::Tiled, KernelFlavor::Registers];
+        assert_eq!(
+            KernelVariant::candidates(KernelFamily::ConvForward, &no_subgroups).len(),
+            2
+        );
+    }
+
+    #[test]
+    fn a_choice_changes_one_family_at_a_time() {
+        let base = KernelChoice::uniform(KernelFlavor::Subgroup, true);
+        assert_eq!(base.single_flavor(), Some(KernelFlavor::Subgroup));
+        assert!(base.conv_forward.winograd && base.conv_adjoint.winograd && !base.dense.winograd);
+        let tiled = KernelVariant::of(KernelFlavor::Tiled, false);
+        let mixed = base.with(KernelFamily::ConvForward, tiled);
+        assert_eq!(mixed.conv_forward, tiled);
+        assert_eq!(mixed.conv_adjoint, base.conv_adjoint);
+        assert_eq!(mixed.single_flavor(), None);
+        assert_eq!(
+            mixed.flavors(),
+            vec![KernelFlavor::Tiled, KernelFlavor::Subgroup]
+        );
+        let winograd = KernelVariant::of(KernelFlavor::Subgroup, true);
+        assert!(
+            !base.with(KernelFamily::Dense, winograd).dense.winograd,
+            "dense has none"
+        );
+        let off = base.with_winograd_allowed(false);
+        assert!(!off.conv_forward.winograd && !off.conv_adjoint.winograd);
+        assert_eq!(base.with_winograd_allowed(true), base);
+        assert_eq!(
+            mixed.describe(),
+            "conv-forward=tiled conv-adjoint=subgroup+winograd dense=subgroup"
+        );
+        assert!(
+            !KernelChoice::uniform(KernelFlavor::Tiled, true)
+                .conv_forward
+                .winograd
+        );
+    }
+}

@@ -12,4 +12,5 @@ mod gpu_faults;
 mod interpret;
 mod merge;
 mod pooling;
+mod tune;
 mod windows;
