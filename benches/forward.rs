@@ -67,6 +67,7 @@ fn forward(c: &mut Criterion) {
                 macs_per_item: model.graph.macs_per_item(),
                 forward: times.median(),
                 lrp: None,
+                floor: None,
             });
         }
         group.finish();

@@ -7,6 +7,7 @@
 mod common;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use glimpse::explain::backward::lrp_floor;
 use glimpse_cli::measure::kernels::ceiling_gflops;
 use glimpse_cli::measure::table::model_table;
 use glimpse_cli::measure::{bench_composite, ForwardBench, LrpBench, Row};
@@ -42,6 +43,7 @@ fn lrp(c: &mut Criterion) {
                 macs_per_item: model.graph.macs_per_item(),
                 forward: forward.median(),
                 lrp: Some(explain.median()),
+                floor: lrp_floor(&model.graph, &composite).expect("rules apply"),
             });
         }
         group.finish();

@@ -13,7 +13,9 @@
 # driver but neither; NVIDIA's Vulkan driver needs libGLdispatch), into DIR (ignored by git through
 # .git/info/exclude). `run` unpacks the bundle, the packages (as root) and the wheels (into
 # /tmp/site), and runs, each step under its own time limit (under 8 minutes in all), the benches
-# first so that a GPU test that loses the device costs no figures: `glimpse info`; `glimpse bench
+# first so that a GPU test that loses the device costs no figures: `glimpse info`; `glimpse tune`
+# on VGG16 at batch 16 (every kernel family's variants timed, the fastest cached in
+# OUT_DIR/kernel-cache/ and used by every later step but the per-flavour ones); `glimpse bench
 # --methods` (LeNet, the fixture ResNet, VGG16 and EfficientNet-Lite0 at batch 1 and 16, kernel
 # table, matmul ceiling, gradient family); Zennit EpsilonPlusFlat on PyTorch with CUDA on the same
 # card as PyTorch runs it by default (cuDNN convolutions in TF32) and in strict fp32 (glimpse's
@@ -113,10 +115,13 @@ run() {
     local models=${BENCH_MODELS:-lenet,resnet,vgg16,efficientnet-lite0}
     local peers=${PEER_MODELS:-lenet,resnet,vgg16}
     local zennit=${ZENNIT_MODELS:-$peers,efficientnet_lite0} k
+    export GLIMPSE_CACHE_DIR="$out/kernel-cache"
     step "glimpse info" 30 "$dir/bin/glimpse" info
     [ "$step_rc" = 0 ] || step "Vulkan loader diagnostics" 30 sh -c "ldconfig -p | grep -E 'vulkan|GLdispatch|nvidia';
             ls -l /usr/local/nvidia/share/vulkan/icd.d /usr/share/vulkan/icd.d /etc/vulkan/icd.d;
             VK_LOADER_DEBUG=error,warn,driver $dir/bin/glimpse info"
+    step "glimpse tune (VGG16, batch 16)" 60 "$dir/bin/glimpse" tune --model vgg16 --batch 16 \
+        --reps 3
     step "glimpse bench (EpsilonPlusFlat)" 120 "$dir/bin/glimpse" bench --models "$models" \
         --batches 1,16 --methods
     if [ -z "${SKIP_PEERS:-}" ]; then

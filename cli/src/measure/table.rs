@@ -27,16 +27,21 @@ pub fn kernel_table(rows: &[KernelRow], current: KernelFlavor) -> String {
 /// Forward and LRP numbers per model and batch; `ceiling` is the matmul's GFLOP/s.
 pub fn model_table(rows: &[Row], ceiling: f64) -> String {
     let mut s = String::from(
-        "| model | batch | per submission | forward ms | images/s | GFLOP/s | ÷ ceiling | LRP ms | LRP ÷ forward |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| model | batch | per submission | forward ms | images/s | GFLOP/s | ÷ ceiling | LRP ms | LRP ÷ forward | floor | ÷ floor |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for r in rows {
         let (lrp_ms, ratio) = match (r.lrp, r.lrp_ratio()) {
             (Some(l), Some(q)) => (format!("{:.1}", l.as_secs_f64() * 1e3), format!("{q:.2}")),
             _ => ("–".into(), "–".into()),
         };
+        let (floor, over) = match (r.floor, r.lrp_ratio()) {
+            (Some(f), Some(q)) => (format!("{f:.2}"), format!("{:.2}", q / f)),
+            (Some(f), None) => (format!("{f:.2}"), "–".into()),
+            _ => ("–".into(), "–".into()),
+        };
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {:.1} | {:.1} | {:.2} | {:.3} | {lrp_ms} | {ratio} |",
+            "| {} | {} | {} | {:.1} | {:.1} | {:.2} | {:.3} | {lrp_ms} | {ratio} | {floor} | {over} |",
             r.model,
             r.batch,
             r.per_submission,
@@ -64,15 +69,16 @@ mod tests {
             macs_per_item: 1_000_000_000,
             forward: Duration::from_millis(200),
             lrp: Some(Duration::from_millis(500)),
+            floor: Some(2.0),
         };
         // 4 items / 0.2 s = 20 images/s; 2·1e9·4 / 0.2 s = 40 GFLOP/s, half a ceiling of 80.
         let t = model_table(std::slice::from_ref(&row), 80.0);
         assert!(
-            t.contains("| m | 4 | 2 | 200.0 | 20.0 | 40.00 | 0.500 | 500.0 | 2.50 |"),
+            t.contains("| m | 4 | 2 | 200.0 | 20.0 | 40.00 | 0.500 | 500.0 | 2.50 | 2.00 | 1.25 |"),
             "{t}"
         );
         let t = model_table(&[Row { lrp: None, ..row }], 80.0);
-        assert!(t.contains("| – | – |"), "{t}");
+        assert!(t.contains("| – | – | 2.00 | – |"), "{t}");
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 use super::models::BenchModel;
 use crate::zoo::Normal;
 use glimpse::error::Result;
+use glimpse::explain::backward::lrp_floor;
 use glimpse::explain::{Bound, Composite, LrpPlan, Target};
 use glimpse::gpu::Gpu;
 use glimpse::model::{Graph, Tensor};
@@ -110,6 +111,8 @@ pub struct Row {
     pub forward: Duration,
     /// Median LRP time of the batch (forward + backward), when measured.
     pub lrp: Option<Duration>,
+    /// The composite's multiply-add floor, in forward passes ([`lrp_floor`]), when LRP is timed.
+    pub floor: Option<f64>,
 }
 
 impl Row {
@@ -168,6 +171,10 @@ pub fn measure(
         macs_per_item: model.graph.macs_per_item(),
         forward: median(tf),
         lrp: exp.map(|_| median(tl)),
+        floor: match lrp {
+            Some(c) => lrp_floor(&model.graph, c)?,
+            None => None,
+        },
     })
 }
 

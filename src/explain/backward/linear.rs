@@ -7,7 +7,7 @@ use super::record::{divide, Division};
 use super::reference::divide_f64;
 use super::{Flow, LinearRule};
 use crate::error::Result;
-use crate::explain::rules::{Bound, Group, InputMod, OutputMask, Term};
+use crate::explain::rules::{Bound, Group, InputMod, OutputMask, Rule, Term};
 use crate::layers::{Factor, GradMode, LinearIo, LinearLayer, RefVjp, VjpIo};
 use crate::model::{Graph, NodeId, Tensor};
 use crate::plan::{ConstId, Out, Program, TensorId, WeightMod};
@@ -313,4 +313,30 @@ pub(super) fn reference_linear_rule(
         }
     }
     out
+}
+
+/// How many passes over a linear layer's multiply-adds its rule records beyond the model's own
+/// forward: a forward per input-dependent term of each group (none for the plain layer, whose z
+/// is the forward value) and an adjoint per term that sends relevance back — what
+/// [`record_linear_rule`] records, so LRP ÷ forward can be set against it.
+pub(crate) fn rule_passes(graph: &Graph, k: NodeId, linear: &dyn LinearLayer, rule: &Rule) -> usize {
+    let Some((groups, _)) = rule.recipe(0.0) else {
+        return 0;
+    };
+    let input_nonnegative = nonnegative(graph, graph.nodes[k].inputs[0]);
+    let bias = linear.has_bias();
+    groups
+        .iter()
+        .map(|g| {
+            let terms = kept_terms(g, bias, input_nonnegative);
+            let dynamic = terms.iter().filter(|t| dynamic(t)).count();
+            let plain = terms.len() == 1
+                && dynamic == 1
+                && terms[0].input == InputMod::Identity
+                && terms[0].weight == WeightMod::Plain
+                && terms[0].sign == 1.0
+                && (terms[0].bias && bias) == bias;
+            (if plain { 0 } else { dynamic }) + terms.len()
+        })
+        .sum()
 }

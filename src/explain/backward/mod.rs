@@ -3,12 +3,14 @@
 //! in Zennit's view that every rule is a modified gradient times a modified input. The GPU
 //! recorder (`record.rs`) and the f64 reference (`reference.rs`) read the same rules.
 
+mod floor;
 mod flow;
 mod kernels;
 mod linear;
 mod record;
 mod reference;
 
+pub use floor::lrp_floor;
 pub(crate) use flow::Flow;
 pub use kernels::{DivideParams, ItemSumsParams, Mask, SeedParams, ZConst};
 pub(crate) use kernels::{DIVIDE, ITEM_SUMS, SEED};
