@@ -8,6 +8,7 @@ use clap::Args;
 use crate::measure::kernels::{ceiling_gflops, measure_kernels};
 use crate::measure::models::{named_model, DEFAULT_MODELS};
 use crate::measure::table::{kernel_table, model_table};
+use crate::measure::{first_table, measure_first};
 use crate::measure::{
     interpret_table, measure, measure_interpret, measure_methods, measure_metrics, method_table,
     metric_table, KernelRow, AM_STEPS,
@@ -55,6 +56,11 @@ pub struct BenchArgs {
     /// Adam steps per timed activation-maximisation run (one submission).
     #[arg(long, default_value_t = AM_STEPS)]
     pub am_steps: usize,
+    /// Time each model's first explanation instead of the tables: model load, plan build
+    /// (kernels compiled on first use), first LRP run at batch 1, then a steady run; the models
+    /// in one process, in the order given, after the device is opened.
+    #[arg(long)]
+    pub first: bool,
     /// Time a batch run instead of the tables: `glimpse explain` end to end on a folder of
     /// JPEG photographs of mixed sizes (made from the shipped ones) ÷ the bare plan on the same
     /// inputs decoded beforehand.
@@ -80,6 +86,9 @@ pub struct BenchArgs {
 pub fn run(args: &BenchArgs) -> Result<()> {
     if args.batches.contains(&0) {
         return Err(Error::Invalid("--batches: sizes must be positive".into()));
+    }
+    if args.first {
+        return first(args);
     }
     let models = args
         .models
@@ -194,6 +203,25 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     if lrp.is_some() {
         println!("LRP: {composite_name}, forward + backward in one submission.");
     }
+    Ok(())
+}
+
+/// `glimpse bench --first`.
+fn first(args: &BenchArgs) -> Result<()> {
+    let composite = Composite::preset(&args.composite, Bound::Scalar(0.0), Bound::Scalar(1.0))?;
+    let t = std::time::Instant::now();
+    let gpu = crate::tune::open_device()?;
+    let open = t.elapsed();
+    let mut rows = Vec::new();
+    for name in &args.models {
+        eprintln!("timing the first explanation of {name} ...");
+        rows.push(measure_first(&gpu, name, &composite, args.reps)?);
+    }
+    println!("{}", first_table(open, &rows));
+    println!(
+        "LRP: composite {} at batch 1, relevance read back.",
+        args.composite
+    );
     Ok(())
 }
 

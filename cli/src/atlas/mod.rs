@@ -107,13 +107,13 @@ pub fn run(args: &AtlasArgs) -> Result<()> {
         Relevance(Box<Explainer>),
         Activation(Box<Predictor>),
     }
+    // Never more batch slots than inputs to score.
+    let slots = args.batch.min(items.len()).max(1);
     let mut scorer = match by {
         AtlasBy::Relevance => Scorer::Relevance(Box::new(Explainer::with_filter(
-            &model, &method, args.batch, record,
+            &model, &method, slots, record,
         )?)),
-        AtlasBy::Activation => {
-            Scorer::Activation(Box::new(Predictor::at(&model, node, args.batch)?))
-        }
+        AtlasBy::Activation => Scorer::Activation(Box::new(Predictor::at(&model, node, slots)?)),
     };
     let names: Vec<String> = items.iter().map(|it| it.name.clone()).collect();
     // What pass one's scores do not depend on may change on --resume.

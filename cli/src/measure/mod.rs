@@ -1,6 +1,7 @@
 //! Measurement shared by the criterion benches (`benches/`) and `glimpse bench`: the matmul
 //! ceiling and kernel rates per flavor, forward and LRP timings of a model, and the tables.
 
+pub mod first;
 pub mod interpret;
 pub mod kernels;
 pub mod matmul;
@@ -12,6 +13,7 @@ pub mod soak;
 pub mod table;
 pub mod timing;
 
+pub use first::{first_table, measure_first, FirstRow};
 pub use interpret::{interpret_table, measure_interpret, InterpretRow, AM_STEPS};
 pub use kernels::{ceiling_gflops, measure_kernels, KernelRow};
 pub use matmul::MatmulBench;

@@ -328,3 +328,30 @@ fn info_names_the_adapter_and_the_cpu() {
         "{cpu}"
     );
 }
+
+#[test]
+fn bench_first_reports_each_models_first_explanation() {
+    let (ok, out, err) = glimpse(&[
+        "bench",
+        "--first",
+        "--models",
+        "lenet,resnet",
+        "--reps",
+        "1",
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.starts_with("device opened in "), "{out}");
+    for model in ["lenet", "resnet"] {
+        let row = out
+            .lines()
+            .find(|l| l.starts_with(&format!("| {model} |")))
+            .unwrap_or_else(|| panic!("no {model} row: {out}"));
+        let ms: Vec<f64> = row
+            .split('|')
+            .filter_map(|c| c.trim().parse().ok())
+            .collect();
+        assert_eq!(ms.len(), 5, "{row}");
+        let sum = ms[0] + ms[1] + ms[2];
+        assert!((ms[3] - sum).abs() < 0.15, "load + plan + first run: {row}");
+    }
+}

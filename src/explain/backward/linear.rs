@@ -319,7 +319,12 @@ pub(super) fn reference_linear_rule(
 /// forward: a forward per input-dependent term of each group (none for the plain layer, whose z
 /// is the forward value) and an adjoint per term that sends relevance back — what
 /// [`record_linear_rule`] records, so LRP ÷ forward can be set against it.
-pub(crate) fn rule_passes(graph: &Graph, k: NodeId, linear: &dyn LinearLayer, rule: &Rule) -> usize {
+pub(crate) fn rule_passes(
+    graph: &Graph,
+    k: NodeId,
+    linear: &dyn LinearLayer,
+    rule: &Rule,
+) -> usize {
     let Some((groups, _)) = rule.recipe(0.0) else {
         return 0;
     };
