@@ -134,11 +134,12 @@ run() {
             --models "$peers" --batches 1,16 --reps 3
     fi
     if [ -z "${SKIP_TESTS:-}" ]; then
-        step "GPU tests" 120 "$dir/bin/gpu-tests" --test-threads 16
+        step "GPU tests" 120 env GLIMPSE_TUNE=off "$dir/bin/gpu-tests" --test-threads 16
         # A failure that follows the device rather than the flavor is the driver's rounding.
         if [ "$step_rc" != 0 ]; then
             for k in subgroup registers; do
-                step "golden tests, $k kernels" 60 env GLIMPSE_KERNELS=$k "$dir/bin/gpu-tests" \
+                step "golden tests, $k kernels" 60 env GLIMPSE_TUNE=off GLIMPSE_KERNELS=$k \
+                    "$dir/bin/gpu-tests" \
                     golden_ --test-threads 16
             done
         fi

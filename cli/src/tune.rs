@@ -56,14 +56,24 @@ pub fn open_device() -> Result<Gpu> {
         return Ok(gpu);
     }
     eprintln!("glimpse: measuring this device's kernels once (GLIMPSE_TUNE=off skips it) ...");
-    let t: Tuning = tune(&gpu, None, FIRST_USE_BATCH, FIRST_USE_REPS)?;
+    // A failed measurement costs the speed it was for, not the command.
+    let t: Tuning = match tune(&gpu, None, FIRST_USE_BATCH, FIRST_USE_REPS) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("glimpse: the measurement failed ({e}); kernels by adapter type");
+            return Ok(gpu);
+        }
+    };
     match t.save(&gpu, None) {
         Ok(path) => eprintln!(
             "glimpse: {} (cached in {})",
             t.choice.describe(),
             path.display()
         ),
-        Err(e) => eprintln!("glimpse: {} (not cached: {e})", t.choice.describe()),
+        Err(e) => eprintln!(
+            "glimpse: {} (not cached: {e}; set GLIMPSE_CACHE_DIR to a writable folder, or GLIMPSE_TUNE=off)",
+            t.choice.describe()
+        ),
     }
     Ok(gpu.with_kernels(t.choice))
 }

@@ -100,7 +100,8 @@ pub fn lookup(dir: &Path, key: &str) -> Result<Option<Entry>> {
 
 /// Stores `entry` for `key` in the cache in `dir`, keeping the other devices' entries (an
 /// unreadable file is replaced); written to a temporary file and renamed, so that a reader never
-/// sees half a file.
+/// sees half a file. Two processes storing at once may lose one's entry (there is no lock): that
+/// device is measured again on its next use.
 pub fn store(dir: &Path, key: &str, entry: &Entry) -> Result<PathBuf> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let path = dir.join(FILE);
@@ -108,7 +109,10 @@ pub fn store(dir: &Path, key: &str, entry: &Entry) -> Result<PathBuf> {
     devices.insert(key.to_string(), entry_json(entry));
     let text = serde_json::to_string_pretty(&json!({ "version": VERSION, "devices": devices }))
         .map_err(|e| Error::Invalid(format!("kernel cache: {e}")))?;
-    let tmp = dir.join(format!("{FILE}.{}.tmp", std::process::id()));
+    // Unique per process and call: two writers never share a temporary file.
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!("{FILE}.{}.{call}.tmp", std::process::id()));
     std::fs::write(&tmp, text + "\n").map_err(|e| Error::io(&tmp, e))?;
     std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
     Ok(path)

@@ -22,6 +22,17 @@ pub fn gpu() -> &'static Gpu {
     })
 }
 
+/// A device of its own with storage-buffer bindings capped at `max_binding` bytes (to test
+/// batch splitting and chunking), its kernels chosen as the shared device's are.
+pub fn limited(max_binding: u64) -> Gpu {
+    Gpu::with_options(&GpuOptions {
+        max_binding: Some(max_binding),
+        tune_cache: TuneCache::Off,
+        ..GpuOptions::default()
+    })
+    .unwrap()
+}
+
 /// `graph` on the shared device.
 pub fn model(graph: &Graph) -> DeviceModel {
     DeviceModel::new(gpu(), graph.clone())

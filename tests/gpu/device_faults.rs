@@ -44,6 +44,7 @@ fn a_plan_over_the_memory_cap_is_refused_before_it_allocates() {
     assert!(cap < at_512, "the cap must refuse batch 512");
     let gpu = Gpu::with_options(&GpuOptions {
         memory_limit: Some(cap),
+        tune_cache: glimpse::tune::TuneCache::Off,
         ..GpuOptions::default()
     })
     .unwrap();

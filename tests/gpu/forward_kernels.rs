@@ -358,7 +358,7 @@ fn batch_splits_when_the_binding_limit_is_small() {
     c.pads = [1, 1, 1, 1];
     let graph = single(&[2, 16, 16], Op::Conv2d(c));
     // One item's largest tensor is 8·16·16·4 = 8 KiB; a 20 KiB limit fits two items per submission.
-    let small = Gpu::with_limits(Some(20 * 1024)).unwrap();
+    let small = crate::common::limited(20 * 1024);
     let mut plan = Predictor::new(&glimpse::DeviceModel::new(&small, graph.clone()), 5).unwrap();
     assert_eq!(plan.batch(), 2);
     let x = rng.tensor(&[5, 2, 16, 16]);
@@ -366,7 +366,7 @@ fn batch_splits_when_the_binding_limit_is_small() {
     let want = reference_forward(&graph, &x.to_f64());
     assert_close("split batch", &got.data, &want[1].data, ATOL, RTOL);
     // A limit below one item is a clear error naming the tensor.
-    let tiny = Gpu::with_limits(Some(4096)).unwrap();
+    let tiny = crate::common::limited(4096);
     let err = Predictor::new(&glimpse::DeviceModel::new(&tiny, graph.clone()), 1)
         .err()
         .expect("must fail")

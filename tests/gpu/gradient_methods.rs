@@ -292,7 +292,7 @@ fn smoothgrad_variants_are_moments_of_the_noisy_gradients() {
         grads.push(plain.run(&xs, &t).unwrap().map.data);
     }
     // conv1's [4, 6, 6] output is the largest tensor: 576 bytes per item.
-    let small = glimpse::Gpu::with_limits(Some(2 * 576)).unwrap();
+    let small = crate::common::limited(2 * 576);
     let mean = |f: &dyn Fn(f32) -> f64| -> Vec<f64> {
         (0..2 * d)
             .map(|k| grads.iter().map(|g| f(g[k])).sum::<f64>() / 3.0)

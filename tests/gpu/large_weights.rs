@@ -27,7 +27,7 @@ fn wide_dense(rng: &mut Rng) -> Graph {
 
 /// A device binding at most 20 KiB: fc1's weight needs five chunks.
 fn small_binding() -> Gpu {
-    Gpu::with_limits(Some(20 * 1024)).unwrap()
+    crate::common::limited(20 * 1024)
 }
 
 #[test]
@@ -88,7 +88,7 @@ fn batches_beyond_the_binding_limit_split_evenly() {
         groups: 1,
     };
     g.push("conv", Op::Conv2d(c), vec![0]).unwrap();
-    let limited = Gpu::with_limits(Some(33 * 1024)).unwrap();
+    let limited = crate::common::limited(33 * 1024);
     let mut plan = Predictor::new(&glimpse::DeviceModel::new(&limited, g.clone()), 5).unwrap();
     assert_eq!(plan.batch(), 3);
     assert_eq!(

@@ -172,6 +172,7 @@ fn shards_split_the_sorted_list_by_flag_or_slurm_environment() {
     let out_str = out.display().to_string();
     let tree_str = tree.display().to_string();
     let status = Command::new(env!("CARGO_BIN_EXE_glimpse"))
+        .env("GLIMPSE_TUNE", "off")
         .args(["explain", "--model", LENET, "--out", &out_str, &tree_str])
         .current_dir(root())
         .env("SLURM_ARRAY_TASK_ID", "2")
@@ -209,6 +210,7 @@ fn a_run_killed_twenty_times_ends_byte_identical() {
         let (o, d) = (killed.display().to_string(), digits.display().to_string());
         args.extend_from_slice(&["--out", &o, &d]);
         let mut child = Command::new(env!("CARGO_BIN_EXE_glimpse"))
+            .env("GLIMPSE_TUNE", "off")
             .args(&args)
             .current_dir(root())
             .stdout(Stdio::null())

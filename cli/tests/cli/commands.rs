@@ -7,6 +7,7 @@ use std::process::Command;
 
 pub fn glimpse(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_glimpse"))
+        .env("GLIMPSE_TUNE", "off")
         .args(args)
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .output()

@@ -8,6 +8,7 @@ use glimpse::interpret::expert::{Expert, ExpertKind};
 
 fn glimpse(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_glimpse"))
+        .env("GLIMPSE_TUNE", "off")
         .args(args)
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .output()

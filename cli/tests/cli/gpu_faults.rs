@@ -18,6 +18,7 @@ fn root() -> PathBuf {
 /// `glimpse explain --batch 8` on `digits` into `out`, with `GLIMPSE_FAULT` set to `fault`.
 fn explain(out: &Path, digits: &Path, fault: Option<&str>, resume: bool) -> (bool, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_glimpse"));
+    cmd.env("GLIMPSE_TUNE", "off");
     cmd.current_dir(root())
         .env_remove("GLIMPSE_FAULT")
         .args(["explain", "--model", LENET, "--batch", "8", "--out"]);
@@ -151,6 +152,7 @@ fn a_plan_never_holds_more_slots_than_the_run_has_inputs() {
     let _ = std::fs::remove_dir_all(&base);
     let run = |batch: &str, out: &Path, inputs: &[&Path]| {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_glimpse"));
+        cmd.env("GLIMPSE_TUNE", "off");
         cmd.current_dir(root())
             .env_remove("GLIMPSE_FAULT")
             .env("GLIMPSE_MEMORY_LIMIT", "32M")

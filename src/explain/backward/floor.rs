@@ -9,8 +9,10 @@ use crate::model::Graph;
 
 /// Multiply-adds of one item's LRP with `composite` ÷ those of its forward pass: per linear
 /// layer up to the explained node, the forward plus the passes its rule records; per other layer
-/// with multiply-adds (MatMul, LayerNorm), the forward plus one adjoint per input. `None` for a
-/// model without multiply-adds.
+/// with multiply-adds (MatMul, LayerNorm), the forward plus one adjoint per input (the gradient
+/// rule on a linear layer: one adjoint). Every layer before the explained node counts, also one
+/// relevance would not reach (a side branch), so there the floor is an upper bound. `None` for
+/// a model without multiply-adds.
 pub fn lrp_floor(graph: &Graph, composite: &Composite) -> Result<Option<f64>> {
     let rules = composite.rules(graph)?;
     let last = explained_node(graph);
@@ -24,7 +26,7 @@ pub fn lrp_floor(graph: &Graph, composite: &Composite) -> Result<Option<f64>> {
             continue;
         }
         let extra = match layer.linear() {
-            Some(linear) => rule_passes(graph, k, linear, &rules[k]),
+            Some(linear) => rule_passes(graph, k, linear, &rules[k], composite.ignore_bias),
             None => node.inputs.len(),
         };
         lrp += macs * (1 + extra as u64);
@@ -81,6 +83,15 @@ mod tests {
         let zplus = Composite::uniform(Rule::ZPlus);
         let got = lrp_floor(&g, &zplus).unwrap().unwrap();
         let want = (5.0 * m1 + 3.0 * (m2 + m3)) / total;
+        assert!((got - want).abs() < 1e-12, "{got} vs {want}");
+        // The gradient rule on every layer: forward + one adjoint, as ε.
+        let gradient = Composite::uniform(Rule::Gradient);
+        assert_eq!(lrp_floor(&g, &gradient).unwrap(), Some(2.0));
+        // ε ignoring the convolutions' biases recomputes their z: one more forward there.
+        let mut no_bias = Composite::uniform(Rule::Epsilon { epsilon: 1e-6 });
+        no_bias.ignore_bias = true;
+        let got = lrp_floor(&g, &no_bias).unwrap().unwrap();
+        let want = (3.0 * (m1 + m2) + 2.0 * m3) / total;
         assert!((got - want).abs() < 1e-12, "{got} vs {want}");
     }
 }

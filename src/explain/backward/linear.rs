@@ -324,12 +324,14 @@ pub(crate) fn rule_passes(
     k: NodeId,
     linear: &dyn LinearLayer,
     rule: &Rule,
+    ignore_bias: bool,
 ) -> usize {
     let Some((groups, _)) = rule.recipe(0.0) else {
-        return 0;
+        // The gradient rule: one adjoint.
+        return 1;
     };
     let input_nonnegative = nonnegative(graph, graph.nodes[k].inputs[0]);
-    let bias = linear.has_bias();
+    let bias = linear.has_bias() && !ignore_bias;
     groups
         .iter()
         .map(|g| {
@@ -340,7 +342,7 @@ pub(crate) fn rule_passes(
                 && terms[0].input == InputMod::Identity
                 && terms[0].weight == WeightMod::Plain
                 && terms[0].sign == 1.0
-                && (terms[0].bias && bias) == bias;
+                && (terms[0].bias && bias) == linear.has_bias();
             (if plain { 0 } else { dynamic }) + terms.len()
         })
         .sum()

@@ -15,7 +15,7 @@ use crate::layers::Factor;
 use crate::plan::tiles::WINOGRAD_GEMM_SHAPES;
 use crate::plan::{ConstId, SUBGROUP_LANES};
 use crate::plan::{
-    DeviceProfile, KernelFamily, Launch, Out, Program, Resource, TensorId, WgslEnum,
+    DeviceProfile, KernelFamily, KernelFlavor, Launch, Out, Program, Resource, TensorId, WgslEnum,
 };
 
 crate::params! {
@@ -62,7 +62,9 @@ const CHUNK_BYTES: u64 = 64 << 20;
 /// (the direct kernels, which chunk their weights, run the rest).
 pub(crate) fn applies(c: &Conv2d, profile: &DeviceProfile, family: KernelFamily) -> bool {
     let w = &c.weight.shape;
-    profile.kernels.get(family).winograd
+    let variant = profile.kernels.get(family);
+    variant.winograd
+        && variant.flavor == KernelFlavor::Subgroup
         && c.groups == 1
         && w[2] == 3
         && w[3] == 3
@@ -280,7 +282,7 @@ fn gemm_shape(n4: usize) -> (usize, usize, &'static str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{KernelFlavor, KernelVariant};
+    use crate::plan::KernelVariant;
 
     /// `G g Gᵀ` then the Winograd product and `Aᵀ · A` give the direct correlation of one tile.
     #[test]
