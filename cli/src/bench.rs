@@ -95,16 +95,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         .iter()
         .map(|m| named_model(m))
         .collect::<Result<Vec<_>>>()?;
-    let (composite, composite_name) = match &args.rule {
-        Some(r) => (
-            Composite::uniform(Rule::parse(r)?),
-            format!("rule {r} on every layer"),
-        ),
-        None => (
-            Composite::preset(&args.composite, Bound::Scalar(0.0), Bound::Scalar(1.0))?,
-            format!("composite {}", args.composite),
-        ),
-    };
+    let (composite, composite_name) = bench_lrp(args)?;
     let lrp = (!args.no_lrp).then_some(&composite);
     if args.pipeline {
         return pipeline(args);
@@ -206,9 +197,23 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     Ok(())
 }
 
+/// The LRP the benches time (`--rule`, else `--composite`, box bounds [0, 1]) and its name.
+fn bench_lrp(args: &BenchArgs) -> Result<(Composite, String)> {
+    Ok(match &args.rule {
+        Some(r) => (
+            Composite::uniform(Rule::parse(r)?),
+            format!("rule {r} on every layer"),
+        ),
+        None => (
+            Composite::preset(&args.composite, Bound::Scalar(0.0), Bound::Scalar(1.0))?,
+            format!("composite {}", args.composite),
+        ),
+    })
+}
+
 /// `glimpse bench --first`.
 fn first(args: &BenchArgs) -> Result<()> {
-    let composite = Composite::preset(&args.composite, Bound::Scalar(0.0), Bound::Scalar(1.0))?;
+    let (composite, composite_name) = bench_lrp(args)?;
     let t = std::time::Instant::now();
     let gpu = crate::tune::open_device()?;
     let open = t.elapsed();
@@ -218,10 +223,7 @@ fn first(args: &BenchArgs) -> Result<()> {
         rows.push(measure_first(&gpu, name, &composite, args.reps)?);
     }
     println!("{}", first_table(open, &rows));
-    println!(
-        "LRP: composite {} at batch 1, relevance read back.",
-        args.composite
-    );
+    println!("LRP: {composite_name} at batch 1, relevance read back.");
     Ok(())
 }
 

@@ -35,6 +35,16 @@ impl DeviceModel {
         }
     }
 
+    /// The same graph (shared, not copied) on `gpu`, with a weight store of its own: to time or
+    /// test other kernel choices of one device without copying a large model.
+    pub fn on(&self, gpu: &Gpu) -> Self {
+        DeviceModel {
+            gpu: gpu.clone(),
+            graph: self.graph.clone(),
+            store: Arc::new(Mutex::new(Store::default())),
+        }
+    }
+
     /// The device.
     pub fn gpu(&self) -> &Gpu {
         &self.gpu

@@ -222,15 +222,19 @@ pub fn tune(gpu: &Gpu, model: Option<(&str, &Graph)>, batch: usize, reps: usize)
     if batch == 0 {
         return Err(Error::Invalid("tuning needs a batch of at least 1".into()));
     }
-    let probes;
-    let (conv_graph, dense_graph, name): (&Graph, &Graph, String) = match model {
-        Some((name, g)) => (g, g, name.into()),
-        None => {
-            probes = [probe_graph()?, dense_probe_graph()?];
-            (&probes[0], &probes[1], "the probe networks".into())
+    // One copy of each graph, shared by every candidate's device model.
+    let (conv_model, dense_model, name) = match model {
+        Some((name, g)) => {
+            let m = DeviceModel::new(gpu, g.clone());
+            (m.clone(), m, name.to_string())
         }
+        None => (
+            DeviceModel::new(gpu, probe_graph()?),
+            DeviceModel::new(gpu, dense_probe_graph()?),
+            "the probe networks".to_string(),
+        ),
     };
-    let has = |g: &Graph, pred: fn(&Op) -> bool| g.nodes.iter().any(|n| pred(&n.op));
+    let has = |m: &DeviceModel, pred: fn(&Op) -> bool| m.graph().nodes.iter().any(|n| pred(&n.op));
     let flavors = gpu.supported_flavors();
     let mut choice = gpu.kernels();
     let mut timings = Vec::new();
@@ -239,20 +243,20 @@ pub fn tune(gpu: &Gpu, model: Option<(&str, &Graph)>, batch: usize, reps: usize)
         KernelFamily::Dense,
         KernelFamily::ConvAdjoint,
     ] {
-        let (graph, present) = match family {
+        let (base, present) = match family {
             KernelFamily::Dense => (
-                dense_graph,
-                has(dense_graph, |op| matches!(op, Op::Dense(_))),
+                &dense_model,
+                has(&dense_model, |op| matches!(op, Op::Dense(_))),
             ),
             _ => (
-                conv_graph,
-                has(conv_graph, |op| matches!(op, Op::Conv2d(_))),
+                &conv_model,
+                has(&conv_model, |op| matches!(op, Op::Conv2d(_))),
             ),
         };
         if !present {
             continue;
         }
-        let x = probe::probe_input(graph, batch)?;
+        let x = probe::probe_input(base.graph(), batch)?;
         let mut best: Option<(KernelVariant, f64)> = None;
         let mut candidates = KernelVariant::candidates(family, &flavors);
         candidates.sort_by_key(|&v| v != choice.get(family));
@@ -260,7 +264,7 @@ pub fn tune(gpu: &Gpu, model: Option<(&str, &Graph)>, batch: usize, reps: usize)
             if v.winograd && !gpu.winograd_allowed() {
                 continue;
             }
-            let model = DeviceModel::new(&gpu.with_kernels(choice.with(family, v)), graph.clone());
+            let model = base.on(&gpu.with_kernels(choice.with(family, v)));
             let bound = best.map_or(f64::INFINITY, |(_, b)| b * HOPELESS);
             let t = match family {
                 KernelFamily::ConvAdjoint => time_gradient(&model, &x, reps, bound)?,

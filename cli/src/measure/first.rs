@@ -46,7 +46,7 @@ pub fn measure_first(
     let model = named_model(name)?;
     let load = t.elapsed();
     let t = Instant::now();
-    let dm = DeviceModel::new(gpu, model.graph.clone());
+    let dm = DeviceModel::new(gpu, model.graph);
     let mut plan = LrpBench::new(&dm, composite, 1)?;
     let planned = t.elapsed();
     let t = Instant::now();

@@ -60,6 +60,14 @@ fn kept_terms(g: &Group, bias: bool, input_nonnegative: bool) -> Vec<Term> {
     }
 }
 
+/// Whether a group's kept terms are the plain layer itself: its z is then the forward value.
+fn is_plain(terms: &[Term], bias: bool, has_bias: bool) -> bool {
+    matches!(terms, [t] if t.input == InputMod::Identity
+        && t.weight == WeightMod::Plain
+        && t.sign == 1.0
+        && (t.bias && bias) == has_bias)
+}
+
 /// Whether a term's modified input depends on the input.
 fn dynamic(t: &Term) -> bool {
     matches!(
@@ -151,13 +159,7 @@ pub(super) fn record_linear_rule(
         let terms = kept_terms(g, bias, input_nonnegative);
         let dynamic_terms: Vec<&Term> = terms.iter().filter(|t| dynamic(t)).collect();
         // z: the forward value itself when the group is the plain layer, else recomputed.
-        let plain = terms.len() == 1
-            && dynamic_terms.len() == 1
-            && terms[0].input == InputMod::Identity
-            && terms[0].weight == WeightMod::Plain
-            && terms[0].sign == 1.0
-            && (terms[0].bias && bias) == linear.has_bias();
-        let z = if plain || dynamic_terms.is_empty() {
+        let z = if is_plain(&terms, bias, linear.has_bias()) || dynamic_terms.is_empty() {
             values[k]
         } else {
             let z = p.tensor(&format!("z[{}]", node.name), count)?;
@@ -337,13 +339,11 @@ pub(crate) fn rule_passes(
         .map(|g| {
             let terms = kept_terms(g, bias, input_nonnegative);
             let dynamic = terms.iter().filter(|t| dynamic(t)).count();
-            let plain = terms.len() == 1
-                && dynamic == 1
-                && terms[0].input == InputMod::Identity
-                && terms[0].weight == WeightMod::Plain
-                && terms[0].sign == 1.0
-                && (terms[0].bias && bias) == linear.has_bias();
-            (if plain { 0 } else { dynamic }) + terms.len()
+            let forwards = match is_plain(&terms, bias, linear.has_bias()) {
+                true => 0,
+                false => dynamic,
+            };
+            forwards + terms.len()
         })
         .sum()
 }
